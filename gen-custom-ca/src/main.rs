@@ -1,0 +1,142 @@
+//! `gen-custom-ca`: generate the custom CA tree k3s and RKE2 read at first start.
+//! A drop-in for `generate-custom-ca-certs.sh`: same inputs and outputs, but it
+//! checks every input first and writes all files or none.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use argh::FromArgs;
+use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
+use shared::plan::Change;
+use shared::token::token_prefix;
+use shared::topology::DataDir;
+
+/// Generate a k3s/RKE2 custom CA tree: root (RSA-4096, 7300 days), intermediate
+/// (RSA-4096, 3700 days), the five leaf CAs k3s reads (EC P-256, 3700 days) and
+/// service.key, into ${DATA_DIR}/server/tls. All files are written, or none.
+#[derive(FromArgs, Debug)]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "Inputs, looked up in ${{DATA_DIR}}/ first, then in ${{DATA_DIR}}/server/tls/:
+  nothing                     a new root and intermediate are made
+  root-ca.pem + root-ca.key   your root signs a new intermediate
+  root-ca.pem + intermediate-ca.pem + intermediate-ca.key
+                              your intermediate signs the leaf CAs (no root key needed)
+  service.key                 kept after the new key, byte for byte
+Every input is checked first (PEM, CA:TRUE, validity, key matches certificate,
+intermediate issued by the root); on any problem nothing is written.
+
+A tls directory that already holds leaf CA files belongs to an initialised cluster:
+it is refused unless --force. To change the CAs of a running cluster, generate into
+a staging DATA_DIR and load it with `k3s certificate rotate-ca --path=<DATA_DIR>/server`.
+
+Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}), PRODUCT (default k3s);
+the flags win over them.",
+    error_code(1, "bad input or a failed write; nothing was changed")
+)]
+struct Args {
+    /// data directory (default: $DATA_DIR, else /var/lib/rancher/$PRODUCT)
+    #[argh(option)]
+    data_dir: Option<PathBuf>,
+
+    /// product: k3s or rke2 (default: $PRODUCT, else k3s)
+    #[argh(option)]
+    product: Option<String>,
+
+    /// replace the leaf CAs of a tls directory that already has them
+    #[argh(switch)]
+    force: bool,
+
+    /// show what would be written, write nothing
+    #[argh(switch)]
+    dry_run: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("gen-custom-ca: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> shared::error::Result<()> {
+    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let options = CustomCaOptions {
+        data_dir: data_dir.clone(),
+        force: args.force,
+        now: SystemTime::now(),
+    };
+    let run = plan_custom_ca(&options)?;
+    for warning in &run.warnings {
+        eprintln!("gen-custom-ca: warning: {warning}");
+    }
+    let changes = if args.dry_run {
+        run.plan.changes()
+    } else {
+        run.plan.apply()?
+    };
+    print_report(&run, &data_dir, &changes, args.dry_run);
+    Ok(())
+}
+
+fn print_report(
+    run: &CustomCaRun,
+    data_dir: &DataDir,
+    changes: &[(&shared::plan::PlannedFile, Change)],
+    dry_run: bool,
+) {
+    let origin = |o: &Origin| match o {
+        Origin::Generated => "generated".to_string(),
+        Origin::Reused(path) => format!("reused from {}", path.display()),
+    };
+    let verb = if dry_run { "would write" } else { "wrote" };
+    println!(
+        "{} custom CA tree in {} ({verb}):",
+        data_dir.product.name(),
+        run.tls_dir.display()
+    );
+    println!("  root CA:         {}", origin(&run.root));
+    println!("  intermediate CA: {}", origin(&run.intermediate));
+    println!(
+        "  leaf CAs:        client, server, request-header, etcd/peer, etcd/server (generated)"
+    );
+    println!(
+        "  service.key:     new RSA-2048 key first, {} existing key(s) kept",
+        run.service_keys_kept
+    );
+    println!();
+    for (file, change) in changes {
+        println!(
+            "  {:<9} {:o}  {}",
+            change.as_str(),
+            file.mode,
+            file.path.display()
+        );
+    }
+    println!();
+    println!("Join token CA hash (what k3s computes from server-ca.crt):");
+    println!("  {}", token_prefix(&run.ca_hash));
+    println!(
+        "  tokens for this cluster are {}<user>:<password>",
+        token_prefix(&run.ca_hash)
+    );
+    println!();
+    println!("Make a secure copy of these files and remove them from cluster members:");
+    for path in &run.vault_files {
+        println!("  {}", path.display());
+    }
+    if !data_dir.is_default() {
+        println!();
+        println!("To update certificates on an existing cluster, you may now run:");
+        println!(
+            "  {} certificate rotate-ca --path={}",
+            data_dir.product.name(),
+            data_dir.server_dir().display()
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! The one error type of the library.
+//!
+//! Every variant names the file (or directory) it is about, so the binaries can
+//! print one line that tells the user what to fix. No dependency error types leak
+//! through: their messages are captured as text at the point of failure.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while reading inputs, building a plan or writing it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory could not be read, created or written.
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What we were doing ("reading", "creating directory", ...).
+        action: &'static str,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The file is not well-formed PEM, or holds a block we cannot use.
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A certificate in the file could not be parsed as X.509.
+    Certificate {
+        /// The file.
+        path: PathBuf,
+        /// 1-based position of the certificate in the file.
+        index: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A private or public key could not be parsed or is of a kind we do not handle.
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A private key does not belong to the certificate it is paired with.
+    KeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// A certificate given as a CA is not one (no basicConstraints CA:TRUE, or no keyCertSign).
+    NotCa {
+        /// The certificate file.
+        path: PathBuf,
+        /// Its subject, for the message.
+        subject: String,
+        /// Which property is missing.
+        problem: &'static str,
+    },
+    /// A certificate is outside its validity period.
+    Validity {
+        /// The certificate file.
+        path: PathBuf,
+        /// Its subject.
+        subject: String,
+        /// "expired on 2030-01-01T00:00:00Z" or "is not valid before ...".
+        problem: String,
+    },
+    /// A certificate was not issued by the CA it must chain to.
+    NotIssuedBy {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The issuer certificate file.
+        issuer: PathBuf,
+        /// Why: name mismatch or bad signature.
+        problem: String,
+    },
+    /// The combination of input files cannot make a CA tree.
+    Inputs {
+        /// The file that is missing or out of place.
+        path: PathBuf,
+        /// What the user should know.
+        problem: String,
+    },
+    /// The target directory belongs to an initialised cluster and `--force` was not given.
+    Initialised {
+        /// The TLS directory.
+        dir: PathBuf,
+        /// The CA files found there.
+        found: Vec<PathBuf>,
+    },
+    /// A staging directory already exists and `--force` was not given.
+    StagingExists {
+        /// The staging directory.
+        dir: PathBuf,
+    },
+    /// Key generation or signing failed inside the crypto library.
+    Crypto {
+        /// What we were doing.
+        what: String,
+        /// The library's message.
+        problem: String,
+    },
+}
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: &Path, action: &'static str, source: io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    }
+
+    /// An [`Error::Crypto`] from any displayable library error.
+    pub(crate) fn crypto(what: impl Into<String>, problem: impl fmt::Display) -> Self {
+        Error::Crypto {
+            what: what.into(),
+            problem: problem.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io {
+                path,
+                action,
+                source,
+            } => write!(f, "{}: {action} failed: {source}", path.display()),
+            Error::Pem { path, problem } => write!(f, "{}: {problem}", path.display()),
+            Error::Certificate {
+                path,
+                index,
+                problem,
+            } => write!(
+                f,
+                "{}: certificate #{index} is not valid X.509: {problem}",
+                path.display()
+            ),
+            Error::Key { path, problem } => write!(f, "{}: {problem}", path.display()),
+            Error::KeyMismatch { cert, key } => write!(
+                f,
+                "{}: the private key does not match the certificate in {}",
+                key.display(),
+                cert.display()
+            ),
+            Error::NotCa {
+                path,
+                subject,
+                problem,
+            } => write!(
+                f,
+                "{}: \"{subject}\" is not a CA certificate: {problem}",
+                path.display()
+            ),
+            Error::Validity {
+                path,
+                subject,
+                problem,
+            } => write!(f, "{}: \"{subject}\" {problem}", path.display()),
+            Error::NotIssuedBy {
+                cert,
+                issuer,
+                problem,
+            } => write!(
+                f,
+                "{}: not issued by the CA in {}: {problem}",
+                cert.display(),
+                issuer.display()
+            ),
+            Error::Inputs { path, problem } => write!(f, "{}: {problem}", path.display()),
+            Error::Initialised { dir, found } => {
+                write!(
+                    f,
+                    "{} already holds the CA files of an initialised cluster (",
+                    dir.display()
+                )?;
+                for (i, path) in found.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{}", path.display())?;
+                }
+                write!(
+                    f,
+                    "); refusing to replace them. To change the CAs of a running cluster, \
+                     generate into a staging DATA_DIR and load it with \
+                     `k3s certificate rotate-ca --path=<DATA_DIR>/server`; \
+                     use --force only if this cluster has never been started"
+                )
+            }
+            Error::StagingExists { dir } => write!(
+                f,
+                "{} already exists and is not empty (a staged rotation may be loaded from it); \
+                 use --force to replace it",
+                dir.display()
+            ),
+            Error::Crypto { what, problem } => write!(f, "{what} failed: {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The k3s / RKE2 certificate-authority topology, and everything the PKI tools share.
+pub mod cert;
+pub mod custom_ca;
+pub mod error;
+pub mod issue;
+pub mod keys;
+pub mod pem_file;
+pub mod plan;
+pub mod token;
+pub mod topology;
+pub mod verify;

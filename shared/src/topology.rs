@@ -1,0 +1,251 @@
+//! The k3s / RKE2 CA topology as data: which CAs exist, where their files live,
+//! what they are called and how they are made.
+//!
+//! Both tools and checks read from here, so a file name or a CN is written once.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::keys::KeyAlgorithm;
+
+/// The five CAs k3s reads from `server/tls` and signs its leaf certificates with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LeafCa {
+    /// Signs client certificates (kubelets, admin, controllers).
+    Client,
+    /// Signs serving certificates (kube-apiserver, kubelet serving).
+    Server,
+    /// Signs the front-proxy (aggregation layer) client certificate.
+    RequestHeader,
+    /// Signs etcd peer certificates.
+    EtcdPeer,
+    /// Signs etcd server and etcd client certificates.
+    EtcdServer,
+}
+
+impl LeafCa {
+    /// All five, in the order the upstream scripts process them.
+    pub const ALL: [LeafCa; 5] = [
+        LeafCa::Client,
+        LeafCa::Server,
+        LeafCa::RequestHeader,
+        LeafCa::EtcdPeer,
+        LeafCa::EtcdServer,
+    ];
+
+    /// The CA "type" of the upstream scripts: `client`, ..., `etcd/peer`, `etcd/server`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            LeafCa::Client => "client",
+            LeafCa::Server => "server",
+            LeafCa::RequestHeader => "request-header",
+            LeafCa::EtcdPeer => "etcd/peer",
+            LeafCa::EtcdServer => "etcd/server",
+        }
+    }
+
+    /// The path of the CA files under `server/tls`, without extension: `etcd/peer-ca`.
+    pub fn file_stem(self) -> String {
+        format!("{}-ca", self.kind())
+    }
+
+    /// The bundle file under `server/tls`: `client-ca.crt`, `etcd/peer-ca.crt`, ...
+    pub fn cert_file(self) -> String {
+        format!("{}.crt", self.file_stem())
+    }
+
+    /// The key file under `server/tls`.
+    pub fn key_file(self) -> String {
+        format!("{}.key", self.file_stem())
+    }
+
+    /// The CA type with `/` turned into `-`, as used in CNs: `etcd-peer`.
+    pub fn cn_part(self) -> String {
+        self.kind().replace('/', "-")
+    }
+
+    /// CN of this CA in a custom tree: `k3s-etcd-peer-ca@1700000000`.
+    pub fn custom_cn(self, product: &Product, timestamp: u64) -> String {
+        format!("{}-{}-ca@{timestamp}", product.name(), self.cn_part())
+    }
+
+    /// CN of the new root made by a default-CA rotation: `k3s-etcd-peer-root@TS`.
+    pub fn rotation_root_cn(self, product: &Product, timestamp: u64) -> String {
+        format!("{}-{}-root@{timestamp}", product.name(), self.cn_part())
+    }
+}
+
+/// How one kind of CA certificate is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaProfile {
+    /// The key type of the CA.
+    pub key: KeyAlgorithm,
+    /// Lifetime in days from issuance.
+    pub validity_days: u32,
+}
+
+/// The root of a custom tree (`root-ca.pem`).
+pub const CUSTOM_ROOT: CaProfile = CaProfile {
+    key: KeyAlgorithm::Rsa(4096),
+    validity_days: 7300,
+};
+/// The intermediate of a custom tree (`intermediate-ca.pem`).
+pub const CUSTOM_INTERMEDIATE: CaProfile = CaProfile {
+    key: KeyAlgorithm::Rsa(4096),
+    validity_days: 3700,
+};
+/// Each of the five leaf CAs of a custom tree.
+pub const CUSTOM_LEAF_CA: CaProfile = CaProfile {
+    key: KeyAlgorithm::EcP256,
+    validity_days: 3700,
+};
+/// The service-account signing key k3s expects first in `service.key`.
+pub const SERVICE_ACCOUNT_KEY: KeyAlgorithm = KeyAlgorithm::Rsa(2048);
+
+/// File names of the custom tree's root and intermediate, which k3s never reads.
+pub mod custom_files {
+    /// The root certificate alone.
+    pub const ROOT_PEM: &str = "root-ca.pem";
+    /// The root key (belongs in a vault).
+    pub const ROOT_KEY: &str = "root-ca.key";
+    /// The root as a bundle of one.
+    pub const ROOT_CRT: &str = "root-ca.crt";
+    /// The intermediate certificate alone.
+    pub const INTERMEDIATE_PEM: &str = "intermediate-ca.pem";
+    /// The intermediate key.
+    pub const INTERMEDIATE_KEY: &str = "intermediate-ca.key";
+    /// Intermediate + root.
+    pub const INTERMEDIATE_CRT: &str = "intermediate-ca.crt";
+}
+
+/// The service-account key file under `server/tls`.
+pub const SERVICE_KEY_FILE: &str = "service.key";
+
+/// The product: `k3s` or `rke2`. It prefixes CNs and the default data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Product(String);
+
+impl Product {
+    /// Validates a product name: lowercase letters, digits and `-`, as it is put
+    /// into certificate subjects and paths unescaped.
+    pub fn new(name: &str) -> Result<Self> {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if valid {
+            Ok(Product(name.to_string()))
+        } else {
+            Err(Error::Inputs {
+                path: PathBuf::from(name),
+                problem: "invalid product name: use lowercase letters, digits and '-' (k3s, rke2)"
+                    .into(),
+            })
+        }
+    }
+
+    /// The name, e.g. `k3s`.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a product keeps its files: `DATA_DIR` and what lies under it.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    /// `DATA_DIR`.
+    pub root: PathBuf,
+    /// `PRODUCT`.
+    pub product: Product,
+}
+
+impl DataDir {
+    /// Resolves `PRODUCT` and `DATA_DIR` as the upstream scripts do: a flag wins over
+    /// the environment; the product defaults to `k3s` and the data dir to
+    /// `/var/lib/rancher/${PRODUCT}`. `env` looks a variable up (empty counts as unset).
+    pub fn resolve(
+        data_dir_flag: Option<PathBuf>,
+        product_flag: Option<String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
+        let env = |name: &str| env(name).filter(|v| !v.is_empty());
+        let product = Product::new(
+            &product_flag
+                .or_else(|| env("PRODUCT"))
+                .unwrap_or_else(|| "k3s".into()),
+        )?;
+        let root = data_dir_flag
+            .or_else(|| env("DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| Self::default_root(&product));
+        Ok(DataDir { root, product })
+    }
+
+    /// `/var/lib/rancher/<product>`.
+    pub fn default_root(product: &Product) -> PathBuf {
+        Path::new("/var/lib/rancher").join(product.name())
+    }
+
+    /// Whether this is the product's default location (then k3s reads it at start).
+    pub fn is_default(&self) -> bool {
+        self.root == Self::default_root(&self.product)
+    }
+
+    /// `${DATA_DIR}/server`.
+    pub fn server_dir(&self) -> PathBuf {
+        self.root.join("server")
+    }
+
+    /// `${DATA_DIR}/server/tls`: what k3s reads its CAs from.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.server_dir().join("tls")
+    }
+
+    /// `${DATA_DIR}/server/token`: the server join token.
+    pub fn server_token_file(&self) -> PathBuf {
+        self.server_dir().join("token")
+    }
+
+    /// `${DATA_DIR}/server/agent-token`: the agent join token.
+    pub fn agent_token_file(&self) -> PathBuf {
+        self.server_dir().join("agent-token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_upstream_scripts() {
+        let k3s = Product::new("k3s").unwrap();
+        assert_eq!(LeafCa::EtcdPeer.file_stem(), "etcd/peer-ca");
+        assert_eq!(LeafCa::EtcdPeer.custom_cn(&k3s, 7), "k3s-etcd-peer-ca@7");
+        assert_eq!(LeafCa::RequestHeader.cert_file(), "request-header-ca.crt");
+        assert_eq!(
+            LeafCa::EtcdServer.rotation_root_cn(&k3s, 9),
+            "k3s-etcd-server-root@9"
+        );
+    }
+
+    #[test]
+    fn flags_win_over_environment_and_defaults_follow_product() {
+        let env = |name: &str| match name {
+            "PRODUCT" => Some("rke2".to_string()),
+            "DATA_DIR" => Some(String::new()),
+            _ => None,
+        };
+        let dir = DataDir::resolve(None, None, env).unwrap();
+        assert_eq!(dir.root, Path::new("/var/lib/rancher/rke2"));
+        assert!(dir.is_default());
+        let dir = DataDir::resolve(Some("/x".into()), Some("k3s".into()), env).unwrap();
+        assert_eq!(dir.tls_dir(), Path::new("/x/server/tls"));
+        assert_eq!(dir.product.name(), "k3s");
+        assert!(!dir.is_default());
+    }
+
+    #[test]
+    fn product_names_that_would_break_a_subject_are_refused() {
+        assert!(Product::new("k3s,O=evil").is_err());
+        assert!(Product::new("").is_err());
+    }
+}
