@@ -146,17 +146,7 @@ impl Certificate {
 
     /// Checks that this is a CA valid now; `path` names the file in the error.
     pub fn require_usable_ca(&self, path: &Path, now: SystemTime) -> Result<()> {
-        let not_ca = |problem| Error::NotCa {
-            path: path.to_path_buf(),
-            subject: self.subject_cn(),
-            problem,
-        };
-        if !self.is_ca() {
-            return Err(not_ca("basicConstraints CA:TRUE is missing"));
-        }
-        if self.key_usage().is_some_and(|ku| !ku.key_cert_sign()) {
-            return Err(not_ca("keyUsage lacks keyCertSign"));
-        }
+        self.require_ca(path)?;
         let validity = |problem| Error::Validity {
             path: path.to_path_buf(),
             subject: self.subject_cn(),
@@ -173,6 +163,23 @@ impl Certificate {
                 "is not valid before {}",
                 format_time(self.not_before())
             )));
+        }
+        Ok(())
+    }
+
+    /// Checks that this certificate may sign others: CA:TRUE, and keyCertSign
+    /// when keyUsage is present.
+    pub fn require_ca(&self, path: &Path) -> Result<()> {
+        let not_ca = |problem| Error::NotCa {
+            path: path.to_path_buf(),
+            subject: self.subject_cn(),
+            problem,
+        };
+        if !self.is_ca() {
+            return Err(not_ca("basicConstraints CA:TRUE is missing"));
+        }
+        if self.key_usage().is_some_and(|ku| !ku.key_cert_sign()) {
+            return Err(not_ca("keyUsage lacks keyCertSign"));
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ use crate::issue::{CaRequest, Signer, issue_ca};
 use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
+use crate::service_key::ServiceKeyFile;
 use crate::token::k3s_ca_hash;
 use crate::topology::{
     CUSTOM_INTERMEDIATE, CUSTOM_LEAF_CA, CUSTOM_ROOT, DataDir, LeafCa, SERVICE_ACCOUNT_KEY,
@@ -126,7 +127,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let service_key = inputs
         .service_key
         .as_deref()
-        .map(read_service_key)
+        .map(ServiceKeyFile::read)
         .transpose()?;
 
     let mut root = match (brought_root, &inputs.root_key) {
@@ -217,23 +218,26 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         }
     };
 
-    // Generate the slow RSA keys in parallel.
-    let need_root = root.is_none();
-    let need_intermediate = intermediate.is_none();
-    let (root_key, intermediate_key, new_service_key) = std::thread::scope(|scope| {
-        let root_key = need_root.then(|| scope.spawn(|| PrivateKey::generate(CUSTOM_ROOT.key)));
-        let intermediate_key = need_intermediate
-            .then(|| scope.spawn(|| PrivateKey::generate(CUSTOM_INTERMEDIATE.key)));
-        let service = scope.spawn(|| PrivateKey::generate(SERVICE_ACCOUNT_KEY));
-        (
-            root_key.map(join),
-            intermediate_key.map(join),
-            join(service),
-        )
-    });
+    // Every key of the run at once: the RSA prime searches share the cores.
+    let mut wanted = vec![SERVICE_ACCOUNT_KEY];
+    if root.is_none() {
+        wanted.push(CUSTOM_ROOT.key);
+    }
+    if intermediate.is_none() {
+        wanted.push(CUSTOM_INTERMEDIATE.key);
+    }
+    wanted.extend([CUSTOM_LEAF_CA.key; 5]);
+    let mut new_keys = PrivateKey::generate_all(&wanted)?.into_iter();
+    let mut next_key = || {
+        new_keys
+            .next()
+            .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
+    };
+    let new_service_key = next_key()?;
+    let root_key = root.is_none().then(&mut next_key).transpose()?;
+    let intermediate_key = intermediate.is_none().then(&mut next_key).transpose()?;
 
     if let Some(key) = root_key {
-        let key = key?;
         let cn = format!("{}-root-ca@{timestamp}", product.name());
         let request = CaRequest {
             common_name: &cn,
@@ -249,7 +253,6 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let intermediate = match (intermediate, intermediate_key) {
         (Some(intermediate), _) => intermediate,
         (None, Some(key)) => {
-            let key = key?;
             let cn = format!("{}-intermediate-ca@{timestamp}", product.name());
             let signer = signer_of(&root)?;
             let request = CaRequest {
@@ -285,7 +288,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
 
     let intermediate_signer = signer_of(&intermediate)?;
     for leaf in LeafCa::ALL {
-        let key = PrivateKey::generate(CUSTOM_LEAF_CA.key)?;
+        let key = next_key()?;
         let cn = leaf.custom_cn(product, timestamp);
         let request = CaRequest {
             common_name: &cn,
@@ -304,18 +307,14 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         );
     }
 
-    let mut service = new_service_key?.to_pem()?.as_bytes().to_vec();
+    let mut service = new_service_key.to_pem()?.as_bytes().to_vec();
     let service_keys_kept = match &service_key {
         Some(existing) => {
             service.extend_from_slice(&existing.bytes);
             if !existing.bytes.ends_with(b"\n") {
                 service.push(b'\n');
             }
-            existing
-                .blocks
-                .iter()
-                .filter(|b| b.label.ends_with("PRIVATE KEY"))
-                .count()
+            existing.keys.len()
         }
         None => 0,
     };
@@ -348,15 +347,6 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         ca_hash,
         vault_files,
         warnings,
-    })
-}
-
-fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
-    handle.join().unwrap_or_else(|_| {
-        Err(Error::crypto(
-            "generating a key",
-            "the worker thread panicked",
-        ))
     })
 }
 
@@ -418,24 +408,6 @@ fn attach_key(ca: &mut Ca, key_path: &Path) -> Result<()> {
     ca.key = Some(key);
     ca.key_pem = Some(file.bytes.clone());
     Ok(())
-}
-
-fn read_service_key(path: &Path) -> Result<PemFile> {
-    let file = PemFile::read(path)?;
-    let mut keys = 0;
-    for block in &file.blocks {
-        if block.label.ends_with("PRIVATE KEY") {
-            PrivateKey::from_block(path, block)?;
-            keys += 1;
-        }
-    }
-    if keys == 0 {
-        return Err(Error::Key {
-            path: path.to_path_buf(),
-            problem: "no private key in the existing service-account key file".into(),
-        });
-    }
-    Ok(file)
 }
 
 fn generated(cert: Certificate, key: PrivateKey) -> Result<Ca> {

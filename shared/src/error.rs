@@ -198,7 +198,7 @@ impl fmt::Display for Error {
             }
             Error::StagingExists { dir } => write!(
                 f,
-                "{} already exists and is not empty (a staged rotation may be loaded from it); \
+                "{} already exists (a staged rotation may already be loaded from it); \
                  use --force to replace it",
                 dir.display()
             ),

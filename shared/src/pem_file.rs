@@ -4,6 +4,7 @@
 //! file must be an error here, so the number of `BEGIN` markers is checked against
 //! the blocks decoded.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -11,6 +12,8 @@ use crate::error::{Error, Result};
 /// One PEM block: its label (`CERTIFICATE`, `EC PRIVATE KEY`, ...) and DER contents.
 #[derive(Clone)]
 pub struct PemBlock {
+    /// Where the block's text (BEGIN line to END line and its newline) sits in the file.
+    pub span: Range<usize>,
     /// The label between `BEGIN ` and the dashes.
     pub label: String,
     /// The decoded contents.
@@ -48,20 +51,23 @@ impl PemFile {
         }
         let parsed =
             pem::parse_many(&bytes).map_err(|e| pem_error(format!("malformed PEM: {e}")))?;
-        let begins = count(&bytes, b"-----BEGIN ");
         if parsed.is_empty() {
             return Err(pem_error("no PEM block found (not a PEM file?)".into()));
         }
-        if begins != parsed.len() {
+        let spans = block_spans(&bytes);
+        if spans.len() != parsed.len() {
             return Err(pem_error(format!(
-                "malformed PEM: {begins} BEGIN lines but only {} complete blocks \
+                "malformed PEM: {} BEGIN lines but {} complete blocks \
                  (truncated file, or a block without its END line)",
+                spans.len(),
                 parsed.len()
             )));
         }
         let blocks = parsed
             .into_iter()
-            .map(|p| PemBlock {
+            .zip(spans)
+            .map(|(p, span)| PemBlock {
+                span,
                 label: p.tag().to_string(),
                 encrypted: p
                     .headers()
@@ -97,9 +103,61 @@ pub fn encode(label: &str, der: &[u8]) -> String {
     )
 }
 
-fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
+/// The byte ranges of the blocks of a PEM text: from each `-----BEGIN ` to the end
+/// of the line that closes it. A BEGIN without an END yields no span.
+fn block_spans(bytes: &[u8]) -> Vec<Range<usize>> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    const END: &[u8] = b"-----END ";
+    let find = |from: usize, needle: &[u8]| {
+        bytes
+            .get(from..)
+            .and_then(|rest| rest.windows(needle.len()).position(|w| w == needle))
+            .map(|at| from + at)
+    };
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(start) = find(from, BEGIN) {
+        let next_begin = find(start + BEGIN.len(), BEGIN);
+        let end = find(start, END).filter(|end| next_begin.is_none_or(|nb| *end < nb));
+        let Some(end) = end else {
+            // Count the unterminated block, so the caller sees the mismatch.
+            spans.push(start..start);
+            from = next_begin.unwrap_or(bytes.len());
+            if next_begin.is_none() {
+                break;
+            }
+            continue;
+        };
+        let line_end = bytes[end..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |at| end + at + 1);
+        spans.push(start..line_end);
+        from = line_end;
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cover_each_block_and_its_newline() {
+        let text = b"junk\n-----BEGIN A-----\nAAAA\n-----END A-----\n-----BEGIN B-----\nAAAA\n-----END B-----";
+        let file = PemFile::parse(Path::new("f"), text.to_vec()).unwrap();
+        let pieces: Vec<&[u8]> = file.blocks.iter().map(|b| &text[b.span.clone()]).collect();
+        assert_eq!(pieces[0], b"-----BEGIN A-----\nAAAA\n-----END A-----\n");
+        assert_eq!(pieces[1], b"-----BEGIN B-----\nAAAA\n-----END B-----");
+    }
+
+    #[test]
+    fn a_block_without_its_end_is_malformed() {
+        let text = b"-----BEGIN A-----\nAAAA\n-----END A-----\n-----BEGIN B-----\nAAAA\n";
+        let err = PemFile::parse(Path::new("f.pem"), text.to_vec())
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("f.pem: malformed PEM"), "{err}");
+        assert!(PemFile::parse(Path::new("e"), b" \n".to_vec()).is_err());
+    }
 }

@@ -194,6 +194,11 @@ impl Transaction {
         if dir.as_os_str().is_empty() || dir.is_dir() {
             return Ok(());
         }
+        if fs::symlink_metadata(dir).is_ok() {
+            const ENOTDIR: i32 = 20;
+            let not_a_dir = std::io::Error::from_raw_os_error(ENOTDIR);
+            return Err(Error::io(dir, "creating directory", not_a_dir));
+        }
         if let Some(parent) = dir.parent() {
             self.create_dirs(parent)?;
         }

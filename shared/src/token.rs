@@ -7,7 +7,10 @@
 //! the first chain. With one certificate, or if verification fails, it hashes the
 //! raw bytes of the file. Any difference gives tokens every agent rejects.
 
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+use crate::error::{Error, Result};
 
 use crate::cert::Certificate;
 use crate::keys::sha256_hex;
@@ -39,4 +42,74 @@ pub fn k3s_ca_hash(file_bytes: &[u8], certs: &[Certificate], now: SystemTime) ->
 /// The token prefix agents check the server CA against: `K10<hash>::`.
 pub fn token_prefix(ca_hash: &str) -> String {
     format!("{TOKEN_PREFIX}{ca_hash}::")
+}
+
+/// A join-token file (`server/token`, `server/agent-token`):
+/// `K10<ca-hash>::<user>:<password>`.
+pub struct TokenFile {
+    path: PathBuf,
+    /// The credentials after `::` (`server:<password>`).
+    credentials: String,
+}
+
+impl TokenFile {
+    /// Reads and parses a token file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "reading", e))?;
+        Self::parse(path, text.trim())
+    }
+
+    /// Parses a full token.
+    pub fn parse(path: &Path, token: &str) -> Result<Self> {
+        let malformed = |problem: &str| Error::Inputs {
+            path: path.to_path_buf(),
+            problem: format!(
+                "not a k3s token ({problem}); expected K10<ca-hash>::<user>:<password>"
+            ),
+        };
+        let rest = token
+            .strip_prefix(TOKEN_PREFIX)
+            .ok_or_else(|| malformed("no K10 prefix"))?;
+        let (hash, credentials) = rest
+            .split_once("::")
+            .ok_or_else(|| malformed("no '::' after the CA hash"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(malformed("the CA hash is not 64 hex digits"));
+        }
+        if !credentials.contains(':') {
+            return Err(malformed("no <user>:<password>"));
+        }
+        Ok(TokenFile {
+            path: path.to_path_buf(),
+            credentials: credentials.to_string(),
+        })
+    }
+
+    /// Where the token was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The same credentials under another CA hash.
+    pub fn with_ca_hash(&self, ca_hash: &str) -> String {
+        format!("{}{}", token_prefix(ca_hash), self.credentials)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_keeps_its_credentials_under_a_new_hash() {
+        let old = format!("K10{}::server:secret", "ab".repeat(32));
+        let token = TokenFile::parse(Path::new("token"), &old).unwrap();
+        let new_hash = "cd".repeat(32);
+        assert_eq!(
+            token.with_ca_hash(&new_hash),
+            format!("K10{new_hash}::server:secret")
+        );
+        assert!(TokenFile::parse(Path::new("t"), "secret").is_err());
+        assert!(TokenFile::parse(Path::new("t"), "K10abc::server:x").is_err());
+    }
 }

@@ -17,6 +17,8 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::pem_file::{PemBlock, PemFile};
 
+mod rsa_primes;
+
 /// The key types of the k3s CA topology.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyAlgorithm {
@@ -61,15 +63,36 @@ const OID_P256: der::asn1::ObjectIdentifier =
 impl PrivateKey {
     /// Generates a new key. RSA keys use e = 65537.
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self> {
+        let mut keys = Self::generate_all(&[algorithm])?;
+        keys.pop()
+            .ok_or_else(|| Error::crypto("generating a key", "no key"))
+    }
+
+    /// Generates one key per entry, in order. The RSA prime searches of all the
+    /// keys share every core (see `rsa_primes`), so asking for the keys of a run
+    /// together is faster than one by one.
+    pub fn generate_all(algorithms: &[KeyAlgorithm]) -> Result<Vec<Self>> {
+        let rsa_bits: Vec<usize> = algorithms
+            .iter()
+            .filter_map(|a| match a {
+                KeyAlgorithm::Rsa(bits) => Some(*bits),
+                KeyAlgorithm::EcP256 => None,
+            })
+            .collect();
+        let mut rsa_keys = rsa_primes::generate(&rsa_bits)?.into_iter();
         let mut rng = rand::rng();
-        match algorithm {
-            KeyAlgorithm::Rsa(bits) => rsa::RsaPrivateKey::new(&mut rng, bits)
-                .map(|k| PrivateKey::Rsa(Box::new(k)))
-                .map_err(|e| Error::crypto(format!("generating an RSA-{bits} key"), e)),
-            KeyAlgorithm::EcP256 => Ok(PrivateKey::EcP256(p256::SecretKey::generate_from_rng(
-                &mut rng,
-            ))),
-        }
+        algorithms
+            .iter()
+            .map(|algorithm| match algorithm {
+                KeyAlgorithm::Rsa(_) => rsa_keys
+                    .next()
+                    .map(|k| PrivateKey::Rsa(Box::new(k)))
+                    .ok_or_else(|| Error::crypto("generating an RSA key", "no key")),
+                KeyAlgorithm::EcP256 => Ok(PrivateKey::EcP256(p256::SecretKey::generate_from_rng(
+                    &mut rng,
+                ))),
+            })
+            .collect()
     }
 
     /// The algorithm and size of this key.

@@ -1,0 +1,152 @@
+//! `rotate-default-ca`: stage a cross-signed rotation of k3s's self-signed CAs for
+//! `k3s certificate rotate-ca`, and print the join tokens k3s will expect.
+//! A drop-in for `rotate-default-ca-certs.sh` that never touches the live tls dir.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use argh::FromArgs;
+use shared::plan::{Change, PlannedFile};
+use shared::rotation::{RotationOptions, RotationRun, plan_rotation};
+use shared::token::token_prefix;
+use shared::topology::DataDir;
+
+/// Stage a rotation of k3s's self-signed CAs: per CA a new P-256 root, self-signed
+/// and cross-signed by the current root, and a new intermediate; plus a new
+/// service-account key in front of the current ones. Writes <staging>/tls/ for
+/// `k3s certificate rotate-ca --path=<staging>`; all files or none.
+#[derive(FromArgs, Debug)]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "Reads the current CAs from ${{DATA_DIR}}/server/tls and never writes there.
+The staging directory defaults to ${{DATA_DIR}}/server/rotate-ca; an existing
+non-empty one is refused unless --force (a staged rotation may already be loaded).
+After a rotation, load it and restart every server before rotating again.
+
+Clusters built with custom CAs (root/intermediate chain) are refused: rotate
+them with gen-custom-ca and the same root.
+
+Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}), PRODUCT (default k3s);
+the flags win over them.",
+    error_code(1, "bad input or a failed write; nothing was changed")
+)]
+struct Args {
+    /// data directory (default: $DATA_DIR, else /var/lib/rancher/$PRODUCT)
+    #[argh(option)]
+    data_dir: Option<PathBuf>,
+
+    /// product: k3s or rke2 (default: $PRODUCT, else k3s)
+    #[argh(option)]
+    product: Option<String>,
+
+    /// staging directory; files go into its tls/ (default: $DATA_DIR/server/rotate-ca)
+    #[argh(option)]
+    output: Option<PathBuf>,
+
+    /// replace a non-empty staging directory
+    #[argh(switch)]
+    force: bool,
+
+    /// show what would be written, write nothing
+    #[argh(switch)]
+    dry_run: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("rotate-default-ca: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> shared::error::Result<()> {
+    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let staging_dir = args
+        .output
+        .unwrap_or_else(|| data_dir.server_dir().join("rotate-ca"));
+    let options = RotationOptions {
+        data_dir: data_dir.clone(),
+        staging_dir: staging_dir.clone(),
+        force: args.force,
+        now: SystemTime::now(),
+    };
+    let run = plan_rotation(&options)?;
+    let changes = if args.dry_run {
+        run.plan.changes()
+    } else {
+        run.plan.apply()?
+    };
+    print_report(&run, &data_dir, &staging_dir, &changes, args.dry_run);
+    Ok(())
+}
+
+fn print_report(
+    run: &RotationRun,
+    data_dir: &DataDir,
+    staging_dir: &std::path::Path,
+    changes: &[(&PlannedFile, Change)],
+    dry_run: bool,
+) {
+    let verb = if dry_run { "would write" } else { "wrote" };
+    println!(
+        "Staged rotation of {}'s self-signed CAs in {} ({verb}):",
+        data_dir.product.name(),
+        run.staged_tls_dir.display()
+    );
+    for rotated in &run.rotated {
+        println!(
+            "  {:<22} old root \"{}\" cross-signs new root \"{}\"; new intermediate \"{}\"",
+            rotated.ca.cert_file(),
+            rotated.old_root.subject_cn(),
+            rotated.new_root.subject_cn(),
+            rotated.intermediate.subject_cn()
+        );
+    }
+    println!(
+        "  {:<22} new RSA-2048 key first, {} current key(s) kept",
+        "service.key", run.service_keys_kept
+    );
+    println!();
+    for (file, change) in changes {
+        println!(
+            "  {:<9} {:o}  {}",
+            change.as_str(),
+            file.mode,
+            file.path.display()
+        );
+    }
+    if !run.notes.is_empty() {
+        println!();
+        for note in &run.notes {
+            println!("note: {note}");
+        }
+    }
+    println!();
+    println!("Join token CA hash of the new server-ca.crt (what k3s will compute):");
+    println!("  {}", token_prefix(&run.ca_hash));
+    println!("Updated tokens, valid once the rotation is loaded:");
+    for (path, token) in &run.tokens {
+        match token {
+            Ok(token) => println!("  {}: {token}", path.display()),
+            Err(error) => println!(
+                "  {error}\n    tokens for this cluster are {}<user>:<password>",
+                token_prefix(&run.ca_hash)
+            ),
+        }
+    }
+    println!();
+    println!(
+        "Load the rotation, then restart every {} server:",
+        data_dir.product.name()
+    );
+    println!(
+        "  {} certificate rotate-ca --path={}",
+        data_dir.product.name(),
+        staging_dir.display()
+    );
+}

@@ -1,0 +1,140 @@
+//! `sa-key-rotate`: stage a service-account signing key rotation for
+//! `k3s certificate rotate-ca`: a new RSA key first, every current key after it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+use shared::sa_rotation::{SaRotationOptions, plan_sa_rotation};
+use shared::topology::{DataDir, SERVICE_KEY_FILE};
+
+/// Stage a service-account key rotation: <staging>/tls/service.key holds a new
+/// RSA key (PKCS#1) first, then the current keys byte for byte, so tokens signed
+/// so far keep verifying. All files are written, or none.
+#[derive(FromArgs, Debug)]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "Reads ${{DATA_DIR}}/server/tls/service.key (or --current) and never writes into
+server/tls. Keys are read like Kubernetes' keyutil reads them: PKCS#1, PKCS#8 and
+SEC1 private keys and PKIX public keys; any other block is an error naming it.
+Then run `k3s certificate rotate-ca --path=<staging>` and restart the servers.
+
+Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}), PRODUCT (default k3s);
+the flags win over them.",
+    error_code(1, "bad input or a failed write; nothing was changed")
+)]
+struct Args {
+    /// data directory (default: $DATA_DIR, else /var/lib/rancher/$PRODUCT)
+    #[argh(option)]
+    data_dir: Option<PathBuf>,
+
+    /// product: k3s or rke2 (default: $PRODUCT, else k3s)
+    #[argh(option)]
+    product: Option<String>,
+
+    /// the current key file (default: $DATA_DIR/server/tls/service.key)
+    #[argh(option)]
+    current: Option<PathBuf>,
+
+    /// staging directory; the key goes to its tls/service.key (default: $DATA_DIR/server/rotate-sa)
+    #[argh(option)]
+    output: Option<PathBuf>,
+
+    /// size of the new RSA key: 2048 (default), 3072 or 4096
+    #[argh(option, default = "2048")]
+    bits: usize,
+
+    /// keep at most N keys in total, the new one included, dropping the oldest (N >= 2)
+    #[argh(option)]
+    keep: Option<usize>,
+
+    /// also write the public keys of the new set, newest first (PEM "PUBLIC KEY", like sa.pub)
+    #[argh(option)]
+    public_out: Option<PathBuf>,
+
+    /// replace an existing staged file
+    #[argh(switch)]
+    force: bool,
+
+    /// show what would be written, write nothing
+    #[argh(switch)]
+    dry_run: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sa-key-rotate: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> shared::error::Result<()> {
+    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let staging_dir = args
+        .output
+        .unwrap_or_else(|| data_dir.server_dir().join("rotate-sa"));
+    let options = SaRotationOptions {
+        current: args
+            .current
+            .unwrap_or_else(|| data_dir.tls_dir().join(SERVICE_KEY_FILE)),
+        live_tls: data_dir.tls_dir(),
+        staging_dir: staging_dir.clone(),
+        bits: args.bits,
+        keep: args.keep,
+        public_out: args.public_out,
+        force: args.force,
+    };
+    let run = plan_sa_rotation(&options)?;
+    let changes = if args.dry_run {
+        run.plan.changes()
+    } else {
+        run.plan.apply()?
+    };
+    let verb = if args.dry_run { "would write" } else { "wrote" };
+    println!("Staged service-account key rotation ({verb}):");
+    for (file, change) in &changes {
+        println!(
+            "  {:<9} {:o}  {}",
+            change.as_str(),
+            file.mode,
+            file.path.display()
+        );
+    }
+    println!();
+    println!("Keys (SHA-256 of the SubjectPublicKeyInfo), in order:");
+    println!(
+        "  new   RSA-{}  {}  signs new tokens",
+        options.bits, run.new_fingerprint
+    );
+    for key in &run.kept {
+        println!(
+            "  kept  {:<8}  {}  from {} block #{}",
+            key.algorithm.to_string(),
+            key.fingerprint(),
+            options.current.display(),
+            key.block
+        );
+    }
+    for key in &run.dropped {
+        println!(
+            "  drop  {:<8}  {}  tokens signed with it stop verifying",
+            key.algorithm.to_string(),
+            key.fingerprint()
+        );
+    }
+    println!();
+    println!(
+        "Load it, then restart every {} server:",
+        data_dir.product.name()
+    );
+    println!(
+        "  {} certificate rotate-ca --path={}",
+        data_dir.product.name(),
+        staging_dir.display()
+    );
+    Ok(())
+}

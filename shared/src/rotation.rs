@@ -1,0 +1,302 @@
+//! Cross-signed rotation of k3s's self-signed (default) CAs, as
+//! `rotate-default-ca-certs.sh` does it, into a staging directory for
+//! `k3s certificate rotate-ca --path=<staging>`.
+//!
+//! For each of the five CAs: the old root is the current `X-ca.crt`/`X-ca.key`
+//! (or, after an earlier rotation, the bundle's 2nd certificate and the key file's
+//! 2nd key). A new P-256 root is made twice over the same subject and key:
+//! self-signed, and cross-signed by the old root, so clients that trust only the
+//! old CA still accept what the new CA issues. A new P-256 intermediate under the
+//! new root signs from now on. The staged bundle is
+//! `[intermediate, root self-signed, root cross-signed, old root]` and the key file
+//! `[intermediate key, new root key]`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::cert::{Certificate, bundle_in, bundle_pem, format_time};
+use crate::error::{Error, Result};
+use crate::issue::{CaRequest, Signer, issue_ca};
+use crate::keys::PrivateKey;
+use crate::pem_file::PemFile;
+use crate::plan::Plan;
+use crate::staging;
+use crate::token::{TokenFile, k3s_ca_hash};
+use crate::topology::{DataDir, LeafCa, Product, SERVICE_ACCOUNT_KEY, SERVICE_KEY_FILE};
+
+/// Lifetime of the new roots (self- and cross-signed) and intermediates.
+pub const ROTATION_VALIDITY_DAYS: u32 = 7300;
+
+/// What the user asked for.
+pub struct RotationOptions {
+    /// Where the current CAs are (`${DATA_DIR}/server/tls`) and the product.
+    pub data_dir: DataDir,
+    /// The staging directory; files go into its `tls/`.
+    pub staging_dir: PathBuf,
+    /// Replace a non-empty staging directory.
+    pub force: bool,
+    /// The run's timestamp.
+    pub now: SystemTime,
+}
+
+/// One rotated CA, for the report.
+pub struct RotatedCa {
+    /// Which CA.
+    pub ca: LeafCa,
+    /// The root that cross-signs the new one.
+    pub old_root: Certificate,
+    /// The new root (self-signed).
+    pub new_root: Certificate,
+    /// The new intermediate that signs from now on.
+    pub intermediate: Certificate,
+}
+
+/// A planned rotation and what to tell the user.
+pub struct RotationRun {
+    /// Every staged file.
+    pub plan: Plan,
+    /// `<staging>/tls`.
+    pub staged_tls_dir: PathBuf,
+    /// The five CAs.
+    pub rotated: Vec<RotatedCa>,
+    /// How many current service-account keys follow the new one.
+    pub service_keys_kept: usize,
+    /// k3s's join-token CA hash of the staged `server-ca.crt`.
+    pub ca_hash: String,
+    /// The token files, with the new hash in place (or why not).
+    pub tokens: Vec<(PathBuf, Result<String>)>,
+    /// What the user should know: old roots that expire during the new lifetime.
+    pub notes: Vec<String>,
+}
+
+/// Reads the current CAs, checks them, and plans the staged rotation; writes nothing.
+pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
+    let live_tls = options.data_dir.tls_dir();
+    let staged_tls_dir = staging::tls_dir(&options.staging_dir, &live_tls)?;
+    if !options.force && staging::is_non_empty_dir(&options.staging_dir) {
+        return Err(Error::StagingExists {
+            dir: options.staging_dir.clone(),
+        });
+    }
+    let timestamp = options
+        .now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let not_before = SystemTime::UNIX_EPOCH + Duration::from_secs(timestamp);
+    let new_lifetime_end =
+        not_before + Duration::from_secs(u64::from(ROTATION_VALIDITY_DAYS) * 86_400);
+
+    let old_roots = LeafCa::ALL
+        .iter()
+        .map(|&ca| read_old_root(&live_tls, ca).map(|root| (ca, root)))
+        .collect::<Result<Vec<_>>>()?;
+    let service_path = live_tls.join(SERVICE_KEY_FILE);
+    let service = crate::service_key::ServiceKeyFile::read(&service_path)?;
+
+    // New keys: per CA a root and an intermediate key, and the service key.
+    let mut wanted = vec![SERVICE_ACCOUNT_KEY];
+    wanted.extend([crate::keys::KeyAlgorithm::EcP256; 10]);
+    let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
+    let mut next_key = || {
+        keys.next()
+            .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
+    };
+
+    let new_service_key = next_key()?;
+    let mut plan = Plan::new();
+    let mut rotated = Vec::new();
+    let mut notes = Vec::new();
+    let product = &options.data_dir.product;
+    for (ca, old) in old_roots {
+        let root_key = next_key()?;
+        let intermediate_key = next_key()?;
+        let staged = rotate_one(
+            ca,
+            product,
+            timestamp,
+            not_before,
+            &old,
+            &root_key,
+            &intermediate_key,
+        )?;
+        if old.cert.not_after() < new_lifetime_end {
+            notes.push(expiry_note(ca, &old.cert, options.now));
+        }
+        plan.add_public(
+            staged_tls_dir.join(ca.cert_file()),
+            bundle_pem([
+                &staged.intermediate,
+                &staged.new_root,
+                &staged.cross_signed,
+                &old.cert,
+            ]),
+        );
+        let mut key_file = intermediate_key.to_pem()?.as_bytes().to_vec();
+        key_file.extend_from_slice(root_key.to_pem()?.as_bytes());
+        plan.add_secret(staged_tls_dir.join(ca.key_file()), key_file);
+        rotated.push(RotatedCa {
+            ca,
+            old_root: old.cert,
+            new_root: staged.new_root,
+            intermediate: staged.intermediate,
+        });
+    }
+
+    let mut service_file = new_service_key.to_pem()?.as_bytes().to_vec();
+    service_file.extend_from_slice(&service.bytes);
+    if !service.bytes.ends_with(b"\n") {
+        service_file.push(b'\n');
+    }
+    plan.add_secret(staged_tls_dir.join(SERVICE_KEY_FILE), service_file);
+
+    let server_ca = staged_tls_dir.join(LeafCa::Server.cert_file());
+    let bytes = plan
+        .contents_of(&server_ca)
+        .ok_or_else(|| Error::crypto("hashing server-ca.crt", "not planned"))?
+        .to_vec();
+    let certs = bundle_in(&PemFile::parse(&server_ca, bytes.clone())?)?;
+    let ca_hash = k3s_ca_hash(&bytes, &certs, options.now);
+    let tokens = [
+        options.data_dir.server_token_file(),
+        options.data_dir.agent_token_file(),
+    ]
+    .into_iter()
+    .map(|path| {
+        let updated = TokenFile::read(&path).map(|t| t.with_ca_hash(&ca_hash));
+        (path, updated)
+    })
+    .collect();
+    Ok(RotationRun {
+        plan,
+        staged_tls_dir,
+        rotated,
+        service_keys_kept: service.keys.len(),
+        ca_hash,
+        tokens,
+        notes,
+    })
+}
+
+/// An old root and its key.
+struct OldRoot {
+    cert: Certificate,
+    key: PrivateKey,
+}
+
+/// The new certificates of one CA.
+struct Staged {
+    new_root: Certificate,
+    cross_signed: Certificate,
+    intermediate: Certificate,
+}
+
+fn rotate_one(
+    ca: LeafCa,
+    product: &Product,
+    timestamp: u64,
+    not_before: SystemTime,
+    old: &OldRoot,
+    root_key: &PrivateKey,
+    intermediate_key: &PrivateKey,
+) -> Result<Staged> {
+    let root_cn = ca.rotation_root_cn(product, timestamp);
+    let root_request = CaRequest {
+        common_name: &root_cn,
+        key: root_key,
+        not_before,
+        validity_days: ROTATION_VALIDITY_DAYS,
+    };
+    let new_root = issue_ca(&root_request, Signer::SelfSigned)?;
+    let cross_signed = issue_ca(
+        &root_request,
+        Signer::Ca {
+            cert: &old.cert,
+            key: &old.key,
+        },
+    )?;
+    let intermediate_cn = ca.custom_cn(product, timestamp);
+    let intermediate = issue_ca(
+        &CaRequest {
+            common_name: &intermediate_cn,
+            key: intermediate_key,
+            not_before,
+            validity_days: ROTATION_VALIDITY_DAYS,
+        },
+        Signer::Ca {
+            cert: &new_root,
+            key: root_key,
+        },
+    )?;
+    Ok(Staged {
+        new_root,
+        cross_signed,
+        intermediate,
+    })
+}
+
+/// Finds and checks the root that will cross-sign the new one.
+fn read_old_root(live_tls: &Path, ca: LeafCa) -> Result<OldRoot> {
+    let cert_path = live_tls.join(ca.cert_file());
+    let key_path = live_tls.join(ca.key_file());
+    let bundle = bundle_in(&PemFile::read(&cert_path)?)?;
+    let key_file = PemFile::read(&key_path)?;
+    let keys = key_file
+        .blocks
+        .iter()
+        .filter(|b| b.label.ends_with("PRIVATE KEY"))
+        .map(|b| PrivateKey::from_block(&key_path, b))
+        .collect::<Result<Vec<_>>>()?;
+    let first_key = keys.first().ok_or_else(|| Error::Key {
+        path: key_path.clone(),
+        problem: "no PRIVATE KEY block in the file".into(),
+    })?;
+    if !first_key.matches(bundle[0].public_key())? {
+        return Err(Error::KeyMismatch {
+            cert: cert_path,
+            key: key_path,
+        });
+    }
+    let position = if bundle.len() == 1 { 0 } else { 1 };
+    let custom_tree = || Error::Inputs {
+        path: cert_path.clone(),
+        problem: format!(
+            "this cluster uses custom CAs (the bundle chains \"{}\" to \"{}\" and the key file \
+             has no key for it), not k3s's self-signed ones: rotate it with `gen-custom-ca` \
+             and the same root into a staging DATA_DIR, then `k3s certificate rotate-ca`",
+            bundle[0].subject_cn(),
+            bundle[1].subject_cn()
+        ),
+    };
+    let key = match keys.into_iter().nth(position) {
+        Some(key) => key,
+        None => return Err(custom_tree()),
+    };
+    let cert = bundle[position].clone();
+    if position == 1 && !key.matches(cert.public_key())? {
+        return Err(custom_tree());
+    }
+    cert.require_ca(&cert_path)?;
+    Ok(OldRoot { cert, key })
+}
+
+fn expiry_note(ca: LeafCa, old: &Certificate, now: SystemTime) -> String {
+    let until = format_time(old.not_after());
+    if old.not_after() < now {
+        format!(
+            "{}: the old root \"{}\" expired on {until}. Clients that trust only it already \
+             reject this cluster, and the cross-signed root gives no continuity: after loading \
+             the rotation, give every node the new CA (new join tokens below).",
+            ca.cert_file(),
+            old.subject_cn()
+        )
+    } else {
+        format!(
+            "{}: the old root \"{}\" expires on {until}. Until then, clients that trust only \
+             the old CA accept certificates from the new one through the cross-signed root; \
+             after that they need the new bundle.",
+            ca.cert_file(),
+            old.subject_cn()
+        )
+    }
+}

@@ -1,0 +1,156 @@
+//! The service-account key file (`service.key`): every key in it, read the way
+//! Kubernetes' keyutil reads it, with each block's exact bytes kept so that
+//! rotations can carry old keys over unchanged.
+//!
+//! keyutil ignores PEM labels and accepts PKCS#1 and PKCS#8 RSA private keys,
+//! SEC1 EC private keys and PKIX public keys; the first private key signs new
+//! tokens, every key verifies old ones. It silently skips what it cannot read
+//! (PKCS#1 `RSA PUBLIC KEY`, PKCS#8 EC keys); here such a block is an error that
+//! names it, so a key the user believes active is never silently dropped.
+
+use std::path::{Path, PathBuf};
+
+use der::Decode as _;
+use p256::pkcs8::DecodePublicKey as _;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+
+use crate::error::{Error, Result};
+use crate::keys::{KeyAlgorithm, PrivateKey, sha256_hex};
+use crate::pem_file::{PemBlock, PemFile};
+
+/// One key of a service-account key file.
+#[derive(Clone, Debug)]
+pub struct ServiceKey {
+    /// 1-based position of its PEM block in the file.
+    pub block: usize,
+    /// Its PEM label.
+    pub label: String,
+    /// Its exact text in the file (BEGIN line to END line).
+    pub text: Vec<u8>,
+    /// DER SubjectPublicKeyInfo of its public key.
+    pub public_key_der: Vec<u8>,
+    /// Key type and size.
+    pub algorithm: KeyAlgorithm,
+    /// Whether the block holds a private key (only those can sign).
+    pub private: bool,
+}
+
+impl ServiceKey {
+    /// SHA-256 of the SubjectPublicKeyInfo, lowercase hex: a stable key fingerprint.
+    pub fn fingerprint(&self) -> String {
+        sha256_hex(&self.public_key_der)
+    }
+
+    /// The public key as a PEM `PUBLIC KEY` block (what `sa.pub` holds).
+    pub fn public_pem(&self) -> String {
+        crate::pem_file::encode("PUBLIC KEY", &self.public_key_der)
+    }
+}
+
+/// All keys of a `service.key` file, in file order.
+pub struct ServiceKeyFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The file's exact bytes.
+    pub bytes: Vec<u8>,
+    /// Its keys.
+    pub keys: Vec<ServiceKey>,
+}
+
+impl ServiceKeyFile {
+    /// Reads `path`; any block that is not a usable key is an error naming it.
+    pub fn read(path: &Path) -> Result<Self> {
+        let file = PemFile::read(path)?;
+        let keys = file
+            .blocks
+            .iter()
+            .enumerate()
+            .map(|(i, block)| {
+                read_block(&file.path, i + 1, block).map(|(algorithm, der, private)| ServiceKey {
+                    block: i + 1,
+                    label: block.label.clone(),
+                    text: file.bytes[block.span.clone()].to_vec(),
+                    public_key_der: der,
+                    algorithm,
+                    private,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !keys.iter().any(|k| k.private) {
+            return Err(Error::Key {
+                path: path.to_path_buf(),
+                problem:
+                    "no private key: the first private key is what signs service-account tokens"
+                        .into(),
+            });
+        }
+        Ok(ServiceKeyFile {
+            path: path.to_path_buf(),
+            bytes: file.bytes,
+            keys,
+        })
+    }
+
+    /// The key that signs tokens today: the first private key.
+    pub fn signing_key(&self) -> Option<&ServiceKey> {
+        self.keys.iter().find(|k| k.private)
+    }
+
+    /// Whether a key with this public key is in the file.
+    pub fn contains(&self, public_key_der: &[u8]) -> bool {
+        self.keys.iter().any(|k| k.public_key_der == public_key_der)
+    }
+}
+
+fn read_block(
+    path: &Path,
+    index: usize,
+    block: &PemBlock,
+) -> Result<(KeyAlgorithm, Vec<u8>, bool)> {
+    let error = |problem: String| Error::Key {
+        path: path.to_path_buf(),
+        problem: format!("block #{index} (\"{}\"): {problem}", block.label),
+    };
+    match block.label.as_str() {
+        "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
+            if block.label == "PRIVATE KEY" && is_pkcs8_ec(&block.der) {
+                return Err(error(
+                    "a PKCS#8 EC key, which Kubernetes ignores; convert it with `openssl ec -in <file>`"
+                        .into(),
+                ));
+            }
+            let key = PrivateKey::from_block(path, block).map_err(|e| match e {
+                Error::Key { problem, .. } => error(problem),
+                other => other,
+            })?;
+            Ok((key.algorithm(), key.public_key_der()?, true))
+        }
+        "PUBLIC KEY" => {
+            let spki = SubjectPublicKeyInfoOwned::from_der(&block.der)
+                .map_err(|e| error(format!("invalid public key: {e}")))?;
+            let algorithm = if let Ok(rsa_key) = rsa::RsaPublicKey::from_public_key_der(&block.der)
+            {
+                KeyAlgorithm::Rsa(rsa::traits::PublicKeyParts::n(&rsa_key).bits() as usize)
+            } else if p256::PublicKey::from_public_key_der(&block.der).is_ok() {
+                KeyAlgorithm::EcP256
+            } else {
+                return Err(error(format!(
+                    "public key of algorithm {}; only RSA and EC P-256 are supported",
+                    spki.algorithm.oid
+                )));
+            };
+            Ok((algorithm, block.der.clone(), false))
+        }
+        "RSA PUBLIC KEY" => Err(error(
+            "a PKCS#1 public key, which Kubernetes ignores; use a PKIX \"PUBLIC KEY\" block".into(),
+        )),
+        _ => Err(error("not a key".into())),
+    }
+}
+
+fn is_pkcs8_ec(der: &[u8]) -> bool {
+    const EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
+        der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+    rsa::pkcs8::PrivateKeyInfoRef::from_der(der)
+        .is_ok_and(|info| info.algorithm.oid == EC_PUBLIC_KEY)
+}

@@ -1,0 +1,69 @@
+//! Staging directories for `k3s certificate rotate-ca --path=<staging>`: k3s
+//! reads `<staging>/tls/`, and the live `server/tls` must never be written while
+//! k3s runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// `<staging>/tls`, refused when it is (or lies inside) the live tls directory,
+/// however the paths are spelled (symlinks, `..`).
+pub fn tls_dir(staging_dir: &Path, live_tls: &Path) -> Result<PathBuf> {
+    let staged = staging_dir.join("tls");
+    let live = resolve(live_tls);
+    let resolved = resolve(&staged);
+    if resolved.starts_with(&live) {
+        return Err(Error::Inputs {
+            path: staged,
+            problem: format!(
+                "this is the live tls directory {}: stage the rotation elsewhere",
+                live_tls.display()
+            ),
+        });
+    }
+    Ok(staged)
+}
+
+/// Whether `path` is a directory with something in it.
+pub fn is_non_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// The canonical form of `path`, which may not exist yet: its nearest existing
+/// ancestor is canonicalized and the rest appended.
+fn resolve(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = existing.canonicalize().unwrap_or(existing);
+    resolved.extend(rest.iter().rev());
+    resolved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_tls_dir_is_refused_however_it_is_spelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("server/tls");
+        std::fs::create_dir_all(&live).unwrap();
+        assert!(tls_dir(&dir.path().join("server"), &live).is_err());
+        assert!(tls_dir(&dir.path().join("server/tls/../"), &live).is_err());
+        assert!(
+            tls_dir(&live, &live).is_err(),
+            "tls/tls lies inside the live dir"
+        );
+        let staged = tls_dir(&dir.path().join("server/rotate-ca"), &live).unwrap();
+        assert_eq!(staged, dir.path().join("server/rotate-ca/tls"));
+    }
+}
