@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::plan::{Change, PlannedFile};
-use shared::rotation::{RotationOptions, RotationRun, plan_rotation};
+use shared::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
 use shared::token::token_prefix;
 use shared::topology::DataDir;
 
@@ -130,13 +130,14 @@ fn print_report(
     println!("Join token CA hash of the new server-ca.crt (what k3s will compute):");
     println!("  {}", token_prefix(&run.ca_hash));
     println!("Updated tokens, valid once the rotation is loaded:");
-    for (path, token) in &run.tokens {
-        match token {
-            Ok(token) => println!("  {}: {token}", path.display()),
-            Err(error) => println!(
-                "  {error}\n    tokens for this cluster are {}<user>:<password>",
-                token_prefix(&run.ca_hash)
-            ),
+    let generic = format!("{}<user>:<password>", token_prefix(&run.ca_hash));
+    for update in &run.tokens {
+        match update {
+            TokenUpdate::Updated { path, token } => println!("  {}: {token}", path.display()),
+            TokenUpdate::Missing { path } => {
+                println!("  {} is missing: tokens are {generic}", path.display());
+            }
+            TokenUpdate::Unusable(error) => println!("  {error}: tokens are {generic}"),
         }
     }
     println!();

@@ -1,7 +1,9 @@
 //! The k3s / RKE2 certificate-authority topology, and everything the PKI tools share.
 pub mod cert;
+pub mod checks;
 pub mod custom_ca;
 pub mod error;
+pub mod expiry;
 pub mod issue;
 pub mod keys;
 pub mod pem_file;

@@ -64,7 +64,7 @@ pub struct RotationRun {
     /// k3s's join-token CA hash of the staged `server-ca.crt`.
     pub ca_hash: String,
     /// The token files, with the new hash in place (or why not).
-    pub tokens: Vec<(PathBuf, Result<String>)>,
+    pub tokens: Vec<TokenUpdate>,
     /// What the user should know: old roots that expire during the new lifetime.
     pub notes: Vec<String>,
 }
@@ -162,10 +162,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
         options.data_dir.agent_token_file(),
     ]
     .into_iter()
-    .map(|path| {
-        let updated = TokenFile::read(&path).map(|t| t.with_ca_hash(&ca_hash));
-        (path, updated)
-    })
+    .map(|path| TokenUpdate::for_file(path, &ca_hash))
     .collect();
     Ok(RotationRun {
         plan,
@@ -176,6 +173,39 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
         tokens,
         notes,
     })
+}
+
+/// A join-token file with the new CA hash, or why it could not be updated.
+pub enum TokenUpdate {
+    /// The token with the new hash.
+    Updated {
+        /// The token file.
+        path: PathBuf,
+        /// The new token.
+        token: String,
+    },
+    /// The file does not exist.
+    Missing {
+        /// The token file.
+        path: PathBuf,
+    },
+    /// The file could not be read or parsed.
+    Unusable(Error),
+}
+
+impl TokenUpdate {
+    fn for_file(path: PathBuf, ca_hash: &str) -> Self {
+        if !path.exists() {
+            return TokenUpdate::Missing { path };
+        }
+        match TokenFile::read(&path) {
+            Ok(token) => TokenUpdate::Updated {
+                token: token.with_ca_hash(ca_hash),
+                path,
+            },
+            Err(error) => TokenUpdate::Unusable(error),
+        }
+    }
 }
 
 /// An old root and its key.

@@ -48,6 +48,7 @@ pub fn token_prefix(ca_hash: &str) -> String {
 /// `K10<ca-hash>::<user>:<password>`.
 pub struct TokenFile {
     path: PathBuf,
+    ca_hash: String,
     /// The credentials after `::` (`server:<password>`).
     credentials: String,
 }
@@ -81,8 +82,14 @@ impl TokenFile {
         }
         Ok(TokenFile {
             path: path.to_path_buf(),
+            ca_hash: hash.to_ascii_lowercase(),
             credentials: credentials.to_string(),
         })
+    }
+
+    /// The CA hash the token carries.
+    pub fn ca_hash(&self) -> &str {
+        &self.ca_hash
     }
 
     /// Where the token was read from.

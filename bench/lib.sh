@@ -1,0 +1,39 @@
+# Shared by the benchmark scripts: timing and side-by-side reporting.
+# Each benchmark runs both commands RUNS times (default 11), alternating, each run
+# in a fresh directory, and prints median/min/max wall time and the ratio of medians.
+
+RUNS=${RUNS:-11}
+
+# now_ns: wall clock in nanoseconds.
+now_ns() { date +%s%N; }
+
+# median/min/max of the numbers on stdin (milliseconds).
+stats() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f %.1f %.1f\n", m, a[1], a[NR]}'; }
+
+# compare NAME SETUP_FN OURS_FN OPENSSL_FN: runs both RUNS times; each function gets a fresh dir.
+compare() {
+  local name=$1 setup=$2 ours=$3 theirs=$4 work i dir t0 t1
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  : >"$work/ours" ; : >"$work/theirs"
+  for ((i = 0; i < RUNS; i++)); do
+    for side in ours theirs; do
+      dir="$work/$side-$i"
+      mkdir -p "$dir"
+      $setup "$dir"
+      local fn=$ours
+      [ "$side" = theirs ] && fn=$theirs
+      t0=$(now_ns)
+      $fn "$dir" >/dev/null 2>&1 || { echo "bench: $side run $i failed" >&2; $fn "$dir"; return 1; }
+      t1=$(now_ns)
+      echo "$(( (t1 - t0) / 1000 ))" | awk '{printf "%.3f\n", $1/1000}' >>"$work/$side"
+      rm -rf "$dir"
+    done
+  done
+  read -r om omin omax < <(stats <"$work/ours")
+  read -r tm tmin tmax < <(stats <"$work/theirs")
+  printf '\n%s (%d runs each, wall time in ms)\n' "$name" "$RUNS"
+  printf '  %-22s median %9s   min %9s   max %9s\n' "ours" "$om" "$omin" "$omax"
+  printf '  %-22s median %9s   min %9s   max %9s\n' "openssl CLI" "$tm" "$tmin" "$tmax"
+  awk -v o="$om" -v t="$tm" 'BEGIN {printf "  ratio (openssl / ours, medians): %.2fx faster\n", t/o}'
+}

@@ -1,0 +1,319 @@
+//! `ca-check`: know before k3s does. Offline checks of k3s CA directories:
+//! a rotate-ca staging dir, certificate expiry, join-token hashes, a custom tree.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use argh::FromArgs;
+use serde_json::json;
+use shared::cert::{bundle_in, format_time};
+use shared::checks::{Finding, any_failed, check_custom_tree, check_staged};
+use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
+use shared::pem_file::PemFile;
+use shared::token::{TokenFile, k3s_ca_hash};
+use shared::topology::{DataDir, LeafCa};
+
+/// Offline checks of k3s/RKE2 CA directories, before k3s or kubectl find out.
+#[derive(FromArgs, Debug)]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}), PRODUCT (default k3s);
+the flags win over them and come before the subcommand.",
+    error_code(1, "a check failed (see each subcommand), or bad arguments")
+)]
+struct Args {
+    /// data directory (default: $DATA_DIR, else /var/lib/rancher/$PRODUCT)
+    #[argh(option)]
+    data_dir: Option<PathBuf>,
+
+    /// product: k3s or rke2 (default: $PRODUCT, else k3s)
+    #[argh(option)]
+    product: Option<String>,
+
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+enum Command {
+    Staged(Staged),
+    Expiry(Expiry),
+    Token(Token),
+    Tree(Tree),
+}
+
+/// Check a staging dir as `k3s certificate rotate-ca --path=<dir>` will: each
+/// file reused, OK, WARN or FAIL with the reason. Exit 1 on any FAIL.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "staged")]
+struct Staged {
+    /// the directory given to rotate-ca --path (files are read from its tls/)
+    #[argh(positional)]
+    staging_dir: PathBuf,
+}
+
+/// List every certificate under DIR (default: $DATA_DIR/server/tls) by expiry:
+/// file, subject, issuer, usages, CA or leaf, expiry, time left, status.
+/// Exit 1 if a certificate is EXPIRED or NOT YET VALID, or a certificate file
+/// cannot be read; WARNING does not change the exit code.
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "expiry",
+    note = "JSON (-o json): {{\"directory\", \"checked_at\", \"warn_days\", \"certificates\": [{{\"file\",
+\"index\", \"subject\", \"issuer\", \"usages\", \"ca\", \"not_after\", \"seconds_left\",
+\"status\"}}], \"problems\": [{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null}}.
+Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID."
+)]
+struct Expiry {
+    /// directory to scan recursively
+    #[argh(positional)]
+    dir: Option<PathBuf>,
+
+    /// days before expiry that count as WARNING (default 120, when k3s renews)
+    #[argh(option, default = "DEFAULT_WARN_DAYS")]
+    warn_days: u64,
+
+    /// output: table (default) or json
+    #[argh(option, short = 'o', default = "String::from(\"table\")")]
+    output: String,
+}
+
+/// Print the k3s CA hash of server-ca.crt and whether server/token and
+/// server/agent-token carry it. Exit 1 if a token is stale or unreadable.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "token")]
+struct Token {}
+
+/// Verify a custom CA tree as gen-custom-ca writes it: files present, bundles in
+/// order, each CA chains to the root, keys match, key modes. Exit 1 on any FAIL.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "tree")]
+struct Tree {
+    /// the tls directory holding the tree
+    #[argh(positional)]
+    tls_dir: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    match run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("ca-check: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the subcommand; Ok(false) when a check failed.
+fn run(args: Args) -> shared::error::Result<bool> {
+    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let now = SystemTime::now();
+    match args.command {
+        Command::Staged(staged) => {
+            let findings = check_staged(&staged.staging_dir, &data_dir.tls_dir(), now);
+            print_findings(&findings);
+            Ok(!any_failed(&findings))
+        }
+        Command::Tree(tree) => {
+            let findings = check_custom_tree(&tree.tls_dir, now);
+            print_findings(&findings);
+            Ok(!any_failed(&findings))
+        }
+        Command::Expiry(expiry) => {
+            let dir = expiry.dir.unwrap_or_else(|| data_dir.tls_dir());
+            if !dir.is_dir() {
+                return Err(shared::error::Error::io(
+                    &dir,
+                    "reading directory",
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ));
+            }
+            let warn = Duration::from_secs(expiry.warn_days * 86_400);
+            let report = expiry::scan(&dir, now, warn);
+            match expiry.output.as_str() {
+                "json" => print_expiry_json(&dir, &report, expiry.warn_days, now),
+                "table" => print_expiry_table(&dir, &report, now),
+                other => {
+                    return Err(shared::error::Error::Inputs {
+                        path: PathBuf::from(other),
+                        problem: "unknown output format: use table or json".into(),
+                    });
+                }
+            }
+            Ok(!report.has_invalid() && report.problems.is_empty())
+        }
+        Command::Token(_) => token_check(&data_dir, now),
+    }
+}
+
+fn print_findings(findings: &[Finding]) {
+    let width = findings.iter().map(|f| f.file.len()).max().unwrap_or(0);
+    for f in findings {
+        println!(
+            "{:<width$}  {:<6}  {}",
+            f.file,
+            f.verdict.as_str(),
+            f.reason
+        );
+    }
+    let failed = findings
+        .iter()
+        .filter(|f| f.verdict == shared::checks::Verdict::Fail)
+        .count();
+    println!();
+    if failed == 0 {
+        println!("no failures");
+    } else {
+        println!("{failed} failure(s)");
+    }
+}
+
+/// "123d 4h", or "expired 3d 2h ago".
+fn time_left(seconds: i64) -> String {
+    let magnitude = seconds.unsigned_abs();
+    let (days, hours) = (magnitude / 86_400, (magnitude % 86_400) / 3_600);
+    if seconds >= 0 {
+        format!("{days}d {hours}h")
+    } else {
+        format!("expired {days}d {hours}h ago")
+    }
+}
+
+fn print_expiry_table(dir: &std::path::Path, report: &Report, now: SystemTime) {
+    let rows: Vec<[String; 8]> = report
+        .rows
+        .iter()
+        .map(|r| {
+            [
+                if r.index > 1 {
+                    format!("{}#{}", r.file.display(), r.index)
+                } else {
+                    r.file.display().to_string()
+                },
+                r.subject.clone(),
+                r.issuer.clone(),
+                r.usages.join(","),
+                if r.is_ca { "CA".into() } else { "leaf".into() },
+                format_time(r.not_after),
+                time_left(r.seconds_left(now)),
+                r.status.as_str().into(),
+            ]
+        })
+        .collect();
+    let header = [
+        "FILE", "SUBJECT", "ISSUER", "USAGES", "KIND", "EXPIRES", "LEFT", "STATUS",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(&header.map(String::from));
+    for row in &rows {
+        line(row);
+    }
+    for problem in &report.problems {
+        println!(
+            "{}: cannot read: {}",
+            problem.file.display(),
+            problem.problem
+        );
+    }
+    if rows.is_empty() && report.problems.is_empty() {
+        println!("no certificates under {}", dir.display());
+    }
+    if matches!(
+        report.dynamic_cert,
+        Some(Status::Expired | Status::NotYetValid)
+    ) {
+        println!();
+        println!(
+            "The k3s serving certificate in dynamic-cert.json is not valid. k3s does not renew it \
+             by itself: delete the k3s-serving secret (kubectl -n kube-system delete secret \
+             k3s-serving) and the file, then restart k3s."
+        );
+    }
+}
+
+fn print_expiry_json(dir: &std::path::Path, report: &Report, warn_days: u64, now: SystemTime) {
+    let certificates: Vec<_> = report
+        .rows
+        .iter()
+        .map(|r| {
+            json!({
+                "file": r.file.display().to_string(),
+                "index": r.index,
+                "subject": r.subject,
+                "issuer": r.issuer,
+                "usages": r.usages,
+                "ca": r.is_ca,
+                "not_after": format_time(r.not_after),
+                "seconds_left": r.seconds_left(now),
+                "status": r.status.as_str(),
+            })
+        })
+        .collect();
+    let problems: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| json!({"file": p.file.display().to_string(), "problem": p.problem}))
+        .collect();
+    let out = json!({
+        "directory": dir.display().to_string(),
+        "checked_at": format_time(now),
+        "warn_days": warn_days,
+        "certificates": certificates,
+        "problems": problems,
+        "dynamic_cert": report.dynamic_cert.map(Status::as_str),
+    });
+    println!("{out:#}");
+}
+
+fn token_check(data_dir: &DataDir, now: SystemTime) -> shared::error::Result<bool> {
+    let server_ca = data_dir.tls_dir().join(LeafCa::Server.cert_file());
+    let file = PemFile::read(&server_ca)?;
+    let hash = k3s_ca_hash(&file.bytes, &bundle_in(&file)?, now);
+    println!("k3s CA hash of {}:", server_ca.display());
+    println!("  {hash}");
+    let mut all_current = true;
+    for path in [data_dir.server_token_file(), data_dir.agent_token_file()] {
+        if !path.exists() {
+            println!("{}: missing", path.display());
+            continue;
+        }
+        match TokenFile::read(&path) {
+            Ok(token) if token.ca_hash() == hash => {
+                println!("{}: carries it (current)", path.display())
+            }
+            Ok(token) => {
+                all_current = false;
+                println!(
+                    "{}: STALE: carries {}; agents joining with it will refuse this server CA. \
+                     The token with the current hash is {}",
+                    path.display(),
+                    token.ca_hash(),
+                    token.with_ca_hash(&hash)
+                );
+            }
+            Err(error) => {
+                all_current = false;
+                println!("{error}");
+            }
+        }
+    }
+    Ok(all_current)
+}

@@ -1,0 +1,525 @@
+//! Offline checks of CA directories, each file reported as a finding.
+//!
+//! - [`check_staged`]: what `k3s certificate rotate-ca --path=<staging>` checks,
+//!   file by file, plus what continuity needs beyond those checks;
+//! - [`check_custom_tree`]: a custom CA tree as `gen-custom-ca` writes it.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::cert::{Certificate, bundle_in};
+use crate::keys::PrivateKey;
+use crate::pem_file::PemFile;
+use crate::service_key::ServiceKeyFile;
+use crate::topology::{LeafCa, SERVICE_KEY_FILE, custom_files as files};
+use crate::verify::{check_issued_by, go_first_chain};
+
+/// The verdict on one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not staged: k3s keeps the current file.
+    Reused,
+    /// Passes.
+    Ok,
+    /// Passes k3s's checks, but breaks something later.
+    Warn,
+    /// Fails: k3s would refuse it, or the tree is broken.
+    Fail,
+}
+
+impl Verdict {
+    /// The word printed in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Reused => "reused",
+            Verdict::Ok => "OK",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
+/// One finding: a file, a verdict and the reason in plain words.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The file, relative to the checked directory.
+    pub file: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: String,
+}
+
+fn finding(file: impl Into<String>, verdict: Verdict, reason: impl Into<String>) -> Finding {
+    Finding {
+        file: file.into(),
+        verdict,
+        reason: reason.into(),
+    }
+}
+
+/// Whether any finding fails.
+pub fn any_failed(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.verdict == Verdict::Fail)
+}
+
+/// Every file `rotate-ca` may take from `<staging>/tls`.
+fn rotatable_files() -> Vec<String> {
+    let mut names: Vec<String> = LeafCa::ALL
+        .iter()
+        .flat_map(|ca| [ca.cert_file(), ca.key_file()])
+        .collect();
+    names.push(SERVICE_KEY_FILE.into());
+    names
+}
+
+fn is_missing_or_empty(path: &Path) -> bool {
+    std::fs::metadata(path).map_or(true, |m| m.len() == 0)
+}
+
+/// Checks a staging directory against the current tls directory as
+/// `k3s certificate rotate-ca` does, file by file.
+pub fn check_staged(staging_dir: &Path, current_tls: &Path, now: SystemTime) -> Vec<Finding> {
+    let staged_tls = staging_dir.join("tls");
+    let misplaced: Vec<String> = rotatable_files()
+        .into_iter()
+        .filter(|name| !is_missing_or_empty(&staging_dir.join(name)))
+        .collect();
+    if !misplaced.is_empty() && !staged_tls.is_dir() {
+        return vec![finding(
+            misplaced.join(", "),
+            Verdict::Fail,
+            format!(
+                "these files are directly in {} but k3s reads {}: nothing would be rotated; \
+                 move them into tls/",
+                staging_dir.display(),
+                staged_tls.display()
+            ),
+        )];
+    }
+    let mut findings = Vec::new();
+    for ca in LeafCa::ALL {
+        findings.extend(check_staged_ca(ca, &staged_tls, current_tls, now));
+    }
+    findings.push(check_staged_service_key(&staged_tls, current_tls));
+    findings
+}
+
+fn check_staged_ca(
+    ca: LeafCa,
+    staged_tls: &Path,
+    current_tls: &Path,
+    now: SystemTime,
+) -> Vec<Finding> {
+    let (crt_name, key_name) = (ca.cert_file(), ca.key_file());
+    let (crt, key) = (staged_tls.join(&crt_name), staged_tls.join(&key_name));
+    if is_missing_or_empty(&crt) {
+        let mut out = vec![finding(
+            &crt_name,
+            Verdict::Reused,
+            "not staged: the current bundle is kept",
+        )];
+        if !is_missing_or_empty(&key) {
+            out.push(finding(
+                &key_name,
+                Verdict::Fail,
+                format!("staged without {crt_name}: a key alone cannot be loaded"),
+            ));
+        } else {
+            out.push(finding(
+                &key_name,
+                Verdict::Reused,
+                "not staged: the current key is kept",
+            ));
+        }
+        return out;
+    }
+    let staged = match PemFile::read(&crt).and_then(|f| bundle_in(&f)) {
+        Ok(certs) => certs,
+        Err(e) => return vec![finding(&crt_name, Verdict::Fail, e.to_string())],
+    };
+    let current = match PemFile::read(&current_tls.join(&crt_name)).and_then(|f| bundle_in(&f)) {
+        Ok(certs) => certs,
+        Err(e) => {
+            return vec![finding(
+                &crt_name,
+                Verdict::Fail,
+                format!("current bundle unreadable: {e}"),
+            )];
+        }
+    };
+    let mut out = vec![bundle_finding(&crt_name, &staged, &current, now)];
+    out.push(key_finding(&key_name, &key, &staged[0]));
+    out
+}
+
+/// The bundle rule: more than one certificate, and the first chains to the
+/// current roots with the current and staged certificates as intermediates.
+fn bundle_finding(
+    name: &str,
+    staged: &[Certificate],
+    current: &[Certificate],
+    now: SystemTime,
+) -> Finding {
+    if staged.len() < 2 {
+        return finding(
+            name,
+            Verdict::Fail,
+            "holds a single certificate; rotate-ca needs the new CA followed by the certificates \
+             that chain it to the current root",
+        );
+    }
+    let is_root = |c: &&Certificate| {
+        let aki = c.authority_key_id();
+        aki.is_none() || aki == c.subject_key_id()
+    };
+    let roots: Vec<&Certificate> = current.iter().filter(is_root).collect();
+    let mut intermediates: Vec<&Certificate> = current.iter().filter(|c| !is_root(c)).collect();
+    intermediates.extend(
+        staged[1..]
+            .iter()
+            .filter(|c| c.authority_key_id().is_some()),
+    );
+    let first = &staged[0];
+    let Some(chain) = go_first_chain(first, &roots, &intermediates, now) else {
+        let root_names: Vec<String> = roots
+            .iter()
+            .map(|r| format!("\"{}\"", r.subject_cn()))
+            .collect();
+        return finding(
+            name,
+            Verdict::Fail,
+            format!(
+                "its first certificate \"{}\" does not chain to the current root ({})",
+                first.subject_cn(),
+                root_names.join(", ")
+            ),
+        );
+    };
+    let path: Vec<String> = chain
+        .iter()
+        .map(|c| format!("\"{}\"", c.subject_cn()))
+        .collect();
+    let mut warnings = Vec::new();
+    if !current
+        .iter()
+        .filter(is_root)
+        .all(|old| staged.contains(old))
+    {
+        warnings.push(
+            "the current root is not in the new bundle: certificates it issued stop verifying",
+        );
+    }
+    if staged.iter().any(|c| c.extended_key_usage().is_some()) {
+        warnings
+            .push("a CA certificate carries extendedKeyUsage, which Go applies to the whole chain");
+    }
+    let verdict = if warnings.is_empty() {
+        Verdict::Ok
+    } else {
+        Verdict::Warn
+    };
+    let mut reason = format!("chains to the current root: {}", path.join(" -> "));
+    for warning in warnings {
+        reason.push_str("; ");
+        reason.push_str(warning);
+    }
+    finding(name, verdict, reason)
+}
+
+/// `tls.LoadX509KeyPair`: the first key must belong to the first certificate.
+fn key_finding(name: &str, key: &Path, first_cert: &Certificate) -> Finding {
+    if is_missing_or_empty(key) {
+        return finding(
+            name,
+            Verdict::Fail,
+            "missing, but its certificate bundle is staged",
+        );
+    }
+    let file = match PemFile::read(key) {
+        Ok(file) => file,
+        Err(e) => return finding(name, Verdict::Fail, e.to_string()),
+    };
+    let first = match PrivateKey::first_in(&file) {
+        Ok(k) => k,
+        Err(e) => return finding(name, Verdict::Fail, e.to_string()),
+    };
+    match first.matches(first_cert.public_key()) {
+        Ok(true) => {}
+        _ => {
+            return finding(
+                name,
+                Verdict::Fail,
+                format!(
+                    "its first key does not belong to the first certificate of the bundle (\"{}\")",
+                    first_cert.subject_cn()
+                ),
+            );
+        }
+    }
+    let keys = file
+        .blocks
+        .iter()
+        .filter(|b| b.label.ends_with("PRIVATE KEY"))
+        .count();
+    if keys < 2 {
+        finding(
+            name,
+            Verdict::Warn,
+            "matches the first certificate, but holds no root key: the next rotation has nothing to cross-sign with",
+        )
+    } else {
+        finding(
+            name,
+            Verdict::Ok,
+            "its first key matches the first certificate",
+        )
+    }
+}
+
+fn check_staged_service_key(staged_tls: &Path, current_tls: &Path) -> Finding {
+    let staged = staged_tls.join(SERVICE_KEY_FILE);
+    if is_missing_or_empty(&staged) {
+        return finding(
+            SERVICE_KEY_FILE,
+            Verdict::Reused,
+            "not staged: the current keys are kept",
+        );
+    }
+    let new = match ServiceKeyFile::read(&staged) {
+        Ok(f) => f,
+        Err(e) => return finding(SERVICE_KEY_FILE, Verdict::Fail, e.to_string()),
+    };
+    let current = match ServiceKeyFile::read(&current_tls.join(SERVICE_KEY_FILE)) {
+        Ok(f) => f,
+        Err(e) => {
+            return finding(
+                SERVICE_KEY_FILE,
+                Verdict::Fail,
+                format!("current file unreadable: {e}"),
+            );
+        }
+    };
+    let Some(signing) = current.keys.first() else {
+        return finding(
+            SERVICE_KEY_FILE,
+            Verdict::Fail,
+            "the current file holds no key",
+        );
+    };
+    if new.contains(&signing.public_key_der) {
+        finding(
+            SERVICE_KEY_FILE,
+            Verdict::Ok,
+            format!("keeps the current signing key {}", signing.fingerprint()),
+        )
+    } else {
+        finding(
+            SERVICE_KEY_FILE,
+            Verdict::Fail,
+            format!(
+                "does not contain the current signing key {}: every service-account token issued so far would stop verifying",
+                signing.fingerprint()
+            ),
+        )
+    }
+}
+
+/// Checks a custom CA tree as `gen-custom-ca` writes it into `tls_dir`.
+pub fn check_custom_tree(tls_dir: &Path, now: SystemTime) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let read = |name: &str, findings: &mut Vec<Finding>| -> Option<Vec<Certificate>> {
+        match PemFile::read(&tls_dir.join(name)).and_then(|f| bundle_in(&f)) {
+            Ok(certs) => Some(certs),
+            Err(e) => {
+                findings.push(finding(
+                    name,
+                    Verdict::Fail,
+                    relative_message(&e.to_string(), tls_dir),
+                ));
+                None
+            }
+        }
+    };
+    let root = read(files::ROOT_PEM, &mut findings).map(|mut c| c.swap_remove(0));
+    let intermediate = read(files::INTERMEDIATE_PEM, &mut findings).map(|mut c| c.swap_remove(0));
+    let (Some(root), Some(intermediate)) = (root, intermediate) else {
+        return findings;
+    };
+    findings.push(ca_finding(files::ROOT_PEM, &root, &root, now));
+    findings.push(ca_finding(
+        files::INTERMEDIATE_PEM,
+        &intermediate,
+        &root,
+        now,
+    ));
+    check_bundle_order(tls_dir, files::ROOT_CRT, &[&root], &mut findings);
+    check_bundle_order(
+        tls_dir,
+        files::INTERMEDIATE_CRT,
+        &[&intermediate, &root],
+        &mut findings,
+    );
+    for (name, cert) in [
+        (files::ROOT_KEY, &root),
+        (files::INTERMEDIATE_KEY, &intermediate),
+    ] {
+        if tls_dir.join(name).exists() {
+            findings.push(tree_key_finding(tls_dir, name, cert));
+        } else {
+            findings.push(finding(
+                name,
+                Verdict::Ok,
+                "not here (kept in safe storage, as it should be)",
+            ));
+        }
+    }
+    for ca in LeafCa::ALL {
+        let pem_name = format!("{}.pem", ca.file_stem());
+        let Some(leaf) = read(&pem_name, &mut findings).map(|mut c| c.swap_remove(0)) else {
+            continue;
+        };
+        findings.push(ca_finding(&pem_name, &leaf, &intermediate, now));
+        check_bundle_order(
+            tls_dir,
+            &ca.cert_file(),
+            &[&leaf, &intermediate, &root],
+            &mut findings,
+        );
+        findings.push(tree_key_finding(tls_dir, &ca.key_file(), &leaf));
+    }
+    findings.push(
+        match ServiceKeyFile::read(&tls_dir.join(SERVICE_KEY_FILE)) {
+            Ok(file) => mode_finding(
+                tls_dir,
+                SERVICE_KEY_FILE,
+                format!("{} key(s)", file.keys.len()),
+            ),
+            Err(e) => finding(
+                SERVICE_KEY_FILE,
+                Verdict::Fail,
+                relative_message(&e.to_string(), tls_dir),
+            ),
+        },
+    );
+    findings
+}
+
+fn relative_message(message: &str, dir: &Path) -> String {
+    let prefix = format!("{}/", dir.display());
+    message.strip_prefix(&prefix).unwrap_or(message).to_string()
+}
+
+fn ca_finding(name: &str, cert: &Certificate, issuer: &Certificate, now: SystemTime) -> Finding {
+    if let Err(e) = cert.require_usable_ca(Path::new(name), now) {
+        return finding(name, Verdict::Fail, e.to_string());
+    }
+    match check_issued_by(cert, issuer) {
+        Ok(()) if cert == issuer => finding(
+            name,
+            Verdict::Ok,
+            format!("self-signed root \"{}\"", cert.subject_cn()),
+        ),
+        Ok(()) => finding(
+            name,
+            Verdict::Ok,
+            format!(
+                "\"{}\" issued by \"{}\"",
+                cert.subject_cn(),
+                issuer.subject_cn()
+            ),
+        ),
+        Err(problem) => finding(
+            name,
+            Verdict::Fail,
+            format!(
+                "\"{}\" does not chain to \"{}\": {problem}",
+                cert.subject_cn(),
+                issuer.subject_cn()
+            ),
+        ),
+    }
+}
+
+fn check_bundle_order(
+    tls_dir: &Path,
+    name: &str,
+    expected: &[&Certificate],
+    findings: &mut Vec<Finding>,
+) {
+    let certs = match PemFile::read(&tls_dir.join(name)).and_then(|f| bundle_in(&f)) {
+        Ok(certs) => certs,
+        Err(e) => {
+            findings.push(finding(
+                name,
+                Verdict::Fail,
+                relative_message(&e.to_string(), tls_dir),
+            ));
+            return;
+        }
+    };
+    let names: Vec<String> = expected
+        .iter()
+        .map(|c| format!("\"{}\"", c.subject_cn()))
+        .collect();
+    let in_order =
+        certs.len() == expected.len() && certs.iter().zip(expected).all(|(a, b)| a == *b);
+    findings.push(if in_order {
+        finding(
+            name,
+            Verdict::Ok,
+            format!("bundle in order: {}", names.join(", ")),
+        )
+    } else {
+        let found: Vec<String> = certs
+            .iter()
+            .map(|c| format!("\"{}\"", c.subject_cn()))
+            .collect();
+        finding(
+            name,
+            Verdict::Fail,
+            format!(
+                "expected [{}], found [{}]",
+                names.join(", "),
+                found.join(", ")
+            ),
+        )
+    });
+}
+
+fn tree_key_finding(tls_dir: &Path, name: &str, cert: &Certificate) -> Finding {
+    let key = match PrivateKey::read_first(&tls_dir.join(name)) {
+        Ok(key) => key,
+        Err(e) => {
+            return finding(
+                name,
+                Verdict::Fail,
+                relative_message(&e.to_string(), tls_dir),
+            );
+        }
+    };
+    if !key.matches(cert.public_key()).unwrap_or(false) {
+        return finding(
+            name,
+            Verdict::Fail,
+            format!("does not match the certificate \"{}\"", cert.subject_cn()),
+        );
+    }
+    mode_finding(tls_dir, name, format!("matches \"{}\"", cert.subject_cn()))
+}
+
+fn mode_finding(tls_dir: &Path, name: &str, what: String) -> Finding {
+    let path: PathBuf = tls_dir.join(name);
+    match std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777) {
+        Ok(mode) if mode & 0o077 == 0 => {
+            finding(name, Verdict::Ok, format!("{what}; mode {mode:o}"))
+        }
+        Ok(mode) => finding(
+            name,
+            Verdict::Fail,
+            format!("{what}, but mode {mode:o} lets others read a private key (chmod 600)"),
+        ),
+        Err(e) => finding(name, Verdict::Fail, format!("cannot stat: {e}")),
+    }
+}

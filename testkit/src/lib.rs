@@ -1,0 +1,207 @@
+//! Test support shared by the tools' integration tests.
+//!
+//! Everything here checks our output with something other than our own code:
+//! `openssl`, the repository's Go oracle (`gocheck/`, Go's crypto/x509 and
+//! crypto/tls, what k3s uses) and pkilint. The test command (`scripts/test`)
+//! installs them; a missing tool fails the test rather than skipping it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: a panic is a test failure"
+)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub mod etcd;
+
+pub use serde_json::Value as Json;
+
+/// The workspace root (the directory holding `Cargo.toml` and `gocheck/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit lives in the workspace")
+        .to_path_buf()
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("k3s-pki-test-")
+        .tempdir()
+        .expect("temporary directory")
+}
+
+/// The Go oracle, built once per test process into `target/gocheck/`.
+pub fn gocheck_path() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root();
+        let out_dir = root.join("target").join("gocheck");
+        fs::create_dir_all(&out_dir).unwrap();
+        // Build under a unique name, then rename: test binaries run in parallel.
+        let temp = out_dir.join(format!("gocheck-{}", std::process::id()));
+        let output = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&temp)
+            .arg(".")
+            .current_dir(root.join("gocheck"))
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOPROXY", "off")
+            .output()
+            .expect("running `go build` (is golang-go installed? scripts/test installs it)");
+        assert!(
+            output.status.success(),
+            "go build of gocheck failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let path = out_dir.join("gocheck");
+        fs::rename(&temp, &path).unwrap();
+        path
+    })
+}
+
+/// A command for the Go oracle.
+pub fn gocheck() -> Command {
+    Command::new(gocheck_path())
+}
+
+/// A command for the openssl CLI.
+pub fn openssl() -> Command {
+    Command::new("openssl")
+}
+
+fn describe(cmd: &Command) -> String {
+    let args: Vec<_> = cmd.get_args().map(OsStr::to_string_lossy).collect();
+    format!("{} {}", cmd.get_program().to_string_lossy(), args.join(" "))
+}
+
+fn output(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run `{}`: {e}", describe(cmd)))
+}
+
+/// Runs `cmd`, asserts it succeeded, returns its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = output(cmd);
+    assert!(
+        out.status.success(),
+        "`{}` failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        describe(cmd),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `cmd`, asserts it failed with exit code 1, returns its stderr.
+pub fn fails(cmd: &mut Command) -> String {
+    let out = output(cmd);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "`{}` should have failed with exit code 1:\nstdout:\n{}\nstderr:\n{}",
+        describe(cmd),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `cmd` and returns (success, stdout + stderr), for checks whose failure is expected.
+pub fn status(cmd: &mut Command) -> (bool, String) {
+    let out = output(cmd);
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Runs `cmd`, asserts success, parses stdout as JSON.
+pub fn json(cmd: &mut Command) -> Json {
+    let text = ok(cmd);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+/// `gocheck describe FILE`: one JSON object per certificate, parsed by Go.
+pub fn describe_certs(path: &Path) -> Vec<Json> {
+    match json(gocheck().arg("describe").arg(path)) {
+        Json::Array(items) => items,
+        other => panic!("describe returned {other}"),
+    }
+}
+
+/// `gocheck describe-key FILE`: one JSON object per PEM block.
+pub fn describe_keys(path: &Path) -> Vec<Json> {
+    match json(gocheck().arg("describe-key").arg(path)) {
+        Json::Array(items) => items,
+        other => panic!("describe-key returned {other}"),
+    }
+}
+
+/// pkilint's `lint_pkix_cert lint` findings of severity ERROR or FATAL for the
+/// first certificate of `cert`; empty when clean.
+pub fn pkilint_errors(cert: &Path) -> String {
+    let out = Command::new("python3")
+        .args(["-m", "pkilint.bin.lint_pkix_cert", "lint", "-s", "ERROR"])
+        .arg(cert)
+        .output()
+        .expect("running pkilint (scripts/test installs it with pip)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named"),
+        "pkilint is not installed: {stderr}"
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Every regular file under `dir` with its bytes and mode: compare two snapshots
+/// to prove a failed run changed nothing.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let meta = fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                let bytes = fs::read(entry.path()).unwrap_or_default();
+                files.insert(entry.path(), (bytes, meta.permissions().mode() & 0o7777));
+            }
+        }
+    }
+    files
+}
+
+/// The permission bits of `path`.
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Writes every certificate of a PEM bundle into its own file under `dir`
+/// (`<stem>.0.pem`, ...), for tools that read one certificate per file.
+pub fn split_bundle(bundle: &Path, dir: &Path) -> Vec<PathBuf> {
+    let text = fs::read_to_string(bundle).unwrap();
+    let stem = bundle.file_stem().unwrap().to_string_lossy().into_owned();
+    let end = "-----END CERTIFICATE-----";
+    text.split_inclusive(end)
+        .filter(|part| part.contains("-----BEGIN CERTIFICATE-----"))
+        .enumerate()
+        .map(|(i, part)| {
+            let path = dir.join(format!("{stem}.{i}.pem"));
+            fs::write(&path, format!("{}\n", part.trim_start())).unwrap();
+            path
+        })
+        .collect()
+}
