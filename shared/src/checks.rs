@@ -86,7 +86,10 @@ pub fn check_staged(staging_dir: &Path, current_tls: &Path, now: SystemTime) -> 
         .into_iter()
         .filter(|name| !is_missing_or_empty(&staging_dir.join(name)))
         .collect();
-    if !misplaced.is_empty() && !staged_tls.is_dir() {
+    let nothing_in_tls = rotatable_files()
+        .iter()
+        .all(|name| is_missing_or_empty(&staged_tls.join(name)));
+    if !misplaced.is_empty() && nothing_in_tls {
         return vec![finding(
             misplaced.join(", "),
             Verdict::Fail,
@@ -106,6 +109,9 @@ pub fn check_staged(staging_dir: &Path, current_tls: &Path, now: SystemTime) -> 
     findings
 }
 
+/// rotate-ca decides each file on its own: a missing or empty file is reused.
+/// The key check pairs the staged (or else current) bundle with the staged (or
+/// else current) key, and is skipped only when both are reused.
 fn check_staged_ca(
     ca: LeafCa,
     staged_tls: &Path,
@@ -114,32 +120,9 @@ fn check_staged_ca(
 ) -> Vec<Finding> {
     let (crt_name, key_name) = (ca.cert_file(), ca.key_file());
     let (crt, key) = (staged_tls.join(&crt_name), staged_tls.join(&key_name));
-    if is_missing_or_empty(&crt) {
-        let mut out = vec![finding(
-            &crt_name,
-            Verdict::Reused,
-            "not staged: the current bundle is kept",
-        )];
-        if !is_missing_or_empty(&key) {
-            out.push(finding(
-                &key_name,
-                Verdict::Fail,
-                format!("staged without {crt_name}: a key alone cannot be loaded"),
-            ));
-        } else {
-            out.push(finding(
-                &key_name,
-                Verdict::Reused,
-                "not staged: the current key is kept",
-            ));
-        }
-        return out;
-    }
-    let staged = match PemFile::read(&crt).and_then(|f| bundle_in(&f)) {
-        Ok(certs) => certs,
-        Err(e) => return vec![finding(&crt_name, Verdict::Fail, e.to_string())],
-    };
-    let current = match PemFile::read(&current_tls.join(&crt_name)).and_then(|f| bundle_in(&f)) {
+    let (crt_staged, key_staged) = (!is_missing_or_empty(&crt), !is_missing_or_empty(&key));
+    let read_bundle = |path: &Path| PemFile::read(path).and_then(|f| bundle_in(&f));
+    let current = match read_bundle(&current_tls.join(&crt_name)) {
         Ok(certs) => certs,
         Err(e) => {
             return vec![finding(
@@ -149,8 +132,48 @@ fn check_staged_ca(
             )];
         }
     };
-    let mut out = vec![bundle_finding(&crt_name, &staged, &current, now)];
-    out.push(key_finding(&key_name, &key, &staged[0]));
+    let reused = |name: &str| {
+        finding(
+            name,
+            Verdict::Reused,
+            "not staged: the current file is kept",
+        )
+    };
+    let mut out = Vec::new();
+    let bundle = if crt_staged {
+        match read_bundle(&crt) {
+            Ok(staged) => {
+                out.push(bundle_finding(&crt_name, &staged, &current, now));
+                staged
+            }
+            Err(e) => {
+                out.push(finding(&crt_name, Verdict::Fail, e.to_string()));
+                out.push(finding(
+                    &key_name,
+                    Verdict::Fail,
+                    format!("cannot be checked: {crt_name} is unreadable"),
+                ));
+                return out;
+            }
+        }
+    } else {
+        out.push(reused(&crt_name));
+        current
+    };
+    if !crt_staged && !key_staged {
+        out.push(reused(&key_name));
+        return out;
+    }
+    let (key_path, key_origin) = if key_staged {
+        (key, "its")
+    } else {
+        (current_tls.join(&key_name), "the CURRENT key file's")
+    };
+    let mut checked = key_finding(&key_name, &key_path, &bundle, key_origin);
+    if !key_staged && checked.verdict != Verdict::Fail {
+        checked.verdict = Verdict::Reused;
+    }
+    out.push(checked);
     out
 }
 
@@ -229,14 +252,10 @@ fn bundle_finding(
 }
 
 /// `tls.LoadX509KeyPair`: the first key must belong to the first certificate.
-fn key_finding(name: &str, key: &Path, first_cert: &Certificate) -> Finding {
-    if is_missing_or_empty(key) {
-        return finding(
-            name,
-            Verdict::Fail,
-            "missing, but its certificate bundle is staged",
-        );
-    }
+/// `origin` says whose first key it is, for the message.
+fn key_finding(name: &str, key: &Path, bundle: &[Certificate], origin: &str) -> Finding {
+    let first_cert = &bundle[0];
+    let needs_root_key = bundle.get(1).is_some_and(|c| c.subject() == c.issuer());
     let file = match PemFile::read(key) {
         Ok(file) => file,
         Err(e) => return finding(name, Verdict::Fail, e.to_string()),
@@ -245,25 +264,24 @@ fn key_finding(name: &str, key: &Path, first_cert: &Certificate) -> Finding {
         Ok(k) => k,
         Err(e) => return finding(name, Verdict::Fail, e.to_string()),
     };
-    match first.matches(first_cert.public_key()) {
-        Ok(true) => {}
-        _ => {
-            return finding(
-                name,
-                Verdict::Fail,
-                format!(
-                    "its first key does not belong to the first certificate of the bundle (\"{}\")",
-                    first_cert.subject_cn()
-                ),
-            );
-        }
+    if !first.matches(first_cert.public_key()).unwrap_or(false) {
+        return finding(
+            name,
+            Verdict::Fail,
+            format!(
+                "{origin} first key does not belong to the first certificate of the bundle (\"{}\")",
+                first_cert.subject_cn()
+            ),
+        );
     }
     let keys = file
         .blocks
         .iter()
         .filter(|b| b.label.ends_with("PRIVATE KEY"))
         .count();
-    if keys < 2 {
+    // After a default-CA rotation the 2nd certificate is the new self-signed root:
+    // its key must follow, or the next rotation has nothing to cross-sign with.
+    if keys < 2 && needs_root_key {
         finding(
             name,
             Verdict::Warn,

@@ -51,10 +51,10 @@ impl PemFile {
         }
         let parsed =
             pem::parse_many(&bytes).map_err(|e| pem_error(format!("malformed PEM: {e}")))?;
-        if parsed.is_empty() {
+        let spans = block_spans(&bytes);
+        if spans.is_empty() {
             return Err(pem_error("no PEM block found (not a PEM file?)".into()));
         }
-        let spans = block_spans(&bytes);
         if spans.len() != parsed.len() {
             return Err(pem_error(format!(
                 "malformed PEM: {} BEGIN lines but {} complete blocks \

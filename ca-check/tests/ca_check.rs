@@ -1,0 +1,480 @@
+//! `ca-check` against Go: its verdicts on a corpus of good and broken staging
+//! dirs are compared with `gocheck rotate-check` (the checks of
+//! `k3s certificate rotate-ca`, in Go), case by case; the expiry report is
+//! checked on certificates made with chosen dates.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is a failure"
+)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use shared::rotation::{RotationOptions, plan_rotation};
+use shared::topology::DataDir;
+use testkit::{Json, gocheck, ok, scratch, status};
+
+fn tool(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ca-check"));
+    cmd.env_remove("PRODUCT").env("DATA_DIR", data_dir);
+    cmd
+}
+
+/// A k3s data dir as k3s makes it, and a good staged rotation of it in `staging/tls`.
+fn cluster_with_staged_rotation(root: &Path) -> (PathBuf, PathBuf) {
+    let data_dir = root.join("data");
+    ok(gocheck().args(["k3s-fixture", "--out"]).arg(&data_dir));
+    let staging = root.join("staging");
+    let options = RotationOptions {
+        data_dir: DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
+        staging_dir: staging.clone(),
+        force: false,
+        now: SystemTime::now(),
+    };
+    plan_rotation(&options).unwrap().plan.apply().unwrap();
+    (data_dir, staging)
+}
+
+/// Go's verdict per file: file -> "reused" | "ok" | "fail", and overall ok.
+fn go_verdicts(data_dir: &Path, staging: &Path) -> (bool, BTreeMap<String, String>) {
+    let (passed, output) = status(
+        gocheck()
+            .args(["rotate-check", "--current"])
+            .arg(data_dir.join("server/tls"))
+            .arg("--staged")
+            .arg(staging.join("tls")),
+    );
+    let start = output
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON from rotate-check:\n{output}"));
+    let end = output.rfind('}').unwrap() + 1;
+    let report: Json = serde_json::from_str(&output[start..end]).unwrap();
+    let files = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (passed, files)
+}
+
+/// ca-check's verdict per file, from its table output.
+fn our_verdicts(data_dir: &Path, staging: &Path) -> (bool, BTreeMap<String, String>, String) {
+    let out = tool(data_dir).arg("staged").arg(staging).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let verdicts = stdout
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let file = parts.next()?;
+            let verdict = parts.next()?;
+            let verdict = match verdict {
+                "reused" => "reused",
+                "OK" | "WARN" => "ok",
+                "FAIL" => "fail",
+                _ => return None,
+            };
+            Some((file.to_string(), verdict.to_string()))
+        })
+        .collect();
+    (out.status.success(), verdicts, stdout)
+}
+
+/// Both tools give the same verdict on every file, and the same overall answer.
+fn assert_agree(name: &str, data_dir: &Path, staging: &Path, expect_ok: bool, failing: &[&str]) {
+    let (go_ok, go) = go_verdicts(data_dir, staging);
+    let (our_ok, ours, stdout) = our_verdicts(data_dir, staging);
+    assert_eq!(go_ok, expect_ok, "{name}: Go verdict {go:?}");
+    assert_eq!(our_ok, expect_ok, "{name}: ca-check verdict:\n{stdout}");
+    assert_eq!(
+        ours, go,
+        "{name}: verdicts differ file by file\nca-check:\n{stdout}"
+    );
+    let failed: Vec<&str> = ours
+        .iter()
+        .filter(|(_, v)| *v == "fail")
+        .map(|(f, _)| f.as_str())
+        .collect();
+    assert_eq!(failed, failing, "{name}:\n{stdout}");
+}
+
+fn pem_blocks(text: &str) -> Vec<String> {
+    text.split_inclusive("-----\n")
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|pair| pair.concat())
+        .filter(|block| block.contains("-----END"))
+        .collect()
+}
+
+#[test]
+fn ca_check_and_go_agree_on_a_good_staging_dir() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    assert_agree("good", &data_dir, &staging, true, &[]);
+}
+
+#[test]
+fn ca_check_and_go_agree_when_the_wrong_key_comes_first() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let key = staging.join("tls/client-ca.key");
+    let blocks = pem_blocks(&fs::read_to_string(&key).unwrap());
+    assert_eq!(blocks.len(), 2);
+    fs::write(&key, format!("{}{}", blocks[1], blocks[0])).unwrap();
+    assert_agree(
+        "wrong key first",
+        &data_dir,
+        &staging,
+        false,
+        &["client-ca.key"],
+    );
+}
+
+#[test]
+fn ca_check_and_go_agree_on_a_single_certificate_bundle() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let bundle = staging.join("tls/server-ca.crt");
+    let blocks = pem_blocks(&fs::read_to_string(&bundle).unwrap());
+    fs::write(&bundle, &blocks[0]).unwrap();
+    assert_agree(
+        "single-cert bundle",
+        &data_dir,
+        &staging,
+        false,
+        &["server-ca.crt"],
+    );
+}
+
+#[test]
+fn ca_check_and_go_agree_on_a_bundle_that_does_not_chain_to_the_current_roots() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let other = scratch();
+    let (_, other_staging) = cluster_with_staged_rotation(other.path());
+    for ext in ["crt", "key"] {
+        fs::copy(
+            other_staging.join(format!("tls/request-header-ca.{ext}")),
+            staging.join(format!("tls/request-header-ca.{ext}")),
+        )
+        .unwrap();
+    }
+    assert_agree(
+        "foreign bundle",
+        &data_dir,
+        &staging,
+        false,
+        &["request-header-ca.crt"],
+    );
+    let (_, _, stdout) = our_verdicts(&data_dir, &staging);
+    assert!(
+        stdout.contains("does not chain to the current root"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ca_check_and_go_agree_on_a_service_key_without_the_current_key() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let fresh = ok(testkit::openssl().args(["genrsa", "-traditional", "2048"]));
+    fs::write(staging.join("tls/service.key"), fresh).unwrap();
+    assert_agree(
+        "service.key without current key",
+        &data_dir,
+        &staging,
+        false,
+        &["service.key"],
+    );
+}
+
+#[test]
+fn files_in_the_staging_dir_instead_of_tls_are_flagged() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let misplaced = dir.path().join("misplaced");
+    fs::rename(staging.join("tls"), &misplaced).unwrap();
+    fs::remove_dir_all(&staging).unwrap();
+    fs::rename(&misplaced, &staging).unwrap();
+    fs::create_dir(staging.join("tls")).unwrap();
+    // k3s accepts this (every file "reused") and rotates nothing: the mistake of
+    // k3s issue 10689. Go says so; ca-check fails it and says why.
+    let (go_ok, go) = go_verdicts(&data_dir, &staging);
+    assert!(go_ok && go.values().all(|v| v == "reused"), "{go:?}");
+    let (our_ok, _, stdout) = our_verdicts(&data_dir, &staging);
+    assert!(!our_ok, "{stdout}");
+    assert!(stdout.contains("directly in"), "{stdout}");
+    assert!(stdout.contains("move them into tls/"), "{stdout}");
+}
+
+#[test]
+fn garbage_in_a_staged_file_is_reported_not_panicked_on() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    fs::write(staging.join("tls/etcd/peer-ca.crt"), "garbage").unwrap();
+    let (our_ok, verdicts, stdout) = our_verdicts(&data_dir, &staging);
+    assert!(!our_ok);
+    assert_eq!(verdicts["etcd/peer-ca.crt"], "fail", "{stdout}");
+    assert!(stdout.contains("no PEM block"), "{stdout}");
+}
+
+/// A CA certificate (and key) with chosen dates, written as `name`.
+fn dated(dir: &Path, name: &str, not_before: &str, days: u32) -> PathBuf {
+    let cert = dir.join(name);
+    ok(gocheck()
+        .args([
+            "mkca",
+            "--cn",
+            name,
+            "--not-before",
+            not_before,
+            "--days",
+            &days.to_string(),
+        ])
+        .arg("--out-cert")
+        .arg(&cert)
+        .arg("--out-key")
+        .arg(dir.join(format!("{name}.key"))));
+    cert
+}
+
+fn rfc3339_days_from_now(days: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let at = u64::try_from(now + days * 86_400).unwrap();
+    shared::cert::format_time(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at))
+}
+
+#[test]
+fn expiry_reports_the_right_status_for_each_certificate() {
+    let dir = scratch();
+    let certs = dir.path().join("certs");
+    fs::create_dir_all(certs.join("etcd")).unwrap();
+    dated(&certs, "expired.crt", "2020-01-01T00:00:00Z", 30);
+    dated(&certs, "expiring.crt", &rfc3339_days_from_now(-10), 40);
+    dated(
+        &certs.join("etcd"),
+        "valid.crt",
+        &rfc3339_days_from_now(-1),
+        365,
+    );
+    dated(&certs, "future.crt", &rfc3339_days_from_now(10), 365);
+    fs::write(certs.join("garbage.crt"), "not a certificate").unwrap();
+    // A k3s-style dynamic-cert.json holding the expired certificate.
+    let expired_pem = fs::read(certs.join("expired.crt")).unwrap();
+    let encoded = {
+        use base64ct::Encoding as _;
+        base64ct::Base64::encode_string(&expired_pem)
+    };
+    fs::write(
+        certs.join("dynamic-cert.json"),
+        format!(r#"{{"metadata":{{"name":"k3s-serving"}},"data":{{"tls.crt":"{encoded}","tls.key":""}},"type":"kubernetes.io/tls"}}"#),
+    )
+    .unwrap();
+
+    let out = tool(dir.path()).arg("expiry").arg(&certs).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expired certificates make exit 1:\n{table}"
+    );
+    let status_of = |file: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(file))
+            .map(|l| l.trim_end().rsplit("  ").next().unwrap().trim().to_string())
+            .unwrap_or_else(|| panic!("no row for {file}:\n{table}"))
+    };
+    assert_eq!(status_of("expired.crt"), "EXPIRED");
+    assert_eq!(status_of("expiring.crt"), "WARNING");
+    assert_eq!(status_of("etcd/valid.crt"), "OK");
+    assert_eq!(status_of("future.crt"), "NOT YET VALID");
+    assert_eq!(status_of("dynamic-cert.json"), "EXPIRED");
+    assert!(table.contains("garbage.crt: cannot read"), "{table}");
+    assert!(table.contains("delete the k3s-serving secret"), "{table}");
+    let rows: Vec<&str> = table.lines().skip(1).take(5).collect();
+    assert!(
+        rows[0].starts_with("expired.crt") || rows[0].starts_with("dynamic-cert.json"),
+        "sorted by expiry:\n{table}"
+    );
+    assert!(
+        rows[4].starts_with("future.crt") || rows[4].starts_with("etcd/valid.crt"),
+        "{table}"
+    );
+
+    let out = tool(dir.path())
+        .args(["expiry", "-o", "json"])
+        .arg(&certs)
+        .output()
+        .unwrap();
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    for field in [
+        "directory",
+        "checked_at",
+        "warn_days",
+        "certificates",
+        "problems",
+        "dynamic_cert",
+    ] {
+        assert!(report.get(field).is_some(), "JSON lacks {field}: {report}");
+    }
+    assert_eq!(report["dynamic_cert"], "EXPIRED");
+    assert_eq!(report["warn_days"], 120);
+    let certificates = report["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 5);
+    for cert in certificates {
+        for field in [
+            "file",
+            "index",
+            "subject",
+            "issuer",
+            "usages",
+            "ca",
+            "not_after",
+            "seconds_left",
+            "status",
+        ] {
+            assert!(cert.get(field).is_some(), "row lacks {field}: {cert}");
+        }
+    }
+    let expiring = certificates
+        .iter()
+        .find(|c| c["file"] == "expiring.crt")
+        .unwrap();
+    let left = expiring["seconds_left"].as_i64().unwrap();
+    assert!((29 * 86_400..31 * 86_400).contains(&left), "{expiring}");
+    assert_eq!(report["problems"][0]["file"], "garbage.crt");
+
+    // --warn-days moves the threshold.
+    let out = tool(dir.path())
+        .args(["expiry", "--warn-days", "10", "-o", "json"])
+        .arg(&certs)
+        .output()
+        .unwrap();
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let expiring = report["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"] == "expiring.crt")
+        .unwrap()
+        .clone();
+    assert_eq!(expiring["status"], "OK");
+}
+
+#[test]
+fn expiry_lists_each_ca_of_a_bundle_and_only_the_leaf_of_a_leaf_file() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    ok(gocheck()
+        .args(["k3s-fixture", "--rotations", "1", "--out"])
+        .arg(&data_dir));
+    let out = tool(&data_dir)
+        .args(["expiry", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = report["certificates"].as_array().unwrap();
+    let of = |file: &str| rows.iter().filter(|r| r["file"] == file).count();
+    assert_eq!(
+        of("server-ca.crt"),
+        4,
+        "a rotated CA bundle lists its four CAs"
+    );
+    assert_eq!(of("client-admin.crt"), 1, "a leaf file lists its leaf");
+    assert!(rows.iter().all(|r| r["status"] == "OK"), "{report}");
+    let empty = dir.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let out = tool(&data_dir).arg("expiry").arg(&empty).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no certificates"));
+}
+
+#[test]
+fn token_says_whether_the_tokens_carry_the_current_hash() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let hash = ok(gocheck()
+        .arg("hashca")
+        .arg(data_dir.join("server/tls/server-ca.crt")));
+    let out = ok(tool(&data_dir).arg("token"));
+    assert!(out.contains(hash.trim()), "{out}");
+    assert!(out.contains("carries it"), "{out}");
+    // Load the rotation without updating the tokens: the classic outage.
+    fs::copy(
+        staging.join("tls/server-ca.crt"),
+        data_dir.join("server/tls/server-ca.crt"),
+    )
+    .unwrap();
+    let out = tool(&data_dir).arg("token").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("STALE"), "{text}");
+    let new_hash = ok(gocheck()
+        .arg("hashca")
+        .arg(data_dir.join("server/tls/server-ca.crt")));
+    assert!(
+        text.contains(&format!("K10{}::server:", new_hash.trim())),
+        "{text}"
+    );
+}
+
+#[test]
+fn tree_verifies_a_custom_tree_and_names_what_is_broken() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    let options = shared::custom_ca::CustomCaOptions {
+        data_dir: DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
+        force: false,
+        now: SystemTime::now(),
+    };
+    shared::custom_ca::plan_custom_ca(&options)
+        .unwrap()
+        .plan
+        .apply()
+        .unwrap();
+    let tls = data_dir.join("server/tls");
+    let out = ok(tool(&data_dir).arg("tree").arg(&tls));
+    assert!(out.contains("no failures"), "{out}");
+
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(tls.join("client-ca.key"), fs::Permissions::from_mode(0o644)).unwrap();
+    let bundle = tls.join("server-ca.crt");
+    let blocks = pem_blocks(&fs::read_to_string(&bundle).unwrap());
+    fs::write(&bundle, format!("{}{}{}", blocks[0], blocks[2], blocks[1])).unwrap();
+    let out = tool(&data_dir).arg("tree").arg(&tls).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let fail_lines: Vec<&str> = text.lines().filter(|l| l.contains(" FAIL ")).collect();
+    assert_eq!(fail_lines.len(), 2, "{text}");
+    assert!(
+        fail_lines
+            .iter()
+            .any(|l| l.starts_with("client-ca.key") && l.contains("mode 644")),
+        "{text}"
+    );
+    assert!(
+        fail_lines
+            .iter()
+            .any(|l| l.starts_with("server-ca.crt") && l.contains("expected [")),
+        "{text}"
+    );
+}

@@ -1,0 +1,3 @@
+module k3spki/gocheck
+
+go 1.19
