@@ -11,7 +11,7 @@
 //! sieve with the two top bits set, then its primality test), so the modulus always
 //! has the full size; the key is then assembled with e = 65537.
 
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory};
@@ -43,34 +43,53 @@ pub(crate) fn generate(bits: &[usize]) -> Result<Vec<rsa::RsaPrivateKey>> {
     Ok(keys)
 }
 
-/// Runs every job (a prime bit length) on a pool of one worker per core.
-fn search_in_parallel(jobs: &[u32]) -> Result<Vec<BoxedUint>> {
+/// One prime search: its bit length, and its result once some worker found it.
+struct Job {
+    bit_length: u32,
+    found: OnceLock<BoxedUint>,
+}
+
+impl Job {
+    fn is_done(&self) -> bool {
+        self.found.get().is_some()
+    }
+}
+
+/// Runs every job (a prime bit length) on a pool of one worker per core. A worker
+/// with no new job left joins the search of an unfinished one (the first result
+/// wins, the other searcher stops at its next candidate), so no core idles while
+/// the last, unlucky search runs.
+fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
+    let jobs: Vec<Job> = bit_lengths
+        .iter()
+        .map(|&bit_length| Job {
+            bit_length,
+            found: OnceLock::new(),
+        })
+        .collect();
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(jobs.len());
+        .min(jobs.len().max(1));
     let next = AtomicUsize::new(0);
-    let found: Mutex<Vec<Option<BoxedUint>>> = Mutex::new(vec![None; jobs.len()]);
-    let outcome = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&bit_length) = jobs.get(index) else {
-                            return Ok(());
-                        };
-                        let prime = random_prime(bit_length)?;
-                        match found.lock() {
-                            Ok(mut slots) => slots[index] = Some(prime),
-                            Err(_) => {
-                                return Err(Error::crypto("generating RSA primes", "poisoned"));
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
+    let worker = || -> Result<()> {
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let job = match jobs.get(index) {
+                Some(job) => job,
+                None => match jobs.iter().find(|j| !j.is_done()) {
+                    Some(job) => job,
+                    None => return Ok(()),
+                },
+            };
+            if let Some(prime) = random_prime(job.bit_length, &|| job.is_done())? {
+                // Losing the race to another worker is fine: its prime is as good.
+                let _ = job.found.set(prime);
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
         handles
             .into_iter()
             .map(|h| {
@@ -79,25 +98,28 @@ fn search_in_parallel(jobs: &[u32]) -> Result<Vec<BoxedUint>> {
                 })
             })
             .collect::<Result<Vec<()>>>()
-    });
-    outcome?;
-    found
-        .into_inner()
-        .map_err(|_| Error::crypto("generating RSA primes", "poisoned"))?
-        .into_iter()
-        .map(|p| p.ok_or_else(|| Error::crypto("generating RSA primes", "a search did not finish")))
+    })?;
+    jobs.into_iter()
+        .map(|job| {
+            job.found
+                .into_inner()
+                .ok_or_else(|| Error::crypto("generating RSA primes", "a search did not finish"))
+        })
         .collect()
 }
 
-/// One prime of exactly `bit_length` bits with the two top bits set.
-fn random_prime(bit_length: u32) -> Result<BoxedUint> {
+/// One prime of exactly `bit_length` bits with the two top bits set, or `None`
+/// if `cancelled` turned true during the search.
+fn random_prime(bit_length: u32, cancelled: &dyn Fn() -> bool) -> Result<Option<BoxedUint>> {
     let factory = SmallFactorsSieveFactory::new(Flavor::Any, bit_length, SetBits::TwoMsb)
         .map_err(|e| Error::crypto("preparing the prime sieve", e))?;
-    sieve_and_find(&mut rand::rng(), factory, |_, candidate| {
-        is_prime(Flavor::Any, candidate)
+    // A cancelled search "finds" the next candidate, which is then discarded.
+    let candidate = sieve_and_find(&mut rand::rng(), factory, |_, candidate| {
+        cancelled() || is_prime(Flavor::Any, candidate)
     })
     .map_err(|e| Error::crypto("searching a prime", e))?
-    .ok_or_else(|| Error::crypto("searching a prime", "the sieve ran dry"))
+    .ok_or_else(|| Error::crypto("searching a prime", "the sieve ran dry"))?;
+    Ok((!cancelled()).then_some(candidate))
 }
 
 /// Builds the key from two primes; in the rare case that e is not invertible
@@ -115,8 +137,13 @@ fn assemble(bits: usize, mut p: BoxedUint, mut q: BoxedUint) -> Result<rsa::RsaP
             }
         }
         let half = u32::try_from(bits / 2).unwrap_or(u32::MAX);
-        p = random_prime(half)?;
-        q = random_prime(half)?;
+        let never = || false;
+        let search = || {
+            random_prime(half, &never)?
+                .ok_or_else(|| Error::crypto("searching a prime", "cancelled"))
+        };
+        p = search()?;
+        q = search()?;
     }
 }
 
