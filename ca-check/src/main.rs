@@ -9,6 +9,7 @@ use argh::FromArgs;
 use serde_json::json;
 use shared::cert::{bundle_in, format_time};
 use shared::checks::{Finding, any_failed, check_custom_tree, check_staged};
+use shared::error::exit_code;
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
 use shared::pem_file::PemFile;
 use shared::token::{TokenFile, k3s_ca_hash};
@@ -98,20 +99,12 @@ struct Tree {
 }
 
 fn main() -> ExitCode {
-    let args: Args = argh::from_env();
-    match run(args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("ca-check: error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("ca-check", run(argh::from_env()))
 }
 
 /// Runs the subcommand; Ok(false) when a check failed.
 fn run(args: Args) -> shared::error::Result<bool> {
-    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let now = SystemTime::now();
     match args.command {
         Command::Staged(staged) => {

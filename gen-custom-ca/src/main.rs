@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
-use shared::plan::Change;
+use shared::error::exit_code;
+use shared::plan::Outcome;
 use shared::token::token_prefix;
 use shared::topology::DataDir;
 
@@ -54,18 +55,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = argh::from_env();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("gen-custom-ca: error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("gen-custom-ca", run(argh::from_env()).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
-    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let options = CustomCaOptions {
         data_dir: data_dir.clone(),
         force: args.force,
@@ -75,30 +69,21 @@ fn run(args: Args) -> shared::error::Result<()> {
     for warning in &run.warnings {
         eprintln!("gen-custom-ca: warning: {warning}");
     }
-    let changes = if args.dry_run {
-        run.plan.changes()
-    } else {
-        run.plan.apply()?
-    };
-    print_report(&run, &data_dir, &changes, args.dry_run);
+    let outcome = run.plan.write(args.dry_run)?;
+    print_report(&run, &data_dir, &outcome);
     Ok(())
 }
 
-fn print_report(
-    run: &CustomCaRun,
-    data_dir: &DataDir,
-    changes: &[(&shared::plan::PlannedFile, Change)],
-    dry_run: bool,
-) {
+fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) {
     let origin = |o: &Origin| match o {
         Origin::Generated => "generated".to_string(),
         Origin::Reused(path) => format!("reused from {}", path.display()),
     };
-    let verb = if dry_run { "would write" } else { "wrote" };
     println!(
-        "{} custom CA tree in {} ({verb}):",
+        "{} custom CA tree in {} ({}):",
         data_dir.product.name(),
-        run.tls_dir.display()
+        run.tls_dir.display(),
+        outcome.verb()
     );
     println!("  root CA:         {}", origin(&run.root));
     println!("  intermediate CA: {}", origin(&run.intermediate));
@@ -110,14 +95,7 @@ fn print_report(
         run.service_keys_kept
     );
     println!();
-    for (file, change) in changes {
-        println!(
-            "  {:<9} {:o}  {}",
-            change.as_str(),
-            file.mode,
-            file.path.display()
-        );
-    }
+    print!("{outcome}");
     println!();
     println!("Join token CA hash (what k3s computes from server-ca.crt):");
     println!("  {}", token_prefix(&run.ca_hash));

@@ -10,37 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::etcd::{Client, ClusterTrust, EtcdCluster, MemberTls, step};
-use testkit::{gocheck, ok, scratch};
+use testkit::{ok, scratch};
 
 const SCENARIO: &str = "scenario A (custom CA, 3-member etcd)";
 
 /// Issues a certificate for 127.0.0.1/localhost under a CA of the tree.
 fn issue(tls: &Path, out: &Path, ca: &str, name: &str, usage: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (
-        out.join(format!("{name}.crt")),
-        out.join(format!("{name}.key")),
-    );
-    ok(gocheck()
-        .args([
-            "issue",
-            "--cn",
-            name,
-            "--usage",
-            usage,
-            "--dns",
-            "localhost",
-            "--ip",
-            "127.0.0.1",
-        ])
-        .arg("--ca-cert")
-        .arg(tls.join(format!("{ca}.crt")))
-        .arg("--ca-key")
-        .arg(tls.join(format!("{ca}.key")))
-        .arg("--out-cert")
-        .arg(&cert)
-        .arg("--out-key")
-        .arg(&key));
-    (cert, key)
+    let (cert, key) = (tls.join(format!("{ca}.crt")), tls.join(format!("{ca}.key")));
+    testkit::issue_leaf(&cert, &key, out, name, usage, false)
 }
 
 #[test]
@@ -118,24 +95,7 @@ fn scenario_a_custom_ca_carries_mutual_tls_on_a_three_member_etcd() {
     );
 
     // A client certificate from a CA outside the tree is refused.
-    let (stranger_ca, stranger_key) = (out.join("stranger-ca.pem"), out.join("stranger-ca.key"));
-    ok(gocheck()
-        .args(["mkca", "--cn", "stranger"])
-        .arg("--out-cert")
-        .arg(&stranger_ca)
-        .arg("--out-key")
-        .arg(&stranger_key));
-    let (cert, key) = (out.join("stranger.crt"), out.join("stranger.key"));
-    ok(gocheck()
-        .args(["issue", "--cn", "stranger", "--usage", "client"])
-        .arg("--ca-cert")
-        .arg(&stranger_ca)
-        .arg("--ca-key")
-        .arg(&stranger_key)
-        .arg("--out-cert")
-        .arg(&cert)
-        .arg("--out-key")
-        .arg(&key));
+    let (cert, key) = testkit::stranger(out);
     let stranger = Client {
         trust: tls.join("etcd/server-ca.crt"),
         cert,

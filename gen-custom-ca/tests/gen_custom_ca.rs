@@ -121,30 +121,7 @@ fn assert_tree_is_sound(data_dir: &Path, stdout: &str) {
         assert_eq!(mode(&key), 0o600, "{stem}.key mode");
 
         // keyCertSign is only exercised by signing: issue a leaf and verify it.
-        let leaf_cert = work
-            .path()
-            .join(format!("{}.leaf.pem", stem.replace('/', "-")));
-        let leaf_key = work
-            .path()
-            .join(format!("{}.leaf.key", stem.replace('/', "-")));
-        ok(gocheck()
-            .args([
-                "issue",
-                "--cn",
-                "leaf",
-                "--usage",
-                "both",
-                "--dns",
-                "localhost",
-            ])
-            .arg("--ca-cert")
-            .arg(&bundle)
-            .arg("--ca-key")
-            .arg(&key)
-            .arg("--out-cert")
-            .arg(&leaf_cert)
-            .arg("--out-key")
-            .arg(&leaf_key));
+        let (leaf_cert, _) = testkit::issue_leaf(&bundle, &key, work.path(), stem, "both", false);
         let verified = ok(openssl()
             .args(["verify", "-CAfile"])
             .arg(&root)
@@ -336,28 +313,8 @@ fn a_tls_handshake_works_with_leaves_from_the_generated_server_and_client_cas() 
     let tls = tls(&data_dir);
     let work = dir.path();
     let issue = |ca: &str, usage: &str, name: &str| {
-        let cert = work.join(format!("{name}.crt"));
-        let key = work.join(format!("{name}.key"));
-        ok(gocheck()
-            .args([
-                "issue",
-                "--cn",
-                name,
-                "--usage",
-                usage,
-                "--dns",
-                "localhost",
-                "--chain",
-            ])
-            .arg("--ca-cert")
-            .arg(tls.join(format!("{ca}.crt")))
-            .arg("--ca-key")
-            .arg(tls.join(format!("{ca}.key")))
-            .arg("--out-cert")
-            .arg(&cert)
-            .arg("--out-key")
-            .arg(&key));
-        (cert, key)
+        let (cert, key) = (tls.join(format!("{ca}.crt")), tls.join(format!("{ca}.key")));
+        testkit::issue_leaf(&cert, &key, work, name, usage, true)
     };
     let (server_cert, server_key) = issue("server-ca", "server", "kube-apiserver");
     let (client_cert, client_key) = issue("client-ca", "client", "system:admin");
@@ -383,24 +340,7 @@ fn a_tls_handshake_works_with_leaves_from_the_generated_server_and_client_cas() 
 
     // A client certificate from a CA outside the tree is refused.
     let other = scratch();
-    let (foreign_ca, foreign_key) = (other.path().join("ca.pem"), other.path().join("ca.key"));
-    ok(gocheck()
-        .args(["mkca", "--cn", "stranger"])
-        .arg("--out-cert")
-        .arg(&foreign_ca)
-        .arg("--out-key")
-        .arg(&foreign_key));
-    let (stranger_cert, stranger_key) = (other.path().join("s.crt"), other.path().join("s.key"));
-    ok(gocheck()
-        .args(["issue", "--cn", "stranger", "--usage", "client"])
-        .arg("--ca-cert")
-        .arg(&foreign_ca)
-        .arg("--ca-key")
-        .arg(&foreign_key)
-        .arg("--out-cert")
-        .arg(&stranger_cert)
-        .arg("--out-key")
-        .arg(&stranger_key));
+    let (stranger_cert, stranger_key) = testkit::stranger(other.path());
     let (passed, output) = status(&mut handshake(&stranger_cert, &stranger_key));
     assert!(
         !passed,
@@ -428,16 +368,36 @@ fn openssl_root(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// An EC intermediate signed by `root` with openssl.
 fn openssl_intermediate(dir: &Path, root: &(PathBuf, PathBuf)) -> (PathBuf, PathBuf) {
+    openssl_ec_ca(
+        dir,
+        "intermediate-ca",
+        "/CN=Example Corp k3s Intermediate",
+        "digitalSignature,keyCertSign",
+        root,
+    )
+}
+
+/// An EC CA `<name>.pem`/`.key` with the given keyUsage, signed by `root` with
+/// `openssl req` + `openssl x509 -req`, as a user following the docs would.
+fn openssl_ec_ca(
+    dir: &Path,
+    name: &str,
+    subject: &str,
+    key_usage: &str,
+    root: &(PathBuf, PathBuf),
+) -> (PathBuf, PathBuf) {
     let (cert, key) = (
-        dir.join("intermediate-ca.pem"),
-        dir.join("intermediate-ca.key"),
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
     );
-    let csr = dir.join("intermediate.csr");
-    let ext = dir.join("intermediate.ext");
+    let csr = dir.join(format!("{name}.csr"));
+    let ext = dir.join(format!("{name}.ext"));
     fs::write(
         &ext,
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\n\
-         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+        format!(
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,{key_usage}\n\
+             subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+        ),
     )
     .unwrap();
     ok(openssl()
@@ -448,10 +408,8 @@ fn openssl_intermediate(dir: &Path, root: &(PathBuf, PathBuf)) -> (PathBuf, Path
             "ec",
             "-pkeyopt",
             "ec_paramgen_curve:P-256",
-            "-nodes",
         ])
-        .args(["-subj", "/CN=Example Corp k3s Intermediate"])
-        .arg("-keyout")
+        .args(["-nodes", "-subj", subject, "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&csr));
@@ -868,43 +826,13 @@ fn the_lint_check_can_fail() {
     // (keyEncipherment on an EC key) must be reported as an ERROR.
     let dir = scratch();
     let root = openssl_root(dir.path());
-    let key = dir.path().join("ec.key");
-    let csr = dir.path().join("ec.csr");
-    let cert = dir.path().join("ec.pem");
-    let ext = dir.path().join("ext");
-    fs::write(
-        &ext,
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyEncipherment,keyCertSign\n\
-         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
-    )
-    .unwrap();
-    ok(openssl()
-        .args([
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ])
-        .args(["-subj", "/CN=k3s-client-ca@1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&csr));
-    ok(openssl()
-        .args(["x509", "-req", "-sha256", "-days", "30", "-set_serial", "7"])
-        .arg("-in")
-        .arg(&csr)
-        .arg("-CA")
-        .arg(&root.0)
-        .arg("-CAkey")
-        .arg(&root.1)
-        .arg("-extfile")
-        .arg(&ext)
-        .arg("-out")
-        .arg(&cert));
+    let (cert, _) = openssl_ec_ca(
+        dir.path(),
+        "upstream-style",
+        "/CN=k3s-client-ca@1",
+        "digitalSignature,keyEncipherment,keyCertSign",
+        &root,
+    );
     let findings = pkilint_errors(&cert);
     assert!(
         findings.contains("ERROR"),

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use argh::FromArgs;
-use shared::plan::{Change, PlannedFile};
+use shared::error::exit_code;
+use shared::plan::Outcome;
 use shared::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
 use shared::token::token_prefix;
 use shared::topology::DataDir;
@@ -54,18 +55,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = argh::from_env();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("rotate-default-ca: error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("rotate-default-ca", run(argh::from_env()).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
-    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let staging_dir = args
         .output
         .unwrap_or_else(|| data_dir.server_dir().join("rotate-ca"));
@@ -76,12 +70,8 @@ fn run(args: Args) -> shared::error::Result<()> {
         now: SystemTime::now(),
     };
     let run = plan_rotation(&options)?;
-    let changes = if args.dry_run {
-        run.plan.changes()
-    } else {
-        run.plan.apply()?
-    };
-    print_report(&run, &data_dir, &staging_dir, &changes, args.dry_run);
+    let outcome = run.plan.write(args.dry_run)?;
+    print_report(&run, &data_dir, &staging_dir, &outcome);
     Ok(())
 }
 
@@ -89,10 +79,9 @@ fn print_report(
     run: &RotationRun,
     data_dir: &DataDir,
     staging_dir: &std::path::Path,
-    changes: &[(&PlannedFile, Change)],
-    dry_run: bool,
+    outcome: &Outcome<'_>,
 ) {
-    let verb = if dry_run { "would write" } else { "wrote" };
+    let verb = outcome.verb();
     println!(
         "Staged rotation of {}'s self-signed CAs in {} ({verb}):",
         data_dir.product.name(),
@@ -112,14 +101,7 @@ fn print_report(
         "service.key", run.service_keys_kept
     );
     println!();
-    for (file, change) in changes {
-        println!(
-            "  {:<9} {:o}  {}",
-            change.as_str(),
-            file.mode,
-            file.path.display()
-        );
-    }
+    print!("{outcome}");
     if !run.notes.is_empty() {
         println!();
         for note in &run.notes {

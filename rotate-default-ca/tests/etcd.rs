@@ -18,31 +18,10 @@ const SCENARIO: &str = "scenario B (default-CA rotation, 1-member etcd)";
 
 fn issue_from_new(staged: &Path, out: &Path, name: &str, usage: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = (
-        out.join(format!("{name}.crt")),
-        out.join(format!("{name}.key")),
+        staged.join("etcd/server-ca.crt"),
+        staged.join("etcd/server-ca.key"),
     );
-    ok(gocheck()
-        .args([
-            "issue",
-            "--cn",
-            name,
-            "--usage",
-            usage,
-            "--dns",
-            "localhost",
-            "--ip",
-            "127.0.0.1",
-        ])
-        .arg("--chain")
-        .arg("--ca-cert")
-        .arg(staged.join("etcd/server-ca.crt"))
-        .arg("--ca-key")
-        .arg(staged.join("etcd/server-ca.key"))
-        .arg("--out-cert")
-        .arg(&cert)
-        .arg("--out-key")
-        .arg(&key));
-    (cert, key)
+    testkit::issue_leaf(&cert, &key, out, name, usage, true)
 }
 
 #[test]

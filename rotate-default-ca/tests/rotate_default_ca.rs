@@ -266,26 +266,14 @@ fn a_client_trusting_only_the_old_ca_accepts_a_server_certificate_from_the_new_o
     let data_dir = k3s_data_dir(dir.path(), 0);
     ok(&mut tool(&data_dir));
     let staged = staged_tls(&data_dir);
-    let (server_cert, server_key) = (dir.path().join("new.crt"), dir.path().join("new.key"));
-    ok(gocheck()
-        .args([
-            "issue",
-            "--cn",
-            "kube-apiserver",
-            "--usage",
-            "server",
-            "--dns",
-            "localhost",
-        ])
-        .arg("--chain")
-        .arg("--ca-cert")
-        .arg(staged.join("server-ca.crt"))
-        .arg("--ca-key")
-        .arg(staged.join("server-ca.key"))
-        .arg("--out-cert")
-        .arg(&server_cert)
-        .arg("--out-key")
-        .arg(&server_key));
+    let (server_cert, server_key) = testkit::issue_leaf(
+        &staged.join("server-ca.crt"),
+        &staged.join("server-ca.key"),
+        dir.path(),
+        "kube-apiserver",
+        "server",
+        true,
+    );
     let old = live(&data_dir);
     let handshake = |roots: &Path| {
         status(

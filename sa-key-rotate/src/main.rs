@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
+use shared::error::exit_code;
 use shared::sa_rotation::{SaRotationOptions, plan_sa_rotation};
 use shared::topology::{DataDir, SERVICE_KEY_FILE};
 
@@ -62,18 +63,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = argh::from_env();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sa-key-rotate: error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("sa-key-rotate", run(argh::from_env()).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
-    let data_dir = DataDir::resolve(args.data_dir, args.product, |name| std::env::var(name).ok())?;
+    let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let staging_dir = args
         .output
         .unwrap_or_else(|| data_dir.server_dir().join("rotate-sa"));
@@ -89,21 +83,9 @@ fn run(args: Args) -> shared::error::Result<()> {
         force: args.force,
     };
     let run = plan_sa_rotation(&options)?;
-    let changes = if args.dry_run {
-        run.plan.changes()
-    } else {
-        run.plan.apply()?
-    };
-    let verb = if args.dry_run { "would write" } else { "wrote" };
-    println!("Staged service-account key rotation ({verb}):");
-    for (file, change) in &changes {
-        println!(
-            "  {:<9} {:o}  {}",
-            change.as_str(),
-            file.mode,
-            file.path.display()
-        );
-    }
+    let outcome = run.plan.write(args.dry_run)?;
+    println!("Staged service-account key rotation ({}):", outcome.verb());
+    print!("{outcome}");
     println!();
     println!("Keys (SHA-256 of the SubjectPublicKeyInfo), in order:");
     println!(

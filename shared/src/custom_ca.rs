@@ -13,11 +13,11 @@
 //! within validity, key matches certificate, intermediate issued by the root.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::error::{Error, Result};
-use crate::issue::{CaRequest, Signer, issue_ca};
+use crate::issue::{CaRequest, Signer, issue_ca, run_timestamp};
 use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
@@ -105,12 +105,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     }
 
     let inputs = Inputs::find(&options.data_dir);
-    let timestamp = options
-        .now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let not_before = SystemTime::UNIX_EPOCH + Duration::from_secs(timestamp);
+    let (timestamp, not_before) = run_timestamp(options.now);
     let product = &options.data_dir.product;
 
     // Read and check everything the user brought before generating anything.

@@ -96,6 +96,19 @@ pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certifica
     Certificate::from_built(built)
 }
 
+/// The timestamp of a run: whole unix seconds (the `@TS` of CNs) and the same
+/// instant as the start of validity of everything the run issues.
+pub fn run_timestamp(now: SystemTime) -> (u64, SystemTime) {
+    let seconds = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (
+        seconds,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
+    )
+}
+
 /// OpenSSL's `subjectKeyIdentifier = hash`: SHA-1 of the subjectPublicKey bits.
 pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()

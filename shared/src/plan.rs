@@ -119,6 +119,16 @@ impl Plan {
         self.files.iter().map(|f| (f, change_for(f))).collect()
     }
 
+    /// Applies the plan, or with `dry_run` only works out what applying would do.
+    pub fn write(&self, dry_run: bool) -> Result<Outcome<'_>> {
+        let changes = if dry_run {
+            self.changes()
+        } else {
+            self.apply()?
+        };
+        Ok(Outcome { dry_run, changes })
+    }
+
     /// Writes every file, or none: see the module documentation.
     pub fn apply(&self) -> Result<Vec<(&PlannedFile, Change)>> {
         let changes = self.changes();
@@ -130,6 +140,37 @@ impl Plan {
             txn.finish();
         }
         outcome.map(|()| changes)
+    }
+}
+
+/// What a run did, or would do with `--dry-run`, to each planned file.
+pub struct Outcome<'a> {
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// Each file and its change.
+    pub changes: Vec<(&'a PlannedFile, Change)>,
+}
+
+impl Outcome<'_> {
+    /// "wrote", or "would write" for a dry run.
+    pub fn verb(&self) -> &'static str {
+        if self.dry_run { "would write" } else { "wrote" }
+    }
+}
+
+/// One line per file: change, mode, path.
+impl std::fmt::Display for Outcome<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (file, change) in &self.changes {
+            writeln!(
+                f,
+                "  {:<9} {:o}  {}",
+                change.as_str(),
+                file.mode,
+                file.path.display()
+            )?;
+        }
+        Ok(())
     }
 }
 

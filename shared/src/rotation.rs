@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::error::{Error, Result};
-use crate::issue::{CaRequest, Signer, issue_ca};
+use crate::issue::{CaRequest, Signer, issue_ca, run_timestamp};
 use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
@@ -78,12 +78,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
             dir: options.staging_dir.clone(),
         });
     }
-    let timestamp = options
-        .now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let not_before = SystemTime::UNIX_EPOCH + Duration::from_secs(timestamp);
+    let (timestamp, not_before) = run_timestamp(options.now);
     let new_lifetime_end =
         not_before + Duration::from_secs(u64::from(ROTATION_VALIDITY_DAYS) * 86_400);
 

@@ -180,6 +180,11 @@ impl DataDir {
         Ok(DataDir { root, product })
     }
 
+    /// [`DataDir::resolve`] with this process's environment.
+    pub fn from_env(data_dir_flag: Option<PathBuf>, product_flag: Option<String>) -> Result<Self> {
+        Self::resolve(data_dir_flag, product_flag, |name| std::env::var(name).ok())
+    }
+
     /// `/var/lib/rancher/<product>`.
     pub fn default_root(product: &Product) -> PathBuf {
         Path::new("/var/lib/rancher").join(product.name())

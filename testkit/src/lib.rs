@@ -205,3 +205,53 @@ pub fn split_bundle(bundle: &Path, dir: &Path) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// `gocheck issue`: a P-256 leaf certificate for `localhost` and `127.0.0.1`,
+/// signed by the first certificate and key of `ca_cert`/`ca_key`, written as
+/// `<out_dir>/<name>.crt` and `.key`. `usage` is server, client or both; with
+/// `chain` the whole `ca_cert` file follows the leaf.
+pub fn issue_leaf(
+    ca_cert: &Path,
+    ca_key: &Path,
+    out_dir: &Path,
+    name: &str,
+    usage: &str,
+    chain: bool,
+) -> (PathBuf, PathBuf) {
+    let file = name.replace(['/', ':'], "-");
+    let (cert, key) = (
+        out_dir.join(format!("{file}.crt")),
+        out_dir.join(format!("{file}.key")),
+    );
+    let mut cmd = gocheck();
+    cmd.args(["issue", "--cn", name, "--usage", usage])
+        .args(["--dns", "localhost", "--ip", "127.0.0.1"])
+        .arg("--ca-cert")
+        .arg(ca_cert)
+        .arg("--ca-key")
+        .arg(ca_key)
+        .arg("--out-cert")
+        .arg(&cert)
+        .arg("--out-key")
+        .arg(&key);
+    if chain {
+        cmd.arg("--chain");
+    }
+    ok(&mut cmd);
+    (cert, key)
+}
+
+/// `gocheck mkca`: a self-signed P-256 CA unrelated to anything under test, and a
+/// client certificate it issued: what a stranger would present.
+pub fn stranger(out_dir: &Path) -> (PathBuf, PathBuf) {
+    let (ca, ca_key) = (
+        out_dir.join("stranger-ca.pem"),
+        out_dir.join("stranger-ca.key"),
+    );
+    ok(gocheck()
+        .args(["mkca", "--cn", "stranger-ca", "--out-cert"])
+        .arg(&ca)
+        .arg("--out-key")
+        .arg(&ca_key));
+    issue_leaf(&ca, &ca_key, out_dir, "stranger", "client", false)
+}
