@@ -839,3 +839,39 @@ fn the_lint_check_can_fail() {
         "pkilint should flag keyEncipherment on EC:\n{findings}"
     );
 }
+
+#[test]
+fn a_staging_tree_from_the_same_root_passes_rotate_ca() {
+    // Rotating the leaf CAs of a custom-CA cluster: generate into a staging
+    // DATA_DIR with the same root and intermediate, then `rotate-ca --path`.
+    let dir = scratch();
+    let live = dir.path().join("live");
+    ok(&mut tool(&live));
+    let staging = dir.path().join("staging");
+    fs::create_dir_all(&staging).unwrap();
+    for name in ["root-ca.pem", "intermediate-ca.pem", "intermediate-ca.key"] {
+        fs::copy(tls(&live).join(name), staging.join(name)).unwrap();
+    }
+    fs::copy(tls(&live).join("service.key"), staging.join("service.key")).unwrap();
+    let stdout = ok(&mut tool(&staging));
+    assert!(
+        stdout.contains(&format!("--path={}", staging.join("server").display())),
+        "{stdout}"
+    );
+    let verdict = testkit::json(
+        gocheck()
+            .args(["rotate-check", "--current"])
+            .arg(tls(&live))
+            .arg("--staged")
+            .arg(tls(&staging)),
+    );
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    let live_hash = ok(gocheck()
+        .arg("hashca")
+        .arg(tls(&live).join("server-ca.crt")));
+    assert_eq!(
+        printed_hash(&stdout),
+        live_hash.trim(),
+        "same root, same join-token hash"
+    );
+}

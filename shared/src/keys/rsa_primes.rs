@@ -126,13 +126,9 @@ fn random_prime(bit_length: u32, cancelled: &dyn Fn() -> bool) -> Result<Option<
 /// (or p == q), searches a new pair on this thread until it is.
 fn assemble(bits: usize, mut p: BoxedUint, mut q: BoxedUint) -> Result<rsa::RsaPrivateKey> {
     loop {
-        if let Ok(mut key) = rsa::RsaPrivateKey::from_p_q(p, q, BoxedUint::from(PUBLIC_EXPONENT)) {
-            let size = rsa::traits::PublicKeyParts::n(&key).bits() as usize;
-            if size == bits {
-                key.precompute()
-                    .map_err(|e| Error::crypto("precomputing an RSA key", e))?;
-                key.validate()
-                    .map_err(|e| Error::crypto("validating an RSA key", e))?;
+        // from_p_q validates the key and precomputes the CRT values.
+        if let Ok(key) = rsa::RsaPrivateKey::from_p_q(p, q, BoxedUint::from(PUBLIC_EXPONENT)) {
+            if rsa::traits::PublicKeyParts::n(&key).bits() as usize == bits {
                 return Ok(key);
             }
         }
