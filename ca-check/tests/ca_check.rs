@@ -19,9 +19,7 @@ use shared::topology::DataDir;
 use testkit::{Json, gocheck, ok, scratch, status};
 
 fn tool(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ca-check"));
-    cmd.env_remove("PRODUCT").env("DATA_DIR", data_dir);
-    cmd
+    testkit::tool(env!("CARGO_BIN_EXE_ca-check"), data_dir)
 }
 
 /// A k3s data dir as k3s makes it, and a good staged rotation of it in `staging/tls`.

@@ -11,39 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::{
-    Json, describe_certs, describe_keys, fails, gocheck, mode, ok, openssl, pkilint_errors,
-    scratch, snapshot, status,
+    CA_STEMS, Json, describe_certs, describe_keys, fails, gocheck, mode, ok, openssl,
+    pkilint_errors, printed_hash, scratch, snapshot, status,
 };
 
-const LEAF_STEMS: [&str; 5] = [
-    "client-ca",
-    "server-ca",
-    "request-header-ca",
-    "etcd/peer-ca",
-    "etcd/server-ca",
-];
-
-/// The tool with a scrubbed environment: tests never touch /var/lib.
 fn tool(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gen-custom-ca"));
-    cmd.env_remove("PRODUCT").env("DATA_DIR", data_dir);
-    cmd
+    testkit::tool(env!("CARGO_BIN_EXE_gen-custom-ca"), data_dir)
 }
 
 fn tls(data_dir: &Path) -> PathBuf {
     data_dir.join("server/tls")
-}
-
-/// The `K10<hash>::` line of the tool's report.
-fn printed_hash(stdout: &str) -> String {
-    stdout
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("K10") && l.ends_with("::"))
-        .unwrap_or_else(|| panic!("no K10 hash line in:\n{stdout}"))
-        .trim_start_matches("K10")
-        .trim_end_matches(':')
-        .to_string()
 }
 
 fn field<'a>(cert: &'a Json, name: &str) -> &'a Json {
@@ -91,7 +68,7 @@ fn assert_tree_is_sound(data_dir: &Path, stdout: &str) {
         [intermediate_sha.clone(), root_sha.clone()]
     );
     let work = scratch();
-    for stem in LEAF_STEMS {
+    for stem in CA_STEMS {
         let pem = tls.join(format!("{stem}.pem"));
         let bundle = tls.join(format!("{stem}.crt"));
         let key = tls.join(format!("{stem}.key"));
@@ -157,7 +134,7 @@ fn assert_lint_clean(paths: &[PathBuf]) {
 }
 
 fn leaf_pems(data_dir: &Path) -> Vec<PathBuf> {
-    LEAF_STEMS
+    CA_STEMS
         .iter()
         .map(|s| tls(data_dir).join(format!("{s}.pem")))
         .collect()
@@ -204,7 +181,7 @@ fn fresh_directory_gets_a_sound_tree_with_the_contract_profile() {
             root.clone(),
         ),
     ];
-    for (stem, part) in LEAF_STEMS.iter().zip([
+    for (stem, part) in CA_STEMS.iter().zip([
         "client",
         "server",
         "request-header",

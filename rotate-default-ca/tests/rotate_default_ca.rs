@@ -13,22 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::{
-    Json, describe_certs, describe_keys, fails, gocheck, mode, ok, openssl, pkilint_errors,
-    scratch, snapshot, split_bundle, status,
+    CA_STEMS, Json, describe_certs, describe_keys, fails, gocheck, mode, ok, openssl,
+    pkilint_errors, printed_hash, scratch, snapshot, split_bundle, status,
 };
 
-const CA_STEMS: [&str; 5] = [
-    "client-ca",
-    "server-ca",
-    "request-header-ca",
-    "etcd/peer-ca",
-    "etcd/server-ca",
-];
-
 fn tool(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotate-default-ca"));
-    cmd.env_remove("PRODUCT").env("DATA_DIR", data_dir);
-    cmd
+    testkit::tool(env!("CARGO_BIN_EXE_rotate-default-ca"), data_dir)
 }
 
 /// A k3s data dir as k3s makes it, after `rotations` default-CA rotations.
@@ -66,17 +56,6 @@ fn rotate_check(current: &Path, staged: &Path) -> (bool, String) {
             .arg("--staged")
             .arg(staged),
     )
-}
-
-fn printed_hash(stdout: &str) -> String {
-    stdout
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("K10") && l.ends_with("::"))
-        .unwrap_or_else(|| panic!("no hash line:\n{stdout}"))
-        .trim_start_matches("K10")
-        .trim_end_matches(':')
-        .to_string()
 }
 
 /// Every leaf certificate file of a k3s tls dir (not the CA bundles), with the CA

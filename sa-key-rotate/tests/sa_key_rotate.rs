@@ -13,9 +13,7 @@ use std::process::Command;
 use testkit::{describe_keys, fails, gocheck, json, mode, ok, openssl, scratch, snapshot, status};
 
 fn tool(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sa-key-rotate"));
-    cmd.env_remove("PRODUCT").env("DATA_DIR", data_dir);
-    cmd
+    testkit::tool(env!("CARGO_BIN_EXE_sa-key-rotate"), data_dir)
 }
 
 /// A data dir whose service.key holds, newest first: a PKCS#1 RSA key, a PKCS#8

@@ -1,4 +1,14 @@
 //! The k3s / RKE2 certificate-authority topology, and everything the PKI tools share.
+//!
+//! Bottom up:
+//! - data and formats: [`topology`] (which CAs exist, their files, CNs and
+//!   profiles), [`pem_file`], [`keys`], [`cert`], [`service_key`], [`token`];
+//! - operations: [`issue`] (CA certificates), [`verify`] (signatures and
+//!   Go-style chain building, to predict what k3s computes);
+//! - runs: [`custom_ca`], [`rotation`] and [`sa_rotation`] check their inputs and
+//!   build a [`plan::Plan`] of every output file; [`staging`] guards staging dirs;
+//! - checks: [`checks`] (rotate-ca staging dirs, custom trees), [`expiry`];
+//! - output: [`plan`] writes a plan all or nothing; [`error`] is the one error type.
 pub mod cert;
 pub mod checks;
 pub mod custom_ca;

@@ -255,3 +255,32 @@ pub fn stranger(out_dir: &Path) -> (PathBuf, PathBuf) {
         .arg(&ca_key));
     issue_leaf(&ca, &ca_key, out_dir, "stranger", "client", false)
 }
+
+/// The five CAs k3s reads, as file stems under `server/tls`.
+pub const CA_STEMS: [&str; 5] = [
+    "client-ca",
+    "server-ca",
+    "request-header-ca",
+    "etcd/peer-ca",
+    "etcd/server-ca",
+];
+
+/// A tool's binary with a scrubbed environment: `DATA_DIR` set to `data_dir`
+/// (tests never touch /var/lib) and no `PRODUCT`.
+pub fn tool(binary: &str, data_dir: &Path) -> Command {
+    let mut cmd = Command::new(binary);
+    cmd.env_remove("PRODUCT").env("DATA_DIR", data_dir);
+    cmd
+}
+
+/// The CA hash of the `K10<hash>::` line a tool printed.
+pub fn printed_hash(stdout: &str) -> String {
+    stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("K10") && l.ends_with("::"))
+        .unwrap_or_else(|| panic!("no K10<hash>:: line in:\n{stdout}"))
+        .trim_start_matches("K10")
+        .trim_end_matches(':')
+        .to_string()
+}
