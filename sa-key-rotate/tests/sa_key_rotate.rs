@@ -236,6 +236,17 @@ fn the_live_tls_dir_is_never_the_staging_dir() {
     );
     assert!(stderr.contains("live tls directory"), "{stderr}");
     assert_eq!(snapshot(dir.path()), before);
+
+    let stderr = fails(
+        tool(&data_dir)
+            .arg("--public-out")
+            .arg(data_dir.join("server/tls/sa.pub")),
+    );
+    assert!(
+        stderr.contains("sa.pub: this is inside the live tls directory"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
 }
 
 /// One bad input: the current file holds `contents`; expect exit 1, a message

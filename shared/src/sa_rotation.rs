@@ -70,6 +70,9 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
         }
     }
     let staged_tls = staging::tls_dir(&options.staging_dir, &options.live_tls)?;
+    if let Some(public_out) = &options.public_out {
+        staging::refuse_live(public_out, &options.live_tls)?;
+    }
     let staged_file = staged_tls.join(SERVICE_KEY_FILE);
     if !options.force && staged_file.exists() {
         return Err(Error::StagingExists { dir: staged_file });

@@ -10,18 +10,23 @@ use crate::error::{Error, Result};
 /// however the paths are spelled (symlinks, `..`).
 pub fn tls_dir(staging_dir: &Path, live_tls: &Path) -> Result<PathBuf> {
     let staged = staging_dir.join("tls");
-    let live = resolve(live_tls);
-    let resolved = resolve(&staged);
-    if resolved.starts_with(&live) {
+    refuse_live(&staged, live_tls)?;
+    Ok(staged)
+}
+
+/// Refuses an output path that is, or lies under, the live tls directory: k3s
+/// reads it while it runs, so nothing is ever written there.
+pub fn refuse_live(path: &Path, live_tls: &Path) -> Result<()> {
+    if resolve(path).starts_with(resolve(live_tls)) {
         return Err(Error::Inputs {
-            path: staged,
+            path: path.to_path_buf(),
             problem: format!(
-                "this is the live tls directory {}: stage the rotation elsewhere",
+                "this is inside the live tls directory {}: write it elsewhere",
                 live_tls.display()
             ),
         });
     }
-    Ok(staged)
+    Ok(())
 }
 
 /// Whether `path` is a directory with something in it.
