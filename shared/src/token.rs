@@ -7,7 +7,7 @@
 //! the first chain. With one certificate, or if verification fails, it hashes the
 //! raw bytes of the file. Any difference gives tokens every agent rejects.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
@@ -47,7 +47,6 @@ pub fn token_prefix(ca_hash: &str) -> String {
 /// A join-token file (`server/token`, `server/agent-token`):
 /// `K10<ca-hash>::<user>:<password>`.
 pub struct TokenFile {
-    path: PathBuf,
     ca_hash: String,
     /// The credentials after `::` (`server:<password>`).
     credentials: String,
@@ -81,7 +80,6 @@ impl TokenFile {
             return Err(malformed("no <user>:<password>"));
         }
         Ok(TokenFile {
-            path: path.to_path_buf(),
             ca_hash: hash.to_ascii_lowercase(),
             credentials: credentials.to_string(),
         })
@@ -90,11 +88,6 @@ impl TokenFile {
     /// The CA hash the token carries.
     pub fn ca_hash(&self) -> &str {
         &self.ca_hash
-    }
-
-    /// Where the token was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The same credentials under another CA hash.
