@@ -310,3 +310,35 @@ fn token_check(data_dir: &DataDir, now: SystemTime) -> shared::error::Result<boo
     }
     Ok(all_current)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, argh::EarlyExit> {
+        Args::from_args(&["ca-check"], args)
+    }
+
+    #[test]
+    fn global_options_come_before_the_subcommand() {
+        let args = parse(&["--data-dir", "/d", "expiry", "-o", "json", "/x"]).unwrap();
+        assert_eq!(args.data_dir, Some(PathBuf::from("/d")));
+        let Command::Expiry(expiry) = args.command else {
+            panic!("expected expiry");
+        };
+        assert_eq!(expiry.output, "json");
+        assert_eq!(expiry.dir, Some(PathBuf::from("/x")));
+        assert_eq!(expiry.warn_days, DEFAULT_WARN_DAYS);
+        assert!(parse(&["expiry", "--data-dir", "/d"]).is_err());
+    }
+
+    #[test]
+    fn staged_and_tree_need_their_directory() {
+        assert!(parse(&["staged"]).is_err());
+        assert!(parse(&["tree"]).is_err());
+        assert!(matches!(
+            parse(&["token"]).unwrap().command,
+            Command::Token(_)
+        ));
+    }
+}

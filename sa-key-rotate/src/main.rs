@@ -120,3 +120,19 @@ fn run(args: Args) -> shared::error::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_those_of_the_k3s_docs() {
+        let args = Args::from_args(&["sa-key-rotate"], &[]).unwrap();
+        assert_eq!(args.bits, 2048);
+        assert_eq!(args.keep, None);
+        assert!(!args.force && !args.dry_run);
+        let args = Args::from_args(&["sa-key-rotate"], &["--keep", "3", "--bits", "4096"]).unwrap();
+        assert_eq!((args.keep, args.bits), (Some(3), 4096));
+        assert!(Args::from_args(&["sa-key-rotate"], &["--bits", "big"]).is_err());
+    }
+}
