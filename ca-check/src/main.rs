@@ -1,7 +1,8 @@
 //! `ca-check`: know before k3s does. Offline checks of k3s CA directories:
 //! a rotate-ca staging dir, certificate expiry, join-token hashes, a custom tree.
 
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -9,7 +10,7 @@ use argh::FromArgs;
 use serde_json::json;
 use shared::cert::{bundle_in, format_time};
 use shared::checks::{Finding, any_failed, check_custom_tree, check_staged};
-use shared::error::exit_code;
+use shared::error::{Error, exit_code, stdout_result};
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
 use shared::pem_file::PemFile;
 use shared::token::{TokenFile, k3s_ca_hash};
@@ -102,67 +103,72 @@ fn main() -> ExitCode {
     exit_code("ca-check", run(argh::from_env()))
 }
 
-/// Runs the subcommand; Ok(false) when a check failed.
+/// Runs the subcommand and prints its report; Ok(false) when a check failed.
 fn run(args: Args) -> shared::error::Result<bool> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let now = SystemTime::now();
-    match args.command {
+    let mut out = io::stdout().lock();
+    let (passed, printed) = match args.command {
         Command::Staged(staged) => {
             let findings = check_staged(&staged.staging_dir, &data_dir.tls_dir(), now);
-            print_findings(&findings);
-            Ok(!any_failed(&findings))
+            (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Tree(tree) => {
             let findings = check_custom_tree(&tree.tls_dir, now);
-            print_findings(&findings);
-            Ok(!any_failed(&findings))
+            (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Expiry(expiry) => {
-            let dir = expiry.dir.unwrap_or_else(|| data_dir.tls_dir());
-            if !dir.is_dir() {
-                return Err(shared::error::Error::io(
-                    &dir,
-                    "reading directory",
-                    std::io::Error::from(std::io::ErrorKind::NotFound),
-                ));
-            }
-            let warn = Duration::from_secs(expiry.warn_days * 86_400);
-            let report = expiry::scan(&dir, now, warn);
-            match expiry.output.as_str() {
-                "json" => print_expiry_json(&dir, &report, expiry.warn_days, now),
-                "table" => print_expiry_table(&dir, &report, now),
+            let json = match expiry.output.as_str() {
+                "json" => true,
+                "table" => false,
                 other => {
-                    return Err(shared::error::Error::Inputs {
+                    return Err(Error::Inputs {
                         path: PathBuf::from(other),
                         problem: "unknown output format: use table or json".into(),
                     });
                 }
-            }
-            Ok(!report.has_invalid() && report.problems.is_empty())
+            };
+            let dir = expiry.dir.unwrap_or_else(|| data_dir.tls_dir());
+            std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "reading directory", e))?;
+            let warn = Duration::from_secs(expiry.warn_days * 86_400);
+            let report = expiry::scan(&dir, now, warn);
+            let passed = !report.has_invalid() && report.problems.is_empty();
+            let printed = if json {
+                print_expiry_json(&mut out, &dir, &report, expiry.warn_days, now)
+            } else {
+                print_expiry_table(&mut out, &dir, &report, now)
+            };
+            (passed, printed)
         }
-        Command::Token(_) => token_check(&data_dir, now),
-    }
+        Command::Token(_) => {
+            let report = token_report(&data_dir, now)?;
+            (report.all_current(), print_token_report(&mut out, &report))
+        }
+    };
+    stdout_result(printed)?;
+    Ok(passed)
 }
 
-fn print_findings(findings: &[Finding]) {
+fn print_findings(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
     let width = findings.iter().map(|f| f.file.len()).max().unwrap_or(0);
     for f in findings {
-        println!(
+        writeln!(
+            out,
             "{:<width$}  {:<6}  {}",
             f.file,
             f.verdict.as_str(),
             f.reason
-        );
+        )?;
     }
     let failed = findings
         .iter()
         .filter(|f| f.verdict == shared::checks::Verdict::Fail)
         .count();
-    println!();
+    writeln!(out)?;
     if failed == 0 {
-        println!("no failures");
+        writeln!(out, "no failures")
     } else {
-        println!("{failed} failure(s)");
+        writeln!(out, "{failed} failure(s)")
     }
 }
 
@@ -177,72 +183,79 @@ fn time_left(seconds: i64) -> String {
     }
 }
 
-fn print_expiry_table(dir: &std::path::Path, report: &Report, now: SystemTime) {
-    let rows: Vec<[String; 8]> = report
-        .rows
-        .iter()
-        .map(|r| {
-            [
-                if r.index > 1 {
-                    format!("{}#{}", r.file.display(), r.index)
-                } else {
-                    r.file.display().to_string()
-                },
-                r.subject.clone(),
-                r.issuer.clone(),
-                r.usages.join(","),
-                if r.is_ca { "CA".into() } else { "leaf".into() },
-                format_time(r.not_after),
-                time_left(r.seconds_left(now)),
-                r.status.as_str().into(),
-            ]
-        })
-        .collect();
+fn print_expiry_table(
+    out: &mut impl Write,
+    dir: &Path,
+    report: &Report,
+    now: SystemTime,
+) -> io::Result<()> {
     let header = [
         "FILE", "SUBJECT", "ISSUER", "USAGES", "KIND", "EXPIRES", "LEFT", "STATUS",
     ];
-    let mut widths = header.map(str::len);
+    let mut rows: Vec<[String; 8]> = vec![header.map(String::from)];
+    rows.extend(report.rows.iter().map(|r| {
+        [
+            if r.index > 1 {
+                format!("{}#{}", r.file.display(), r.index)
+            } else {
+                r.file.display().to_string()
+            },
+            r.subject.clone(),
+            r.issuer.clone(),
+            r.usages.join(","),
+            if r.is_ca { "CA".into() } else { "leaf".into() },
+            format_time(r.not_after),
+            time_left(r.seconds_left(now)),
+            r.status.as_str().into(),
+        ]
+    }));
+    let mut widths = [0; 8];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
+    for row in &rows {
+        let padded: Vec<String> = row
             .iter()
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(&header.map(String::from));
-    for row in &rows {
-        line(row);
+        writeln!(out, "{}", padded.join("  ").trim_end())?;
     }
     for problem in &report.problems {
-        println!(
+        writeln!(
+            out,
             "{}: cannot read: {}",
             problem.file.display(),
             problem.problem
-        );
+        )?;
     }
-    if rows.is_empty() && report.problems.is_empty() {
-        println!("no certificates under {}", dir.display());
+    if report.rows.is_empty() && report.problems.is_empty() {
+        writeln!(out, "no certificates under {}", dir.display())?;
     }
     if matches!(
         report.dynamic_cert,
         Some(Status::Expired | Status::NotYetValid)
     ) {
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(
+            out,
             "The k3s serving certificate in dynamic-cert.json is not valid. k3s does not renew it \
              by itself: delete the k3s-serving secret (kubectl -n kube-system delete secret \
              k3s-serving) and the file, then restart k3s."
-        );
+        )?;
     }
+    Ok(())
 }
 
-fn print_expiry_json(dir: &std::path::Path, report: &Report, warn_days: u64, now: SystemTime) {
+fn print_expiry_json(
+    out: &mut impl Write,
+    dir: &Path,
+    report: &Report,
+    warn_days: u64,
+    now: SystemTime,
+) -> io::Result<()> {
     let certificates: Vec<_> = report
         .rows
         .iter()
@@ -265,7 +278,7 @@ fn print_expiry_json(dir: &std::path::Path, report: &Report, warn_days: u64, now
         .iter()
         .map(|p| json!({"file": p.file.display().to_string(), "problem": p.problem}))
         .collect();
-    let out = json!({
+    let document = json!({
         "directory": dir.display().to_string(),
         "checked_at": format_time(now),
         "warn_days": warn_days,
@@ -273,42 +286,76 @@ fn print_expiry_json(dir: &std::path::Path, report: &Report, warn_days: u64, now
         "problems": problems,
         "dynamic_cert": report.dynamic_cert.map(Status::as_str),
     });
-    println!("{out:#}");
+    writeln!(out, "{document:#}")
 }
 
-fn token_check(data_dir: &DataDir, now: SystemTime) -> shared::error::Result<bool> {
+/// The CA hash of server-ca.crt and what each token file carries.
+struct TokenReport {
+    server_ca: PathBuf,
+    hash: String,
+    tokens: Vec<(PathBuf, TokenState)>,
+}
+
+enum TokenState {
+    Missing,
+    Current,
+    Stale(TokenFile),
+    Unusable(Error),
+}
+
+impl TokenReport {
+    fn all_current(&self) -> bool {
+        self.tokens
+            .iter()
+            .all(|(_, state)| matches!(state, TokenState::Missing | TokenState::Current))
+    }
+}
+
+fn token_report(data_dir: &DataDir, now: SystemTime) -> shared::error::Result<TokenReport> {
     let server_ca = data_dir.tls_dir().join(LeafCa::Server.cert_file());
     let file = PemFile::read(&server_ca)?;
     let hash = k3s_ca_hash(&file.bytes, &bundle_in(&file)?, now);
-    println!("k3s CA hash of {}:", server_ca.display());
-    println!("  {hash}");
-    let mut all_current = true;
-    for path in [data_dir.server_token_file(), data_dir.agent_token_file()] {
-        if !path.exists() {
-            println!("{}: missing", path.display());
-            continue;
-        }
-        match TokenFile::read(&path) {
-            Ok(token) if token.ca_hash() == hash => {
-                println!("{}: carries it (current)", path.display())
-            }
-            Ok(token) => {
-                all_current = false;
-                println!(
-                    "{}: STALE: carries {}; agents joining with it will refuse this server CA. \
-                     The token with the current hash is {}",
-                    path.display(),
-                    token.ca_hash(),
-                    token.with_ca_hash(&hash)
-                );
-            }
-            Err(error) => {
-                all_current = false;
-                println!("{error}");
-            }
+    let tokens = [data_dir.server_token_file(), data_dir.agent_token_file()]
+        .into_iter()
+        .map(|path| {
+            let state = if !path.exists() {
+                TokenState::Missing
+            } else {
+                match TokenFile::read(&path) {
+                    Ok(token) if token.ca_hash() == hash => TokenState::Current,
+                    Ok(token) => TokenState::Stale(token),
+                    Err(error) => TokenState::Unusable(error),
+                }
+            };
+            (path, state)
+        })
+        .collect();
+    Ok(TokenReport {
+        server_ca,
+        hash,
+        tokens,
+    })
+}
+
+fn print_token_report(out: &mut impl Write, report: &TokenReport) -> io::Result<()> {
+    writeln!(out, "k3s CA hash of {}:", report.server_ca.display())?;
+    writeln!(out, "  {}", report.hash)?;
+    for (path, state) in &report.tokens {
+        match state {
+            TokenState::Missing => writeln!(out, "{}: missing", path.display())?,
+            TokenState::Current => writeln!(out, "{}: carries it (current)", path.display())?,
+            TokenState::Stale(token) => writeln!(
+                out,
+                "{}: STALE: carries {}; agents joining with it will refuse this server CA. \
+                 The token with the current hash is {}",
+                path.display(),
+                token.ca_hash(),
+                token.with_ca_hash(&report.hash)
+            )?,
+            TokenState::Unusable(error) => writeln!(out, "{error}")?,
         }
     }
-    Ok(all_current)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -476,3 +476,24 @@ fn tree_verifies_a_custom_tree_and_names_what_is_broken() {
         "{text}"
     );
 }
+
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    // `ca-check expiry | head -1` on a big directory: the reader goes away early.
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    ok(gocheck()
+        .args(["k3s-fixture", "--rotations", "2", "--out"])
+        .arg(&data_dir));
+    let mut child = tool(&data_dir)
+        .arg("expiry")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}

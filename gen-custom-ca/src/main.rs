@@ -2,13 +2,14 @@
 //! A drop-in for `generate-custom-ca-certs.sh`: same inputs and outputs, but it
 //! checks every input first and writes all files or none.
 
+use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
-use shared::error::exit_code;
+use shared::error::{exit_code, stdout_result};
 use shared::plan::Outcome;
 use shared::token::token_prefix;
 use shared::topology::DataDir;
@@ -70,51 +71,66 @@ fn run(args: Args) -> shared::error::Result<()> {
         eprintln!("gen-custom-ca: warning: {warning}");
     }
     let outcome = run.plan.write(args.dry_run)?;
-    print_report(&run, &data_dir, &outcome);
-    Ok(())
+    stdout_result(print_report(&run, &data_dir, &outcome))
 }
 
-fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) {
+fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) -> io::Result<()> {
+    let mut out = io::stdout().lock();
     let origin = |o: &Origin| match o {
         Origin::Generated => "generated".to_string(),
         Origin::Reused(path) => format!("reused from {}", path.display()),
     };
-    println!(
+    writeln!(
+        out,
         "{} custom CA tree in {} ({}):",
         data_dir.product.name(),
         run.tls_dir.display(),
         outcome.verb()
-    );
-    println!("  root CA:         {}", origin(&run.root));
-    println!("  intermediate CA: {}", origin(&run.intermediate));
-    println!(
+    )?;
+    writeln!(out, "  root CA:         {}", origin(&run.root))?;
+    writeln!(out, "  intermediate CA: {}", origin(&run.intermediate))?;
+    writeln!(
+        out,
         "  leaf CAs:        client, server, request-header, etcd/peer, etcd/server (generated)"
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  service.key:     new RSA-2048 key first, {} existing key(s) kept",
         run.service_keys_kept
-    );
-    println!();
-    print!("{outcome}");
-    println!();
-    println!("Join token CA hash (what k3s computes from server-ca.crt):");
-    println!("  {}", token_prefix(&run.ca_hash));
-    println!(
+    )?;
+    writeln!(out)?;
+    write!(out, "{outcome}")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Join token CA hash (what k3s computes from server-ca.crt):"
+    )?;
+    writeln!(out, "  {}", token_prefix(&run.ca_hash))?;
+    writeln!(
+        out,
         "  tokens for this cluster are {}<user>:<password>",
         token_prefix(&run.ca_hash)
-    );
-    println!();
-    println!("Make a secure copy of these files and remove them from cluster members:");
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Make a secure copy of these files and remove them from cluster members:"
+    )?;
     for path in &run.vault_files {
-        println!("  {}", path.display());
+        writeln!(out, "  {}", path.display())?;
     }
     if !data_dir.is_default() {
-        println!();
-        println!("To update certificates on an existing cluster, you may now run:");
-        println!(
+        writeln!(out)?;
+        writeln!(
+            out,
+            "To update certificates on an existing cluster, you may now run:"
+        )?;
+        writeln!(
+            out,
             "  {} certificate rotate-ca --path={}",
             data_dir.product.name(),
             data_dir.server_dir().display()
-        );
+        )?;
     }
+    Ok(())
 }

@@ -2,12 +2,13 @@
 //! `k3s certificate rotate-ca`, and print the join tokens k3s will expect.
 //! A drop-in for `rotate-default-ca-certs.sh` that never touches the live tls dir.
 
+use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use argh::FromArgs;
-use shared::error::exit_code;
+use shared::error::{exit_code, stdout_result};
 use shared::plan::Outcome;
 use shared::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
 use shared::token::token_prefix;
@@ -71,8 +72,7 @@ fn run(args: Args) -> shared::error::Result<()> {
     };
     let run = plan_rotation(&options)?;
     let outcome = run.plan.write(args.dry_run)?;
-    print_report(&run, &data_dir, &staging_dir, &outcome);
-    Ok(())
+    stdout_result(print_report(&run, &data_dir, &staging_dir, &outcome))
 }
 
 fn print_report(
@@ -80,56 +80,66 @@ fn print_report(
     data_dir: &DataDir,
     staging_dir: &std::path::Path,
     outcome: &Outcome<'_>,
-) {
+) -> io::Result<()> {
+    let mut out = io::stdout().lock();
     let verb = outcome.verb();
-    println!(
+    writeln!(
+        out,
         "Staged rotation of {}'s self-signed CAs in {} ({verb}):",
         data_dir.product.name(),
         run.staged_tls_dir.display()
-    );
+    )?;
     for rotated in &run.rotated {
-        println!(
+        writeln!(
+            out,
             "  {:<22} old root \"{}\" cross-signs new root \"{}\"; new intermediate \"{}\"",
             rotated.ca.cert_file(),
             rotated.old_root.subject_cn(),
             rotated.new_root.subject_cn(),
             rotated.intermediate.subject_cn()
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "  {:<22} new RSA-2048 key first, {} current key(s) kept",
         "service.key", run.service_keys_kept
-    );
-    println!();
-    print!("{outcome}");
+    )?;
+    writeln!(out)?;
+    write!(out, "{outcome}")?;
     if !run.notes.is_empty() {
-        println!();
+        writeln!(out)?;
         for note in &run.notes {
-            println!("note: {note}");
+            writeln!(out, "note: {note}")?;
         }
     }
-    println!();
-    println!("Join token CA hash of the new server-ca.crt (what k3s will compute):");
-    println!("  {}", token_prefix(&run.ca_hash));
-    println!("Updated tokens, valid once the rotation is loaded:");
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Join token CA hash of the new server-ca.crt (what k3s will compute):"
+    )?;
+    writeln!(out, "  {}", token_prefix(&run.ca_hash))?;
+    writeln!(out, "Updated tokens, valid once the rotation is loaded:")?;
     let generic = format!("{}<user>:<password>", token_prefix(&run.ca_hash));
     for update in &run.tokens {
         match update {
-            TokenUpdate::Updated { path, token } => println!("  {}: {token}", path.display()),
+            TokenUpdate::Updated { path, token } => writeln!(out, "  {}: {token}", path.display())?,
             TokenUpdate::Missing { path } => {
-                println!("  {} is missing: tokens are {generic}", path.display());
+                writeln!(out, "  {} is missing: tokens are {generic}", path.display())?;
             }
-            TokenUpdate::Unusable(error) => println!("  {error}: tokens are {generic}"),
+            TokenUpdate::Unusable(error) => writeln!(out, "  {error}: tokens are {generic}")?,
         }
     }
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "Load the rotation, then restart every {} server:",
         data_dir.product.name()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  {} certificate rotate-ca --path={}",
         data_dir.product.name(),
         staging_dir.display()
-    );
+    )?;
+    Ok(())
 }

@@ -1,12 +1,14 @@
 //! `sa-key-rotate`: stage a service-account signing key rotation for
 //! `k3s certificate rotate-ca`: a new RSA key first, every current key after it.
 
-use std::path::PathBuf;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use shared::error::exit_code;
-use shared::sa_rotation::{SaRotationOptions, plan_sa_rotation};
+use shared::error::{exit_code, stdout_result};
+use shared::plan::Outcome;
+use shared::sa_rotation::{SaRotationOptions, SaRotationRun, plan_sa_rotation};
 use shared::topology::{DataDir, SERVICE_KEY_FILE};
 
 /// Stage a service-account key rotation: <staging>/tls/service.key holds a new
@@ -84,40 +86,66 @@ fn run(args: Args) -> shared::error::Result<()> {
     };
     let run = plan_sa_rotation(&options)?;
     let outcome = run.plan.write(args.dry_run)?;
-    println!("Staged service-account key rotation ({}):", outcome.verb());
-    print!("{outcome}");
-    println!();
-    println!("Keys (SHA-256 of the SubjectPublicKeyInfo), in order:");
-    println!(
+    stdout_result(print_report(
+        &run,
+        &options,
+        &outcome,
+        &data_dir,
+        &staging_dir,
+    ))
+}
+
+fn print_report(
+    run: &SaRotationRun,
+    options: &SaRotationOptions,
+    outcome: &Outcome<'_>,
+    data_dir: &DataDir,
+    staging_dir: &Path,
+) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "Staged service-account key rotation ({}):",
+        outcome.verb()
+    )?;
+    write!(out, "{outcome}")?;
+    writeln!(out)?;
+    writeln!(out, "Keys (SHA-256 of the SubjectPublicKeyInfo), in order:")?;
+    writeln!(
+        out,
         "  new   RSA-{}  {}  signs new tokens",
         options.bits, run.new_fingerprint
-    );
+    )?;
     for key in &run.kept {
-        println!(
+        writeln!(
+            out,
             "  kept  {:<8}  {}  from {} block #{}",
             key.algorithm.to_string(),
             key.fingerprint(),
             options.current.display(),
             key.block
-        );
+        )?;
     }
     for key in &run.dropped {
-        println!(
+        writeln!(
+            out,
             "  drop  {:<8}  {}  tokens signed with it stop verifying",
             key.algorithm.to_string(),
             key.fingerprint()
-        );
+        )?;
     }
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "Load it, then restart every {} server:",
         data_dir.product.name()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  {} certificate rotate-ca --path={}",
         data_dir.product.name(),
         staging_dir.display()
-    );
+    )?;
     Ok(())
 }
 

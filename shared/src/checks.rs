@@ -81,6 +81,13 @@ fn is_missing_or_empty(path: &Path) -> bool {
 /// Checks a staging directory against the current tls directory as
 /// `k3s certificate rotate-ca` does, file by file.
 pub fn check_staged(staging_dir: &Path, current_tls: &Path, now: SystemTime) -> Vec<Finding> {
+    if !staging_dir.is_dir() {
+        return vec![finding(
+            staging_dir.display().to_string(),
+            Verdict::Fail,
+            "not a directory: give the path you will pass to rotate-ca --path",
+        )];
+    }
     let staged_tls = staging_dir.join("tls");
     let misplaced: Vec<String> = rotatable_files()
         .into_iter()

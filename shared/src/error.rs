@@ -229,3 +229,14 @@ pub fn exit_code(tool: &str, outcome: Result<bool>) -> std::process::ExitCode {
         }
     }
 }
+
+/// The result of writing a report to stdout: a closed pipe (`tool | head`) is not
+/// an error, the reader has seen enough; any other failure is.
+pub fn stdout_result(result: io::Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(Error::io(Path::new("<stdout>"), "writing", e))
+        }
+        _ => Ok(()),
+    }
+}
