@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use argh::FromArgs;
 use serde_json::json;
-use shared::cert::{bundle_in, format_time};
+use shared::cert::format_time;
 use shared::checks::{Finding, any_failed, check_custom_tree, check_staged};
 use shared::error::{Error, exit_code, stdout_result};
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
 use shared::pem_file::PemFile;
-use shared::token::{TokenFile, k3s_ca_hash};
+use shared::token::{TokenFile, k3s_ca_hash_of};
 use shared::topology::{DataDir, LeafCa};
 
 /// Offline checks of k3s/RKE2 CA directories, before k3s or kubectl find out.
@@ -313,8 +313,7 @@ impl TokenReport {
 
 fn token_report(data_dir: &DataDir, now: SystemTime) -> shared::error::Result<TokenReport> {
     let server_ca = data_dir.tls_dir().join(LeafCa::Server.cert_file());
-    let file = PemFile::read(&server_ca)?;
-    let hash = k3s_ca_hash(&file.bytes, &bundle_in(&file)?, now);
+    let hash = k3s_ca_hash_of(&PemFile::read(&server_ca)?, now)?;
     let tokens = [data_dir.server_token_file(), data_dir.agent_token_file()]
         .into_iter()
         .map(|path| {

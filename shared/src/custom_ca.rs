@@ -22,7 +22,7 @@ use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
 use crate::service_key::ServiceKeyFile;
-use crate::token::k3s_ca_hash;
+use crate::token::k3s_ca_hash_of;
 use crate::topology::{
     CUSTOM_INTERMEDIATE, CUSTOM_LEAF_CA, CUSTOM_ROOT, DataDir, LeafCa, SERVICE_ACCOUNT_KEY,
     SERVICE_KEY_FILE, custom_files as files,
@@ -82,189 +82,66 @@ struct Ca {
 /// Checks the inputs and plans the whole tree; writes nothing.
 pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let tls_dir = options.data_dir.tls_dir();
-    let mut warnings = Vec::new();
-    let existing: Vec<PathBuf> = LeafCa::ALL
-        .iter()
-        .flat_map(|ca| [ca.cert_file(), ca.key_file()])
-        .map(|name| tls_dir.join(name))
-        .filter(|path| path.exists())
-        .collect();
-    if !existing.is_empty() {
-        if !options.force {
-            return Err(Error::Initialised {
-                dir: tls_dir,
-                found: existing,
-            });
-        }
-        warnings.push(format!(
-            "--force: replacing the leaf CAs in {}. On a cluster that has been started this \
-             breaks every certificate it issued; use a staging DATA_DIR and \
-             `k3s certificate rotate-ca` instead.",
-            tls_dir.display()
-        ));
-    }
-
-    let inputs = Inputs::find(&options.data_dir);
-    let (timestamp, not_before) = run_timestamp(options.now);
-    let product = &options.data_dir.product;
-
-    // Read and check everything the user brought before generating anything.
-    let brought_root = inputs
-        .root_pem
-        .as_deref()
-        .map(|p| read_ca(p, options.now))
-        .transpose()?;
-    let brought_intermediate = inputs
-        .intermediate_pem
-        .as_deref()
-        .map(|p| read_ca(p, options.now))
-        .transpose()?;
-    let service_key = inputs
-        .service_key
-        .as_deref()
-        .map(ServiceKeyFile::read)
-        .transpose()?;
-
-    let mut root = match (brought_root, &inputs.root_key) {
-        (Some(mut root), Some(key_path)) => {
-            attach_key(&mut root, key_path)?;
-            Some(root)
-        }
-        (Some(root), None) => Some(root),
-        (None, Some(key_path)) => {
-            return Err(Error::Inputs {
-                path: key_path.clone(),
-                problem: format!(
-                    "{} without {}: bring both",
-                    files::ROOT_KEY,
-                    files::ROOT_PEM
-                ),
-            });
-        }
-        (None, None) => None,
-    };
-    let root_path = inputs.root_pem.clone().unwrap_or_default();
-    let intermediate = match brought_intermediate {
-        Some(mut intermediate) => {
-            let Some(root) = &root else {
-                return Err(Error::Inputs {
-                    path: inputs.intermediate_pem.clone().unwrap_or_default(),
-                    problem: format!(
-                        "{} without {}: bring the root certificate that issued it",
-                        files::INTERMEDIATE_PEM,
-                        files::ROOT_PEM
-                    ),
-                });
-            };
-            check_issued_by(&intermediate.cert, &root.cert).map_err(|problem| {
-                Error::NotIssuedBy {
-                    cert: inputs.intermediate_pem.clone().unwrap_or_default(),
-                    issuer: root_path.clone(),
-                    problem,
-                }
-            })?;
-            let Some(key_path) = &inputs.intermediate_key else {
-                let path = inputs.intermediate_pem.clone().unwrap_or_default();
-                let hint = if root.key.is_some() {
-                    format!(
-                        "bring {}, or remove {} to have a new intermediate made from the root key",
-                        files::INTERMEDIATE_KEY,
-                        files::INTERMEDIATE_PEM
-                    )
-                } else {
-                    format!("bring {}", files::INTERMEDIATE_KEY)
-                };
-                return Err(Error::Inputs {
-                    path,
-                    problem: format!(
-                        "no {} to sign the leaf CAs with: {hint}",
-                        files::INTERMEDIATE_KEY
-                    ),
-                });
-            };
-            attach_key(&mut intermediate, key_path)?;
-            Some(intermediate)
-        }
-        None => {
-            if let Some(key_path) = &inputs.intermediate_key {
-                return Err(Error::Inputs {
-                    path: key_path.clone(),
-                    problem: format!(
-                        "{} without {}: bring both, or neither",
-                        files::INTERMEDIATE_KEY,
-                        files::INTERMEDIATE_PEM
-                    ),
-                });
-            }
-            if let Some(root) = &root {
-                if root.key.is_none() {
-                    return Err(Error::Inputs {
-                        path: root_path.with_file_name(files::ROOT_KEY),
-                        problem: format!(
-                            "cannot make an intermediate without the root key: bring {} (or {} and {})",
-                            files::ROOT_KEY,
-                            files::INTERMEDIATE_PEM,
-                            files::INTERMEDIATE_KEY
-                        ),
-                    });
-                }
-            }
-            None
-        }
-    };
+    let mut warnings = refuse_initialised(&tls_dir, options.force)?;
+    let brought = Inputs::find(&options.data_dir).read(options.now)?;
 
     // Every key of the run at once: the RSA prime searches share the cores.
     let mut wanted = vec![SERVICE_ACCOUNT_KEY];
-    if root.is_none() {
+    if brought.root.is_none() {
         wanted.push(CUSTOM_ROOT.key);
     }
-    if intermediate.is_none() {
+    if brought.intermediate.is_none() {
         wanted.push(CUSTOM_INTERMEDIATE.key);
     }
     wanted.extend([CUSTOM_LEAF_CA.key; 5]);
-    let mut new_keys = PrivateKey::generate_all(&wanted)?.into_iter();
-    let mut next_key = || {
-        new_keys
-            .next()
+    let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
+    let mut next_key = move || {
+        keys.next()
             .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
     };
     let new_service_key = next_key()?;
-    let root_key = root.is_none().then(&mut next_key).transpose()?;
-    let intermediate_key = intermediate.is_none().then(&mut next_key).transpose()?;
 
-    if let Some(key) = root_key {
-        let cn = format!("{}-root-ca@{timestamp}", product.name());
+    let (timestamp, not_before) = run_timestamp(options.now);
+    let product = options.data_dir.product.name();
+    let make = |cn: String, key: &PrivateKey, validity_days, signer| {
         let request = CaRequest {
             common_name: &cn,
-            key: &key,
+            key,
             not_before,
-            validity_days: CUSTOM_ROOT.validity_days,
+            validity_days,
         };
-        root = Some(generated(issue_ca(&request, Signer::SelfSigned)?, key)?);
-    }
-    let Some(root) = root else {
-        return Err(Error::crypto("making the root", "no root"));
+        issue_ca(&request, signer)
     };
-    let intermediate = match (intermediate, intermediate_key) {
-        (Some(intermediate), _) => intermediate,
-        (None, Some(key)) => {
-            let cn = format!("{}-intermediate-ca@{timestamp}", product.name());
-            let signer = signer_of(&root)?;
-            let request = CaRequest {
-                common_name: &cn,
-                key: &key,
-                not_before,
-                validity_days: CUSTOM_INTERMEDIATE.validity_days,
-            };
-            let cert = issue_ca(&request, signer)?;
+    let root = match brought.root {
+        Some(root) => root,
+        None => {
+            let key = next_key()?;
+            let cert = make(
+                format!("{product}-root-ca@{timestamp}"),
+                &key,
+                CUSTOM_ROOT.validity_days,
+                Signer::SelfSigned,
+            )?;
+            generated(cert, key)?
+        }
+    };
+    let intermediate = match brought.intermediate {
+        Some(intermediate) => intermediate,
+        None => {
+            let key = next_key()?;
+            let cert = make(
+                format!("{product}-intermediate-ca@{timestamp}"),
+                &key,
+                CUSTOM_INTERMEDIATE.validity_days,
+                signer_of(&root)?,
+            )?;
             warn_if_outlives(&mut warnings, &cert, &root.cert);
             generated(cert, key)?
         }
-        (None, None) => return Err(Error::crypto("making the intermediate", "no key")),
     };
 
-    let mut plan = Plan::new();
     let in_tls = |name: &str| tls_dir.join(name);
+    let mut plan = Plan::new();
     plan.add_public(in_tls(files::ROOT_PEM), root.pem.clone());
     plan.add_public(in_tls(files::ROOT_CRT), root.cert.to_pem());
     plan.add_public(in_tls(files::INTERMEDIATE_PEM), intermediate.pem.clone());
@@ -280,21 +157,16 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             plan.add_secret(in_tls(name), key_pem.clone());
         }
     }
-
-    let intermediate_signer = signer_of(&intermediate)?;
     for leaf in LeafCa::ALL {
         let key = next_key()?;
-        let cn = leaf.custom_cn(product, timestamp);
-        let request = CaRequest {
-            common_name: &cn,
-            key: &key,
-            not_before,
-            validity_days: CUSTOM_LEAF_CA.validity_days,
-        };
-        let cert = issue_ca(&request, intermediate_signer)?;
+        let cert = make(
+            leaf.custom_cn(&options.data_dir.product, timestamp),
+            &key,
+            CUSTOM_LEAF_CA.validity_days,
+            signer_of(&intermediate)?,
+        )?;
         warn_if_outlives(&mut warnings, &cert, &intermediate.cert);
-        let stem = leaf.file_stem();
-        plan.add_public(in_tls(&format!("{stem}.pem")), cert.to_pem());
+        plan.add_public(in_tls(&format!("{}.pem", leaf.file_stem())), cert.to_pem());
         plan.add_secret(in_tls(&leaf.key_file()), key.to_pem()?.as_bytes().to_vec());
         plan.add_public(
             in_tls(&leaf.cert_file()),
@@ -302,37 +174,30 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         );
     }
 
-    let mut service = new_service_key.to_pem()?.as_bytes().to_vec();
-    let service_keys_kept = match &service_key {
-        Some(existing) => {
-            service.extend_from_slice(&existing.bytes);
-            if !existing.bytes.ends_with(b"\n") {
-                service.push(b'\n');
-            }
-            existing.keys.len()
-        }
-        None => 0,
+    let new_service_pem = new_service_key.to_pem()?;
+    let (service, service_keys_kept) = match &brought.service_key {
+        Some(existing) => (
+            existing.after(new_service_pem.as_bytes()),
+            existing.keys.len(),
+        ),
+        None => (new_service_pem.as_bytes().to_vec(), 0),
     };
     plan.add_secret(in_tls(SERVICE_KEY_FILE), service);
 
-    let server_ca = in_tls(&LeafCa::Server.cert_file());
-    let ca_hash = match plan.contents_of(&server_ca) {
-        Some(bytes) => {
-            let file = PemFile::parse(&server_ca, bytes.to_vec())?;
-            k3s_ca_hash(bytes, &bundle_in(&file)?, options.now)
-        }
-        None => return Err(Error::crypto("hashing server-ca.crt", "not planned")),
-    };
-    let vault_files = plan
-        .files()
-        .iter()
-        .map(|f| f.path.clone())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("root-ca.") || n.starts_with("intermediate-ca."))
-        })
-        .collect();
+    let server_ca = plan.planned_pem(&in_tls(&LeafCa::Server.cert_file()))?;
+    let ca_hash = k3s_ca_hash_of(&server_ca, options.now)?;
+    let vault_files = [
+        files::ROOT_PEM,
+        files::ROOT_CRT,
+        files::ROOT_KEY,
+        files::INTERMEDIATE_PEM,
+        files::INTERMEDIATE_CRT,
+        files::INTERMEDIATE_KEY,
+    ]
+    .into_iter()
+    .map(in_tls)
+    .filter(|path| plan.files().iter().any(|f| &f.path == path))
+    .collect();
     Ok(CustomCaRun {
         plan,
         tls_dir: tls_dir.clone(),
@@ -343,6 +208,39 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         vault_files,
         warnings,
     })
+}
+
+/// A tls dir that holds leaf CA files belongs to an initialised cluster: refused
+/// without `force`, and with it, a warning.
+fn refuse_initialised(tls_dir: &Path, force: bool) -> Result<Vec<String>> {
+    let existing: Vec<PathBuf> = LeafCa::ALL
+        .iter()
+        .flat_map(|ca| [ca.cert_file(), ca.key_file()])
+        .map(|name| tls_dir.join(name))
+        .filter(|path| path.exists())
+        .collect();
+    if existing.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !force {
+        return Err(Error::Initialised {
+            dir: tls_dir.to_path_buf(),
+            found: existing,
+        });
+    }
+    Ok(vec![format!(
+        "--force: replacing the leaf CAs in {}. On a cluster that has been started this \
+         breaks every certificate it issued; use a staging DATA_DIR and \
+         `k3s certificate rotate-ca` instead.",
+        tls_dir.display()
+    )])
+}
+
+/// What the user brought, checked: the CAs to reuse and the service keys to keep.
+struct Brought {
+    root: Option<Ca>,
+    intermediate: Option<Ca>,
+    service_key: Option<ServiceKeyFile>,
 }
 
 /// The input files found, by role.
@@ -371,6 +269,105 @@ impl Inputs {
             intermediate_key: find(files::INTERMEDIATE_KEY),
             service_key: find(SERVICE_KEY_FILE),
         }
+    }
+
+    /// Reads and checks every input before anything is generated: each CA is
+    /// usable, each key matches its certificate, the intermediate was issued by
+    /// the root, and the combination can sign the leaf CAs.
+    fn read(&self, now: SystemTime) -> Result<Brought> {
+        let read = |path: &Option<PathBuf>| path.as_deref().map(|p| read_ca(p, now)).transpose();
+        let (mut root, mut intermediate) = (read(&self.root_pem)?, read(&self.intermediate_pem)?);
+        let service_key = self
+            .service_key
+            .as_deref()
+            .map(ServiceKeyFile::read)
+            .transpose()?;
+        let missing = |path: &Option<PathBuf>, problem: String| Error::Inputs {
+            path: path.clone().unwrap_or_default(),
+            problem,
+        };
+        match (&mut root, &self.root_key) {
+            (Some(root), Some(key)) => attach_key(root, key)?,
+            (None, Some(_)) => {
+                return Err(missing(
+                    &self.root_key,
+                    format!(
+                        "{} without {}: bring both",
+                        files::ROOT_KEY,
+                        files::ROOT_PEM
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        match (&mut intermediate, &root) {
+            (Some(_), None) => {
+                return Err(missing(
+                    &self.intermediate_pem,
+                    format!(
+                        "{} without {}: bring the root certificate that issued it",
+                        files::INTERMEDIATE_PEM,
+                        files::ROOT_PEM
+                    ),
+                ));
+            }
+            (Some(intermediate), Some(root)) => {
+                check_issued_by(&intermediate.cert, &root.cert).map_err(|problem| {
+                    Error::NotIssuedBy {
+                        cert: self.intermediate_pem.clone().unwrap_or_default(),
+                        issuer: self.root_pem.clone().unwrap_or_default(),
+                        problem,
+                    }
+                })?;
+                let Some(key) = &self.intermediate_key else {
+                    let hint = if root.key.is_some() {
+                        format!(
+                            "bring {}, or remove {} to have a new intermediate made from the root key",
+                            files::INTERMEDIATE_KEY,
+                            files::INTERMEDIATE_PEM
+                        )
+                    } else {
+                        format!("bring {}", files::INTERMEDIATE_KEY)
+                    };
+                    return Err(missing(
+                        &self.intermediate_pem,
+                        format!(
+                            "no {} to sign the leaf CAs with: {hint}",
+                            files::INTERMEDIATE_KEY
+                        ),
+                    ));
+                };
+                attach_key(intermediate, key)?;
+            }
+            (None, _) if self.intermediate_key.is_some() => {
+                return Err(missing(
+                    &self.intermediate_key,
+                    format!(
+                        "{} without {}: bring both, or neither",
+                        files::INTERMEDIATE_KEY,
+                        files::INTERMEDIATE_PEM
+                    ),
+                ));
+            }
+            (None, Some(root)) if root.key.is_none() => {
+                let root_pem = self.root_pem.clone().unwrap_or_default();
+                return Err(Error::Inputs {
+                    path: root_pem.with_file_name(files::ROOT_KEY),
+                    problem: format!(
+                        "cannot make an intermediate without the root key: bring {} (or {} and {})",
+                        files::ROOT_KEY,
+                        files::INTERMEDIATE_PEM,
+                        files::INTERMEDIATE_KEY
+                    ),
+                });
+            }
+            (None, _) => {}
+        }
+        Ok(Brought {
+            root,
+            intermediate,
+            service_key,
+        })
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::pem_file::PemFile;
 
 /// Mode of private key files: what k3s itself uses.
 pub const SECRET_MODE: u32 = 0o600;
@@ -106,12 +107,18 @@ impl Plan {
         &self.files
     }
 
-    /// The planned contents of `path`, if planned.
-    pub fn contents_of(&self, path: &Path) -> Option<&[u8]> {
-        self.files
+    /// The planned contents of `path`, parsed as PEM: what a consumer will read
+    /// once the plan is applied.
+    pub fn planned_pem(&self, path: &Path) -> Result<PemFile> {
+        let file = self
+            .files
             .iter()
             .find(|f| f.path == path)
-            .map(|f| f.contents.as_slice())
+            .ok_or_else(|| Error::Inputs {
+                path: path.to_path_buf(),
+                problem: "not part of this run's plan".into(),
+            })?;
+        PemFile::parse(path, file.contents.to_vec())
     }
 
     /// What applying would do to each file, without writing anything.

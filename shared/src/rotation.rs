@@ -21,7 +21,7 @@ use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
 use crate::staging;
-use crate::token::{TokenFile, k3s_ca_hash};
+use crate::token::{TokenFile, k3s_ca_hash_of};
 use crate::topology::{DataDir, LeafCa, Product, SERVICE_ACCOUNT_KEY, SERVICE_KEY_FILE};
 
 /// Lifetime of the new roots (self- and cross-signed) and intermediates.
@@ -138,20 +138,13 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
         });
     }
 
-    let mut service_file = new_service_key.to_pem()?.as_bytes().to_vec();
-    service_file.extend_from_slice(&service.bytes);
-    if !service.bytes.ends_with(b"\n") {
-        service_file.push(b'\n');
-    }
-    plan.add_secret(staged_tls_dir.join(SERVICE_KEY_FILE), service_file);
+    plan.add_secret(
+        staged_tls_dir.join(SERVICE_KEY_FILE),
+        service.after(new_service_key.to_pem()?.as_bytes()),
+    );
 
-    let server_ca = staged_tls_dir.join(LeafCa::Server.cert_file());
-    let bytes = plan
-        .contents_of(&server_ca)
-        .ok_or_else(|| Error::crypto("hashing server-ca.crt", "not planned"))?
-        .to_vec();
-    let certs = bundle_in(&PemFile::parse(&server_ca, bytes.clone())?)?;
-    let ca_hash = k3s_ca_hash(&bytes, &certs, options.now);
+    let server_ca = plan.planned_pem(&staged_tls_dir.join(LeafCa::Server.cert_file()))?;
+    let ca_hash = k3s_ca_hash_of(&server_ca, options.now)?;
     let tokens = [
         options.data_dir.server_token_file(),
         options.data_dir.agent_token_file(),

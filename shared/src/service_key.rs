@@ -96,6 +96,16 @@ impl ServiceKeyFile {
         self.keys.iter().find(|k| k.private)
     }
 
+    /// A new key file: `new_key_pem` first, then this file byte for byte.
+    pub fn after(&self, new_key_pem: &[u8]) -> Vec<u8> {
+        let mut contents = new_key_pem.to_vec();
+        contents.extend_from_slice(&self.bytes);
+        if !self.bytes.ends_with(b"\n") {
+            contents.push(b'\n');
+        }
+        contents
+    }
+
     /// Whether a key with this public key is in the file.
     pub fn contains(&self, public_key_der: &[u8]) -> bool {
         self.keys.iter().any(|k| k.public_key_der == public_key_der)

@@ -12,8 +12,9 @@ use std::time::SystemTime;
 
 use crate::error::{Error, Result};
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, bundle_in};
 use crate::keys::sha256_hex;
+use crate::pem_file::PemFile;
 use crate::verify::go_first_chain;
 
 /// The prefix of every k3s token that carries a CA hash.
@@ -37,6 +38,11 @@ pub fn k3s_ca_hash(file_bytes: &[u8], certs: &[Certificate], now: SystemTime) ->
         }
     }
     sha256_hex(file_bytes)
+}
+
+/// k3s's `hashCA` of a PEM bundle file already read (or planned).
+pub fn k3s_ca_hash_of(file: &PemFile, now: SystemTime) -> Result<String> {
+    Ok(k3s_ca_hash(&file.bytes, &bundle_in(file)?, now))
 }
 
 /// The token prefix agents check the server CA against: `K10<hash>::`.
