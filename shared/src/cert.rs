@@ -101,6 +101,13 @@ impl Certificate {
             .map(|id| id.as_bytes().to_vec())
     }
 
+    /// k3s's test for a trust anchor in a bundle (hashCA, rotate-ca): no
+    /// authorityKeyIdentifier, or one equal to the subjectKeyIdentifier.
+    pub fn is_k3s_root(&self) -> bool {
+        let aki = self.authority_key_id();
+        aki.is_none() || aki == self.subject_key_id()
+    }
+
     /// basicConstraints, if present.
     pub fn basic_constraints(&self) -> Option<BasicConstraints> {
         self.extension::<BasicConstraints>().map(|(_, bc)| bc)

@@ -200,10 +200,7 @@ fn bundle_finding(
              that chain it to the current root",
         );
     }
-    let is_root = |c: &&Certificate| {
-        let aki = c.authority_key_id();
-        aki.is_none() || aki == c.subject_key_id()
-    };
+    let is_root = |c: &&Certificate| c.is_k3s_root();
     let roots: Vec<&Certificate> = current.iter().filter(is_root).collect();
     let mut intermediates: Vec<&Certificate> = current.iter().filter(|c| !is_root(c)).collect();
     intermediates.extend(

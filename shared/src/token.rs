@@ -26,10 +26,7 @@ pub fn k3s_ca_hash(file_bytes: &[u8], certs: &[Certificate], now: SystemTime) ->
     if let [first, rest @ ..] = certs {
         if !rest.is_empty() {
             let (roots, intermediates): (Vec<&Certificate>, Vec<&Certificate>) =
-                rest.iter().partition(|cert| {
-                    let aki = cert.authority_key_id();
-                    aki.is_none() || aki == cert.subject_key_id()
-                });
+                rest.iter().partition(|cert| cert.is_k3s_root());
             if let Some(chain) = go_first_chain(first, &roots, &intermediates, now) {
                 if let Some(root) = chain.last() {
                     return sha256_hex(root.der());
