@@ -18,8 +18,26 @@ pub struct PemBlock {
     pub label: String,
     /// The decoded contents.
     pub der: Vec<u8>,
-    /// Whether the block carries legacy OpenSSL encryption headers.
-    pub encrypted: bool,
+    /// The RFC 1421 headers before the base64 body, in order (`Proc-Type`,
+    /// `DEK-Info` on keys encrypted in OpenSSL's traditional form).
+    pub headers: Vec<(String, String)>,
+}
+
+impl PemBlock {
+    /// The value of header `name`, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether the block carries OpenSSL's traditional encryption headers
+    /// (`Proc-Type: 4,ENCRYPTED`).
+    pub fn is_encrypted(&self) -> bool {
+        self.header("Proc-Type")
+            .is_some_and(|v| v.contains("ENCRYPTED"))
+    }
 }
 
 /// The blocks of one PEM file, with the file's path for error messages.
@@ -69,10 +87,11 @@ impl PemFile {
             .map(|(p, span)| PemBlock {
                 span,
                 label: p.tag().to_string(),
-                encrypted: p
+                headers: p
                     .headers()
-                    .get("Proc-Type")
-                    .is_some_and(|v| v.contains("ENCRYPTED")),
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 der: p.into_contents(),
             })
             .collect();

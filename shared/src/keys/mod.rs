@@ -170,7 +170,7 @@ impl PrivateKey {
             path: path.to_path_buf(),
             problem,
         };
-        if block.encrypted || block.label == "ENCRYPTED PRIVATE KEY" {
+        if block.is_encrypted() || block.label == "ENCRYPTED PRIVATE KEY" {
             return Err(key_error(format!(
                 "the {} block is encrypted; decrypt it first (openssl pkey -in {} -out <plain file>)",
                 block.label,
