@@ -439,11 +439,10 @@ fn token_says_whether_the_tokens_carry_the_current_hash() {
 fn tree_verifies_a_custom_tree_and_names_what_is_broken() {
     let dir = scratch();
     let data_dir = dir.path().join("data");
-    let options = shared::custom_ca::CustomCaOptions {
-        data_dir: DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
-        force: false,
-        now: SystemTime::now(),
-    };
+    let options = shared::custom_ca::CustomCaOptions::new(
+        DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
+        SystemTime::now(),
+    );
     shared::custom_ca::plan_custom_ca(&options)
         .unwrap()
         .plan

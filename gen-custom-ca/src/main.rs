@@ -9,13 +9,15 @@ use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
-use shared::error::{exit_code, stdout_result};
+use shared::error::{Error, exit_code, stdout_result};
+use shared::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases};
 use shared::plan::Outcome;
+use shared::preflight::ClusterNames;
 use shared::token::token_prefix;
-use shared::topology::DataDir;
+use shared::topology::{CaSpec, DataDir};
 
 /// Generate a k3s/RKE2 custom CA tree: root (RSA-4096, 7300 days), intermediate
-/// (RSA-4096, 3700 days), the five leaf CAs k3s reads (EC P-256, 3700 days) and
+/// (RSA-4096, 3700 days), the five leaf CAs k3s reads (ECDSA-P256, 3700 days) and
 /// service.key, into ${DATA_DIR}/server/tls. All files are written, or none.
 #[derive(FromArgs, Debug)]
 #[argh(
@@ -24,10 +26,20 @@ use shared::topology::DataDir;
   nothing                     a new root and intermediate are made
   root-ca.pem + root-ca.key   your root signs a new intermediate
   root-ca.pem + intermediate-ca.pem + intermediate-ca.key
-                              your intermediate signs the leaf CAs (no root key needed)
+                              your issuing CA signs the leaf CAs (no root key needed);
+                              intermediate-ca.pem may hold the issuing CA followed by the
+                              CAs above it (a chain of any depth)
   service.key                 kept after the new key, byte for byte
-Every input is checked first (PEM, CA:TRUE, validity, key matches certificate,
-intermediate issued by the root); on any problem nothing is written.
+Keys: RSA, ECDSA P-256/P-384/P-521 or Ed25519, as PKCS#1, SEC1 or PKCS#8, encrypted
+(PKCS#8 or OpenSSL's traditional form) or not; an encrypted key is written back as
+it came. Every input is checked first (PEM, CA:TRUE, keyCertSign, validity, key
+matches certificate, each link of the chain), then every kind of certificate k3s
+issues is issued in memory and verified as a client that trusts only root-ca.pem
+does (path length, name constraints, extended key usage, validity). On any problem
+nothing is written.
+
+Algorithms: RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384 (any case). A CA
+never outlives the CA above it: its end is capped and you are told.
 
 A tls directory that already holds leaf CA files belongs to an initialised cluster:
 it is refused unless --force. To change the CAs of a running cluster, generate into
@@ -46,6 +58,53 @@ struct Args {
     #[argh(option)]
     product: Option<String>,
 
+    /// key type of a generated root (default RSA-4096)
+    #[argh(option)]
+    root_algorithm: Option<GeneratedKey>,
+
+    /// key type of a generated intermediate (default RSA-4096)
+    #[argh(option)]
+    intermediate_algorithm: Option<GeneratedKey>,
+
+    /// key type of the five leaf CAs (default ECDSA-P256)
+    #[argh(option)]
+    leaf_ca_algorithm: Option<GeneratedKey>,
+
+    /// lifetime of a generated root in days (default 7300)
+    #[argh(option)]
+    root_days: Option<u32>,
+
+    /// lifetime of a generated intermediate in days (default 3700)
+    #[argh(option)]
+    intermediate_days: Option<u32>,
+
+    /// lifetime of the five leaf CAs in days (default 3700)
+    #[argh(option)]
+    leaf_ca_days: Option<u32>,
+
+    /// file whose first line is the passphrase of encrypted input keys (and of
+    /// --encrypt-keys); without it you are asked when stdin is a terminal
+    #[argh(option)]
+    password_file: Option<PathBuf>,
+
+    /// write the root and intermediate keys this run generates encrypted
+    /// (PKCS#8, PBKDF2-SHA256 + AES-256-CBC); the keys k3s reads stay in the clear
+    #[argh(switch)]
+    encrypt_keys: bool,
+
+    /// an extra name the cluster is reached by, as given to k3s --tls-san
+    /// (repeatable); pre-flight checks it against name constraints
+    #[argh(option)]
+    tls_san: Vec<String>,
+
+    /// the cluster domain, as given to k3s --cluster-domain (default cluster.local)
+    #[argh(option)]
+    cluster_domain: Option<String>,
+
+    /// the service CIDR(s), as given to k3s --service-cidr (default 10.43.0.0/16)
+    #[argh(option)]
+    service_cidr: Option<String>,
+
     /// replace the leaf CAs of a tls directory that already has them
     #[argh(switch)]
     force: bool,
@@ -61,11 +120,41 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> shared::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
-    let options = CustomCaOptions {
-        data_dir: data_dir.clone(),
-        force: args.force,
-        now: SystemTime::now(),
+    let mut options = CustomCaOptions::new(data_dir.clone(), SystemTime::now());
+    options.force = args.force;
+    let spec = |default: CaSpec, key: Option<GeneratedKey>, days: Option<u32>, flag: &str| {
+        if days == Some(0) {
+            return Err(Error::Usage {
+                problem: format!("--{flag}-days must be at least 1"),
+            });
+        }
+        Ok(CaSpec {
+            key: key.map_or(default.key, GeneratedKey::algorithm),
+            validity_days: days.unwrap_or(default.validity_days),
+        })
     };
+    options.root = spec(options.root, args.root_algorithm, args.root_days, "root")?;
+    options.intermediate = spec(
+        options.intermediate,
+        args.intermediate_algorithm,
+        args.intermediate_days,
+        "intermediate",
+    )?;
+    options.leaf_ca = spec(
+        options.leaf_ca,
+        args.leaf_ca_algorithm,
+        args.leaf_ca_days,
+        "leaf-ca",
+    )?;
+    options.passphrases = Passphrases::new(PassphraseSource::from_flag(args.password_file));
+    options.encrypt_keys = args.encrypt_keys;
+    options.cluster.tls_sans = args.tls_san;
+    if let Some(domain) = args.cluster_domain {
+        options.cluster.cluster_domain = domain;
+    }
+    if let Some(cidrs) = args.service_cidr {
+        options.cluster.service_ips = ClusterNames::service_ips_of(&cidrs)?;
+    }
     let run = plan_custom_ca(&options)?;
     for warning in &run.warnings {
         eprintln!("gen-custom-ca: warning: {warning}");
@@ -76,9 +165,9 @@ fn run(args: Args) -> shared::error::Result<()> {
 
 fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    let origin = |o: &Origin| match o {
-        Origin::Generated => "generated".to_string(),
-        Origin::Reused(path) => format!("reused from {}", path.display()),
+    let origin = |(o, algorithm): &(Origin, KeyAlgorithm)| match o {
+        Origin::Generated => format!("generated, {algorithm}"),
+        Origin::Reused(path) => format!("reused from {}, {algorithm}", path.display()),
     };
     writeln!(
         out,
@@ -89,9 +178,17 @@ fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) ->
     )?;
     writeln!(out, "  root CA:         {}", origin(&run.root))?;
     writeln!(out, "  intermediate CA: {}", origin(&run.intermediate))?;
+    if run.chain_above_intermediate > 0 {
+        writeln!(
+            out,
+            "  chain:           {} CA(s) between the intermediate and the root, in every bundle",
+            run.chain_above_intermediate
+        )?;
+    }
     writeln!(
         out,
-        "  leaf CAs:        client, server, request-header, etcd/peer, etcd/server (generated)"
+        "  leaf CAs:        client, server, request-header, etcd/peer, etcd/server (generated, {})",
+        run.leaf_ca
     )?;
     writeln!(
         out,

@@ -4,8 +4,10 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use der::{Decode, Encode};
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, NameConstraints,
+    SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
@@ -106,6 +108,18 @@ impl Certificate {
     pub fn is_k3s_root(&self) -> bool {
         let aki = self.authority_key_id();
         aki.is_none() || aki == self.subject_key_id()
+    }
+
+    /// nameConstraints, if present.
+    pub fn name_constraints(&self) -> Option<NameConstraints> {
+        self.extension::<NameConstraints>().map(|(_, nc)| nc)
+    }
+
+    /// The subjectAltName entries (empty without the extension).
+    pub fn subject_alt_names(&self) -> Vec<GeneralName> {
+        self.extension::<SubjectAltName>()
+            .map(|(_, san)| san.0)
+            .unwrap_or_default()
     }
 
     /// basicConstraints, if present.

@@ -1,4 +1,5 @@
-//! The custom CA tree of `generate-custom-ca-certs.sh`, as a plan.
+//! The custom CA tree of `generate-custom-ca-certs.sh`, as a plan, for the PKIs
+//! organisations really bring.
 //!
 //! Inputs the user may bring (looked up in `${DATA_DIR}/`, where the script copies
 //! from, then in `${DATA_DIR}/server/tls/`, where the docs say to put them):
@@ -9,23 +10,28 @@
 //! | `root-ca.pem` + `root-ca.key` | intermediate, five leaf CAs |
 //! | `root-ca.pem` + `intermediate-ca.pem` + `intermediate-ca.key` | five leaf CAs |
 //!
-//! Every input is checked before anything is planned: PEM well-formed, CA:TRUE,
-//! within validity, key matches certificate, intermediate issued by the root.
+//! Keys of any type of the algorithm table, encrypted or not; `intermediate-ca.pem`
+//! may hold the issuing CA followed by the CAs above it (a chain of any depth,
+//! optionally ending with the root). Every input is checked before anything is
+//! planned, link by link, and the planned tree is pre-flighted: every kind of
+//! certificate k3s issues is issued in memory and verified as a client that
+//! trusts only the root does. On any finding nothing is written.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::error::{Error, Result};
-use crate::issue::{CaRequest, Signer, issue_ca, run_timestamp};
-use crate::keys::PrivateKey;
+use crate::issue::{CaRequest, Signer, days_after, issue_ca, run_timestamp};
+use crate::keys::{KeyAlgorithm, Passphrases, PrivateKey};
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
+use crate::preflight::{self, ClusterNames, PathCert, SigningCa};
 use crate::service_key::ServiceKeyFile;
 use crate::token::k3s_ca_hash_of;
 use crate::topology::{
-    CUSTOM_INTERMEDIATE, CUSTOM_LEAF_CA, CUSTOM_ROOT, DataDir, LeafCa, SERVICE_ACCOUNT_KEY,
-    SERVICE_KEY_FILE, custom_files as files,
+    CUSTOM_INTERMEDIATE, CUSTOM_LEAF_CA, CUSTOM_ROOT, CaSpec, DataDir, LeafCa, SERVICE_ACCOUNT_KEY,
+    SERVICE_KEY_FILE, custom_files as files, k3s_leaves,
 };
 use crate::verify::check_issued_by;
 
@@ -37,6 +43,36 @@ pub struct CustomCaOptions {
     pub force: bool,
     /// The run's timestamp: start of validity and the `@TS` of every CN.
     pub now: SystemTime,
+    /// Key type and lifetime of a generated root.
+    pub root: CaSpec,
+    /// Key type and lifetime of a generated intermediate.
+    pub intermediate: CaSpec,
+    /// Key type and lifetime of the five leaf CAs.
+    pub leaf_ca: CaSpec,
+    /// The passphrase for encrypted input keys and `encrypt_keys`.
+    pub passphrases: Passphrases,
+    /// Write the root and intermediate keys this run generates encrypted.
+    pub encrypt_keys: bool,
+    /// The names pre-flight issues serving certificates for.
+    pub cluster: ClusterNames,
+}
+
+impl CustomCaOptions {
+    /// The upstream script's tree: RSA-4096 root (7300 days) and intermediate
+    /// (3700), P-256 leaf CAs (3700), k3s's default cluster names, no passphrase.
+    pub fn new(data_dir: DataDir, now: SystemTime) -> Self {
+        CustomCaOptions {
+            data_dir,
+            force: false,
+            now,
+            root: CUSTOM_ROOT,
+            intermediate: CUSTOM_INTERMEDIATE,
+            leaf_ca: CUSTOM_LEAF_CA,
+            passphrases: Passphrases::none(),
+            encrypt_keys: false,
+            cluster: ClusterNames::k3s_default(),
+        }
+    }
 }
 
 /// Where a CA of the tree came from.
@@ -54,10 +90,14 @@ pub struct CustomCaRun {
     pub plan: Plan,
     /// `${DATA_DIR}/server/tls`.
     pub tls_dir: PathBuf,
-    /// Where the root came from.
-    pub root: Origin,
-    /// Where the intermediate came from.
-    pub intermediate: Origin,
+    /// Where the root came from, and its key type.
+    pub root: (Origin, KeyAlgorithm),
+    /// Where the intermediate came from, and its key type.
+    pub intermediate: (Origin, KeyAlgorithm),
+    /// How many CAs of a brought chain sit between the intermediate and the root.
+    pub chain_above_intermediate: usize,
+    /// The key type of the five leaf CAs.
+    pub leaf_ca: KeyAlgorithm,
     /// How many existing service-account keys follow the new one.
     pub service_keys_kept: usize,
     /// k3s's join-token CA hash of the planned `server-ca.crt`.
@@ -68,32 +108,45 @@ pub struct CustomCaRun {
     pub warnings: Vec<String>,
 }
 
-/// A CA brought by the user or made by this run: its certificate and its PEM.
+/// A CA brought by the user or made by this run.
 struct Ca {
     cert: Certificate,
     /// The file to write as `X.pem`: the user's bytes when reused.
     pem: Vec<u8>,
     key: Option<PrivateKey>,
-    /// The key file bytes to write: the user's bytes when reused.
+    /// The key file bytes to write: the user's bytes when reused (an encrypted
+    /// key stays encrypted).
     key_pem: Option<Vec<u8>>,
     origin: Origin,
+    /// For the intermediate: the CAs of a brought chain between it and the root.
+    above: Vec<Certificate>,
+}
+
+impl Ca {
+    /// How messages name it: its file, or "the generated <what>".
+    fn source(&self, what: &str) -> String {
+        match &self.origin {
+            Origin::Reused(path) => path.display().to_string(),
+            Origin::Generated => format!("the generated {what}"),
+        }
+    }
 }
 
 /// Checks the inputs and plans the whole tree; writes nothing.
 pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let tls_dir = options.data_dir.tls_dir();
     let mut warnings = refuse_initialised(&tls_dir, options.force)?;
-    let brought = Inputs::find(&options.data_dir).read(options.now)?;
+    let brought = Inputs::find(&options.data_dir).read(options.now, &options.passphrases)?;
 
     // Every key of the run at once: the RSA prime searches share the cores.
     let mut wanted = vec![SERVICE_ACCOUNT_KEY];
     if brought.root.is_none() {
-        wanted.push(CUSTOM_ROOT.key);
+        wanted.push(options.root.key);
     }
     if brought.intermediate.is_none() {
-        wanted.push(CUSTOM_INTERMEDIATE.key);
+        wanted.push(options.intermediate.key);
     }
-    wanted.extend([CUSTOM_LEAF_CA.key; 5]);
+    wanted.extend([options.leaf_ca.key; 5]);
     let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
     let mut next_key = move || {
         keys.next()
@@ -102,43 +155,80 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let new_service_key = next_key()?;
 
     let (timestamp, not_before) = run_timestamp(options.now);
-    let product = options.data_dir.product.name();
-    let make = |cn: String, key: &PrivateKey, validity_days, signer| {
-        let request = CaRequest {
-            common_name: &cn,
-            key,
-            not_before,
-            validity_days,
-        };
-        issue_ca(&request, signer)
+    let naming = Naming {
+        product: &options.data_dir.product,
+        timestamp,
+        not_before,
     };
     let root = match brought.root {
         Some(root) => root,
         None => {
             let key = next_key()?;
-            let cert = make(
-                format!("{product}-root-ca@{timestamp}"),
+            let cert = naming.issue(
+                &mut warnings,
+                "root",
                 &key,
-                CUSTOM_ROOT.validity_days,
-                Signer::SelfSigned,
+                &options.root,
+                Signer::SelfSigned(&key),
+                &[],
             )?;
-            generated(cert, key)?
+            generated(cert, key, options, &tls_dir.join(files::ROOT_KEY))?
         }
     };
     let intermediate = match brought.intermediate {
         Some(intermediate) => intermediate,
         None => {
             let key = next_key()?;
-            let cert = make(
-                format!("{product}-intermediate-ca@{timestamp}"),
+            let cert = naming.issue(
+                &mut warnings,
+                "intermediate",
                 &key,
-                CUSTOM_INTERMEDIATE.validity_days,
+                &options.intermediate,
                 signer_of(&root)?,
+                &[&root.cert],
             )?;
-            warn_if_outlives(&mut warnings, &cert, &root.cert);
-            generated(cert, key)?
+            generated(cert, key, options, &tls_dir.join(files::INTERMEDIATE_KEY))?
         }
     };
+    // [intermediate, above..., root]: what every bundle ends with.
+    let chain: Vec<&Certificate> = std::iter::once(&intermediate.cert)
+        .chain(&intermediate.above)
+        .chain(std::iter::once(&root.cert))
+        .collect();
+    let mut leaf_cas = Vec::new();
+    for leaf in LeafCa::ALL {
+        let key = next_key()?;
+        let cert = naming.issue(
+            &mut warnings,
+            leaf.kind(),
+            &key,
+            &options.leaf_ca,
+            signer_of(&intermediate)?,
+            &chain,
+        )?;
+        leaf_cas.push((leaf, cert, key));
+    }
+    warnings.dedup();
+
+    let report = preflight::run(
+        &PathCert {
+            cert: &root.cert,
+            source: root.source("root"),
+        },
+        &chain_sources(&intermediate),
+        &leaf_cas
+            .iter()
+            .map(|(leaf, cert, key)| SigningCa {
+                stem: leaf.file_stem(),
+                cert,
+                key,
+                source: format!("the generated {}", leaf.file_stem()),
+            })
+            .collect::<Vec<_>>(),
+        &k3s_leaves(&options.cluster),
+        options.now,
+    )?;
+    warnings.extend(report.into_result()?);
 
     let in_tls = |name: &str| tls_dir.join(name);
     let mut plan = Plan::new();
@@ -147,7 +237,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     plan.add_public(in_tls(files::INTERMEDIATE_PEM), intermediate.pem.clone());
     plan.add_public(
         in_tls(files::INTERMEDIATE_CRT),
-        bundle_pem([&intermediate.cert, &root.cert]),
+        bundle_pem(chain.iter().copied()),
     );
     for (name, ca) in [
         (files::ROOT_KEY, &root),
@@ -157,20 +247,12 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             plan.add_secret(in_tls(name), key_pem.clone());
         }
     }
-    for leaf in LeafCa::ALL {
-        let key = next_key()?;
-        let cert = make(
-            leaf.custom_cn(&options.data_dir.product, timestamp),
-            &key,
-            CUSTOM_LEAF_CA.validity_days,
-            signer_of(&intermediate)?,
-        )?;
-        warn_if_outlives(&mut warnings, &cert, &intermediate.cert);
+    for (leaf, cert, key) in &leaf_cas {
         plan.add_public(in_tls(&format!("{}.pem", leaf.file_stem())), cert.to_pem());
         plan.add_secret(in_tls(&leaf.key_file()), key.to_pem()?.as_bytes().to_vec());
         plan.add_public(
             in_tls(&leaf.cert_file()),
-            bundle_pem([&cert, &intermediate.cert, &root.cert]),
+            bundle_pem(std::iter::once(cert).chain(chain.iter().copied())),
         );
     }
 
@@ -201,13 +283,84 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     Ok(CustomCaRun {
         plan,
         tls_dir: tls_dir.clone(),
-        root: root.origin,
-        intermediate: intermediate.origin,
+        root: (root.origin.clone(), root.cert_algorithm()?),
+        intermediate: (intermediate.origin.clone(), intermediate.cert_algorithm()?),
+        chain_above_intermediate: intermediate.above.len(),
+        leaf_ca: options.leaf_ca.key,
         service_keys_kept,
         ca_hash,
         vault_files,
         warnings,
     })
+}
+
+/// What every CA of a run shares: the product, the run's timestamp and start.
+struct Naming<'a> {
+    product: &'a crate::topology::Product,
+    timestamp: u64,
+    not_before: SystemTime,
+}
+
+impl Naming<'_> {
+    /// Issues the `what` CA (`root`, `intermediate`, or a leaf CA kind) for
+    /// `spec.validity_days`, capped at the end of the CAs `above` it: a CA never
+    /// outlives its issuer, and the user is told when it is capped.
+    fn issue(
+        &self,
+        warnings: &mut Vec<String>,
+        what: &str,
+        key: &PrivateKey,
+        spec: &CaSpec,
+        signer: Signer<'_>,
+        above: &[&Certificate],
+    ) -> Result<Certificate> {
+        let wanted_end = days_after(self.not_before, spec.validity_days);
+        let not_after = match above.iter().map(|c| c.not_after()).min() {
+            Some(cap) if cap < wanted_end => {
+                warnings.push(format!(
+                    "the {what} CA would outlive the CA above it: its end is capped at {} \
+                     instead of {} days",
+                    format_time(cap),
+                    spec.validity_days
+                ));
+                cap
+            }
+            _ => wanted_end,
+        };
+        let cn = match LeafCa::ALL.iter().find(|ca| ca.kind() == what) {
+            Some(leaf) => leaf.custom_cn(self.product, self.timestamp),
+            None => format!("{}-{what}-ca@{}", self.product.name(), self.timestamp),
+        };
+        issue_ca(
+            &CaRequest {
+                common_name: &cn,
+                key,
+                not_before: self.not_before,
+                not_after,
+            },
+            signer,
+        )
+    }
+}
+
+/// The certificates between the leaf CAs and the root, named for messages.
+fn chain_sources(intermediate: &Ca) -> Vec<PathCert<'_>> {
+    let mut chain = vec![PathCert {
+        cert: &intermediate.cert,
+        source: intermediate.source("intermediate"),
+    }];
+    for (i, cert) in intermediate.above.iter().enumerate() {
+        chain.push(PathCert {
+            cert,
+            source: format!(
+                "{} (certificate #{}, \"{}\")",
+                intermediate.source("intermediate"),
+                i + 2,
+                cert.subject_cn()
+            ),
+        });
+    }
+    chain
 }
 
 /// A tls dir that holds leaf CA files belongs to an initialised cluster: refused
@@ -274,7 +427,7 @@ impl Inputs {
     /// Reads and checks every input before anything is generated: each CA is
     /// usable, each key matches its certificate, the intermediate was issued by
     /// the root, and the combination can sign the leaf CAs.
-    fn read(&self, now: SystemTime) -> Result<Brought> {
+    fn read(&self, now: SystemTime, passphrases: &Passphrases) -> Result<Brought> {
         let read = |path: &Option<PathBuf>| path.as_deref().map(|p| read_ca(p, now)).transpose();
         let (mut root, mut intermediate) = (read(&self.root_pem)?, read(&self.intermediate_pem)?);
         let service_key = self
@@ -287,7 +440,7 @@ impl Inputs {
             problem,
         };
         match (&mut root, &self.root_key) {
-            (Some(root), Some(key)) => attach_key(root, key)?,
+            (Some(root), Some(key)) => attach_key(root, key, passphrases)?,
             (None, Some(_)) => {
                 return Err(missing(
                     &self.root_key,
@@ -312,13 +465,13 @@ impl Inputs {
                 ));
             }
             (Some(intermediate), Some(root)) => {
-                check_issued_by(&intermediate.cert, &root.cert).map_err(|problem| {
-                    Error::NotIssuedBy {
-                        cert: self.intermediate_pem.clone().unwrap_or_default(),
-                        issuer: self.root_pem.clone().unwrap_or_default(),
-                        problem,
-                    }
-                })?;
+                link_chain(
+                    intermediate,
+                    root,
+                    &self.intermediate_pem.clone().unwrap_or_default(),
+                    &self.root_pem.clone().unwrap_or_default(),
+                    now,
+                )?;
                 let Some(key) = &self.intermediate_key else {
                     let hint = if root.key.is_some() {
                         format!(
@@ -337,7 +490,7 @@ impl Inputs {
                         ),
                     ));
                 };
-                attach_key(intermediate, key)?;
+                attach_key(intermediate, key, passphrases)?;
             }
             (None, _) if self.intermediate_key.is_some() => {
                 return Err(missing(
@@ -371,9 +524,12 @@ impl Inputs {
     }
 }
 
+/// Reads a CA file: its first certificate is the CA (usable now); any that
+/// follow are kept as the chain above it, checked by [`link_chain`].
 fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
     let file = PemFile::read(path)?;
-    let cert = bundle_in(&file)?.swap_remove(0);
+    let mut certs = bundle_in(&file)?;
+    let cert = certs.remove(0);
     cert.require_usable_ca(path, now)?;
     Ok(Ca {
         cert,
@@ -381,12 +537,59 @@ fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
         key: None,
         key_pem: None,
         origin: Origin::Reused(path.to_path_buf()),
+        above: certs,
     })
 }
 
-fn attach_key(ca: &mut Ca, key_path: &Path) -> Result<()> {
+/// Checks a brought chain link by link: `intermediate-ca.pem` holds the issuing
+/// CA, then the CAs above it, optionally ending with the root; each is a CA
+/// usable now and is signed by the next, the last by the root. Keeps the CAs
+/// strictly between the issuing CA and the root.
+fn link_chain(
+    intermediate: &mut Ca,
+    root: &Ca,
+    intermediate_path: &Path,
+    root_path: &Path,
+    now: SystemTime,
+) -> Result<()> {
+    if intermediate.above.last() == Some(&root.cert) {
+        intermediate.above.pop();
+    }
+    let at = |index: usize| match index {
+        0 => intermediate_path.to_path_buf(),
+        i => PathBuf::from(format!(
+            "{} (certificate #{})",
+            intermediate_path.display(),
+            i + 1
+        )),
+    };
+    for (i, cert) in intermediate.above.iter().enumerate() {
+        cert.require_usable_ca(&at(i + 1), now)?;
+    }
+    let links: Vec<&Certificate> = std::iter::once(&intermediate.cert)
+        .chain(&intermediate.above)
+        .chain(std::iter::once(&root.cert))
+        .collect();
+    for (i, pair) in links.windows(2).enumerate() {
+        check_issued_by(pair[0], pair[1]).map_err(|problem| Error::NotIssuedBy {
+            cert: at(i),
+            issuer: if i + 2 == links.len() {
+                root_path.to_path_buf()
+            } else {
+                at(i + 1)
+            },
+            problem,
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads the key of a brought CA (decrypting it with the run's passphrase when
+/// needed) and checks it belongs to the certificate. The file's bytes are what
+/// gets written back: an encrypted key stays encrypted.
+fn attach_key(ca: &mut Ca, key_path: &Path, passphrases: &Passphrases) -> Result<()> {
     let file = PemFile::read(key_path)?;
-    let key = PrivateKey::first_in(&file)?;
+    let key = PrivateKey::first_in_decrypting(&file, passphrases)?;
     if !key.matches(ca.cert.public_key())? {
         let cert = match &ca.origin {
             Origin::Reused(path) => path.clone(),
@@ -402,15 +605,41 @@ fn attach_key(ca: &mut Ca, key_path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn generated(cert: Certificate, key: PrivateKey) -> Result<Ca> {
-    let key_pem = key.to_pem()?.as_bytes().to_vec();
+/// A CA this run made; its key is written encrypted when asked.
+fn generated(
+    cert: Certificate,
+    key: PrivateKey,
+    options: &CustomCaOptions,
+    key_path: &Path,
+) -> Result<Ca> {
+    let key_pem = if options.encrypt_keys {
+        key.to_encrypted_pem(options.passphrases.get_new(key_path)?)?
+    } else {
+        key.to_pem()?
+    };
     Ok(Ca {
         pem: cert.to_pem().into_bytes(),
         cert,
         key: Some(key),
-        key_pem: Some(key_pem),
+        key_pem: Some(key_pem.as_bytes().to_vec()),
         origin: Origin::Generated,
+        above: Vec::new(),
     })
+}
+
+impl Ca {
+    fn cert_algorithm(&self) -> Result<KeyAlgorithm> {
+        crate::keys::PublicKey::from_spki(self.cert.public_key())
+            .map(|k| k.algorithm())
+            .map_err(|problem| Error::Certificate {
+                path: match &self.origin {
+                    Origin::Reused(path) => path.clone(),
+                    Origin::Generated => PathBuf::new(),
+                },
+                index: 1,
+                problem,
+            })
+    }
 }
 
 fn signer_of(ca: &Ca) -> Result<Signer<'_>> {
@@ -420,18 +649,5 @@ fn signer_of(ca: &Ca) -> Result<Signer<'_>> {
             key,
         }),
         None => Err(Error::crypto("signing", "the issuing CA has no key")),
-    }
-}
-
-fn warn_if_outlives(warnings: &mut Vec<String>, cert: &Certificate, issuer: &Certificate) {
-    if cert.not_after() > issuer.not_after() {
-        warnings.push(format!(
-            "\"{}\" is valid until {}, but its issuer \"{}\" expires on {}: \
-             the chain stops verifying then",
-            cert.subject_cn(),
-            format_time(cert.not_after()),
-            issuer.subject_cn(),
-            format_time(issuer.not_after())
-        ));
     }
 }

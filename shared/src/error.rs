@@ -100,6 +100,18 @@ pub enum Error {
         /// The staging directory.
         dir: PathBuf,
     },
+    /// A flag's value is not one the tool accepts.
+    Usage {
+        /// What is wrong, naming the flag or value.
+        problem: String,
+    },
+    /// Pre-flight: what k3s would issue under these CAs would be rejected by a
+    /// client that trusts only the root. Each entry names the input file, the
+    /// constraint, and the certificate and names it breaks.
+    Preflight {
+        /// One line per finding.
+        findings: Vec<String>,
+    },
     /// Key generation or signing failed inside the crypto library.
     Crypto {
         /// What we were doing.
@@ -201,6 +213,13 @@ impl fmt::Display for Error {
                 "{} already exists (a staged rotation may already be loaded from it); \
                  use --force to replace it",
                 dir.display()
+            ),
+            Error::Usage { problem } => f.write_str(problem),
+            Error::Preflight { findings } => write!(
+                f,
+                "refusing to write a tree whose certificates clients that trust only the root \
+                 would reject: {}",
+                findings.join("; ")
             ),
             Error::Crypto { what, problem } => write!(f, "{what} failed: {problem}"),
         }

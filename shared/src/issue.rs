@@ -1,26 +1,34 @@
-//! Issuing CA certificates with the profile of the upstream scripts' `v3_ca`
-//! section, standards-clean:
+//! Issuing certificates from a public key with a named profile, signed by any
+//! key of the algorithm table.
 //!
-//! - subjectKeyIdentifier = SHA-1 of the subject public key bits (OpenSSL `hash`);
-//! - authorityKeyIdentifier keyid = the issuer's SKI (a self-signed root points at itself);
-//! - basicConstraints critical CA:TRUE, no pathlen;
-//! - keyUsage critical: digitalSignature, keyEncipherment, keyCertSign for RSA keys;
-//!   digitalSignature, keyCertSign for EC keys (RFC 5480 forbids keyEncipherment there);
-//! - SHA-256 signature with the issuer's key, random positive serial, subject = CN only.
+//! Two profiles, each standards-clean (pkilint finds no ERROR):
+//! - [`Profile::Ca`]: the upstream scripts' `v3_ca`: subjectKeyIdentifier =
+//!   SHA-1 of the public key bits (OpenSSL `hash`), authorityKeyIdentifier keyid
+//!   = the issuer's SKI, basicConstraints critical CA:TRUE (pathLen only when
+//!   asked), keyUsage critical digitalSignature, keyCertSign (+ keyEncipherment
+//!   for RSA keys only: RFC 5480 and RFC 8410 forbid it elsewhere). No
+//!   extendedKeyUsage: Go checks EKU along the whole chain, so a CA restricted
+//!   to one usage would break the other, or change the join-token hash.
+//! - [`Profile::Leaf`]: what k3s and kubeadm issue to servers and clients: SKI,
+//!   AKI, keyUsage critical digitalSignature (+ keyEncipherment for RSA),
+//!   extendedKeyUsage, subjectAltName when there are names.
 //!
-//! No extendedKeyUsage: Go checks EKU along the whole chain, so a CA restricted to one
-//! usage would break the other, or change the join-token hash.
+//! The signature algorithm follows the issuer's key ([`crate::keys::KeyAlgorithm::signature_algorithm`]);
+//! serials are random and positive.
 
+use std::net::IpAddr;
 use std::str::FromStr as _;
 use std::time::{Duration, SystemTime};
 
-use der::asn1::OctetString;
+use der::asn1::{Ia5String, ObjectIdentifier, OctetString};
 use sha1::{Digest as _, Sha1};
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder as _, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension as _};
 use x509_cert::name::Name;
@@ -30,13 +38,19 @@ use x509_cert::time::{Time, Validity};
 
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
-use crate::keys::{KeyAlgorithm, PrivateKey};
+use crate::keys::{KeySigner, PrivateKey, PublicKey};
 
-/// Who signs a new CA certificate.
+/// id-kp-serverAuth.
+pub const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+/// id-kp-clientAuth.
+pub const CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+
+/// Who signs a new certificate.
 #[derive(Clone, Copy)]
 pub enum Signer<'a> {
-    /// The certificate signs itself with its own key.
-    SelfSigned,
+    /// The certificate signs itself with this key (its public half is the
+    /// request's public key).
+    SelfSigned(&'a PrivateKey),
     /// An existing CA signs it.
     Ca {
         /// The issuing CA's certificate.
@@ -46,25 +60,63 @@ pub enum Signer<'a> {
     },
 }
 
-/// What to put in a new CA certificate.
-pub struct CaRequest<'a> {
-    /// The subject CN.
-    pub common_name: &'a str,
-    /// The subject's key pair.
-    pub key: &'a PrivateKey,
-    /// Start of validity (the run's timestamp).
-    pub not_before: SystemTime,
-    /// Lifetime in days.
-    pub validity_days: u32,
+/// A subject alternative name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum San {
+    /// A DNS name.
+    Dns(String),
+    /// An IP address.
+    Ip(IpAddr),
 }
 
-/// Issues a CA certificate for `request`, signed as `signer` says.
-pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certificate> {
-    let subject = Name::from_str(&format!("CN={}", request.common_name))
-        .map_err(|e| Error::crypto(format!("encoding subject CN={}", request.common_name), e))?;
-    let subject_spki = request.key.public_key_info()?;
+impl std::fmt::Display for San {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            San::Dns(name) => write!(f, "DNS {name}"),
+            San::Ip(ip) => write!(f, "IP {ip}"),
+        }
+    }
+}
+
+/// What kind of certificate to make.
+#[derive(Clone, Debug)]
+pub enum Profile {
+    /// A CA certificate.
+    Ca {
+        /// pathLenConstraint, when the CA must not have CAs below it beyond this.
+        path_len: Option<u8>,
+    },
+    /// A server or client certificate.
+    Leaf {
+        /// extendedKeyUsage OIDs ([`SERVER_AUTH`], [`CLIENT_AUTH`]).
+        usages: Vec<ObjectIdentifier>,
+        /// subjectAltName entries; none means no extension.
+        sans: Vec<San>,
+    },
+}
+
+/// A certificate to issue: whose key, which names, which profile, how long.
+pub struct IssueRequest {
+    /// The subject name.
+    pub subject: Name,
+    /// The subject's public key (from a key we hold or from a CSR).
+    pub public_key: SubjectPublicKeyInfoOwned,
+    /// The profile.
+    pub profile: Profile,
+    /// Start of validity.
+    pub not_before: SystemTime,
+    /// End of validity.
+    pub not_after: SystemTime,
+}
+
+/// Issues the certificate `request` describes, signed as `signer` says.
+pub fn issue(request: &IssueRequest, signer: Signer<'_>) -> Result<Certificate> {
     let (issuer_name, authority_key_id, signing_key) = match signer {
-        Signer::SelfSigned => (subject.clone(), key_identifier(&subject_spki), request.key),
+        Signer::SelfSigned(key) => (
+            request.subject.clone(),
+            key_identifier(&request.public_key),
+            key,
+        ),
         Signer::Ca { cert, key } => (
             cert.subject().clone(),
             cert.subject_key_id()
@@ -72,28 +124,83 @@ pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certifica
             key,
         ),
     };
-    let profile = CaProfile {
-        subject,
+    let subject_algorithm = PublicKey::from_spki(&request.public_key)
+        .map_err(|e| Error::crypto("reading the subject public key", e))?
+        .algorithm();
+    let profile = NamedProfile {
+        subject: request.subject.clone(),
         issuer: issuer_name,
         authority_key_id,
-        key_usage: ca_key_usage(request.key.algorithm()),
+        can_encipher: subject_algorithm.can_encipher(),
+        profile: request.profile.clone(),
     };
-    let validity = validity(request.not_before, request.validity_days)?;
+    let time =
+        |t: SystemTime| Time::try_from(t).map_err(|e| Error::crypto("encoding a validity date", e));
+    let validity = Validity::new(time(request.not_before)?, time(request.not_after)?);
     let serial = SerialNumber::generate(&mut rand::rng());
-    let builder = CertificateBuilder::new(profile, serial, validity, subject_spki)
-        .map_err(|e| Error::crypto("preparing a certificate", e))?;
-    let built = match signing_key {
-        PrivateKey::Rsa(key) => {
-            let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**key).clone());
-            builder.build::<_, rsa::pkcs1v15::Signature>(&signer)
-        }
-        PrivateKey::EcP256(key) => {
-            let signer = p256::ecdsa::SigningKey::from(key);
-            builder.build::<_, p256::ecdsa::DerSignature>(&signer)
-        }
-    }
-    .map_err(|e| Error::crypto(format!("signing {}", request.common_name), e))?;
+    let what = || format!("signing \"{}\"", request.subject);
+    let builder = CertificateBuilder::new(profile, serial, validity, request.public_key.clone())
+        .map_err(|e| Error::crypto(what(), e))?;
+    let built = builder
+        .build::<_, crate::keys::RawSignature>(&KeySigner::new(signing_key)?)
+        .map_err(|e| Error::crypto(what(), e))?;
     Certificate::from_built(built)
+}
+
+/// What to put in a new CA certificate whose key we hold.
+pub struct CaRequest<'a> {
+    /// The subject CN.
+    pub common_name: &'a str,
+    /// The subject's key pair.
+    pub key: &'a PrivateKey,
+    /// Start of validity (the run's timestamp).
+    pub not_before: SystemTime,
+    /// End of validity.
+    pub not_after: SystemTime,
+}
+
+/// Issues a CA certificate (CN only, no pathLen) for a key we hold.
+pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certificate> {
+    issue(
+        &IssueRequest {
+            subject: subject_name(request.common_name, &[])?,
+            public_key: request.key.public_key_info()?,
+            profile: Profile::Ca { path_len: None },
+            not_before: request.not_before,
+            not_after: request.not_after,
+        },
+        signer,
+    )
+}
+
+/// A subject of a CN and organisations (`O`), in the order Go writes them (O
+/// before CN), with RFC 4514 escaping.
+pub fn subject_name(common_name: &str, organizations: &[&str]) -> Result<Name> {
+    let mut text = format!("CN={}", escape_rdn(common_name));
+    for organization in organizations.iter().rev() {
+        text.push_str(&format!(",O={}", escape_rdn(organization)));
+    }
+    Name::from_str(&text).map_err(|e| Error::crypto(format!("encoding subject {text}"), e))
+}
+
+fn escape_rdn(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for (i, c) in value.chars().enumerate() {
+        let edge = i == 0 || i + 1 == value.chars().count();
+        if matches!(c, '\\' | ',' | '+' | '"' | '<' | '>' | ';' | '=')
+            || (i == 0 && c == '#')
+            || (edge && c == ' ')
+        {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// `days` after `start`.
+pub fn days_after(start: SystemTime, days: u32) -> SystemTime {
+    start + Duration::from_secs(u64::from(days) * 86_400)
 }
 
 /// The timestamp of a run: whole unix seconds (the `@TS` of CNs) and the same
@@ -114,30 +221,29 @@ pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
 }
 
-fn ca_key_usage(algorithm: KeyAlgorithm) -> KeyUsage {
-    let mut usages = KeyUsages::DigitalSignature | KeyUsages::KeyCertSign;
-    if let KeyAlgorithm::Rsa(_) = algorithm {
-        usages |= KeyUsages::KeyEncipherment;
-    }
-    KeyUsage(usages)
-}
-
-fn validity(not_before: SystemTime, days: u32) -> Result<Validity> {
-    let not_after = not_before + Duration::from_secs(u64::from(days) * 86_400);
-    let time =
-        |t: SystemTime| Time::try_from(t).map_err(|e| Error::crypto("encoding a validity date", e));
-    Ok(Validity::new(time(not_before)?, time(not_after)?))
-}
-
-/// The extensions of every CA certificate we issue.
-struct CaProfile {
+/// The extensions of a [`Profile`], for x509-cert's builder.
+struct NamedProfile {
     subject: Name,
     issuer: Name,
     authority_key_id: Vec<u8>,
-    key_usage: KeyUsage,
+    can_encipher: bool,
+    profile: Profile,
 }
 
-impl BuilderProfile for CaProfile {
+impl NamedProfile {
+    fn key_usage(&self) -> KeyUsage {
+        let mut usages = KeyUsages::DigitalSignature.into();
+        if let Profile::Ca { .. } = self.profile {
+            usages |= KeyUsages::KeyCertSign;
+        }
+        if self.can_encipher {
+            usages |= KeyUsages::KeyEncipherment;
+        }
+        KeyUsage(usages)
+    }
+}
+
+impl BuilderProfile for NamedProfile {
     fn get_issuer(&self, _subject: &Name) -> Name {
         self.issuer.clone()
     }
@@ -160,15 +266,54 @@ impl BuilderProfile for CaProfile {
             authority_cert_issuer: None,
             authority_cert_serial_number: None,
         };
-        let basic = BasicConstraints {
-            ca: true,
-            path_len_constraint: None,
-        };
-        Ok(vec![
+        let mut extensions = vec![
             (false, &ski).to_extension(subject, &[])?,
             (false, &aki).to_extension(subject, &[])?,
-            (true, &basic).to_extension(subject, &[])?,
-            (true, &self.key_usage).to_extension(subject, &[])?,
-        ])
+        ];
+        match &self.profile {
+            Profile::Ca { path_len } => {
+                let basic = BasicConstraints {
+                    ca: true,
+                    path_len_constraint: *path_len,
+                };
+                extensions.push((true, &basic).to_extension(subject, &[])?);
+                extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
+            }
+            Profile::Leaf { usages, sans } => {
+                extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
+                let eku = ExtendedKeyUsage(usages.clone());
+                extensions.push((false, &eku).to_extension(subject, &[])?);
+                if !sans.is_empty() {
+                    let names = sans
+                        .iter()
+                        .map(general_name)
+                        .collect::<der::Result<Vec<_>>>()?;
+                    let san = SubjectAltName(names);
+                    extensions.push((false, &san).to_extension(subject, &[])?);
+                }
+            }
+        }
+        Ok(extensions)
+    }
+}
+
+fn general_name(san: &San) -> der::Result<GeneralName> {
+    Ok(match san {
+        San::Dns(name) => GeneralName::DnsName(Ia5String::new(name)?),
+        San::Ip(IpAddr::V4(ip)) => GeneralName::IpAddress(OctetString::new(ip.octets())?),
+        San::Ip(IpAddr::V6(ip)) => GeneralName::IpAddress(OctetString::new(ip.octets())?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_values_are_escaped_and_o_comes_before_cn() {
+        let name = subject_name("a,b", &["system:masters"]).unwrap();
+        assert_eq!(name.to_string(), "CN=a\\,b,O=system:masters");
+        let cn = name.common_name().unwrap().unwrap();
+        assert_eq!(cn.value(), "a,b");
     }
 }

@@ -11,6 +11,7 @@
 //! - output: [`plan`] writes a plan all or nothing; [`error`] is the one error type.
 pub mod cert;
 pub mod checks;
+pub mod constraints;
 pub mod custom_ca;
 pub mod error;
 pub mod expiry;
@@ -18,6 +19,7 @@ pub mod issue;
 pub mod keys;
 pub mod pem_file;
 pub mod plan;
+pub mod preflight;
 pub mod rotation;
 pub mod sa_rotation;
 pub mod service_key;

@@ -12,11 +12,11 @@
 //! `[intermediate key, new root key]`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::error::{Error, Result};
-use crate::issue::{CaRequest, Signer, issue_ca, run_timestamp};
+use crate::issue::{CaRequest, Signer, days_after, issue_ca, run_timestamp};
 use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
@@ -79,8 +79,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
         });
     }
     let (timestamp, not_before) = run_timestamp(options.now);
-    let new_lifetime_end =
-        not_before + Duration::from_secs(u64::from(ROTATION_VALIDITY_DAYS) * 86_400);
+    let new_lifetime_end = days_after(not_before, ROTATION_VALIDITY_DAYS);
 
     let old_roots = LeafCa::ALL
         .iter()
@@ -91,7 +90,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
 
     // New keys: per CA a root and an intermediate key, and the service key.
     let mut wanted = vec![SERVICE_ACCOUNT_KEY];
-    wanted.extend([crate::keys::KeyAlgorithm::EcP256; 10]);
+    wanted.extend([crate::keys::KeyAlgorithm::EcdsaP256; 10]);
     let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
     let mut next_key = || {
         keys.next()
@@ -223,9 +222,9 @@ fn rotate_one(
         common_name: &root_cn,
         key: root_key,
         not_before,
-        validity_days: ROTATION_VALIDITY_DAYS,
+        not_after: days_after(not_before, ROTATION_VALIDITY_DAYS),
     };
-    let new_root = issue_ca(&root_request, Signer::SelfSigned)?;
+    let new_root = issue_ca(&root_request, Signer::SelfSigned(root_key))?;
     let cross_signed = issue_ca(
         &root_request,
         Signer::Ca {
@@ -239,7 +238,7 @@ fn rotate_one(
             common_name: &intermediate_cn,
             key: intermediate_key,
             not_before,
-            validity_days: ROTATION_VALIDITY_DAYS,
+            not_after: days_after(not_before, ROTATION_VALIDITY_DAYS),
         },
         Signer::Ca {
             cert: &new_root,

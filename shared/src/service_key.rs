@@ -11,11 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use der::Decode as _;
-use p256::pkcs8::DecodePublicKey as _;
-use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::error::{Error, Result};
-use crate::keys::{KeyAlgorithm, PrivateKey, sha256_hex};
+use crate::keys::{KeyAlgorithm, PrivateKey, PublicKey, sha256_hex};
 use crate::pem_file::{PemBlock, PemFile};
 
 /// One key of a service-account key file.
@@ -136,19 +134,7 @@ fn read_block(
             Ok((key.algorithm(), key.public_key_der()?, true))
         }
         "PUBLIC KEY" => {
-            let spki = SubjectPublicKeyInfoOwned::from_der(&block.der)
-                .map_err(|e| error(format!("invalid public key: {e}")))?;
-            let algorithm = if let Ok(rsa_key) = rsa::RsaPublicKey::from_public_key_der(&block.der)
-            {
-                KeyAlgorithm::Rsa(rsa::traits::PublicKeyParts::n(&rsa_key).bits() as usize)
-            } else if p256::PublicKey::from_public_key_der(&block.der).is_ok() {
-                KeyAlgorithm::EcP256
-            } else {
-                return Err(error(format!(
-                    "public key of algorithm {}; only RSA and EC P-256 are supported",
-                    spki.algorithm.oid
-                )));
-            };
+            let algorithm = PublicKey::from_der(&block.der).map_err(error)?.algorithm();
             Ok((algorithm, block.der.clone(), false))
         }
         "RSA PUBLIC KEY" => Err(error(

@@ -5,8 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
+use std::net::IpAddr;
+
+use crate::constraints::Usage;
 use crate::error::{Error, Result};
+use crate::issue::San;
 use crate::keys::KeyAlgorithm;
+use crate::preflight::{ClusterNames, LeafSpec};
 
 /// The five CAs k3s reads from `server/tls` and signs its leaf certificates with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,9 +80,111 @@ impl LeafCa {
     }
 }
 
+/// Every kind of certificate k3s issues from its five CAs (k3s
+/// pkg/daemons/control/deps/deps.go and dynamiclistener), with the names and
+/// usages its consumers check: what pre-flight issues and verifies.
+pub fn k3s_leaves(names: &ClusterNames) -> Vec<LeafSpec> {
+    use Usage::{ClientAuth, ServerAuth};
+    let local = || {
+        vec![
+            San::Dns("localhost".into()),
+            San::Ip(IpAddr::from([127, 0, 0, 1])),
+        ]
+    };
+    let leaf =
+        |ca: LeafCa, name, cn: &str, orgs: &[&'static str], usages: &[Usage], sans| LeafSpec {
+            ca: ca.file_stem(),
+            name,
+            common_name: cn.to_string(),
+            organizations: orgs.to_vec(),
+            usages: usages.to_vec(),
+            sans,
+        };
+    let client = |name, cn: &str, orgs: &[&'static str]| {
+        leaf(LeafCa::Client, name, cn, orgs, &[ClientAuth], Vec::new())
+    };
+    vec![
+        leaf(
+            LeafCa::Server,
+            "kube-apiserver serving",
+            "kube-apiserver",
+            &[],
+            &[ServerAuth],
+            names.serving_sans(),
+        ),
+        leaf(
+            LeafCa::Server,
+            "supervisor serving (k3s)",
+            "k3s",
+            &["k3s"],
+            &[ServerAuth],
+            names.serving_sans(),
+        ),
+        leaf(
+            LeafCa::Server,
+            "kubelet serving",
+            "kubelet",
+            &[],
+            &[ServerAuth],
+            local(),
+        ),
+        client("admin", "system:admin", &["system:masters"]),
+        client(
+            "supervisor client",
+            "system:k3s-supervisor",
+            &["system:masters"],
+        ),
+        client(
+            "kube-apiserver client",
+            "system:apiserver",
+            &["system:masters"],
+        ),
+        client(
+            "kube-controller-manager",
+            "system:kube-controller-manager",
+            &[],
+        ),
+        client("kube-scheduler", "system:kube-scheduler", &[]),
+        client("kube-proxy", "system:kube-proxy", &[]),
+        client("kubelet client", "system:node:node", &["system:nodes"]),
+        leaf(
+            LeafCa::RequestHeader,
+            "auth-proxy client",
+            "system:auth-proxy",
+            &[],
+            &[ClientAuth],
+            Vec::new(),
+        ),
+        leaf(
+            LeafCa::EtcdServer,
+            "etcd server",
+            "etcd-server",
+            &[],
+            &[ServerAuth, ClientAuth],
+            local(),
+        ),
+        leaf(
+            LeafCa::EtcdServer,
+            "etcd client",
+            "etcd-client",
+            &[],
+            &[ClientAuth],
+            Vec::new(),
+        ),
+        leaf(
+            LeafCa::EtcdPeer,
+            "etcd peer",
+            "etcd-peer",
+            &[],
+            &[ServerAuth, ClientAuth],
+            local(),
+        ),
+    ]
+}
+
 /// How one kind of CA certificate is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CaProfile {
+pub struct CaSpec {
     /// The key type of the CA.
     pub key: KeyAlgorithm,
     /// Lifetime in days from issuance.
@@ -85,18 +192,18 @@ pub struct CaProfile {
 }
 
 /// The root of a custom tree (`root-ca.pem`).
-pub const CUSTOM_ROOT: CaProfile = CaProfile {
+pub const CUSTOM_ROOT: CaSpec = CaSpec {
     key: KeyAlgorithm::Rsa(4096),
     validity_days: 7300,
 };
 /// The intermediate of a custom tree (`intermediate-ca.pem`).
-pub const CUSTOM_INTERMEDIATE: CaProfile = CaProfile {
+pub const CUSTOM_INTERMEDIATE: CaSpec = CaSpec {
     key: KeyAlgorithm::Rsa(4096),
     validity_days: 3700,
 };
 /// Each of the five leaf CAs of a custom tree.
-pub const CUSTOM_LEAF_CA: CaProfile = CaProfile {
-    key: KeyAlgorithm::EcP256,
+pub const CUSTOM_LEAF_CA: CaSpec = CaSpec {
+    key: KeyAlgorithm::EcdsaP256,
     validity_days: 3700,
 };
 /// The service-account signing key k3s expects first in `service.key`.

@@ -4,26 +4,18 @@
 use std::time::SystemTime;
 
 use der::Encode as _;
-use der::asn1::ObjectIdentifier;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-use p256::pkcs8::DecodePublicKey as _;
-use sha2::Digest as _;
 
 use crate::cert::Certificate;
+use crate::keys::{PublicKey, SignatureAlgorithm};
 
-const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const EKU_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
-const EKU_ANY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
+const EKU_SERVER_AUTH: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+const EKU_ANY: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.37.0");
 
 /// Checks that `issuer`'s key signed `child`. The error says why not in plain words.
 ///
-/// Supported: RSA PKCS#1 v1.5 with SHA-256/384/512 and ECDSA P-256 with
-/// SHA-256/384, which covers what k3s, OpenSSL defaults and these tools produce.
+/// Every algorithm of [`SignatureAlgorithm`]: RSA PKCS#1 v1.5 and ECDSA with
+/// SHA-256/384/512, and Ed25519, over every key type of the algorithm table.
 pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), String> {
     let x509 = child.x509();
     let tbs = x509
@@ -34,42 +26,10 @@ pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), 
         .signature()
         .as_bytes()
         .ok_or("the signature is not a whole number of bytes")?;
-    let issuer_key = issuer
-        .public_key()
-        .to_der()
-        .map_err(|e| format!("cannot encode the issuer key: {e}"))?;
-    let algorithm = x509.signature_algorithm().oid;
-    let bad = |e: &dyn std::fmt::Display| {
-        format!("signature does not verify with the issuer's key ({e})")
-    };
-    match algorithm {
-        SHA256_WITH_RSA | SHA384_WITH_RSA | SHA512_WITH_RSA => {
-            use rsa::pkcs1v15::{Signature, VerifyingKey};
-            let key = rsa::RsaPublicKey::from_public_key_der(&issuer_key)
-                .map_err(|_| "signed with RSA but the issuer key is not RSA".to_string())?;
-            let signature = Signature::try_from(signature).map_err(|e| bad(&e))?;
-            let verified = match algorithm {
-                SHA256_WITH_RSA => VerifyingKey::<sha2::Sha256>::new(key).verify(&tbs, &signature),
-                SHA384_WITH_RSA => VerifyingKey::<sha2::Sha384>::new(key).verify(&tbs, &signature),
-                _ => VerifyingKey::<sha2::Sha512>::new(key).verify(&tbs, &signature),
-            };
-            verified.map_err(|e| bad(&e))
-        }
-        ECDSA_WITH_SHA256 | ECDSA_WITH_SHA384 => {
-            let key = p256::ecdsa::VerifyingKey::from_public_key_der(&issuer_key).map_err(|_| {
-                "signed with ECDSA but the issuer key is not EC P-256 (the only curve supported)"
-                    .to_string()
-            })?;
-            let signature = p256::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
-            let verified = if algorithm == ECDSA_WITH_SHA256 {
-                key.verify(&tbs, &signature)
-            } else {
-                key.verify_prehash(&sha2::Sha384::digest(&tbs), &signature)
-            };
-            verified.map_err(|e| bad(&e))
-        }
-        other => Err(format!("unsupported signature algorithm {other}")),
-    }
+    let oid = x509.signature_algorithm().oid;
+    let algorithm = SignatureAlgorithm::from_oid(oid)
+        .ok_or_else(|| format!("unsupported signature algorithm {oid}"))?;
+    PublicKey::from_spki(issuer.public_key())?.verify(algorithm, &tbs, signature)
 }
 
 /// Checks that `child` names `issuer` as its issuer and carries its signature.

@@ -1,49 +1,47 @@
-//! Private keys: generation, parsing in every form k3s and OpenSSL write, and
-//! encoding the way OpenSSL does (EC: SEC1 `EC PRIVATE KEY`; RSA: PKCS#1
-//! `RSA PRIVATE KEY`), which is what k3s itself writes and what the upstream
-//! scripts produce.
+//! Private keys of every type in [`algorithm`]: generation, reading in every
+//! form k3s, Kubernetes and OpenSSL write (PKCS#1, SEC1, PKCS#8, encrypted
+//! PKCS#8 and OpenSSL's traditional encrypted PEM), writing in OpenSSL's
+//! traditional encodings (what k3s itself writes) or encrypted PKCS#8, and signing.
 
 use std::fmt;
 use std::path::Path;
 
-use der::{Decode, Encode};
+use der::{Decode as _, Encode as _};
 use p256::elliptic_curve::Generate as _;
-use p256::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
-use rsa::pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPrivateKey as _};
-use sha2::{Digest, Sha256};
+use pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
+use rsa::pkcs1::EncodeRsaPrivateKey as _;
+use sha2::{Digest as _, Sha256};
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::pem_file::{PemBlock, PemFile};
 
+pub mod algorithm;
+mod decode;
+pub mod encrypted;
+mod public;
 mod rsa_primes;
+mod sign;
 
-/// The key types of the k3s CA topology.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyAlgorithm {
-    /// RSA with the given modulus size in bits.
-    Rsa(usize),
-    /// ECDSA on NIST P-256 (prime256v1).
-    EcP256,
-}
-
-impl fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KeyAlgorithm::Rsa(bits) => write!(f, "RSA-{bits}"),
-            KeyAlgorithm::EcP256 => f.write_str("EC P-256"),
-        }
-    }
-}
+pub use algorithm::{GeneratedKey, KeyAlgorithm, SignatureAlgorithm};
+pub use encrypted::{Passphrase, PassphraseSource, Passphrases};
+pub use public::PublicKey;
+pub(crate) use sign::{KeySigner, RawSignature};
 
 /// A private key of one of the supported algorithms.
 #[derive(Clone)]
 pub enum PrivateKey {
     /// An RSA key.
     Rsa(Box<rsa::RsaPrivateKey>),
-    /// A P-256 key.
-    EcP256(p256::SecretKey),
+    /// An ECDSA P-256 key.
+    P256(p256::SecretKey),
+    /// An ECDSA P-384 key.
+    P384(p384::SecretKey),
+    /// An ECDSA P-521 key.
+    P521(p521::SecretKey),
+    /// An Ed25519 key.
+    Ed25519(Box<ed25519_dalek::SigningKey>),
 }
 
 impl fmt::Debug for PrivateKey {
@@ -53,12 +51,10 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
-const OID_RSA_ENCRYPTION: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const OID_EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const OID_P256: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+/// The PEM label of a PKCS#8 private key.
+pub const PKCS8_LABEL: &str = "PRIVATE KEY";
+/// The PEM label of an encrypted PKCS#8 private key.
+pub const ENCRYPTED_PKCS8_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
 impl PrivateKey {
     /// Generates a new key. RSA keys use e = 65537.
@@ -76,21 +72,33 @@ impl PrivateKey {
             .iter()
             .filter_map(|a| match a {
                 KeyAlgorithm::Rsa(bits) => Some(*bits),
-                KeyAlgorithm::EcP256 => None,
+                _ => None,
             })
             .collect();
         let mut rsa_keys = rsa_primes::generate(&rsa_bits)?.into_iter();
         let mut rng = rand::rng();
         algorithms
             .iter()
-            .map(|algorithm| match algorithm {
-                KeyAlgorithm::Rsa(_) => rsa_keys
-                    .next()
-                    .map(|k| PrivateKey::Rsa(Box::new(k)))
-                    .ok_or_else(|| Error::crypto("generating an RSA key", "no key")),
-                KeyAlgorithm::EcP256 => Ok(PrivateKey::EcP256(p256::SecretKey::generate_from_rng(
-                    &mut rng,
-                ))),
+            .map(|algorithm| {
+                Ok(match algorithm {
+                    KeyAlgorithm::Rsa(_) => PrivateKey::Rsa(Box::new(
+                        rsa_keys
+                            .next()
+                            .ok_or_else(|| Error::crypto("generating an RSA key", "no key"))?,
+                    )),
+                    KeyAlgorithm::EcdsaP256 => {
+                        PrivateKey::P256(p256::SecretKey::generate_from_rng(&mut rng))
+                    }
+                    KeyAlgorithm::EcdsaP384 => {
+                        PrivateKey::P384(p384::SecretKey::generate_from_rng(&mut rng))
+                    }
+                    KeyAlgorithm::EcdsaP521 => {
+                        PrivateKey::P521(p521::SecretKey::generate_from_rng(&mut rng))
+                    }
+                    KeyAlgorithm::Ed25519 => {
+                        PrivateKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
+                    }
+                })
             })
             .collect()
     }
@@ -101,28 +109,58 @@ impl PrivateKey {
             PrivateKey::Rsa(key) => {
                 KeyAlgorithm::Rsa(rsa::traits::PublicKeyParts::n(key.as_ref()).bits() as usize)
             }
-            PrivateKey::EcP256(_) => KeyAlgorithm::EcP256,
+            PrivateKey::P256(_) => KeyAlgorithm::EcdsaP256,
+            PrivateKey::P384(_) => KeyAlgorithm::EcdsaP384,
+            PrivateKey::P521(_) => KeyAlgorithm::EcdsaP521,
+            PrivateKey::Ed25519(_) => KeyAlgorithm::Ed25519,
         }
     }
 
-    /// The key in OpenSSL's traditional encoding: PKCS#1 for RSA, SEC1 for EC.
+    /// The key in OpenSSL's traditional encoding, as k3s writes keys: PKCS#1
+    /// `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`; Ed25519 has no traditional form,
+    /// so PKCS#8 `PRIVATE KEY` (what `openssl genpkey` writes).
     pub fn to_pem(&self) -> Result<Zeroizing<String>> {
         let line_ending = der::pem::LineEnding::LF;
-        match self {
-            PrivateKey::Rsa(key) => key
-                .to_pkcs1_pem(line_ending)
-                .map_err(|e| Error::crypto("encoding an RSA key", e)),
-            PrivateKey::EcP256(key) => key
-                .to_sec1_pem(line_ending)
-                .map_err(|e| Error::crypto("encoding an EC key", e)),
-        }
+        let encoded = match self {
+            PrivateKey::Rsa(key) => key.to_pkcs1_pem(line_ending).map_err(|e| e.to_string()),
+            PrivateKey::P256(key) => key.to_sec1_pem(line_ending).map_err(|e| e.to_string()),
+            PrivateKey::P384(key) => key.to_sec1_pem(line_ending).map_err(|e| e.to_string()),
+            PrivateKey::P521(key) => key.to_sec1_pem(line_ending).map_err(|e| e.to_string()),
+            PrivateKey::Ed25519(_) => {
+                let der = self.to_pkcs8_der()?;
+                return Ok(Zeroizing::new(crate::pem_file::encode(PKCS8_LABEL, &der)));
+            }
+        };
+        encoded.map_err(|e| Error::crypto(format!("encoding an {} key", self.algorithm()), e))
+    }
+
+    /// The key as PKCS#8 DER (a `PRIVATE KEY` block's contents).
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let document = match self {
+            PrivateKey::Rsa(key) => key.to_pkcs8_der(),
+            PrivateKey::P256(key) => key.to_pkcs8_der(),
+            PrivateKey::P384(key) => key.to_pkcs8_der(),
+            PrivateKey::P521(key) => key.to_pkcs8_der(),
+            PrivateKey::Ed25519(key) => key.to_pkcs8_der(),
+        };
+        document
+            .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+            .map_err(|e| Error::crypto(format!("encoding an {} key", self.algorithm()), e))
+    }
+
+    /// The key as an `ENCRYPTED PRIVATE KEY` block (PKCS#8 PBES2, see [`encrypted`]).
+    pub fn to_encrypted_pem(&self, passphrase: &Passphrase) -> Result<Zeroizing<String>> {
+        encrypted::encrypt_pkcs8_pem(&self.to_pkcs8_der()?, passphrase)
     }
 
     /// The DER SubjectPublicKeyInfo of the public half.
     pub fn public_key_der(&self) -> Result<Vec<u8>> {
         let document = match self {
             PrivateKey::Rsa(key) => key.to_public_key().to_public_key_der(),
-            PrivateKey::EcP256(key) => key.public_key().to_public_key_der(),
+            PrivateKey::P256(key) => key.public_key().to_public_key_der(),
+            PrivateKey::P384(key) => key.public_key().to_public_key_der(),
+            PrivateKey::P521(key) => key.public_key().to_public_key_der(),
+            PrivateKey::Ed25519(key) => key.verifying_key().to_public_key_der(),
         };
         document
             .map(|d| d.as_bytes().to_vec())
@@ -145,83 +183,61 @@ impl PrivateKey {
         Ok(ours == theirs)
     }
 
-    /// Reads the first private key of a PEM file.
+    /// Reads the first private key of a PEM file (unencrypted: k3s reads it).
     pub fn read_first(path: &Path) -> Result<Self> {
         let file = PemFile::read(path)?;
         Self::first_in(&file)
     }
 
-    /// The first private key among the blocks of `file`.
+    /// The first private key among the blocks of `file` (unencrypted).
     pub fn first_in(file: &PemFile) -> Result<Self> {
-        let block = file
-            .blocks
-            .iter()
-            .find(|b| b.label.ends_with("PRIVATE KEY"))
-            .ok_or_else(|| Error::Key {
+        Self::from_block(&file.path, first_key_block(file)?)
+    }
+
+    /// The first private key among the blocks of `file`, decrypted with the run's
+    /// passphrase when it is encrypted: for the keys that never reach k3s (a root
+    /// or an issuing CA brought to sign with).
+    pub fn first_in_decrypting(file: &PemFile, passphrases: &Passphrases) -> Result<Self> {
+        let block = first_key_block(file)?;
+        if block.label == ENCRYPTED_PKCS8_LABEL || block.is_encrypted() {
+            let passphrase = passphrases.get(&file.path)?;
+            let (label, der) = encrypted::decrypt(&file.path, block, passphrase)?;
+            return decode::private_key(&label, &der).map_err(|problem| Error::Key {
                 path: file.path.clone(),
-                problem: "no PRIVATE KEY block in the file".into(),
-            })?;
+                problem,
+            });
+        }
         Self::from_block(&file.path, block)
     }
 
-    /// Decodes one PEM block as a PKCS#1, SEC1 or PKCS#8 private key.
+    /// Decodes one unencrypted PEM block as a PKCS#1, SEC1 or PKCS#8 private key.
+    /// An encrypted block is refused: k3s cannot read it.
     pub fn from_block(path: &Path, block: &PemBlock) -> Result<Self> {
-        let key_error = |problem: String| Error::Key {
+        if block.is_encrypted() || block.label == ENCRYPTED_PKCS8_LABEL {
+            return Err(Error::Key {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "the {} block is encrypted, and k3s reads this file in the clear",
+                    block.label
+                ),
+            });
+        }
+        decode::private_key(&block.label, &block.der).map_err(|problem| Error::Key {
             path: path.to_path_buf(),
             problem,
-        };
-        if block.is_encrypted() || block.label == "ENCRYPTED PRIVATE KEY" {
-            return Err(key_error(format!(
-                "the {} block is encrypted; decrypt it first (openssl pkey -in {} -out <plain file>)",
-                block.label,
-                path.display()
-            )));
-        }
-        match block.label.as_str() {
-            "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_der(&block.der)
-                .map(|k| PrivateKey::Rsa(Box::new(k)))
-                .map_err(|e| key_error(format!("invalid PKCS#1 RSA private key: {e}"))),
-            "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&block.der)
-                .map(PrivateKey::EcP256)
-                .map_err(|e| {
-                    key_error(format!(
-                        "invalid or unsupported SEC1 EC private key (only P-256 is supported): {e}"
-                    ))
-                }),
-            "PRIVATE KEY" => Self::from_pkcs8(&block.der).map_err(key_error),
-            other => Err(key_error(format!(
-                "a \"{other}\" block where a private key was expected"
-            ))),
-        }
+        })
     }
+}
 
-    fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
-        let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(der)
-            .map_err(|e| format!("invalid PKCS#8 private key: {e}"))?;
-        let algorithm = info.algorithm.oid;
-        if algorithm == OID_RSA_ENCRYPTION {
-            rsa::RsaPrivateKey::from_pkcs8_der(der)
-                .map(|k| PrivateKey::Rsa(Box::new(k)))
-                .map_err(|e| format!("invalid PKCS#8 RSA private key: {e}"))
-        } else if algorithm == OID_EC_PUBLIC_KEY {
-            let curve = info
-                .algorithm
-                .parameters_oid()
-                .map_err(|e| format!("PKCS#8 EC key without a named curve: {e}"))?;
-            if curve != OID_P256 {
-                return Err(format!(
-                    "EC key on curve {curve}; only P-256 (prime256v1) is supported"
-                ));
-            }
-            p256::SecretKey::from_pkcs8_der(der)
-                .map(PrivateKey::EcP256)
-                .map_err(|e| format!("invalid PKCS#8 EC private key: {e}"))
-        } else {
-            Err(format!(
-                "PKCS#8 key of algorithm {algorithm}; only RSA and EC P-256 are supported"
-            ))
-        }
-    }
+/// The first block of `file` whose label names a private key.
+fn first_key_block(file: &PemFile) -> Result<&PemBlock> {
+    file.blocks
+        .iter()
+        .find(|b| b.label.ends_with(PKCS8_LABEL))
+        .ok_or_else(|| Error::Key {
+            path: file.path.clone(),
+            problem: "no PRIVATE KEY block in the file".into(),
+        })
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
