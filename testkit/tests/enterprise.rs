@@ -396,3 +396,32 @@ fn encrypted_keys_need_their_passphrase() {
         }
     }
 }
+
+#[test]
+fn at_a_time_after_the_root_expires_every_leaf_fails() {
+    let dir = scratch();
+    let root = root(dir.path(), "root", KeyKind::P256, &CaExt::default());
+    let issuing = sub_ca(
+        dir.path(),
+        "issuing",
+        KeyKind::P256,
+        &root,
+        &CaExt::default(),
+    );
+    let tls = dir.path().join("tls");
+    upstream_tree(&tls, &root, &issuing);
+    // the root lasts 7300 days from now; the leaves are issued at --at and valid then
+    let (passed, out) = status(
+        testkit::gocheck()
+            .args(["k3s-leaves", "--at", "2100-01-01T00:00:00Z", "--tls"])
+            .arg(&tls)
+            .arg("--roots")
+            .arg(&root.cert),
+    );
+    assert!(!passed);
+    assert!(out.contains("18 of 18 verifications failed"), "{out}");
+    assert!(
+        out.contains("certificate has expired or is not yet valid"),
+        "{out}"
+    );
+}
