@@ -90,7 +90,9 @@ func runK3sFixture(args []string) error {
 	if err := files.write(*out); err != nil {
 		return err
 	}
-	if err := fxIssueAll(*out, *product, *node, nodeIP, now); err != nil {
+	srv := fxServer{Product: *product, Node: *node, NodeIP: nodeIP,
+		ServiceIP: net.ParseIP("10.43.0.1"), ClusterDomain: "cluster.local"}
+	if err := fxIssueAll(*out, srv, now); err != nil {
 		return err
 	}
 	// genUsers: a random 16-byte hex password; without --agent-token the
@@ -119,7 +121,7 @@ func runK3sFixture(args []string) error {
 		if err := staged.write(tlsDir); err != nil {
 			return err
 		}
-		if err := fxIssueAll(*out, *product, *node, nodeIP, t); err != nil {
+		if err := fxIssueAll(*out, srv, t); err != nil {
 			return fmt.Errorf("rotation %d: %v", i, err)
 		}
 		h, err := fxWriteTokens(*out, serverCreds, agentCreds, t)

@@ -180,30 +180,36 @@ type fxLeafSpec struct {
 	IPs   []net.IP
 }
 
-// fxIssueLeaf is dynamiclistener's cert.NewSignedCert as k3s uses it
-// (deps.go createClientCertKey, handlers.go signAndSend): random serial below
-// 2^63-1, NotBefore = the CA's NotBefore, NotAfter = now + 365 days, keyUsage
-// keyEncipherment|digitalSignature, the given extKeyUsage, no basic
-// constraints; signed by the FIRST certificate of the CA bundle with the
-// FIRST private key of the CA key file; a new P-256 key. It returns the
-// certificate file [leaf, whole CA bundle] and the SEC1 key file.
-func fxIssueLeaf(tlsDir string, spec fxLeafSpec, now time.Time) (certFile, keyFile []byte, err error) {
-	caCerts, err := kuCertsFromFile(filepath.Join(tlsDir, spec.CA+".crt"))
+// fxLoadCA reads a CA the way k3s does before issuing under it
+// (certutil.CertsFromFile, keyutil.PrivateKeyFromFile): every certificate of
+// X.crt, and the first private key of X.key that parses.
+func fxLoadCA(tlsDir, stem string) ([]*x509.Certificate, crypto.Signer, error) {
+	caCerts, err := kuCertsFromFile(filepath.Join(tlsDir, stem+".crt"))
 	if err != nil {
 		return nil, nil, err
 	}
-	caKeyData, err := os.ReadFile(filepath.Join(tlsDir, spec.CA+".key"))
+	caKeyData, err := os.ReadFile(filepath.Join(tlsDir, stem+".key"))
 	if err != nil {
 		return nil, nil, err
 	}
 	caKeyAny, _, err := kuParsePrivateKey(caKeyData)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s.key: %v", spec.CA, err)
+		return nil, nil, fmt.Errorf("%s.key: %v", stem, err)
 	}
 	caKey, ok := caKeyAny.(crypto.Signer)
 	if !ok {
-		return nil, nil, fmt.Errorf("%s.key: not a signing key", spec.CA)
+		return nil, nil, fmt.Errorf("%s.key: not a signing key", stem)
 	}
+	return caCerts, caKey, nil
+}
+
+// fxSignLeaf is dynamiclistener's cert.NewSignedCert as k3s uses it
+// (deps.go createClientCertKey, handlers.go signAndSend): random serial below
+// 2^63-1, NotBefore = the CA's NotBefore, NotAfter = now + 365 days, keyUsage
+// keyEncipherment|digitalSignature, the given extKeyUsage, no basic
+// constraints; signed by the FIRST certificate of the CA bundle; a new P-256
+// key.
+func fxSignLeaf(caCerts []*x509.Certificate, caKey crypto.Signer, spec fxLeafSpec, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := fxNewP256()
 	if err != nil {
 		return nil, nil, err
@@ -226,22 +232,65 @@ func fxIssueLeaf(tlsDir string, spec fxLeafSpec, now time.Time) (certFile, keyFi
 	if err != nil {
 		return nil, nil, fmt.Errorf("issuing %s under %s: %v", spec.Stem, spec.CA, err)
 	}
+	return leaf, key, nil
+}
+
+// fxIssueLeaf issues spec under its CA in tlsDir and returns the certificate
+// file [leaf, whole CA bundle] and the SEC1 key file, as k3s writes them.
+func fxIssueLeaf(tlsDir string, spec fxLeafSpec, now time.Time) (certFile, keyFile []byte, err error) {
+	caCerts, caKey, err := fxLoadCA(tlsDir, spec.CA)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, key, err := fxSignLeaf(caCerts, caKey, spec, now)
+	if err != nil {
+		return nil, nil, err
+	}
 	return fxCertPEM(append([]*x509.Certificate{leaf}, caCerts...)...), fxKeyPEM(key), nil
 }
 
-// fxLeafSpecs lists the certificates a k3s server holds (deps.go genCerts
-// for server/tls, handlers.go for the agent's kubelet certificates).
-func fxLeafSpecs(product, node string, nodeIP net.IP) []fxLeafSpec {
+// fxServer is what shapes the names in the certificates of a k3s server.
+type fxServer struct {
+	Product       string
+	Node          string
+	NodeIP        net.IP
+	ServiceIP     net.IP // first IP of the service CIDR (10.43.0.1)
+	ClusterDomain string
+	TLSSANs       []string // --tls-san
+}
+
+// sans is k3s's config.SANs (cli/server/server.go: --tls-san, then
+// 127.0.0.1, ::1, localhost, the node name and IP, the first service IP)
+// after dns, split into DNS names and IPs as deps.go addSANs does. The
+// apiserver, etcd and supervisor serving certificates all carry it.
+func (s fxServer) sans(dns ...string) ([]string, []net.IP) {
+	var ips []net.IP
+	all := append(append([]string{}, s.TLSSANs...), "127.0.0.1", "::1", "localhost", s.Node)
+	for _, san := range all {
+		if ip := net.ParseIP(san); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dns = append(dns, san)
+		}
+	}
+	return dns, append(ips, s.NodeIP, s.ServiceIP)
+}
+
+// kubernetesDNS are the names of the in-cluster apiserver service.
+func (s fxServer) kubernetesDNS() []string {
+	return []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + s.ClusterDomain}
+}
+
+// fxLeafSpecs lists the certificates a k3s server holds as files (deps.go
+// genCerts for server/tls, handlers.go for the agent's kubelet certificates).
+func fxLeafSpecs(s fxServer) []fxLeafSpec {
 	client := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	server := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	both := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	masters := []string{"system:masters"}
-	// the server's SANs: k3s adds 127.0.0.1, ::1, localhost, the hostname,
-	// the node IP and the first service IP (10.43.0.1) to --tls-san
-	sanDNS := []string{"localhost", node}
-	sanIPs := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), nodeIP, net.ParseIP("10.43.0.1")}
-	apiDNS := append([]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}, sanDNS...)
-	etcdDNS := append([]string{"kine.sock"}, sanDNS...)
+	product, node := s.Product, s.Node
+	apiDNS, apiIPs := s.sans(s.kubernetesDNS()...)
+	etcdDNS, etcdIPs := s.sans("kine.sock")
 	tls := "server/tls"
 	return []fxLeafSpec{
 		{CA: "client-ca", Dir: tls, Stem: "client-admin", CN: "system:admin", Org: masters, Usage: client},
@@ -252,15 +301,25 @@ func fxLeafSpecs(product, node string, nodeIP net.IP) []fxLeafSpec {
 		{CA: "client-ca", Dir: tls, Stem: "client-kube-proxy", CN: "system:kube-proxy", Usage: client},
 		{CA: "client-ca", Dir: tls, Stem: "client-" + product + "-controller", CN: "system:" + product + "-controller", Usage: client},
 		{CA: "client-ca", Dir: tls, Stem: "client-" + product + "-cloud-controller", CN: product + "-cloud-controller-manager", Usage: client},
-		{CA: "server-ca", Dir: tls, Stem: "serving-kube-apiserver", CN: "kube-apiserver", Usage: server, DNS: apiDNS, IPs: sanIPs},
+		{CA: "server-ca", Dir: tls, Stem: "serving-kube-apiserver", CN: "kube-apiserver", Usage: server, DNS: apiDNS, IPs: apiIPs},
 		{CA: "request-header-ca", Dir: tls, Stem: "client-auth-proxy", CN: "system:auth-proxy", Usage: client},
 		{CA: "etcd/server-ca", Dir: tls, Stem: "etcd/client", CN: "etcd-client", Usage: client},
-		{CA: "etcd/peer-ca", Dir: tls, Stem: "etcd/peer-server-client", CN: "etcd-peer", Usage: both, DNS: etcdDNS, IPs: sanIPs},
-		{CA: "etcd/server-ca", Dir: tls, Stem: "etcd/server-client", CN: "etcd-server", Usage: both, DNS: etcdDNS, IPs: sanIPs},
+		{CA: "etcd/peer-ca", Dir: tls, Stem: "etcd/peer-server-client", CN: "etcd-peer", Usage: both, DNS: etcdDNS, IPs: etcdIPs},
+		{CA: "etcd/server-ca", Dir: tls, Stem: "etcd/server-client", CN: "etcd-server", Usage: both, DNS: etcdDNS, IPs: etcdIPs},
 		{CA: "client-ca", Dir: "agent", Stem: "client-kubelet", CN: "system:node:" + node, Org: []string{"system:nodes"}, Usage: client},
 		{CA: "server-ca", Dir: "agent", Stem: "serving-kubelet", CN: node, Usage: server,
-			DNS: []string{node, "localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1"), nodeIP}},
+			DNS: []string{node, "localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1"), s.NodeIP}},
 	}
+}
+
+// fxSupervisorSpec is the supervisor's serving certificate (port 6443), made
+// by dynamiclistener (cluster/https.go newListener: CN and O = the product,
+// SANs = config.SANs plus the kubernetes service names). k3s keeps it in
+// dynamic-cert.json and the k3s-serving secret, not in a file of its own.
+func fxSupervisorSpec(s fxServer) fxLeafSpec {
+	dns, ips := s.sans(s.kubernetesDNS()...)
+	return fxLeafSpec{CA: "server-ca", Dir: "server/tls", Stem: s.Product + "-serving", CN: s.Product,
+		Org: []string{s.Product}, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, DNS: dns, IPs: ips}
 }
 
 // fxIssueAll (re)issues every leaf certificate from the CAs in
@@ -270,10 +329,10 @@ func fxLeafSpecs(product, node string, nodeIP net.IP) []fxLeafSpec {
 // client-kubelet.key / serving-kubelet.key. That is what a k3s server does at
 // start-up, and again at the restart after rotate-ca (a leaf whose AKI no
 // longer matches the CA's SKI is re-issued with a new key).
-func fxIssueAll(dataDir, product, node string, nodeIP net.IP, now time.Time) error {
+func fxIssueAll(dataDir string, srv fxServer, now time.Time) error {
 	tlsDir := filepath.Join(dataDir, "server", "tls")
 	out := fxFiles{}
-	for _, spec := range fxLeafSpecs(product, node, nodeIP) {
+	for _, spec := range fxLeafSpecs(srv) {
 		crt, key, err := fxIssueLeaf(tlsDir, spec, now)
 		if err != nil {
 			return err
@@ -384,7 +443,7 @@ func fxWriteTokens(dataDir, serverCreds, agentCreds string, now time.Time) (stri
 	return hash, files.write(dataDir)
 }
 
-// fxPEMBlocks returns the PEM blocks of data whose label ends in "PRIVATE
+// fxPrivateKeyBlocks returns the PEM blocks of data whose label ends in "PRIVATE
 // KEY", in order.
 func fxPrivateKeyBlocks(data []byte) []*pem.Block {
 	var out []*pem.Block

@@ -2,8 +2,6 @@ package main
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -39,38 +37,18 @@ func readCerts(path string) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// readSigner returns the first private key of a PEM file (PKCS#1, PKCS#8 or SEC1).
+// readSigner returns the first private key of a PEM file: RSA, ECDSA or
+// Ed25519, in PKCS#1, SEC1 or PKCS#8.
 func readSigner(path string) (crypto.Signer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, fmt.Errorf("%s: no private key", path)
-		}
-		switch block.Type {
-		case "RSA PRIVATE KEY":
-			return x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			return x509.ParseECPrivateKey(block.Bytes)
-		case "PRIVATE KEY":
-			key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-			if err != nil {
-				return nil, err
-			}
-			switch k := key.(type) {
-			case *rsa.PrivateKey:
-				return k, nil
-			case *ecdsa.PrivateKey:
-				return k, nil
-			default:
-				return nil, fmt.Errorf("%s: unsupported PKCS#8 key %T", path, key)
-			}
-		}
+	blocks := fxPrivateKeyBlocks(data)
+	if len(blocks) == 0 {
+		return nil, fmt.Errorf("%s: no private key", path)
 	}
+	return fxParseAnyPrivate(blocks[0])
 }
 
 // printJSON writes v to stdout as indented JSON.

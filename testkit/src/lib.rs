@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+pub mod enterprise;
 pub mod etcd;
 
 pub use serde_json::Value as Json;
@@ -143,6 +144,30 @@ pub fn describe_keys(path: &Path) -> Vec<Json> {
         Json::Array(items) => items,
         other => panic!("describe-key returned {other}"),
     }
+}
+
+/// `gocheck k3s-leaves --tls TLS --roots ROOTS`: every certificate k3s would
+/// issue from the five CAs of `tls`, verified by Go as a client trusting only
+/// the certificates of `roots`. Returns whether all verified and the JSON
+/// array of `{"ca", "leaf", "usage", "ok", "error"}`, one per leaf and usage.
+pub fn k3s_leaves(tls: &Path, roots: &Path) -> (bool, Json) {
+    let mut cmd = gocheck();
+    cmd.arg("k3s-leaves")
+        .arg("--tls")
+        .arg(tls)
+        .arg("--roots")
+        .arg(roots);
+    let out = output(&mut cmd);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "`{}` could not check ({}):\n{}",
+        describe(&cmd),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let results = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
+    (out.status.success(), results)
 }
 
 /// pkilint's `lint_pkix_cert lint` findings of severity ERROR or FATAL for the
