@@ -9,12 +9,14 @@ use std::time::{Duration, SystemTime};
 use argh::FromArgs;
 use serde_json::json;
 use shared::cert::format_time;
-use shared::checks::{Finding, any_failed, check_custom_tree, check_staged};
-use shared::error::{Error, exit_code, stdout_result};
+use shared::checks::{Finding, any_failed, check_staged};
+use shared::error::{Error, check_exit_code, stdout_result};
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
 use shared::pem_file::PemFile;
+use shared::preflight::ClusterNames;
 use shared::token::{TokenFile, k3s_ca_hash_of};
 use shared::topology::{DataDir, LeafCa};
+use shared::tree_check::check_custom_tree;
 
 /// Offline checks of k3s/RKE2 CA directories, before k3s or kubectl find out.
 #[derive(FromArgs, Debug)]
@@ -22,7 +24,11 @@ use shared::topology::{DataDir, LeafCa};
     help_triggers("-h", "--help"),
     note = "Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}), PRODUCT (default k3s);
 the flags win over them and come before the subcommand.",
-    error_code(1, "a check failed (see each subcommand), or bad arguments")
+    error_code(1, "a check ran and found problems (see each subcommand)"),
+    error_code(
+        2,
+        "a check could not run: bad arguments, or a directory or file it needs is unreadable"
+    )
 )]
 struct Args {
     /// data directory (default: $DATA_DIR, else /var/lib/rancher/$PRODUCT)
@@ -89,18 +95,51 @@ struct Expiry {
 #[argh(subcommand, name = "token")]
 struct Token {}
 
-/// Verify a custom CA tree as gen-custom-ca writes it: files present, bundles in
-/// order, each CA chains to the root, keys match, key modes. Exit 1 on any FAIL.
+/// Verify a custom CA tree, whoever made it (gen-custom-ca, the upstream script,
+/// openssl by hand): files present, bundles in order, every link of the chain
+/// (intermediate-ca.pem may hold a chain of any depth), keys match, key modes,
+/// and the pre-flight of gen-custom-ca: every certificate k3s issues, verified
+/// for a client that trusts only root-ca.pem (path length, name constraints,
+/// extended key usage, validity). Exit 1 on any FAIL.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "tree")]
 struct Tree {
     /// the tls directory holding the tree
     #[argh(positional)]
     tls_dir: PathBuf,
+
+    /// an extra name the cluster is reached by, as given to k3s --tls-san (repeatable)
+    #[argh(option)]
+    tls_san: Vec<String>,
+
+    /// the cluster domain, as given to k3s --cluster-domain (default cluster.local)
+    #[argh(option)]
+    cluster_domain: Option<String>,
+
+    /// the service CIDR(s), as given to k3s --service-cidr (default 10.43.0.0/16)
+    #[argh(option)]
+    service_cidr: Option<String>,
 }
 
 fn main() -> ExitCode {
-    exit_code("ca-check", run(argh::from_env()))
+    let args: Vec<String> = std::env::args().collect();
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let command = strs
+        .first()
+        .map_or("ca-check", |c| c.rsplit('/').next().unwrap_or(c));
+    match Args::from_args(&[command], strs.get(1..).unwrap_or_default()) {
+        Ok(args) => check_exit_code("ca-check", run(args)),
+        Err(early) => {
+            // --help succeeds; a parse error means no check could run: 2.
+            if early.status.is_ok() {
+                print!("{}", early.output);
+                ExitCode::SUCCESS
+            } else {
+                eprint!("{}", early.output);
+                ExitCode::from(2)
+            }
+        }
+    }
 }
 
 /// Runs the subcommand and prints its report; Ok(false) when a check failed.
@@ -114,7 +153,15 @@ fn run(args: Args) -> shared::error::Result<bool> {
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Tree(tree) => {
-            let findings = check_custom_tree(&tree.tls_dir, now);
+            let mut cluster = ClusterNames::k3s_default();
+            cluster.tls_sans = tree.tls_san;
+            if let Some(domain) = tree.cluster_domain {
+                cluster.cluster_domain = domain;
+            }
+            if let Some(cidrs) = tree.service_cidr {
+                cluster.service_ips = ClusterNames::service_ips_of(&cidrs)?;
+            }
+            let findings = check_custom_tree(&tree.tls_dir, &data_dir.product, &cluster, now)?;
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Expiry(expiry) => {

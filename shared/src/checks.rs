@@ -2,18 +2,17 @@
 //!
 //! - [`check_staged`]: what `k3s certificate rotate-ca --path=<staging>` checks,
 //!   file by file, plus what continuity needs beyond those checks;
-//! - [`check_custom_tree`]: a custom CA tree as `gen-custom-ca` writes it.
+//! - [`crate::tree_check::check_custom_tree`]: a custom CA tree, whoever made it.
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use crate::cert::{Certificate, bundle_in};
 use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
 use crate::service_key::ServiceKeyFile;
-use crate::topology::{LeafCa, SERVICE_KEY_FILE, custom_files as files};
-use crate::verify::{check_issued_by, go_first_chain};
+use crate::topology::{LeafCa, SERVICE_KEY_FILE};
+use crate::verify::go_first_chain;
 
 /// The verdict on one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +50,11 @@ pub struct Finding {
     pub reason: String,
 }
 
-fn finding(file: impl Into<String>, verdict: Verdict, reason: impl Into<String>) -> Finding {
+pub(crate) fn finding(
+    file: impl Into<String>,
+    verdict: Verdict,
+    reason: impl Into<String>,
+) -> Finding {
     Finding {
         file: file.into(),
         verdict,
@@ -345,203 +348,5 @@ fn check_staged_service_key(staged_tls: &Path, current_tls: &Path) -> Finding {
                 signing.fingerprint()
             ),
         )
-    }
-}
-
-/// Checks a custom CA tree as `gen-custom-ca` writes it into `tls_dir`.
-pub fn check_custom_tree(tls_dir: &Path, now: SystemTime) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let read = |name: &str, findings: &mut Vec<Finding>| -> Option<Vec<Certificate>> {
-        match PemFile::read(&tls_dir.join(name)).and_then(|f| bundle_in(&f)) {
-            Ok(certs) => Some(certs),
-            Err(e) => {
-                findings.push(finding(
-                    name,
-                    Verdict::Fail,
-                    relative_message(&e.to_string(), tls_dir),
-                ));
-                None
-            }
-        }
-    };
-    let root = read(files::ROOT_PEM, &mut findings).map(|mut c| c.swap_remove(0));
-    let intermediate = read(files::INTERMEDIATE_PEM, &mut findings).map(|mut c| c.swap_remove(0));
-    let (Some(root), Some(intermediate)) = (root, intermediate) else {
-        return findings;
-    };
-    findings.push(ca_finding(files::ROOT_PEM, &root, &root, now));
-    findings.push(ca_finding(
-        files::INTERMEDIATE_PEM,
-        &intermediate,
-        &root,
-        now,
-    ));
-    check_bundle_order(tls_dir, files::ROOT_CRT, &[&root], &mut findings);
-    check_bundle_order(
-        tls_dir,
-        files::INTERMEDIATE_CRT,
-        &[&intermediate, &root],
-        &mut findings,
-    );
-    for (name, cert) in [
-        (files::ROOT_KEY, &root),
-        (files::INTERMEDIATE_KEY, &intermediate),
-    ] {
-        if tls_dir.join(name).exists() {
-            findings.push(tree_key_finding(tls_dir, name, cert));
-        } else {
-            findings.push(finding(
-                name,
-                Verdict::Ok,
-                "not here (kept in safe storage, as it should be)",
-            ));
-        }
-    }
-    for ca in LeafCa::ALL {
-        let pem_name = format!("{}.pem", ca.file_stem());
-        let Some(leaf) = read(&pem_name, &mut findings).map(|mut c| c.swap_remove(0)) else {
-            continue;
-        };
-        findings.push(ca_finding(&pem_name, &leaf, &intermediate, now));
-        check_bundle_order(
-            tls_dir,
-            &ca.cert_file(),
-            &[&leaf, &intermediate, &root],
-            &mut findings,
-        );
-        findings.push(tree_key_finding(tls_dir, &ca.key_file(), &leaf));
-    }
-    findings.push(
-        match ServiceKeyFile::read(&tls_dir.join(SERVICE_KEY_FILE)) {
-            Ok(file) => mode_finding(
-                tls_dir,
-                SERVICE_KEY_FILE,
-                format!("{} key(s)", file.keys.len()),
-            ),
-            Err(e) => finding(
-                SERVICE_KEY_FILE,
-                Verdict::Fail,
-                relative_message(&e.to_string(), tls_dir),
-            ),
-        },
-    );
-    findings
-}
-
-fn relative_message(message: &str, dir: &Path) -> String {
-    let prefix = format!("{}/", dir.display());
-    message.strip_prefix(&prefix).unwrap_or(message).to_string()
-}
-
-fn ca_finding(name: &str, cert: &Certificate, issuer: &Certificate, now: SystemTime) -> Finding {
-    if let Err(e) = cert.require_usable_ca(Path::new(name), now) {
-        return finding(name, Verdict::Fail, e.to_string());
-    }
-    match check_issued_by(cert, issuer) {
-        Ok(()) if cert == issuer => finding(
-            name,
-            Verdict::Ok,
-            format!("self-signed root \"{}\"", cert.subject_cn()),
-        ),
-        Ok(()) => finding(
-            name,
-            Verdict::Ok,
-            format!(
-                "\"{}\" issued by \"{}\"",
-                cert.subject_cn(),
-                issuer.subject_cn()
-            ),
-        ),
-        Err(problem) => finding(
-            name,
-            Verdict::Fail,
-            format!(
-                "\"{}\" does not chain to \"{}\": {problem}",
-                cert.subject_cn(),
-                issuer.subject_cn()
-            ),
-        ),
-    }
-}
-
-fn check_bundle_order(
-    tls_dir: &Path,
-    name: &str,
-    expected: &[&Certificate],
-    findings: &mut Vec<Finding>,
-) {
-    let certs = match PemFile::read(&tls_dir.join(name)).and_then(|f| bundle_in(&f)) {
-        Ok(certs) => certs,
-        Err(e) => {
-            findings.push(finding(
-                name,
-                Verdict::Fail,
-                relative_message(&e.to_string(), tls_dir),
-            ));
-            return;
-        }
-    };
-    let names: Vec<String> = expected
-        .iter()
-        .map(|c| format!("\"{}\"", c.subject_cn()))
-        .collect();
-    let in_order =
-        certs.len() == expected.len() && certs.iter().zip(expected).all(|(a, b)| a == *b);
-    findings.push(if in_order {
-        finding(
-            name,
-            Verdict::Ok,
-            format!("bundle in order: {}", names.join(", ")),
-        )
-    } else {
-        let found: Vec<String> = certs
-            .iter()
-            .map(|c| format!("\"{}\"", c.subject_cn()))
-            .collect();
-        finding(
-            name,
-            Verdict::Fail,
-            format!(
-                "expected [{}], found [{}]",
-                names.join(", "),
-                found.join(", ")
-            ),
-        )
-    });
-}
-
-fn tree_key_finding(tls_dir: &Path, name: &str, cert: &Certificate) -> Finding {
-    let key = match PrivateKey::read_first(&tls_dir.join(name)) {
-        Ok(key) => key,
-        Err(e) => {
-            return finding(
-                name,
-                Verdict::Fail,
-                relative_message(&e.to_string(), tls_dir),
-            );
-        }
-    };
-    if !key.matches(cert.public_key()).unwrap_or(false) {
-        return finding(
-            name,
-            Verdict::Fail,
-            format!("does not match the certificate \"{}\"", cert.subject_cn()),
-        );
-    }
-    mode_finding(tls_dir, name, format!("matches \"{}\"", cert.subject_cn()))
-}
-
-fn mode_finding(tls_dir: &Path, name: &str, what: String) -> Finding {
-    let path: PathBuf = tls_dir.join(name);
-    match std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777) {
-        Ok(mode) if mode & 0o077 == 0 => {
-            finding(name, Verdict::Ok, format!("{what}; mode {mode:o}"))
-        }
-        Ok(mode) => finding(
-            name,
-            Verdict::Fail,
-            format!("{what}, but mode {mode:o} lets others read a private key (chmod 600)"),
-        ),
-        Err(e) => finding(name, Verdict::Fail, format!("cannot stat: {e}")),
     }
 }

@@ -225,7 +225,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
                 source: format!("the generated {}", leaf.file_stem()),
             })
             .collect::<Vec<_>>(),
-        &k3s_leaves(&options.cluster),
+        &k3s_leaves(&options.data_dir.product, &options.cluster),
         options.now,
     )?;
     warnings.extend(report.into_result()?);

@@ -249,6 +249,20 @@ pub fn exit_code(tool: &str, outcome: Result<bool>) -> std::process::ExitCode {
     }
 }
 
+/// The exit code of a check (ripgrep's convention): 0 when it ran and found
+/// nothing, 1 when it ran and found problems, 2 when it could not run (the
+/// error is printed once to stderr).
+pub fn check_exit_code(tool: &str, outcome: Result<bool>) -> std::process::ExitCode {
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("{tool}: error: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// The result of writing a report to stdout: a closed pipe (`tool | head`) is not
 /// an error, the reader has seen enough; any other failure is.
 pub fn stdout_result(result: io::Result<()>) -> Result<()> {

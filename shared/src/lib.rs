@@ -26,4 +26,5 @@ pub mod service_key;
 pub mod staging;
 pub mod token;
 pub mod topology;
+pub mod tree_check;
 pub mod verify;

@@ -56,23 +56,38 @@ pub struct SigningCa<'a> {
     pub source: String,
 }
 
+/// One finding: the file that holds the constraint, and what it breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// The input file (or "the generated X").
+    pub source: String,
+    /// The constraint and the certificates and names it breaks.
+    pub message: String,
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
 /// What pre-flight found: errors break clients now; warnings later.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Findings that make clients reject certificates.
-    pub errors: Vec<String>,
+    pub errors: Vec<Issue>,
     /// Findings that will make them reject certificates later.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Issue>,
 }
 
 impl Report {
-    /// The report as a refusal when it has errors.
+    /// The report as a refusal when it has errors; else its warnings, as text.
     pub fn into_result(self) -> Result<Vec<String>> {
         if self.errors.is_empty() {
-            Ok(self.warnings)
+            Ok(self.warnings.iter().map(Issue::to_string).collect())
         } else {
             Err(Error::Preflight {
-                findings: self.errors,
+                findings: self.errors.iter().map(Issue::to_string).collect(),
             })
         }
     }
@@ -105,13 +120,16 @@ pub fn run(
             .collect();
         for (cert, source) in above.iter().zip(&path_sources[1..]) {
             if cert.not_after() < leaf_end {
-                let warning = format!(
-                    "{source}: \"{}\" expires on {}, before the {LEAF_VALIDITY_DAYS}-day \
-                     certificates issued under {} today: they stop verifying then",
-                    cert.subject_cn(),
-                    format_time(cert.not_after()),
-                    ca.stem
-                );
+                let warning = Issue {
+                    source: source.to_string(),
+                    message: format!(
+                        "\"{}\" expires on {}, before the {LEAF_VALIDITY_DAYS}-day \
+                         certificates issued under {} today: they stop verifying then",
+                        cert.subject_cn(),
+                        format_time(cert.not_after()),
+                        ca.stem
+                    ),
+                };
                 if !warnings.contains(&warning) {
                     warnings.push(warning);
                 }
@@ -153,7 +171,10 @@ pub fn run(
         .into_iter()
         .map(|((source, violation), mut leaves)| {
             leaves.dedup();
-            format!("{source}: {violation}; {}", leaves.join("; "))
+            Issue {
+                source,
+                message: format!("{violation}; {}", leaves.join("; ")),
+            }
         })
         .collect();
     Ok(Report { errors, warnings })
@@ -212,9 +233,26 @@ impl ClusterNames {
             .collect()
     }
 
-    /// The SANs of the names k3s's serving certificates carry: the kubernetes
-    /// service names, localhost, 127.0.0.1, the service IPs (and ::1 with an
-    /// IPv6 service CIDR), and every `--tls-san`.
+    /// k3s's `config.SANs`: every `--tls-san`, then 127.0.0.1, ::1, localhost and
+    /// the service IPs (node names and addresses are not known offline).
+    pub fn config_sans(&self) -> Vec<San> {
+        let mut sans: Vec<San> = self
+            .tls_sans
+            .iter()
+            .map(|name| match name.parse::<IpAddr>() {
+                Ok(ip) => San::Ip(ip),
+                Err(_) => San::Dns(name.clone()),
+            })
+            .collect();
+        sans.push(San::Ip(IpAddr::from([127, 0, 0, 1])));
+        sans.push(San::Ip(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
+        sans.push(San::Dns("localhost".into()));
+        sans.extend(self.service_ips.iter().copied().map(San::Ip));
+        sans
+    }
+
+    /// The names of the apiserver and supervisor serving certificates: the
+    /// in-cluster service names, then `config.SANs`.
     pub fn serving_sans(&self) -> Vec<San> {
         let domain = &self.cluster_domain;
         let mut sans: Vec<San> = [
@@ -222,24 +260,11 @@ impl ClusterNames {
             "kubernetes.default".into(),
             "kubernetes.default.svc".into(),
             format!("kubernetes.default.svc.{domain}"),
-            "localhost".into(),
         ]
         .into_iter()
         .map(San::Dns)
         .collect();
-        sans.push(San::Ip(IpAddr::from([127, 0, 0, 1])));
-        if self.service_ips.iter().any(IpAddr::is_ipv6) {
-            sans.push(San::Ip(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
-        }
-        sans.extend(self.service_ips.iter().copied().map(San::Ip));
-        sans.extend(
-            self.tls_sans
-                .iter()
-                .map(|name| match name.parse::<IpAddr>() {
-                    Ok(ip) => San::Ip(ip),
-                    Err(_) => San::Dns(name.clone()),
-                }),
-        );
+        sans.extend(self.config_sans());
         sans
     }
 }

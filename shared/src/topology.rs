@@ -81,76 +81,80 @@ impl LeafCa {
 }
 
 /// Every kind of certificate k3s issues from its five CAs (k3s
-/// pkg/daemons/control/deps/deps.go and dynamiclistener), with the names and
-/// usages its consumers check: what pre-flight issues and verifies.
-pub fn k3s_leaves(names: &ClusterNames) -> Vec<LeafSpec> {
+/// pkg/daemons/control/deps/deps.go, the agent's kubelet certificates and
+/// dynamiclistener's supervisor certificate), with the names and usages its
+/// consumers check: what pre-flight issues and verifies.
+pub fn k3s_leaves(product: &Product, names: &ClusterNames) -> Vec<LeafSpec> {
     use Usage::{ClientAuth, ServerAuth};
-    let local = || {
-        vec![
-            San::Dns("localhost".into()),
-            San::Ip(IpAddr::from([127, 0, 0, 1])),
-        ]
-    };
+    let product = product.name();
     let leaf =
-        |ca: LeafCa, name, cn: &str, orgs: &[&'static str], usages: &[Usage], sans| LeafSpec {
+        |ca: LeafCa, name, cn: String, orgs: &[&'static str], usages: &[Usage], sans| LeafSpec {
             ca: ca.file_stem(),
             name,
-            common_name: cn.to_string(),
+            common_name: cn,
             organizations: orgs.to_vec(),
             usages: usages.to_vec(),
             sans,
         };
-    let client = |name, cn: &str, orgs: &[&'static str]| {
+    let client = |name, cn: String, orgs: &[&'static str]| {
         leaf(LeafCa::Client, name, cn, orgs, &[ClientAuth], Vec::new())
     };
+    let masters = &["system:masters"];
+    let mut etcd_sans = vec![San::Dns("kine.sock".into())];
+    etcd_sans.extend(names.config_sans());
+    let kubelet_sans = vec![
+        San::Dns("localhost".into()),
+        San::Ip(IpAddr::from([127, 0, 0, 1])),
+    ];
     vec![
         leaf(
             LeafCa::Server,
             "kube-apiserver serving",
-            "kube-apiserver",
+            "kube-apiserver".into(),
             &[],
             &[ServerAuth],
             names.serving_sans(),
         ),
         leaf(
             LeafCa::Server,
-            "supervisor serving (k3s)",
-            "k3s",
-            &["k3s"],
+            "supervisor serving",
+            product.into(),
+            &[],
             &[ServerAuth],
             names.serving_sans(),
         ),
         leaf(
             LeafCa::Server,
             "kubelet serving",
-            "kubelet",
+            "node".into(),
             &[],
             &[ServerAuth],
-            local(),
+            kubelet_sans,
         ),
-        client("admin", "system:admin", &["system:masters"]),
+        client("admin", "system:admin".into(), masters),
         client(
             "supervisor client",
-            "system:k3s-supervisor",
-            &["system:masters"],
+            format!("system:{product}-supervisor"),
+            masters,
         ),
-        client(
-            "kube-apiserver client",
-            "system:apiserver",
-            &["system:masters"],
-        ),
+        client("kube-apiserver client", "system:apiserver".into(), masters),
         client(
             "kube-controller-manager",
-            "system:kube-controller-manager",
+            "system:kube-controller-manager".into(),
             &[],
         ),
-        client("kube-scheduler", "system:kube-scheduler", &[]),
-        client("kube-proxy", "system:kube-proxy", &[]),
-        client("kubelet client", "system:node:node", &["system:nodes"]),
+        client("kube-scheduler", "system:kube-scheduler".into(), &[]),
+        client("kube-proxy", "system:kube-proxy".into(), &[]),
+        client("controller", format!("system:{product}-controller"), &[]),
+        client(
+            "kubelet client",
+            "system:node:node".into(),
+            &["system:nodes"],
+        ),
         leaf(
             LeafCa::RequestHeader,
             "auth-proxy client",
-            "system:auth-proxy",
+            "system:auth-proxy".into(),
             &[],
             &[ClientAuth],
             Vec::new(),
@@ -158,15 +162,15 @@ pub fn k3s_leaves(names: &ClusterNames) -> Vec<LeafSpec> {
         leaf(
             LeafCa::EtcdServer,
             "etcd server",
-            "etcd-server",
+            "etcd-server".into(),
             &[],
             &[ServerAuth, ClientAuth],
-            local(),
+            etcd_sans.clone(),
         ),
         leaf(
             LeafCa::EtcdServer,
             "etcd client",
-            "etcd-client",
+            "etcd-client".into(),
             &[],
             &[ClientAuth],
             Vec::new(),
@@ -174,10 +178,10 @@ pub fn k3s_leaves(names: &ClusterNames) -> Vec<LeafSpec> {
         leaf(
             LeafCa::EtcdPeer,
             "etcd peer",
-            "etcd-peer",
+            "etcd-peer".into(),
             &[],
             &[ServerAuth, ClientAuth],
-            local(),
+            etcd_sans,
         ),
     ]
 }
