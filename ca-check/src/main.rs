@@ -10,7 +10,7 @@ use argh::FromArgs;
 use serde_json::json;
 use shared::cert::format_time;
 use shared::checks::{Finding, any_failed, check_custom_tree, check_staged};
-use shared::error::{Error, exit_code, stdout_result};
+use shared::error::{Error, stdout_result};
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
 use shared::pem_file::PemFile;
 use shared::token::{TokenFile, k3s_ca_hash_of};
@@ -100,7 +100,7 @@ struct Tree {
 }
 
 fn main() -> ExitCode {
-    exit_code("ca-check", run(argh::from_env()))
+    shared::cli::main("ca-check", run)
 }
 
 /// Runs the subcommand and prints its report; Ok(false) when a check failed.
@@ -376,6 +376,15 @@ mod tests {
         assert_eq!(expiry.dir, Some(PathBuf::from("/x")));
         assert_eq!(expiry.warn_days, DEFAULT_WARN_DAYS);
         assert!(parse(&["expiry", "--data-dir", "/d"]).is_err());
+    }
+
+    #[test]
+    fn version_needs_no_subcommand() {
+        let parsed = shared::cli::parse::<Args>("ca-check", &["--version"]);
+        let shared::cli::Parsed::Print(line) = parsed else {
+            panic!("expected the version, got {parsed:?}");
+        };
+        assert_eq!(line, shared::cli::version_line("ca-check"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
-use shared::error::{exit_code, stdout_result};
+use shared::error::stdout_result;
 use shared::plan::Outcome;
 use shared::token::token_prefix;
 use shared::topology::DataDir;
@@ -56,7 +56,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    exit_code("gen-custom-ca", run(argh::from_env()).map(|()| true))
+    shared::cli::main("gen-custom-ca", |args| run(args).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
