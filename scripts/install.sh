@@ -7,7 +7,7 @@
 #
 # Environment:
 #   K3S_PKI_URL   where SHA256SUMS and the tarballs are (default: this release's
-#                 download location)
+#                 download location); file:///dir works with curl
 #   INSTALL_DIR   where the tools go (default /usr/local/bin)
 #   TMPDIR        where the download is unpacked (default /tmp); removed on exit
 # A run passes the caller's environment (DATA_DIR, PRODUCT, ...) to the tool and

@@ -424,3 +424,16 @@ fn no_downloader_or_an_unknown_architecture_is_refused() {
     assert_eq!(node.installed(), Vec::<String>::new(), "INSTALL_DIR");
     node.assert_tmp_empty();
 }
+
+#[test]
+fn an_air_gapped_machine_installs_from_a_directory() {
+    let node = Node::new();
+    let copy = node.path("usb");
+    copy_dist(&copy, &[]);
+    let url = format!("file://{}", copy.display());
+    let line = format!("sh {}/install.sh", copy.display());
+    let stdout = ok(&mut node.sh(&url, &node.system_path(), &line));
+    assert!(stdout.contains("installed into"), "{stdout}");
+    assert_eq!(node.installed().len(), TOOLS.len());
+    node.assert_tmp_empty();
+}
