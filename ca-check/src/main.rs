@@ -10,7 +10,7 @@ use argh::FromArgs;
 use serde_json::json;
 use shared::cert::format_time;
 use shared::checks::{Finding, any_failed, check_staged};
-use shared::error::{Error, check_exit_code, stdout_result};
+use shared::error::{Error, stdout_result};
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
 use shared::pem_file::PemFile;
 use shared::preflight::ClusterNames;
@@ -122,24 +122,7 @@ struct Tree {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let command = strs
-        .first()
-        .map_or("ca-check", |c| c.rsplit('/').next().unwrap_or(c));
-    match Args::from_args(&[command], strs.get(1..).unwrap_or_default()) {
-        Ok(args) => check_exit_code("ca-check", run(args)),
-        Err(early) => {
-            // --help succeeds; a parse error means no check could run: 2.
-            if early.status.is_ok() {
-                print!("{}", early.output);
-                ExitCode::SUCCESS
-            } else {
-                eprint!("{}", early.output);
-                ExitCode::from(2)
-            }
-        }
-    }
+    shared::cli::check_main("ca-check", run)
 }
 
 /// Runs the subcommand and prints its report; Ok(false) when a check failed.
@@ -423,6 +406,15 @@ mod tests {
         assert_eq!(expiry.dir, Some(PathBuf::from("/x")));
         assert_eq!(expiry.warn_days, DEFAULT_WARN_DAYS);
         assert!(parse(&["expiry", "--data-dir", "/d"]).is_err());
+    }
+
+    #[test]
+    fn version_needs_no_subcommand() {
+        let parsed = shared::cli::parse::<Args>("ca-check", &["--version"]);
+        let shared::cli::Parsed::Print(line) = parsed else {
+            panic!("expected the version, got {parsed:?}");
+        };
+        assert_eq!(line, shared::cli::version_line("ca-check"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
-use shared::error::{Error, exit_code, stdout_result};
+use shared::error::{Error, stdout_result};
 use shared::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases};
 use shared::plan::Outcome;
 use shared::preflight::ClusterNames;
@@ -115,7 +115,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    exit_code("gen-custom-ca", run(argh::from_env()).map(|()| true))
+    shared::cli::main("gen-custom-ca", |args| run(args).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {

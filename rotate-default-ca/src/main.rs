@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use argh::FromArgs;
-use shared::error::{exit_code, stdout_result};
+use shared::error::stdout_result;
 use shared::plan::Outcome;
 use shared::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
 use shared::token::token_prefix;
@@ -56,7 +56,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    exit_code("rotate-default-ca", run(argh::from_env()).map(|()| true))
+    shared::cli::main("rotate-default-ca", |args| run(args).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use shared::error::{exit_code, stdout_result};
+use shared::error::stdout_result;
 use shared::plan::Outcome;
 use shared::sa_rotation::{SaRotationOptions, SaRotationRun, plan_sa_rotation};
 use shared::topology::{DataDir, SERVICE_KEY_FILE};
@@ -65,7 +65,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    exit_code("sa-key-rotate", run(argh::from_env()).map(|()| true))
+    shared::cli::main("sa-key-rotate", |args| run(args).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {

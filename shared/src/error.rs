@@ -235,34 +235,6 @@ impl std::error::Error for Error {
     }
 }
 
-/// The process exit code of a tool's run: success when the run succeeded and
-/// its checks passed (`Ok(true)`); otherwise failure, with any error printed
-/// once to stderr as `<tool>: error: <message>`.
-pub fn exit_code(tool: &str, outcome: Result<bool>) -> std::process::ExitCode {
-    match outcome {
-        Ok(true) => std::process::ExitCode::SUCCESS,
-        Ok(false) => std::process::ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("{tool}: error: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-/// The exit code of a check (ripgrep's convention): 0 when it ran and found
-/// nothing, 1 when it ran and found problems, 2 when it could not run (the
-/// error is printed once to stderr).
-pub fn check_exit_code(tool: &str, outcome: Result<bool>) -> std::process::ExitCode {
-    match outcome {
-        Ok(true) => std::process::ExitCode::SUCCESS,
-        Ok(false) => std::process::ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("{tool}: error: {error}");
-            std::process::ExitCode::from(2)
-        }
-    }
-}
-
 /// The result of writing a report to stdout: a closed pipe (`tool | head`) is not
 /// an error, the reader has seen enough; any other failure is.
 pub fn stdout_result(result: io::Result<()>) -> Result<()> {

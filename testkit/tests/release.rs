@@ -1,0 +1,439 @@
+//! The release as a cluster node meets it: `scripts/release` builds `dist/`, a
+//! local HTTP server serves it, and the README's install lines run under dash
+//! with a PATH that has no Rust toolchain, in a scrubbed environment.
+//!
+//! `scripts/release` runs once per test process; cargo builds incrementally into
+//! the worktree's `target/`, so only the first run is slow. Every test has its
+//! own server (a free port), its own INSTALL_DIR, DATA_DIR and TMPDIR: after any
+//! run, the TMPDIR must be empty, and after a refused or one-shot run, the
+//! INSTALL_DIR too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is a failure"
+)]
+
+use std::fs;
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::{PermissionsExt as _, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use testkit::{fails, ok, scratch, workspace_root};
+
+const TOOLS: [&str; 4] = [
+    "gen-custom-ca",
+    "rotate-default-ca",
+    "sa-key-rotate",
+    "ca-check",
+];
+/// The release location the README's install lines name; the tests serve dist/ instead.
+const README_URL: &str = "https://github.com/k3s-pki/k3s-pki/releases/latest/download";
+/// Every tool is versioned with the workspace, as this crate is.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `dist/`, written by `scripts/release` once per test process.
+fn dist() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root();
+        ok(Command::new(root.join("scripts/release")).current_dir(&root));
+        root.join("dist")
+    })
+}
+
+fn tarball_name() -> String {
+    format!("k3s-pki-{VERSION}-linux-amd64.tar.gz")
+}
+
+/// `python3 -m http.server` on 127.0.0.1, killed when dropped (also on a panic).
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn serve(dir: &Path) -> Server {
+        // Port 0: the kernel picks a free port, and the server prints it.
+        let child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 for the HTTP server");
+        let mut server = Server {
+            child,
+            url: String::new(),
+        };
+        let mut line = String::new();
+        BufReader::new(server.child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        let port = line
+            .split_whitespace()
+            .skip_while(|word| *word != "port")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no port in the server's first line: {line:?}"));
+        server.url = format!("http://127.0.0.1:{port}");
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A node's directories: where tools are installed, where data goes, the TMPDIR,
+/// and a bin dir put first on PATH whose `sh` is dash.
+struct Node {
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn new() -> Node {
+        let node = Node { dir: scratch() };
+        for sub in ["install", "data", "tmp", "bin"] {
+            fs::create_dir(node.dir.path().join(sub)).unwrap();
+        }
+        symlink("/usr/bin/dash", node.path("bin").join("sh")).unwrap();
+        node
+    }
+
+    fn path(&self, sub: &str) -> PathBuf {
+        self.dir.path().join(sub)
+    }
+
+    /// `line` under dash with only PATH (no cargo on it), TMPDIR, INSTALL_DIR,
+    /// DATA_DIR and K3S_PKI_URL in the environment.
+    fn sh(&self, url: &str, path: &str, line: &str) -> Command {
+        self.shell(Command::new("/usr/bin/dash"), url, path, line)
+    }
+
+    /// `line` under `shell` (a command that takes `-c`), environment as [`Node::sh`].
+    fn shell(&self, mut cmd: Command, url: &str, path: &str, line: &str) -> Command {
+        cmd.arg("-c")
+            .arg(line)
+            .env_clear()
+            .env("PATH", path)
+            .env("TMPDIR", self.path("tmp"))
+            .env("INSTALL_DIR", self.path("install"))
+            .env("DATA_DIR", self.path("data"))
+            .env("K3S_PKI_URL", url);
+        cmd
+    }
+
+    /// The default node PATH: dash as sh, then the system directories.
+    fn system_path(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.path("bin").display())
+    }
+
+    /// A PATH of only these system tools, each linked into `sub`.
+    fn only(&self, sub: &str, tools: &[&str]) -> String {
+        let dir = self.path(sub);
+        fs::create_dir(&dir).unwrap();
+        for tool in tools {
+            let target = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| panic!("{tool} is not installed (scripts/test installs it)"));
+            symlink(target, dir.join(tool)).unwrap();
+        }
+        dir.display().to_string()
+    }
+
+    fn installed(&self) -> Vec<String> {
+        entries(&self.path("install"))
+    }
+
+    fn assert_tmp_empty(&self) {
+        assert_eq!(entries(&self.path("tmp")), Vec::<String>::new(), "TMPDIR");
+    }
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The README line holding `needle`, from the README's first code block (the
+/// install lines come first), with the release location replaced by `url`.
+fn readme_line(needle: &str, url: &str) -> String {
+    let readme = fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let first_block = readme
+        .split("```")
+        .nth(1)
+        .expect("a code block in the README");
+    let line = first_block
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no `{needle}` line in the README's first code block"));
+    assert!(line.contains(README_URL), "{line}");
+    line.replace(README_URL, url)
+}
+
+/// The install line pipes into `sh -` (the one-shot line into `sh -s`).
+const INSTALL: &str = "| sh - ";
+const ONE_SHOT: &str = "| sh -s -- run gen-custom-ca";
+
+/// Asserts a refusal: exit 1, one line on stderr naming the problem.
+fn assert_refused(cmd: &mut Command, problem: &str) {
+    let stderr = fails(cmd);
+    assert_eq!(stderr.lines().count(), 1, "one line:\n{stderr}");
+    assert!(
+        stderr.starts_with("k3s-pki install: error: ") && stderr.contains(problem),
+        "expected `{problem}`:\n{stderr}"
+    );
+}
+
+#[test]
+fn readme_install_line_installs_static_tools_that_make_a_valid_tree() {
+    let server = Server::serve(dist());
+    let node = Node::new();
+    let path = node.system_path();
+    assert!(
+        !node
+            .sh("", &path, "command -v cargo")
+            .status()
+            .unwrap()
+            .success(),
+        "cargo must not be on the node's PATH"
+    );
+    let install = readme_line(INSTALL, &server.url);
+    let stdout = ok(&mut node.sh(&server.url, &path, &install));
+    let install_dir = node.path("install");
+    assert!(
+        stdout.contains(&format!("installed into {}", install_dir.display())),
+        "{stdout}"
+    );
+    let mut sorted = TOOLS.map(String::from).to_vec();
+    sorted.sort();
+    assert_eq!(node.installed(), sorted);
+
+    for tool in TOOLS {
+        let binary = install_dir.join(tool);
+        assert_eq!(testkit::mode(&binary), 0o755, "{tool}");
+        let file = ok(Command::new("file").arg("-b").arg(&binary));
+        assert!(
+            file.contains("static") && file.contains(", stripped"),
+            "{tool}: {file}"
+        );
+        let (_, ldd) = testkit::status(Command::new("ldd").arg(&binary));
+        assert!(
+            ldd.contains("statically linked") || ldd.contains("not a dynamic executable"),
+            "{tool}: {ldd}"
+        );
+        let version = ok(node
+            .sh("", &path, &format!("{tool} --version"))
+            .env("PATH", format!("{}:{path}", install_dir.display())));
+        assert!(
+            version.starts_with(&format!("{tool} {VERSION}")),
+            "{version}"
+        );
+        assert!(
+            stdout.contains(version.trim()),
+            "the installer lists {version}"
+        );
+        let help = ok(Command::new(&binary).arg("--help"));
+        assert!(help.contains("--version"), "{tool} --help:\n{help}");
+    }
+
+    // The installed tools, as a node runs them: DATA_DIR from the environment.
+    let on_path = format!("{}:{path}", install_dir.display());
+    ok(&mut node.sh("", &on_path, "gen-custom-ca"));
+    ok(&mut node.sh("", &on_path, "ca-check tree \"$DATA_DIR/server/tls\""));
+
+    // Installing again replaces the tools in place and leaves nothing else behind.
+    ok(&mut node.sh(&server.url, &path, &install));
+    assert_eq!(node.installed(), sorted);
+    node.assert_tmp_empty();
+}
+
+#[test]
+fn readme_one_shot_line_makes_a_valid_tree_and_installs_nothing() {
+    let server = Server::serve(dist());
+    let node = Node::new();
+    let path = node.system_path();
+    let one_shot = readme_line(ONE_SHOT, &server.url);
+    let stdout = ok(&mut node.sh(&server.url, &path, &one_shot));
+    let tls = node.path("data").join("server/tls");
+    assert!(stdout.contains(&tls.display().to_string()), "{stdout}");
+
+    // The same shape runs ca-check with arguments, and passes its exit code through.
+    let check = one_shot.replace(
+        ONE_SHOT,
+        "| sh -s -- run ca-check tree \"$DATA_DIR/server/tls\"",
+    );
+    let report = ok(&mut node.sh(&server.url, &path, &check));
+    assert!(report.contains("no failures"), "{report}");
+    let empty = node.path("empty");
+    fs::create_dir(&empty).unwrap();
+    let check_empty = one_shot.replace(
+        ONE_SHOT,
+        &format!("| sh -s -- run ca-check tree {}", empty.display()),
+    );
+    fails(&mut node.sh(&server.url, &path, &check_empty));
+
+    assert_eq!(node.installed(), Vec::<String>::new(), "INSTALL_DIR");
+    node.assert_tmp_empty();
+}
+
+/// dist/ copied into `dir` without the files named in `leave_out`, to be changed.
+fn copy_dist(dir: &Path, leave_out: &[&str]) {
+    fs::create_dir(dir).unwrap();
+    for name in entries(dist()) {
+        if !name.starts_with('.') && !leave_out.contains(&name.as_str()) {
+            fs::copy(dist().join(&name), dir.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_changed_tarball_is_refused_and_nothing_installed() {
+    let node = Node::new();
+    let served = node.path("served");
+    copy_dist(&served, &[]);
+    let tarball = served.join(tarball_name());
+    let mut bytes = fs::read(&tarball).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&tarball, bytes).unwrap();
+    let server = Server::serve(&served);
+    let path = node.system_path();
+
+    for line in [
+        readme_line(INSTALL, &server.url),
+        readme_line(ONE_SHOT, &server.url),
+    ] {
+        assert_refused(&mut node.sh(&server.url, &path, &line), "checksum mismatch");
+        assert_eq!(node.installed(), Vec::<String>::new(), "INSTALL_DIR");
+        assert_eq!(
+            entries(&node.path("data")),
+            Vec::<String>::new(),
+            "DATA_DIR"
+        );
+        node.assert_tmp_empty();
+    }
+}
+
+#[test]
+fn a_missing_sha256sums_is_refused() {
+    let node = Node::new();
+    let served = node.path("served");
+    copy_dist(&served, &["SHA256SUMS"]);
+    let server = Server::serve(&served);
+    let install = readme_line(INSTALL, &server.url);
+    assert_refused(
+        &mut node.sh(&server.url, &node.system_path(), &install),
+        "cannot download http://127.0.0.1:",
+    );
+    assert_eq!(node.installed(), Vec::<String>::new(), "INSTALL_DIR");
+    node.assert_tmp_empty();
+}
+
+/// The commands install.sh needs besides a downloader and a checksum tool.
+const BASICS: [&str; 8] = [
+    "uname", "mktemp", "rm", "mkdir", "tar", "gzip", "chmod", "mv",
+];
+
+#[test]
+fn wget_and_openssl_serve_when_curl_and_sha256sum_are_missing() {
+    let server = Server::serve(dist());
+    let node = Node::new();
+    let mut tools = BASICS.to_vec();
+    tools.extend(["cp", "wget", "openssl"]);
+    let path = format!(
+        "{}:{}",
+        node.path("bin").display(),
+        node.only("wget-bin", &tools)
+    );
+    let line = format!(
+        "wget -qO- {}/install.sh | sh -s -- run ca-check --version",
+        server.url
+    );
+    let stdout = ok(&mut node.sh(&server.url, &path, &line));
+    assert!(
+        stdout.starts_with(&format!("ca-check {VERSION}")),
+        "{stdout}"
+    );
+    node.assert_tmp_empty();
+}
+
+#[test]
+fn busybox_ash_and_its_applets_install() {
+    let server = Server::serve(dist());
+    let node = Node::new();
+    // A PATH of busybox applets only: its ash, wget, sha256sum, tar, gzip, ...
+    let applets = node.path("busybox");
+    fs::create_dir(&applets).unwrap();
+    let list = ok(Command::new("busybox").arg("--list"));
+    for applet in list.lines() {
+        symlink("/bin/busybox", applets.join(applet)).unwrap();
+    }
+    let line = format!("wget -qO- {}/install.sh | sh -", server.url);
+    let mut ash = Command::new("/bin/busybox");
+    ash.arg("ash");
+    ok(&mut node.shell(ash, &server.url, &applets.display().to_string(), &line));
+    let mut sorted = TOOLS.map(String::from).to_vec();
+    sorted.sort();
+    assert_eq!(node.installed(), sorted);
+    node.assert_tmp_empty();
+}
+
+#[test]
+fn no_downloader_or_an_unknown_architecture_is_refused() {
+    let node = Node::new();
+    let mut tools = BASICS.to_vec();
+    tools.extend(["cp", "sha256sum"]);
+    let path = format!(
+        "{}:{}",
+        node.path("bin").display(),
+        node.only("plain-bin", &tools)
+    );
+    let script = dist().join("install.sh");
+    let run = |path: &str| {
+        let mut cmd = node.sh(
+            "http://127.0.0.1:9",
+            path,
+            "sh -s -- run ca-check --version",
+        );
+        cmd.stdin(fs::File::open(&script).unwrap());
+        cmd
+    };
+    assert_refused(&mut run(&path), "neither curl nor wget");
+
+    // A machine we build nothing for: uname -m says mips.
+    let fake = node.path("fake-uname");
+    fs::create_dir(&fake).unwrap();
+    fs::write(fake.join("uname"), "#!/bin/sh\necho mips\n").unwrap();
+    fs::set_permissions(fake.join("uname"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", fake.display(), node.system_path());
+    assert_refused(&mut run(&path), "unsupported architecture 'mips'");
+
+    assert_eq!(node.installed(), Vec::<String>::new(), "INSTALL_DIR");
+    node.assert_tmp_empty();
+}
+
+#[test]
+fn an_air_gapped_machine_installs_from_a_directory() {
+    let node = Node::new();
+    let copy = node.path("usb");
+    copy_dist(&copy, &[]);
+    let url = format!("file://{}", copy.display());
+    let line = format!("sh {}/install.sh", copy.display());
+    let stdout = ok(&mut node.sh(&url, &node.system_path(), &line));
+    assert!(stdout.contains("installed into"), "{stdout}");
+    assert_eq!(node.installed().len(), TOOLS.len());
+    node.assert_tmp_empty();
+}
