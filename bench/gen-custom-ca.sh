@@ -11,6 +11,9 @@ OPENSSL_WORK=$PWD/bench/openssl/custom-ca.sh
 none() { :; }
 ours() { "$BIN" --data-dir "$1/data"; }
 theirs() { mkdir -p "$1/data/server/tls" && "$OPENSSL_WORK" "$1/data/server/tls"; }
+ours_p384() { "$BIN" --data-dir "$1/data" --root-algorithm ECDSA-P384 --intermediate-algorithm ECDSA-P384; }
+theirs_p384() { mkdir -p "$1/data/server/tls" && UPPER=p384 "$OPENSSL_WORK" "$1/data/server/tls"; }
 
 echo "$(openssl version); $(nproc) cores"
 compare "custom CA tree: RSA-4096 root + intermediate, 5 P-256 CAs, RSA-2048 service key" none ours theirs
+compare "custom CA tree: P-384 root + intermediate, 5 P-256 CAs, RSA-2048 service key" none ours_p384 theirs_p384

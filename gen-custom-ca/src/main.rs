@@ -105,6 +105,13 @@ struct Args {
     #[argh(option)]
     service_cidr: Option<String>,
 
+    /// the live cluster's data directory, for a staging tree (DATA_DIR other than
+    /// the default): its service.key is carried forward and the tree is checked
+    /// with rotate-ca's rules against it (default: the product's default data
+    /// directory, when it exists)
+    #[argh(option)]
+    live_data_dir: Option<PathBuf>,
+
     /// replace the leaf CAs of a tls directory that already has them
     #[argh(switch)]
     force: bool,
@@ -148,6 +155,15 @@ fn run(args: Args) -> shared::error::Result<()> {
     )?;
     options.passphrases = Passphrases::new(PassphraseSource::from_flag(args.password_file));
     options.encrypt_keys = args.encrypt_keys;
+    if !data_dir.is_default() {
+        let live = DataDir {
+            root: args
+                .live_data_dir
+                .unwrap_or_else(|| DataDir::default_root(&data_dir.product)),
+            product: data_dir.product.clone(),
+        };
+        options.live_tls = Some(live.tls_dir()).filter(|tls| tls.is_dir());
+    }
     options.cluster.tls_sans = args.tls_san;
     if let Some(domain) = args.cluster_domain {
         options.cluster.cluster_domain = domain;
@@ -216,18 +232,50 @@ fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) ->
     for path in &run.vault_files {
         writeln!(out, "  {}", path.display())?;
     }
-    if !data_dir.is_default() {
+    if let Some(path) = &run.service_key_carried {
         writeln!(out)?;
         writeln!(
             out,
-            "To update certificates on an existing cluster, you may now run:"
+            "service.key carries the live keys of {} after the new one, as rotate-ca requires.",
+            path.display()
         )?;
-        writeln!(
-            out,
+    }
+    if !data_dir.is_default() {
+        let command = format!(
             "  {} certificate rotate-ca --path={}",
             data_dir.product.name(),
             data_dir.server_dir().display()
-        )?;
+        );
+        writeln!(out)?;
+        match &run.rotate_ca {
+            Some(Ok(())) => {
+                writeln!(
+                    out,
+                    "Checked against the live tls dir with rotate-ca's rules: it will be accepted. Load it with:"
+                )?;
+                writeln!(out, "{command}")?;
+            }
+            Some(Err(refusals)) => {
+                writeln!(
+                    out,
+                    "k3s certificate rotate-ca would refuse this staging tree:"
+                )?;
+                for refusal in refusals {
+                    writeln!(out, "  {refusal}")?;
+                }
+                writeln!(
+                    out,
+                    "(a tree from another root needs `rotate-ca --force`, which breaks every certificate the current CAs issued)"
+                )?;
+            }
+            None => {
+                writeln!(
+                    out,
+                    "To update certificates on an existing cluster, you may now run:"
+                )?;
+                writeln!(out, "{command}")?;
+            }
+        }
     }
     Ok(())
 }

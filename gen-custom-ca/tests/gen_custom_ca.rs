@@ -852,3 +852,48 @@ fn a_staging_tree_from_the_same_root_passes_rotate_ca() {
         "same root, same join-token hash"
     );
 }
+
+#[test]
+fn the_docs_staging_flow_carries_the_live_service_key_and_is_checked_before_loading() {
+    // The docs copy root-ca.*, intermediate-ca.* and service.key into a staging
+    // DATA_DIR; service.key is the one people forget (k3s issue 7100).
+    let dir = scratch();
+    let live = dir.path().join("live");
+    ok(&mut tool(&live));
+    let staging = dir.path().join("staging");
+    fs::create_dir_all(&staging).unwrap();
+    for name in ["root-ca.pem", "intermediate-ca.pem", "intermediate-ca.key"] {
+        fs::copy(tls(&live).join(name), staging.join(name)).unwrap();
+    }
+    let stdout = ok(tool(&staging).arg("--live-data-dir").arg(&live));
+    assert!(stdout.contains("it will be accepted"), "{stdout}");
+    assert!(stdout.contains("certificate rotate-ca --path="), "{stdout}");
+    let staged_keys = fs::read(tls(&staging).join("service.key")).unwrap();
+    let live_keys = fs::read(tls(&live).join("service.key")).unwrap();
+    assert!(
+        staged_keys.ends_with(&live_keys),
+        "the live keys follow the new one byte for byte"
+    );
+    let verdict = testkit::json(
+        gocheck()
+            .args(["rotate-check", "--current"])
+            .arg(tls(&live))
+            .arg("--staged")
+            .arg(tls(&staging)),
+    );
+    assert_eq!(verdict["ok"], true, "{verdict}");
+
+    // A staging tree from another root: rotate-ca would refuse it, so no command.
+    let other = dir.path().join("other");
+    let stdout = ok(tool(&other).arg("--live-data-dir").arg(&live));
+    assert!(stdout.contains("rotate-ca would refuse"), "{stdout}");
+    assert!(!stdout.contains("--path="), "{stdout}");
+    let (passed, _) = status(
+        gocheck()
+            .args(["rotate-check", "--current"])
+            .arg(tls(&live))
+            .arg("--staged")
+            .arg(tls(&other)),
+    );
+    assert!(!passed, "Go's rotate-check agrees it is refused");
+}

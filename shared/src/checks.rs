@@ -189,7 +189,7 @@ fn check_staged_ca(
 
 /// The bundle rule: more than one certificate, and the first chains to the
 /// current roots with the current and staged certificates as intermediates.
-fn bundle_finding(
+pub(crate) fn bundle_finding(
     name: &str,
     staged: &[Certificate],
     current: &[Certificate],

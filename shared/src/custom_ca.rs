@@ -55,6 +55,10 @@ pub struct CustomCaOptions {
     pub encrypt_keys: bool,
     /// The names pre-flight issues serving certificates for.
     pub cluster: ClusterNames,
+    /// The live cluster's tls dir when this run writes a staging tree for
+    /// `rotate-ca`: its `service.key` is carried forward, and the staged tree is
+    /// checked against it with rotate-ca's rules.
+    pub live_tls: Option<PathBuf>,
 }
 
 impl CustomCaOptions {
@@ -71,6 +75,7 @@ impl CustomCaOptions {
             passphrases: Passphrases::none(),
             encrypt_keys: false,
             cluster: ClusterNames::k3s_default(),
+            live_tls: None,
         }
     }
 }
@@ -106,6 +111,11 @@ pub struct CustomCaRun {
     pub vault_files: Vec<PathBuf>,
     /// Things the user should know that do not stop the run.
     pub warnings: Vec<String>,
+    /// For a staging tree: what `k3s certificate rotate-ca` will say about it
+    /// (`Ok`, or the reasons it will refuse), checked against the live tls dir.
+    pub rotate_ca: Option<std::result::Result<(), Vec<String>>>,
+    /// The live `service.key` carried forward into a staging tree, if any.
+    pub service_key_carried: Option<PathBuf>,
 }
 
 /// A CA brought by the user or made by this run.
@@ -136,7 +146,22 @@ impl Ca {
 pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let tls_dir = options.data_dir.tls_dir();
     let mut warnings = refuse_initialised(&tls_dir, options.force)?;
-    let brought = Inputs::find(&options.data_dir).read(options.now, &options.passphrases)?;
+    let mut brought = Inputs::find(&options.data_dir).read(options.now, &options.passphrases)?;
+    // The docs' staging flow copies root-ca.*, intermediate-ca.* and service.key;
+    // forgetting service.key makes rotate-ca refuse (k3s issue 7100): carry the
+    // live one forward unless one was brought.
+    let live_service_key = options
+        .live_tls
+        .as_ref()
+        .map(|tls| tls.join(SERVICE_KEY_FILE))
+        .filter(|path| path.is_file());
+    let mut service_key_carried = None;
+    if brought.service_key.is_none() {
+        if let Some(path) = &live_service_key {
+            brought.service_key = Some(ServiceKeyFile::read(path)?);
+            service_key_carried = Some(path.clone());
+        }
+    }
 
     // Every key of the run at once: the RSA prime searches share the cores.
     let mut wanted = vec![SERVICE_ACCOUNT_KEY];
@@ -268,6 +293,10 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
 
     let server_ca = plan.planned_pem(&in_tls(&LeafCa::Server.cert_file()))?;
     let ca_hash = k3s_ca_hash_of(&server_ca, options.now)?;
+    let rotate_ca = match &options.live_tls {
+        Some(live) if live.is_dir() => Some(rotate_ca_verdict(&plan, &tls_dir, live, options.now)?),
+        _ => None,
+    };
     let vault_files = [
         files::ROOT_PEM,
         files::ROOT_CRT,
@@ -291,6 +320,54 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         ca_hash,
         vault_files,
         warnings,
+        rotate_ca,
+        service_key_carried,
+    })
+}
+
+/// rotate-ca's rules on the planned staging tree against the live one: each
+/// staged bundle's first certificate must chain to the current roots (the key
+/// files match by construction), and the new service.key must keep the live
+/// signing key.
+fn rotate_ca_verdict(
+    plan: &Plan,
+    staged_tls: &Path,
+    live_tls: &Path,
+    now: SystemTime,
+) -> Result<std::result::Result<(), Vec<String>>> {
+    let mut refusals = Vec::new();
+    for leaf in LeafCa::ALL {
+        let name = leaf.cert_file();
+        let staged = bundle_in(&plan.planned_pem(&staged_tls.join(&name))?)?;
+        let current = match PemFile::read(&live_tls.join(&name)).and_then(|f| bundle_in(&f)) {
+            Ok(current) => current,
+            Err(e) => {
+                refusals.push(format!("current {name} unreadable: {e}"));
+                continue;
+            }
+        };
+        let finding = crate::checks::bundle_finding(&name, &staged, &current, now);
+        if finding.verdict == crate::checks::Verdict::Fail {
+            refusals.push(format!("{name}: {}", finding.reason));
+        }
+    }
+    let live_keys = live_tls.join(SERVICE_KEY_FILE);
+    if let Ok(live) = ServiceKeyFile::read(&live_keys) {
+        let staged = plan.planned_pem(&staged_tls.join(SERVICE_KEY_FILE))?;
+        let staged = ServiceKeyFile::parse(staged)?;
+        if let Some(signing) = live.signing_key() {
+            if !staged.contains(&signing.public_key_der) {
+                refusals.push(format!(
+                    "{SERVICE_KEY_FILE}: does not keep the live signing key {}",
+                    signing.fingerprint()
+                ));
+            }
+        }
+    }
+    Ok(if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(refusals)
     })
 }
 

@@ -19,6 +19,7 @@ pub mod error;
 pub mod expiry;
 pub mod issue;
 pub mod keys;
+pub mod layout;
 pub mod pem_file;
 pub mod plan;
 pub mod preflight;

@@ -58,7 +58,13 @@ pub struct ServiceKeyFile {
 impl ServiceKeyFile {
     /// Reads `path`; any block that is not a usable key is an error naming it.
     pub fn read(path: &Path) -> Result<Self> {
-        let file = PemFile::read(path)?;
+        Self::parse(PemFile::read(path)?)
+    }
+
+    /// The keys of an already read (or planned) PEM file.
+    pub fn parse(file: PemFile) -> Result<Self> {
+        let path = file.path.clone();
+        let path = path.as_path();
         let keys = file
             .blocks
             .iter()

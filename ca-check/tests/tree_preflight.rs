@@ -1,0 +1,153 @@
+//! `ca-check tree` on trees made with openssl the way the upstream script does
+//! (testkit::enterprise::upstream_tree), under constrained enterprise CAs: each
+//! constraint that breaks what k3s issues is a FAIL naming it, and Go's
+//! crypto/x509 (`gocheck k3s-leaves`, trusting only the root) agrees.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is a failure"
+)]
+
+use std::path::Path;
+use std::process::Command;
+
+use testkit::enterprise::{CaExt, KeyKind, root, sub_ca, upstream_tree};
+use testkit::scratch;
+
+fn ca_check() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ca-check"));
+    cmd.env_remove("PRODUCT").env_remove("DATA_DIR");
+    cmd
+}
+
+/// Runs `ca-check tree` on `tls`: (exit code, stdout).
+fn tree(tls: &Path) -> (i32, String) {
+    let out = ca_check().arg("tree").arg(tls).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// An openssl tree: `root_ext` on an RSA root, `intermediate_ext` on a P-384
+/// intermediate, the five P-256 CAs under it.
+fn openssl_tree(dir: &Path, root_ext: &CaExt, intermediate_ext: &CaExt) -> std::path::PathBuf {
+    let corp = root(dir, "Corp Root", KeyKind::Rsa(2048), root_ext);
+    let issuing = sub_ca(
+        dir,
+        "Corp Issuing CA",
+        KeyKind::P384,
+        &corp,
+        intermediate_ext,
+    );
+    let tls = dir.join("server/tls");
+    upstream_tree(&tls, &corp, &issuing);
+    tls
+}
+
+/// The FAIL lines of a report.
+fn failures(report: &str) -> Vec<&str> {
+    report.lines().filter(|l| l.contains("FAIL")).collect()
+}
+
+#[test]
+fn a_good_openssl_tree_passes_and_go_agrees() {
+    let dir = scratch();
+    let tls = openssl_tree(dir.path(), &CaExt::default(), &CaExt::default());
+    let (code, report) = tree(&tls);
+    assert_eq!(code, 0, "{report}");
+    assert!(failures(&report).is_empty(), "{report}");
+    assert!(
+        report.contains("every certificate k3s issues verifies"),
+        "{report}"
+    );
+    let (passed, go) = testkit::k3s_leaves(&tls, &tls.join("root-ca.pem"));
+    assert!(passed, "{go:#}");
+}
+
+#[test]
+fn a_path_length_0_intermediate_is_a_failure_go_agrees_with() {
+    let dir = scratch();
+    let ext = CaExt {
+        path_len: Some(0),
+        ..CaExt::default()
+    };
+    let tls = openssl_tree(dir.path(), &CaExt::default(), &ext);
+    let (code, report) = tree(&tls);
+    assert_eq!(code, 1, "{report}");
+    let failed = failures(&report);
+    assert!(
+        failed
+            .iter()
+            .any(|l| l.contains("intermediate-ca.pem") && l.contains("pathLenConstraint 0")),
+        "{report}"
+    );
+    let (passed, go) = testkit::k3s_leaves(&tls, &tls.join("root-ca.pem"));
+    assert!(!passed, "Go must reject too: {go:#}");
+    assert!(go.to_string().contains("too many intermediates"), "{go:#}");
+}
+
+#[test]
+fn a_name_constrained_root_is_a_failure_for_serving_certificates_only() {
+    let dir = scratch();
+    let ext = CaExt {
+        name_constraints: Some("critical,permitted;DNS:corp.example".into()),
+        ..CaExt::default()
+    };
+    let tls = openssl_tree(dir.path(), &ext, &CaExt::default());
+    let (code, report) = tree(&tls);
+    assert_eq!(code, 1, "{report}");
+    let failed = failures(&report);
+    assert_eq!(
+        failed.len(),
+        1,
+        "one finding for the root's constraint:\n{report}"
+    );
+    assert!(failed[0].contains("root-ca.pem"), "{report}");
+    assert!(
+        failed[0].contains("nameConstraints permit only DNS corp.example"),
+        "{report}"
+    );
+    assert!(failed[0].contains("needs DNS kubernetes"), "{report}");
+    assert!(
+        !failed[0].contains("admin"),
+        "client certificates have no names: {report}"
+    );
+    let (passed, go) = testkit::k3s_leaves(&tls, &tls.join("root-ca.pem"));
+    assert!(!passed);
+    assert!(
+        go.to_string().contains("not permitted by any constraint"),
+        "{go:#}"
+    );
+}
+
+#[test]
+fn a_server_auth_only_intermediate_is_a_failure_for_client_certificates() {
+    let dir = scratch();
+    let ext = CaExt {
+        eku: Some("serverAuth".into()),
+        ..CaExt::default()
+    };
+    let tls = openssl_tree(dir.path(), &CaExt::default(), &ext);
+    let (code, report) = tree(&tls);
+    assert_eq!(code, 1, "{report}");
+    let failed = failures(&report);
+    assert!(
+        failed.iter().any(|l| l.contains("intermediate-ca.pem")
+            && l.contains("extendedKeyUsage allows only serverAuth")
+            && l.contains("admin")),
+        "{report}"
+    );
+    let (passed, go) = testkit::k3s_leaves(&tls, &tls.join("root-ca.pem"));
+    assert!(!passed);
+    assert!(go.to_string().contains("incompatible key usage"), "{go:#}");
+}
+
+#[test]
+fn a_missing_directory_could_not_be_checked() {
+    let dir = scratch();
+    let (code, _) = tree(&dir.path().join("nowhere"));
+    assert_eq!(code, 2, "could not check: exit 2");
+    let out = ca_check().args(["tree"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "bad arguments: exit 2");
+}

@@ -1,0 +1,372 @@
+//! kubeadm's PKI as data (KUBEADM-K0S-CONTRACT.md, sections 1 and 2): its three
+//! CAs and every leaf certificate it issues from them, with the subject, usages
+//! and names each must carry. `sign-csr`, the pre-flight of kubeadm trees and
+//! the expiry report read the same table.
+
+use std::net::IpAddr;
+
+use crate::constraints::Usage;
+use crate::issue::San;
+use crate::preflight::LeafSpec;
+
+/// `/etc/kubernetes`: kubeconfigs here, certificates in `pki/`.
+pub const DEFAULT_DATA_DIR: &str = "/etc/kubernetes";
+/// The certificate directory under the data dir.
+pub const PKI_DIR: &str = "pki";
+
+/// One of kubeadm's three CAs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KubeadmCa {
+    /// `ca`: the cluster CA (apiserver, kubelet clients, kubeconfigs).
+    Cluster,
+    /// `front-proxy-ca`: the aggregation layer's client CA.
+    FrontProxy,
+    /// `etcd/ca`: stacked etcd's CA.
+    Etcd,
+}
+
+impl KubeadmCa {
+    /// All three, in kubeadm's order.
+    pub const ALL: [KubeadmCa; 3] = [KubeadmCa::Cluster, KubeadmCa::FrontProxy, KubeadmCa::Etcd];
+
+    /// The file stem under `pki/`: `ca`, `front-proxy-ca`, `etcd/ca`.
+    pub fn stem(self) -> &'static str {
+        match self {
+            KubeadmCa::Cluster => "ca",
+            KubeadmCa::FrontProxy => "front-proxy-ca",
+            KubeadmCa::Etcd => "etcd/ca",
+        }
+    }
+
+    /// The CN kubeadm writes (`kubeadm init phase certs`).
+    pub fn common_name(self) -> &'static str {
+        match self {
+            KubeadmCa::Cluster => "kubernetes",
+            KubeadmCa::FrontProxy => "front-proxy-ca",
+            KubeadmCa::Etcd => "etcd-ca",
+        }
+    }
+
+    /// The name `kubeadm certs check-expiration` gives it.
+    pub fn expiration_name(self) -> &'static str {
+        match self {
+            KubeadmCa::Cluster => "ca",
+            KubeadmCa::FrontProxy => "front-proxy-ca",
+            KubeadmCa::Etcd => "etcd-ca",
+        }
+    }
+}
+
+/// How a leaf's CN is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommonName {
+    /// Always this name.
+    Fixed(&'static str),
+    /// The node name (etcd server and peer).
+    NodeName,
+    /// `system:node:<node name>` (kubelet.conf).
+    KubeletNode,
+}
+
+/// Which names a leaf carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Names {
+    /// None: client certificates.
+    None,
+    /// The apiserver's: node name, kubernetes service names, service IP, advertise address.
+    ApiServer,
+    /// etcd's: node name, localhost, advertise address, 127.0.0.1, ::1.
+    Etcd,
+}
+
+/// One certificate kubeadm issues.
+#[derive(Clone, Copy, Debug)]
+pub struct KubeadmCert {
+    /// Its base name: `apiserver`, `etcd/server` (under `pki/`), or a kubeconfig
+    /// `admin.conf` (in the data dir).
+    pub base: &'static str,
+    /// Its name in `kubeadm certs check-expiration` (`etcd-server`, `admin.conf`).
+    pub expiration_name: &'static str,
+    /// The CA that signs it.
+    pub ca: KubeadmCa,
+    /// Its CN.
+    pub common_name: CommonName,
+    /// Its O values (current kubeadm).
+    pub organizations: &'static [&'static str],
+    /// O values older kubeadm releases used instead (accepted with a warning).
+    pub older_organizations: &'static [&'static str],
+    /// Its extended key usages.
+    pub usages: &'static [Usage],
+    /// Its names.
+    pub names: Names,
+    /// Whether it lives in a kubeconfig (`client-certificate-data`).
+    pub kubeconfig: bool,
+}
+
+const CLIENT: &[Usage] = &[Usage::ClientAuth];
+const SERVER: &[Usage] = &[Usage::ServerAuth];
+const BOTH: &[Usage] = &[Usage::ServerAuth, Usage::ClientAuth];
+const CLUSTER_ADMINS: &[&str] = &["kubeadm:cluster-admins"];
+const MASTERS: &[&str] = &["system:masters"];
+
+/// Every certificate kubeadm issues, in `check-expiration`'s order where it
+/// lists them (kubelet.conf last: the kubelet rotates its own).
+pub const CERTIFICATES: [KubeadmCert; 12] = [
+    kubeconfig("admin.conf", "kubernetes-admin", CLUSTER_ADMINS, MASTERS),
+    pki(
+        "apiserver",
+        "apiserver",
+        KubeadmCa::Cluster,
+        CommonName::Fixed("kube-apiserver"),
+        &[],
+        &[],
+        SERVER,
+        Names::ApiServer,
+    ),
+    pki(
+        "apiserver-etcd-client",
+        "apiserver-etcd-client",
+        KubeadmCa::Etcd,
+        CommonName::Fixed("kube-apiserver-etcd-client"),
+        &[],
+        MASTERS,
+        CLIENT,
+        Names::None,
+    ),
+    pki(
+        "apiserver-kubelet-client",
+        "apiserver-kubelet-client",
+        KubeadmCa::Cluster,
+        CommonName::Fixed("kube-apiserver-kubelet-client"),
+        CLUSTER_ADMINS,
+        MASTERS,
+        CLIENT,
+        Names::None,
+    ),
+    kubeconfig(
+        "controller-manager.conf",
+        "system:kube-controller-manager",
+        &[],
+        &[],
+    ),
+    pki(
+        "etcd/healthcheck-client",
+        "etcd-healthcheck-client",
+        KubeadmCa::Etcd,
+        CommonName::Fixed("kube-etcd-healthcheck-client"),
+        &[],
+        MASTERS,
+        CLIENT,
+        Names::None,
+    ),
+    pki(
+        "etcd/peer",
+        "etcd-peer",
+        KubeadmCa::Etcd,
+        CommonName::NodeName,
+        &[],
+        &[],
+        BOTH,
+        Names::Etcd,
+    ),
+    pki(
+        "etcd/server",
+        "etcd-server",
+        KubeadmCa::Etcd,
+        CommonName::NodeName,
+        &[],
+        &[],
+        BOTH,
+        Names::Etcd,
+    ),
+    pki(
+        "front-proxy-client",
+        "front-proxy-client",
+        KubeadmCa::FrontProxy,
+        CommonName::Fixed("front-proxy-client"),
+        &[],
+        &[],
+        CLIENT,
+        Names::None,
+    ),
+    kubeconfig("scheduler.conf", "system:kube-scheduler", &[], &[]),
+    kubeconfig("super-admin.conf", "kubernetes-super-admin", MASTERS, &[]),
+    KubeadmCert {
+        base: "kubelet.conf",
+        expiration_name: "kubelet.conf",
+        ca: KubeadmCa::Cluster,
+        common_name: CommonName::KubeletNode,
+        organizations: &["system:nodes"],
+        older_organizations: &[],
+        usages: CLIENT,
+        names: Names::None,
+        kubeconfig: true,
+    },
+];
+
+#[allow(clippy::too_many_arguments, reason = "one row of a table")]
+const fn pki(
+    base: &'static str,
+    expiration_name: &'static str,
+    ca: KubeadmCa,
+    common_name: CommonName,
+    organizations: &'static [&'static str],
+    older_organizations: &'static [&'static str],
+    usages: &'static [Usage],
+    names: Names,
+) -> KubeadmCert {
+    KubeadmCert {
+        base,
+        expiration_name,
+        ca,
+        common_name,
+        organizations,
+        older_organizations,
+        usages,
+        names,
+        kubeconfig: false,
+    }
+}
+
+const fn kubeconfig(
+    base: &'static str,
+    common_name: &'static str,
+    organizations: &'static [&'static str],
+    older_organizations: &'static [&'static str],
+) -> KubeadmCert {
+    KubeadmCert {
+        base,
+        expiration_name: base,
+        ca: KubeadmCa::Cluster,
+        common_name: CommonName::Fixed(common_name),
+        organizations,
+        older_organizations,
+        usages: CLIENT,
+        names: Names::None,
+        kubeconfig: true,
+    }
+}
+
+/// The names a kubeadm cluster is reached by (`ClusterConfiguration` and
+/// `InitConfiguration`), with kubeadm's defaults.
+#[derive(Clone, Debug)]
+pub struct KubeadmNames {
+    /// The node name (default: the host name).
+    pub node_name: String,
+    /// `networking.dnsDomain` (default cluster.local).
+    pub dns_domain: String,
+    /// The first IP of `networking.serviceSubnet` (10.96.0.1 for 10.96.0.0/12).
+    pub service_ip: IpAddr,
+    /// `localAPIEndpoint.advertiseAddress`, when known.
+    pub advertise_address: Option<IpAddr>,
+    /// `apiServer.certSANs` and the controlPlaneEndpoint host.
+    pub extra_sans: Vec<String>,
+}
+
+impl KubeadmNames {
+    /// kubeadm's defaults for a node called `node_name`.
+    pub fn defaults(node_name: &str) -> Self {
+        KubeadmNames {
+            node_name: node_name.to_string(),
+            dns_domain: "cluster.local".into(),
+            service_ip: IpAddr::from([10, 96, 0, 1]),
+            advertise_address: None,
+            extra_sans: Vec::new(),
+        }
+    }
+
+    /// The SANs a certificate of kind `names` must carry (section 2).
+    pub fn sans(&self, names: Names) -> Vec<San> {
+        let node = San::Dns(self.node_name.clone());
+        let mut sans = match names {
+            Names::None => return Vec::new(),
+            Names::ApiServer => {
+                let mut sans = vec![node];
+                sans.extend(
+                    [
+                        "kubernetes".to_string(),
+                        "kubernetes.default".into(),
+                        "kubernetes.default.svc".into(),
+                        format!("kubernetes.default.svc.{}", self.dns_domain),
+                    ]
+                    .into_iter()
+                    .map(San::Dns),
+                );
+                sans.push(San::Ip(self.service_ip));
+                sans
+            }
+            Names::Etcd => vec![
+                node,
+                San::Dns("localhost".into()),
+                San::Ip(IpAddr::from([127, 0, 0, 1])),
+                San::Ip(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+            ],
+        };
+        sans.extend(self.advertise_address.map(San::Ip));
+        if names == Names::ApiServer {
+            sans.extend(
+                self.extra_sans
+                    .iter()
+                    .map(|name| match name.parse::<IpAddr>() {
+                        Ok(ip) => San::Ip(ip),
+                        Err(_) => San::Dns(name.clone()),
+                    }),
+            );
+        }
+        sans
+    }
+
+    /// The CN of a certificate.
+    pub fn common_name(&self, cert: &KubeadmCert) -> String {
+        match cert.common_name {
+            CommonName::Fixed(cn) => cn.to_string(),
+            CommonName::NodeName => self.node_name.clone(),
+            CommonName::KubeletNode => format!("system:node:{}", self.node_name),
+        }
+    }
+
+    /// Every certificate kubeadm issues, as pre-flight leaf specs.
+    pub fn leaves(&self) -> Vec<LeafSpec> {
+        CERTIFICATES
+            .iter()
+            .map(|cert| LeafSpec {
+                ca: cert.ca.stem().to_string(),
+                name: cert.base,
+                common_name: self.common_name(cert),
+                organizations: cert.organizations.to_vec(),
+                usages: cert.usages.to_vec(),
+                sans: self.sans(cert.names),
+            })
+            .collect()
+    }
+}
+
+/// The certificate kubeadm issues under `base` (`apiserver`, `etcd/server`,
+/// `admin.conf`).
+pub fn certificate(base: &str) -> Option<&'static KubeadmCert> {
+    CERTIFICATES.iter().find(|cert| cert.base == base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_apiserver_carries_the_service_ip_and_etcd_its_loopbacks() {
+        let names = KubeadmNames {
+            advertise_address: Some(IpAddr::from([192, 0, 2, 10])),
+            ..KubeadmNames::defaults("cp-1")
+        };
+        let api = names.sans(Names::ApiServer);
+        assert!(api.contains(&San::Ip(IpAddr::from([10, 96, 0, 1]))));
+        assert!(api.contains(&San::Dns("kubernetes.default.svc.cluster.local".into())));
+        assert!(api.contains(&San::Ip(IpAddr::from([192, 0, 2, 10]))));
+        let etcd = names.sans(Names::Etcd);
+        assert!(etcd.contains(&San::Dns("cp-1".into())));
+        assert!(etcd.contains(&San::Ip("::1".parse().unwrap())));
+        let server = certificate("etcd/server").unwrap();
+        assert_eq!(names.common_name(server), "cp-1");
+        assert_eq!(certificate("admin.conf").unwrap().ca, KubeadmCa::Cluster);
+        assert_eq!(names.leaves().len(), CERTIFICATES.len());
+    }
+}
