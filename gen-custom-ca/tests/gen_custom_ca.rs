@@ -752,7 +752,7 @@ fn a_root_without_its_key_and_no_intermediate_is_refused() {
 }
 
 #[test]
-fn an_encrypted_root_key_is_refused() {
+fn an_encrypted_root_key_without_a_passphrase_is_refused() {
     assert_refused(
         |d| {
             let root = openssl_root(d);

@@ -315,3 +315,29 @@ fn a_block_that_is_not_a_key_is_refused_by_name() {
         "block #2 (\"CERTIFICATE\"): not a key",
     );
 }
+
+#[test]
+fn ecdsa_keys_of_every_curve_are_kept_and_ed25519_is_refused_as_kubernetes_does() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    let tls = data_dir.join("server/tls");
+    fs::create_dir_all(&tls).unwrap();
+    let p384 = ok(openssl().args(["ecparam", "-name", "secp384r1", "-genkey", "-noout"]));
+    let p521 = ok(openssl().args(["ecparam", "-name", "secp521r1", "-genkey", "-noout"]));
+    fs::write(tls.join("service.key"), format!("{p384}{p521}")).unwrap();
+    ok(&mut tool(&data_dir));
+    let text = fs::read_to_string(staged(&data_dir)).unwrap();
+    assert!(
+        text.ends_with(&format!("{p384}{p521}")),
+        "kept byte for byte"
+    );
+    assert_eq!(fingerprints(&staged(&data_dir)).len(), 3);
+
+    let ed25519 = ok(openssl().args(["genpkey", "-algorithm", "ed25519"]));
+    fs::write(tls.join("service.key"), ed25519).unwrap();
+    let before = snapshot(&data_dir);
+    let stderr = fails(tool(&data_dir).arg("--force"));
+    assert!(stderr.contains("service.key: block #1"), "{stderr}");
+    assert!(stderr.contains("only RSA and ECDSA"), "{stderr}");
+    assert_eq!(snapshot(&data_dir), before);
+}

@@ -137,16 +137,35 @@ fn read_block(
                 Error::Key { problem, .. } => error(problem),
                 other => other,
             })?;
-            Ok((key.algorithm(), key.public_key_der()?, true))
+            Ok((
+                kubernetes_algorithm(key.algorithm()).map_err(error)?,
+                key.public_key_der()?,
+                true,
+            ))
         }
         "PUBLIC KEY" => {
             let algorithm = PublicKey::from_der(&block.der).map_err(error)?.algorithm();
-            Ok((algorithm, block.der.clone(), false))
+            Ok((
+                kubernetes_algorithm(algorithm).map_err(error)?,
+                block.der.clone(),
+                false,
+            ))
         }
         "RSA PUBLIC KEY" => Err(error(
             "a PKCS#1 public key, which Kubernetes ignores; use a PKIX \"PUBLIC KEY\" block".into(),
         )),
         _ => Err(error("not a key".into())),
+    }
+}
+
+/// Kubernetes signs and verifies service-account tokens with RSA and ECDSA keys
+/// only (keyutil refuses the rest).
+fn kubernetes_algorithm(algorithm: KeyAlgorithm) -> std::result::Result<KeyAlgorithm, String> {
+    match algorithm {
+        KeyAlgorithm::Ed25519 => {
+            Err("an Ed25519 key; Kubernetes accepts only RSA and ECDSA service-account keys".into())
+        }
+        other => Ok(other),
     }
 }
 
