@@ -2,7 +2,8 @@
 //!
 //! Bottom up:
 //! - data and formats: [`topology`] (which CAs exist, their files, CNs and
-//!   profiles), [`pem_file`], [`keys`], [`cert`], [`service_key`], [`token`];
+//!   profiles), [`input`] (bounded reads of regular files), [`pem_file`],
+//!   [`keys`], [`cert`], [`service_key`], [`token`];
 //! - operations: [`issue`] (CA certificates), [`verify`] (signatures and
 //!   Go-style chain building, to predict what k3s computes);
 //! - runs: [`custom_ca`], [`rotation`] and [`sa_rotation`] check their inputs and
@@ -14,6 +15,7 @@ pub mod checks;
 pub mod custom_ca;
 pub mod error;
 pub mod expiry;
+pub mod input;
 pub mod issue;
 pub mod keys;
 pub mod pem_file;

@@ -187,7 +187,7 @@ fn change_for(file: &PlannedFile) -> Change {
         Ok(meta) => {
             let same_mode = meta.permissions().mode() & 0o7777 == file.mode;
             let same_bytes = meta.is_file()
-                && fs::read(&file.path)
+                && crate::input::read(&file.path)
                     .map(|old| Zeroizing::new(old).as_slice() == file.contents.as_slice())
                     .unwrap_or(false);
             if same_mode && same_bytes {
