@@ -11,6 +11,7 @@ use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
 use shared::error::{exit_code, stdout_result};
 use shared::plan::Outcome;
+use shared::staging::rotate_ca_command;
 use shared::token::token_prefix;
 use shared::topology::DataDir;
 
@@ -127,9 +128,8 @@ fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) ->
         )?;
         writeln!(
             out,
-            "  {} certificate rotate-ca --path={}",
-            data_dir.product.name(),
-            data_dir.server_dir().display()
+            "  {}",
+            rotate_ca_command(data_dir.product, &data_dir.server_dir())
         )?;
     }
     Ok(())

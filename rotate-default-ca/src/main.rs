@@ -11,6 +11,7 @@ use argh::FromArgs;
 use shared::error::{exit_code, stdout_result};
 use shared::plan::Outcome;
 use shared::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
+use shared::staging::rotate_ca_command;
 use shared::token::token_prefix;
 use shared::topology::DataDir;
 
@@ -137,9 +138,8 @@ fn print_report(
     )?;
     writeln!(
         out,
-        "  {} certificate rotate-ca --path={}",
-        data_dir.product.name(),
-        staging_dir.display()
+        "  {}",
+        rotate_ca_command(data_dir.product, staging_dir)
     )?;
     Ok(())
 }

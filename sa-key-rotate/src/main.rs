@@ -9,6 +9,7 @@ use argh::FromArgs;
 use shared::error::{exit_code, stdout_result};
 use shared::plan::Outcome;
 use shared::sa_rotation::{SaRotationOptions, SaRotationRun, plan_sa_rotation};
+use shared::staging::rotate_ca_command;
 use shared::topology::{DataDir, SERVICE_KEY_FILE};
 
 /// Stage a service-account key rotation: <staging>/tls/service.key holds a new
@@ -142,9 +143,8 @@ fn print_report(
     )?;
     writeln!(
         out,
-        "  {} certificate rotate-ca --path={}",
-        data_dir.product.name(),
-        staging_dir.display()
+        "  {}",
+        rotate_ca_command(data_dir.product, staging_dir)
     )?;
     Ok(())
 }
