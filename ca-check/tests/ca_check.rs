@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use shared::lock::TargetLock;
 use shared::rotation::{RotationOptions, plan_rotation};
 use shared::topology::DataDir;
 use testkit::{Json, gocheck, ok, scratch, status};
@@ -33,7 +34,8 @@ fn cluster_with_staged_rotation(root: &Path) -> (PathBuf, PathBuf) {
         force: false,
         now: SystemTime::now(),
     };
-    plan_rotation(&options).unwrap().plan.apply().unwrap();
+    let lock = TargetLock::acquire(&staging, "test", false).unwrap();
+    plan_rotation(&options).unwrap().plan.apply(&lock).unwrap();
     (data_dir, staging)
 }
 
@@ -444,11 +446,13 @@ fn tree_verifies_a_custom_tree_and_names_what_is_broken() {
         force: false,
         now: SystemTime::now(),
     };
+    let lock = TargetLock::acquire(&data_dir, "test", false).unwrap();
     shared::custom_ca::plan_custom_ca(&options)
         .unwrap()
         .plan
-        .apply()
+        .apply(&lock)
         .unwrap();
+    drop(lock);
     let tls = data_dir.join("server/tls");
     let out = ok(tool(&data_dir).arg("tree").arg(&tls));
     assert!(out.contains("no failures"), "{out}");

@@ -5,11 +5,11 @@
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
 use shared::error::{exit_code, stdout_result};
+use shared::lock::lock_target;
 use shared::plan::Outcome;
 use shared::staging::rotate_ca_command;
 use shared::token::token_prefix;
@@ -56,22 +56,28 @@ struct Args {
     dry_run: bool,
 }
 
+const TOOL: &str = "gen-custom-ca";
+
 fn main() -> ExitCode {
-    exit_code("gen-custom-ca", run(argh::from_env()).map(|()| true))
+    exit_code(TOOL, run(argh::from_env()).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
+    let now = shared::clock::now()?;
+    // Held from the first check until the report is printed.
+    let lock = lock_target(&data_dir, &data_dir.root, TOOL, args.dry_run)?;
+    lock.report_recovered(TOOL);
     let options = CustomCaOptions {
         data_dir: data_dir.clone(),
         force: args.force,
-        now: SystemTime::now(),
+        now,
     };
     let run = plan_custom_ca(&options)?;
     for warning in &run.warnings {
-        eprintln!("gen-custom-ca: warning: {warning}");
+        eprintln!("{TOOL}: warning: {warning}");
     }
-    let outcome = run.plan.write(args.dry_run)?;
+    let outcome = run.plan.write(&lock, args.dry_run)?;
     stdout_result(print_report(&run, &data_dir, &outcome))
 }
 

@@ -69,9 +69,16 @@ pub fn shell_quote(text: &OsStr) -> String {
     }
 }
 
-/// Whether `path` is a directory with something in it.
+/// Whether `path` is a directory with something in it (other than the lock a
+/// run of these tools holds there).
 pub fn is_non_empty_dir(path: &Path) -> bool {
-    std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some())
+    std::fs::read_dir(path).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            !e.file_name()
+                .as_bytes()
+                .starts_with(crate::lock::OWN_PREFIX.as_bytes())
+        })
+    })
 }
 
 /// The canonical form of `path`, which may not exist yet: its nearest existing

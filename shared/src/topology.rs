@@ -223,6 +223,16 @@ impl DataDir {
         self.root.join("server")
     }
 
+    /// `${DATA_DIR}/server/rotate-ca`: where `rotate-default-ca` stages by default.
+    pub fn ca_staging_dir(&self) -> PathBuf {
+        self.server_dir().join("rotate-ca")
+    }
+
+    /// `${DATA_DIR}/server/rotate-sa`: where `sa-key-rotate` stages by default.
+    pub fn sa_staging_dir(&self) -> PathBuf {
+        self.server_dir().join("rotate-sa")
+    }
+
     /// `${DATA_DIR}/server/tls`: what k3s reads its CAs from.
     pub fn tls_dir(&self) -> PathBuf {
         self.server_dir().join("tls")
