@@ -12,6 +12,7 @@ use shared::cert::format_time;
 use shared::checks::{Finding, any_failed, check_staged};
 use shared::error::{Error, stdout_result};
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
+use shared::lock::{recover_in, report_notes};
 use shared::pem_file::PemFile;
 use shared::preflight::ClusterNames;
 use shared::token::{TokenFile, k3s_ca_hash_of};
@@ -128,6 +129,12 @@ fn main() -> ExitCode {
 /// Runs the subcommand and prints its report; Ok(false) when a check failed.
 fn run(args: Args) -> shared::error::Result<bool> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
+    // Checks judge what is on disk: an interrupted commit is finished or undone first.
+    let staged_dir = match &args.command {
+        Command::Staged(staged) => vec![staged.staging_dir.as_path()],
+        _ => Vec::new(),
+    };
+    report_notes("ca-check", &recover_in(&data_dir, &staged_dir, "ca-check")?);
     let now = SystemTime::now();
     let mut out = io::stdout().lock();
     let (passed, printed) = match args.command {

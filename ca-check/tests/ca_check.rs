@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use shared::lock::TargetLock;
 use shared::rotation::{RotationOptions, plan_rotation};
 use shared::topology::DataDir;
-use testkit::{Json, gocheck, ok, scratch, status};
+use testkit::{Json, gocheck, ok, openssl, scratch, status};
 
 fn tool(data_dir: &Path) -> Command {
     testkit::tool(env!("CARGO_BIN_EXE_ca-check"), data_dir)
@@ -33,7 +34,8 @@ fn cluster_with_staged_rotation(root: &Path) -> (PathBuf, PathBuf) {
         force: false,
         now: SystemTime::now(),
     };
-    plan_rotation(&options).unwrap().plan.apply().unwrap();
+    let lock = TargetLock::acquire(&staging, "test", false).unwrap();
+    plan_rotation(&options).unwrap().plan.apply(&lock).unwrap();
     (data_dir, staging)
 }
 
@@ -224,6 +226,90 @@ fn garbage_in_a_staged_file_is_reported_not_panicked_on() {
     assert!(!our_ok);
     assert_eq!(verdicts["etcd/peer-ca.crt"], "fail", "{stdout}");
     assert!(stdout.contains("no PEM block"), "{stdout}");
+}
+
+/// Issue 10 case 9: a staging dir with one of five CAs staged (a half-written
+/// one) passed with "no failures" and would have rotated one CA.
+#[test]
+fn a_partly_written_staging_dir_is_a_warning_saying_what_rotates() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    for stem in [
+        "server-ca",
+        "request-header-ca",
+        "etcd/peer-ca",
+        "etcd/server-ca",
+    ] {
+        fs::remove_file(staging.join(format!("tls/{stem}.crt"))).unwrap();
+        fs::remove_file(staging.join(format!("tls/{stem}.key"))).unwrap();
+    }
+    let (our_ok, _, stdout) = our_verdicts(&data_dir, &staging);
+    assert!(our_ok, "k3s accepts it, so a warning:\n{stdout}");
+    let warning = stdout
+        .lines()
+        .find(|l| l.starts_with("tls/"))
+        .unwrap_or_else(|| panic!("no warning:\n{stdout}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("will rotate: client-ca;"), "{warning}");
+    assert!(
+        warning.contains(
+            "will NOT rotate (current CA kept): server-ca, request-header-ca, etcd/peer-ca, etcd/server-ca"
+        ),
+        "{warning}"
+    );
+}
+
+/// Issue 10 case 9: a staged key file whose second (new root) key could not be
+/// parsed was "OK", and the next rotation failed on it.
+#[test]
+fn a_staged_key_whose_root_key_cannot_be_parsed_fails() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let key = staging.join("tls/client-ca.key");
+    let blocks = pem_blocks(&fs::read_to_string(&key).unwrap());
+    let broken = "-----BEGIN EC PRIVATE KEY-----\nMAMCAQE=\n-----END EC PRIVATE KEY-----\n";
+    fs::write(&key, format!("{}{broken}", blocks[0])).unwrap();
+    let (our_ok, verdicts, stdout) = our_verdicts(&data_dir, &staging);
+    assert!(!our_ok, "{stdout}");
+    assert_eq!(verdicts["client-ca.key"], "fail", "{stdout}");
+    assert!(stdout.contains("key #2 cannot be parsed"), "{stdout}");
+}
+
+/// Issue 10 case 9: a current CA certificate Go cannot parse (a negative
+/// serial number) was "OK" while rotate-ca rejects it.
+#[test]
+fn a_current_certificate_go_cannot_parse_fails() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let current = data_dir.join("server/tls/request-header-ca.crt");
+    ok(openssl()
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-subj",
+            "/CN=negative",
+            "-set_serial",
+            "-5",
+            "-days",
+            "10",
+        ])
+        .arg("-keyout")
+        .arg(dir.path().join("negative.key"))
+        .arg("-out")
+        .arg(&current));
+    let (go_ok, _) = go_verdicts(&data_dir, &staging);
+    assert!(!go_ok, "Go refuses it");
+    let (our_ok, verdicts, stdout) = our_verdicts(&data_dir, &staging);
+    assert!(!our_ok, "{stdout}");
+    assert_eq!(verdicts["request-header-ca.crt"], "fail", "{stdout}");
+    assert!(stdout.contains("serial number is negative"), "{stdout}");
 }
 
 /// A CA certificate (and key) with chosen dates, written as `name`.
@@ -443,11 +529,13 @@ fn tree_verifies_a_custom_tree_and_names_what_is_broken() {
         DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
         SystemTime::now(),
     );
+    let lock = TargetLock::acquire(&data_dir, "test", false).unwrap();
     shared::custom_ca::plan_custom_ca(&options)
         .unwrap()
         .plan
-        .apply()
+        .apply(&lock)
         .unwrap();
+    drop(lock);
     let tls = data_dir.join("server/tls");
     let out = ok(tool(&data_dir).arg("tree").arg(&tls));
     assert!(out.contains("no failures"), "{out}");

@@ -5,14 +5,15 @@
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::custom_ca::{CustomCaOptions, CustomCaRun, Origin, plan_custom_ca};
 use shared::error::{Error, stdout_result};
 use shared::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases};
+use shared::lock::lock_target;
 use shared::plan::Outcome;
 use shared::preflight::ClusterNames;
+use shared::staging::rotate_ca_command;
 use shared::token::token_prefix;
 use shared::topology::{CaSpec, DataDir};
 
@@ -121,13 +122,19 @@ struct Args {
     dry_run: bool,
 }
 
+const TOOL: &str = "gen-custom-ca";
+
 fn main() -> ExitCode {
-    shared::cli::main("gen-custom-ca", |args| run(args).map(|()| true))
+    shared::cli::main(TOOL, |args| run(args).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
-    let mut options = CustomCaOptions::new(data_dir.clone(), SystemTime::now());
+    let now = shared::clock::now()?;
+    // Held from the first check until the report is printed.
+    let lock = lock_target(&data_dir, &data_dir.root, TOOL, args.dry_run)?;
+    lock.report_recovered(TOOL);
+    let mut options = CustomCaOptions::new(data_dir.clone(), now);
     options.force = args.force;
     let spec = |default: CaSpec, key: Option<GeneratedKey>, days: Option<u32>, flag: &str| {
         if days == Some(0) {
@@ -173,9 +180,9 @@ fn run(args: Args) -> shared::error::Result<()> {
     }
     let run = plan_custom_ca(&options)?;
     for warning in &run.warnings {
-        eprintln!("gen-custom-ca: warning: {warning}");
+        eprintln!("{TOOL}: warning: {warning}");
     }
-    let outcome = run.plan.write(args.dry_run)?;
+    let outcome = run.plan.write(&lock, args.dry_run)?;
     stdout_result(print_report(&run, &data_dir, &outcome))
 }
 
@@ -242,9 +249,8 @@ fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) ->
     }
     if !data_dir.is_default() {
         let command = format!(
-            "  {} certificate rotate-ca --path={}",
-            data_dir.product.name(),
-            data_dir.server_dir().display()
+            "  {}",
+            rotate_ca_command(data_dir.product, &data_dir.server_dir())
         );
         writeln!(out)?;
         match &run.rotate_ca {

@@ -5,12 +5,13 @@
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use argh::FromArgs;
 use shared::error::stdout_result;
+use shared::lock::lock_target;
 use shared::plan::Outcome;
 use shared::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
+use shared::staging::{self, rotate_ca_command};
 use shared::token::token_prefix;
 use shared::topology::DataDir;
 
@@ -55,23 +56,32 @@ struct Args {
     dry_run: bool,
 }
 
+const TOOL: &str = "rotate-default-ca";
+
 fn main() -> ExitCode {
-    shared::cli::main("rotate-default-ca", |args| run(args).map(|()| true))
+    shared::cli::main(TOOL, |args| run(args).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let staging_dir = args
         .output
-        .unwrap_or_else(|| data_dir.server_dir().join("rotate-ca"));
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| data_dir.ca_staging_dir());
+    let now = shared::clock::now()?;
+    // Refused before the lock creates the staging dir.
+    staging::tls_dir(&staging_dir, &data_dir.tls_dir())?;
+    // Held from the first check until the report is printed.
+    let lock = lock_target(&data_dir, &staging_dir, TOOL, args.dry_run)?;
+    lock.report_recovered(TOOL);
     let options = RotationOptions {
         data_dir: data_dir.clone(),
         staging_dir: staging_dir.clone(),
         force: args.force,
-        now: SystemTime::now(),
+        now,
     };
     let run = plan_rotation(&options)?;
-    let outcome = run.plan.write(args.dry_run)?;
+    let outcome = run.plan.write(&lock, args.dry_run)?;
     stdout_result(print_report(&run, &data_dir, &staging_dir, &outcome))
 }
 
@@ -137,9 +147,8 @@ fn print_report(
     )?;
     writeln!(
         out,
-        "  {} certificate rotate-ca --path={}",
-        data_dir.product.name(),
-        staging_dir.display()
+        "  {}",
+        rotate_ca_command(data_dir.product, staging_dir)
     )?;
     Ok(())
 }

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 use shared::error::stdout_result;
+use shared::lock::lock_target;
 use shared::plan::Outcome;
 use shared::sa_rotation::{SaRotationOptions, SaRotationRun, plan_sa_rotation};
+use shared::staging::{self, rotate_ca_command};
 use shared::topology::{DataDir, SERVICE_KEY_FILE};
 
 /// Stage a service-account key rotation: <staging>/tls/service.key holds a new
@@ -64,15 +66,23 @@ struct Args {
     dry_run: bool,
 }
 
+const TOOL: &str = "sa-key-rotate";
+
 fn main() -> ExitCode {
-    shared::cli::main("sa-key-rotate", |args| run(args).map(|()| true))
+    shared::cli::main(TOOL, |args| run(args).map(|()| true))
 }
 
 fn run(args: Args) -> shared::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let staging_dir = args
         .output
-        .unwrap_or_else(|| data_dir.server_dir().join("rotate-sa"));
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| data_dir.sa_staging_dir());
+    // Refused before the lock creates the staging dir.
+    staging::tls_dir(&staging_dir, &data_dir.tls_dir())?;
+    // Held from the first check until the report is printed.
+    let lock = lock_target(&data_dir, &staging_dir, TOOL, args.dry_run)?;
+    lock.report_recovered(TOOL);
     let options = SaRotationOptions {
         current: args
             .current
@@ -85,7 +95,7 @@ fn run(args: Args) -> shared::error::Result<()> {
         force: args.force,
     };
     let run = plan_sa_rotation(&options)?;
-    let outcome = run.plan.write(args.dry_run)?;
+    let outcome = run.plan.write(&lock, args.dry_run)?;
     stdout_result(print_report(
         &run,
         &options,
@@ -142,9 +152,8 @@ fn print_report(
     )?;
     writeln!(
         out,
-        "  {} certificate rotate-ca --path={}",
-        data_dir.product.name(),
-        staging_dir.display()
+        "  {}",
+        rotate_ca_command(data_dir.product, staging_dir)
     )?;
     Ok(())
 }

@@ -116,7 +116,113 @@ pub fn check_staged(staging_dir: &Path, current_tls: &Path, now: SystemTime) -> 
         findings.extend(check_staged_ca(ca, &staged_tls, current_tls, now));
     }
     findings.push(check_staged_service_key(&staged_tls, current_tls));
+    findings.extend(partial_staging(&staged_tls));
     findings
+}
+
+/// A staging dir that holds some CAs but not all, or one file of a CA without
+/// the other, is accepted by rotate-ca but rotates only part of the cluster
+/// (a half-written staging dir looks like this): say what will and will not rotate.
+fn partial_staging(staged_tls: &Path) -> Option<Finding> {
+    let staged = |name: String| !is_missing_or_empty(&staged_tls.join(name));
+    let (mut full, mut half, mut none) = (Vec::new(), Vec::new(), Vec::new());
+    for ca in LeafCa::ALL {
+        match (staged(ca.cert_file()), staged(ca.key_file())) {
+            (true, true) => full.push(ca.file_stem()),
+            (false, false) => none.push(ca.file_stem()),
+            (crt, _) => half.push(format!(
+                "{} (only its {} is staged)",
+                ca.file_stem(),
+                if crt { ".crt" } else { ".key" }
+            )),
+        }
+    }
+    if half.is_empty() && (full.is_empty() || none.is_empty()) {
+        return None;
+    }
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    Some(finding(
+        "tls/",
+        Verdict::Warn,
+        format!(
+            "partly staged (an interrupted or hand-made staging dir?): will rotate: {}; \
+             half staged: {}; will NOT rotate (current CA kept): {}",
+            list(&full),
+            list(&half),
+            list(&none)
+        ),
+    ))
+}
+
+/// What Go's crypto/x509 refuses in a certificate our DER parser accepts: k3s
+/// parses every current and staged certificate with Go.
+fn go_parse_problem(cert: &Certificate) -> Option<String> {
+    let x509 = cert.x509();
+    let tbs = x509.tbs_certificate();
+    if tbs
+        .serial_number()
+        .as_bytes()
+        .first()
+        .is_some_and(|b| b & 0x80 != 0)
+    {
+        return Some("its serial number is negative, which Go refuses".into());
+    }
+    if tbs.signature() != x509.signature_algorithm() {
+        return Some("its inner and outer signature algorithms differ, which Go refuses".into());
+    }
+    let extensions = tbs.extensions().map(Vec::as_slice).unwrap_or_default();
+    for (i, ext) in extensions.iter().enumerate() {
+        if extensions[..i].iter().any(|e| e.extn_id == ext.extn_id) {
+            return Some(format!(
+                "it carries extension {} twice, which Go refuses",
+                ext.extn_id
+            ));
+        }
+    }
+    let spki = cert.public_key();
+    let der = der::Encode::to_der(spki).ok()?;
+    let (rsa_oid, ec_oid) = (
+        der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1"),
+        der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1"),
+    );
+    let p256_oid = der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+    let is_p256 = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        == Some(p256_oid);
+    use p256::pkcs8::DecodePublicKey as _;
+    let unusable = (spki.algorithm.oid == rsa_oid
+        && rsa::RsaPublicKey::from_public_key_der(&der).is_err())
+        || (spki.algorithm.oid == ec_oid
+            && is_p256
+            && p256::PublicKey::from_public_key_der(&der).is_err());
+    unusable.then(|| "its public key is malformed (Go cannot parse it)".into())
+}
+
+/// A bundle read as k3s reads it: our parser, then what Go refuses on top.
+fn read_bundle_as_go(path: &Path) -> Result<Vec<Certificate>, String> {
+    let certs = PemFile::read(path)
+        .and_then(|f| bundle_in(&f))
+        .map_err(|e| e.to_string())?;
+    for (i, cert) in certs.iter().enumerate() {
+        if let Some(problem) = go_parse_problem(cert) {
+            return Err(format!(
+                "{}: certificate #{} (\"{}\"): {problem}",
+                path.display(),
+                i + 1,
+                cert.subject_cn()
+            ));
+        }
+    }
+    Ok(certs)
 }
 
 /// rotate-ca decides each file on its own: a missing or empty file is reused.
@@ -131,7 +237,7 @@ fn check_staged_ca(
     let (crt_name, key_name) = (ca.cert_file(), ca.key_file());
     let (crt, key) = (staged_tls.join(&crt_name), staged_tls.join(&key_name));
     let (crt_staged, key_staged) = (!is_missing_or_empty(&crt), !is_missing_or_empty(&key));
-    let read_bundle = |path: &Path| PemFile::read(path).and_then(|f| bundle_in(&f));
+    let read_bundle = read_bundle_as_go;
     let current = match read_bundle(&current_tls.join(&crt_name)) {
         Ok(certs) => certs,
         Err(e) => {
@@ -157,7 +263,7 @@ fn check_staged_ca(
                 staged
             }
             Err(e) => {
-                out.push(finding(&crt_name, Verdict::Fail, e.to_string()));
+                out.push(finding(&crt_name, Verdict::Fail, e));
                 out.push(finding(
                     &key_name,
                     Verdict::Fail,
@@ -281,11 +387,22 @@ fn key_finding(name: &str, key: &Path, bundle: &[Certificate], origin: &str) -> 
             ),
         );
     }
-    let keys = file
+    // The next rotation reads the 2nd key as the old root's: every key must parse.
+    let mut keys = 0;
+    for block in file
         .blocks
         .iter()
         .filter(|b| b.label.ends_with("PRIVATE KEY"))
-        .count();
+    {
+        keys += 1;
+        if let Err(e) = PrivateKey::from_block(key, block) {
+            return finding(
+                name,
+                Verdict::Fail,
+                format!("key #{keys} cannot be parsed, so the next rotation fails on it: {e}"),
+            );
+        }
+    }
     // After a default-CA rotation the 2nd certificate is the new self-signed root:
     // its key must follow, or the next rotation has nothing to cross-sign with.
     if keys < 2 && needs_root_key {

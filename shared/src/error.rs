@@ -112,6 +112,56 @@ pub enum Error {
         /// One line per finding.
         findings: Vec<String>,
     },
+    /// An input or output path is not a regular file (a directory, FIFO, device...).
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("a FIFO").
+        kind: &'static str,
+    },
+    /// An input file is larger than any certificate or key file can be.
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// `PRODUCT` or `--product` names no known product.
+    Product {
+        /// The value given, lossily decoded.
+        value: String,
+    },
+    /// Another run holds the lock of the target directory.
+    Locked {
+        /// The locked directory.
+        dir: PathBuf,
+        /// Who holds it, as the holder wrote it ("pid 42 (gen-custom-ca)").
+        holder: String,
+    },
+    /// SIGINT or SIGTERM arrived before the commit was complete; it was rolled back.
+    Interrupted {
+        /// The signal's name.
+        signal: &'static str,
+    },
+    /// Rolling back a failed commit failed too: these backups hold the old files.
+    RollBackFailed {
+        /// (target, backup holding its old contents) pairs that could not be restored.
+        kept: Vec<(PathBuf, PathBuf)>,
+        /// Why the commit was being rolled back.
+        cause: Box<Error>,
+    },
+    /// A commit journal left by an interrupted run cannot be read.
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The system clock cannot be right.
+    Clock {
+        /// Why.
+        problem: String,
+    },
     /// Key generation or signing failed inside the crypto library.
     Crypto {
         /// What we were doing.
@@ -221,6 +271,44 @@ impl fmt::Display for Error {
                  would reject: {}",
                 findings.join("; ")
             ),
+            Error::NotAFile { path, kind } => {
+                write!(f, "{}: is {kind}, not a regular file", path.display())
+            }
+            Error::TooLarge { path, limit } => write!(
+                f,
+                "{}: larger than {limit} bytes, which no certificate or key file is",
+                path.display()
+            ),
+            Error::Product { value } => write!(
+                f,
+                "unknown product \"{}\" (PRODUCT or --product): use k3s or rke2",
+                value.escape_debug()
+            ),
+            Error::Locked { dir, holder } => write!(
+                f,
+                "{}: another run is writing here ({holder}); try again when it has finished",
+                dir.display()
+            ),
+            Error::Interrupted { signal } => write!(
+                f,
+                "interrupted by {signal}: every file written so far was rolled back, nothing was changed"
+            ),
+            Error::RollBackFailed { kept, cause } => {
+                write!(
+                    f,
+                    "{cause}; rolling back failed too, so these backups hold the old files (move each over its target by hand):"
+                )?;
+                for (target, backup) in kept {
+                    write!(f, " {} -> {};", backup.display(), target.display())?;
+                }
+                Ok(())
+            }
+            Error::Journal { path, problem } => write!(
+                f,
+                "{}: cannot recover the interrupted commit it records: {problem}",
+                path.display()
+            ),
+            Error::Clock { problem } => write!(f, "the system clock is wrong: {problem}"),
             Error::Crypto { what, problem } => write!(f, "{what} failed: {problem}"),
         }
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::cert::{Certificate, bundle_in};
+use crate::input;
 use crate::pem_file::PemFile;
 
 /// k3s renews leaf certificates this close to expiry, so warn from here on.
@@ -104,7 +105,10 @@ impl Report {
 }
 
 /// Scans `dir` recursively. Files ending in `.crt`, `.pem` or `.cert` that hold
-/// no readable certificate, and unreadable directories, become problems.
+/// no readable certificate, special files (FIFOs, sockets, devices: reading one
+/// could block or never end) and unreadable directories become problems.
+/// Symbolic links to directories are not followed, so a link loop (`x -> .`)
+/// cannot make the walk endless; links to files are read like the files.
 pub fn scan(dir: &Path, now: SystemTime, warn: Duration) -> Report {
     let mut report = Report::default();
     let mut stack = vec![dir.to_path_buf()];
@@ -121,8 +125,21 @@ pub fn scan(dir: &Path, now: SystemTime, warn: Duration) -> Report {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_dir() {
                 stack.push(path);
+            } else if file_type.is_symlink() && path.is_dir() {
+                // Not followed: see above.
+            } else if !file_type.is_file() && !file_type.is_symlink() {
+                let kind = rustix::fs::lstat(&path).map_or("not a regular file", |st| {
+                    input::file_kind(rustix::fs::FileType::from_raw_mode(st.st_mode))
+                });
+                report.problems.push(Problem {
+                    file: relative(dir, &path),
+                    problem: format!("skipped: {kind}, not a regular file"),
+                });
             } else if is_certificate_name(&path) {
                 read_certificate_file(dir, &path, now, warn, &mut report);
             } else if path.file_name().is_some_and(|n| n == DYNAMIC_CERT) {
@@ -251,8 +268,8 @@ fn read_dynamic_cert(
         file: file.clone(),
         problem,
     };
-    let parsed = std::fs::read(path)
-        .map_err(|e| format!("cannot read: {e}"))
+    let parsed = input::read(path)
+        .map_err(|e| problem_text(&e.to_string(), path))
         .and_then(|bytes| {
             serde_json::from_slice::<serde_json::Value>(&bytes)
                 .map_err(|e| format!("not JSON: {e}"))
@@ -279,5 +296,44 @@ fn read_dynamic_cert(
             add_rows(file, &certs[..1], now, warn, report);
         }
         Err(e) => report.problems.push(problem(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10 case 7: a FIFO under tls hung the report, `/dev/zero` behind a
+    /// `.crt` link was read until memory ran out, and `x -> .` links made the
+    /// walk exponential.
+    #[test]
+    fn the_expiry_walk_reads_only_regular_files_and_follows_no_directory_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("fifo.crt"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/dev/zero", root.join("zero.crt")).unwrap();
+        for name in ["x", "y", "z"] {
+            std::os::unix::fs::symlink(".", root.join(name)).unwrap();
+        }
+        let report = scan(root, SystemTime::now(), Duration::ZERO);
+        let problems: Vec<String> = report
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.file.display(), p.problem))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "fifo.crt: skipped: a FIFO, not a regular file",
+                "zero.crt: is a character device, not a regular file"
+            ]
+        );
     }
 }

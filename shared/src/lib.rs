@@ -2,24 +2,29 @@
 //!
 //! Bottom up:
 //! - data and formats: [`topology`] (which CAs exist, their files, CNs and
-//!   profiles), [`pem_file`], [`keys`], [`cert`], [`service_key`], [`token`];
+//!   profiles), [`input`] (bounded reads of regular files), [`pem_file`],
+//!   [`keys`], [`cert`], [`service_key`], [`token`];
 //! - operations: [`issue`] (CA certificates), [`verify`] (signatures and
 //!   Go-style chain building, to predict what k3s computes);
 //! - runs: [`custom_ca`], [`rotation`] and [`sa_rotation`] check their inputs and
 //!   build a [`plan::Plan`] of every output file; [`staging`] guards staging dirs;
 //! - checks: [`checks`] (rotate-ca staging dirs, custom trees), [`expiry`];
-//! - output: [`plan`] writes a plan all or nothing; [`error`] is the one error type;
-//!   [`cli`] is every tool's `main`: `--version`, argument parsing, the exit code.
+//! - output: [`plan`] writes a plan all or nothing, under a [`lock`] of its
+//!   target directory; [`error`] is the one error type; [`cli`] is every
+//!   tool's `main`: `--version`, argument parsing, the exit code.
 pub mod cert;
 pub mod checks;
 pub mod cli;
+pub mod clock;
 pub mod constraints;
 pub mod custom_ca;
 pub mod error;
 pub mod expiry;
+pub mod input;
 pub mod issue;
 pub mod keys;
 pub mod layout;
+pub mod lock;
 pub mod pem_file;
 pub mod plan;
 pub mod preflight;

@@ -81,10 +81,27 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
     let (timestamp, not_before) = run_timestamp(options.now);
     let new_lifetime_end = days_after(not_before, ROTATION_VALIDITY_DAYS);
 
+    crate::clock::check(options.now)?;
     let old_roots = LeafCa::ALL
         .iter()
         .map(|&ca| read_old_root(&live_tls, ca).map(|root| (ca, root)))
         .collect::<Result<Vec<_>>>()?;
+    // A clock behind the current roots would cross-sign with CAs not yet valid.
+    if let Some((ca, old)) = old_roots
+        .iter()
+        .find(|(_, old)| options.now < old.cert.not_before())
+    {
+        return Err(Error::Clock {
+            problem: format!(
+                "it says {}, before the current root \"{}\" of {} became valid ({}): \
+                 set the clock (timedatectl, NTP) and run again",
+                format_time(options.now),
+                old.cert.subject_cn(),
+                ca.cert_file(),
+                format_time(old.cert.not_before())
+            ),
+        });
+    }
     let service_path = live_tls.join(SERVICE_KEY_FILE);
     let service = crate::service_key::ServiceKeyFile::read(&service_path)?;
 
@@ -99,6 +116,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
 
     let new_service_key = next_key()?;
     let mut plan = Plan::new();
+    plan.forbid_under(live_tls.clone());
     let mut rotated = Vec::new();
     let mut notes = Vec::new();
     let product = &options.data_dir.product;

@@ -90,6 +90,7 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
         }
     }
     let mut plan = Plan::new();
+    plan.forbid_under(options.live_tls.clone());
     plan.add_secret(staged_file.clone(), contents);
     if let Some(public_out) = &options.public_out {
         let mut public = crate::pem_file::encode("PUBLIC KEY", &new_public);

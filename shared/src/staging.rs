@@ -2,9 +2,12 @@
 //! reads `<staging>/tls/`, and the live `server/tls` must never be written while
 //! k3s runs.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::topology::Product;
 
 /// `<staging>/tls`, refused when it is (or lies inside) the live tls directory,
 /// however the paths are spelled (symlinks, `..`).
@@ -29,9 +32,53 @@ pub fn refuse_live(path: &Path, live_tls: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether `path` is a directory with something in it.
+/// The command that loads `staging_dir`, quoted for a POSIX shell so that it
+/// can be pasted whatever the path holds (spaces, quotes, `$`, non-UTF-8 bytes).
+pub fn rotate_ca_command(product: Product, staging_dir: &Path) -> String {
+    format!(
+        "{} certificate rotate-ca --path={}",
+        product.name(),
+        shell_quote(staging_dir.as_os_str())
+    )
+}
+
+/// `text` as one shell word: unchanged when it holds only safe characters,
+/// single-quoted when it is printable UTF-8, else `$'...'` with `\xNN` escapes.
+pub fn shell_quote(text: &OsStr) -> String {
+    let bytes = text.as_bytes();
+    let safe = |b: &u8| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(b);
+    if !bytes.is_empty() && bytes.iter().all(safe) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(char::is_control) => {
+            format!("'{}'", text.replace('\'', r"'\''"))
+        }
+        _ => {
+            let mut quoted = String::from("$'");
+            for &b in bytes {
+                match b {
+                    b'\'' | b'\\' => quoted.extend(['\\', char::from(b)]),
+                    0x20..=0x7e => quoted.push(char::from(b)),
+                    _ => quoted.push_str(&format!("\\x{b:02x}")),
+                }
+            }
+            quoted.push('\'');
+            quoted
+        }
+    }
+}
+
+/// Whether `path` is a directory with something in it (other than the lock a
+/// run of these tools holds there).
 pub fn is_non_empty_dir(path: &Path) -> bool {
-    std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some())
+    std::fs::read_dir(path).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            !e.file_name()
+                .as_bytes()
+                .starts_with(crate::lock::OWN_PREFIX.as_bytes())
+        })
+    })
 }
 
 /// The canonical form of `path`, which may not exist yet: its nearest existing
@@ -70,5 +117,19 @@ mod tests {
         );
         let staged = tls_dir(&dir.path().join("server/rotate-ca"), &live).unwrap();
         assert_eq!(staged, dir.path().join("server/rotate-ca/tls"));
+    }
+
+    /// Issue 10 case 11: the printed `rotate-ca --path=...` was not shell-quoted.
+    #[test]
+    fn printed_commands_are_shell_quoted() {
+        let quote = |s: &[u8]| shell_quote(OsStr::from_bytes(s));
+        assert_eq!(quote(b"/var/lib/x"), "/var/lib/x");
+        assert_eq!(quote(b"/a b/it's"), r"'/a b/it'\''s'");
+        assert_eq!(quote(b"/a\nb\xff"), r"$'/a\x0ab\xff'");
+        assert_eq!(quote(b""), "''");
+        assert_eq!(
+            rotate_ca_command(Product::Rke2, Path::new("/s $x")),
+            "rke2 certificate rotate-ca --path='/s $x'"
+        );
     }
 }

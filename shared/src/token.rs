@@ -58,7 +58,11 @@ pub struct TokenFile {
 impl TokenFile {
     /// Reads and parses a token file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "reading", e))?;
+        let bytes = crate::input::read(path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| Error::Inputs {
+            path: path.to_path_buf(),
+            problem: "not a k3s token (not UTF-8 text)".into(),
+        })?;
         Self::parse(path, text.trim())
     }
 

@@ -3,6 +3,7 @@
 //!
 //! Both tools and checks read from here, so a file name or a CN is written once.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use std::net::IpAddr;
@@ -232,32 +233,46 @@ pub mod custom_files {
 /// The service-account key file under `server/tls`.
 pub const SERVICE_KEY_FILE: &str = "service.key";
 
-/// The product: `k3s` or `rke2`. It prefixes CNs and the default data directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Product(String);
+/// The distribution whose layout the tools follow. It prefixes CNs and names the
+/// default data directory. Later layouts (kubeadm, k0s) become more variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Product {
+    /// k3s.
+    K3s,
+    /// RKE2, which shares k3s's layout.
+    Rke2,
+}
 
 impl Product {
-    /// Validates a product name: lowercase letters, digits and `-`, as it is put
-    /// into certificate subjects and paths unescaped.
+    /// Every product, in the order messages list them.
+    pub const ALL: [Product; 2] = [Product::K3s, Product::Rke2];
+
+    /// The product called `name` (`k3s`, `rke2`); anything else is refused, as
+    /// the name goes into certificate subjects and paths.
     pub fn new(name: &str) -> Result<Self> {
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if valid {
-            Ok(Product(name.to_string()))
-        } else {
-            Err(Error::Inputs {
-                path: PathBuf::from(name),
-                problem: "invalid product name: use lowercase letters, digits and '-' (k3s, rke2)"
-                    .into(),
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| Error::Product {
+                value: name.to_string(),
             })
-        }
     }
 
     /// The name, e.g. `k3s`.
-    pub fn name(&self) -> &str {
-        &self.0
+    pub fn name(&self) -> &'static str {
+        match self {
+            Product::K3s => "k3s",
+            Product::Rke2 => "rke2",
+        }
+    }
+}
+
+impl std::str::FromStr for Product {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        Self::new(name)
     }
 }
 
@@ -273,19 +288,27 @@ pub struct DataDir {
 impl DataDir {
     /// Resolves `PRODUCT` and `DATA_DIR` as the upstream scripts do: a flag wins over
     /// the environment; the product defaults to `k3s` and the data dir to
-    /// `/var/lib/rancher/${PRODUCT}`. `env` looks a variable up (empty counts as unset).
+    /// `/var/lib/rancher/${PRODUCT}`. `env` looks a variable up. An empty value,
+    /// flag or variable, counts as unset. A `DATA_DIR` that is not UTF-8 is used
+    /// as the path it spells; a `PRODUCT` that is not UTF-8 is refused. Neither
+    /// ever falls back to the default, which is the live cluster.
     pub fn resolve(
         data_dir_flag: Option<PathBuf>,
         product_flag: Option<String>,
-        env: impl Fn(&str) -> Option<String>,
+        env: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Self> {
         let env = |name: &str| env(name).filter(|v| !v.is_empty());
-        let product = Product::new(
-            &product_flag
-                .or_else(|| env("PRODUCT"))
-                .unwrap_or_else(|| "k3s".into()),
-        )?;
+        let product = match product_flag.filter(|p| !p.is_empty()) {
+            Some(flag) => Product::new(&flag)?,
+            None => match env("PRODUCT") {
+                Some(value) => Product::new(value.to_str().ok_or_else(|| Error::Product {
+                    value: value.to_string_lossy().into_owned(),
+                })?)?,
+                None => Product::K3s,
+            },
+        };
         let root = data_dir_flag
+            .filter(|d| !d.as_os_str().is_empty())
             .or_else(|| env("DATA_DIR").map(PathBuf::from))
             .unwrap_or_else(|| Self::default_root(&product));
         Ok(DataDir { root, product })
@@ -293,7 +316,7 @@ impl DataDir {
 
     /// [`DataDir::resolve`] with this process's environment.
     pub fn from_env(data_dir_flag: Option<PathBuf>, product_flag: Option<String>) -> Result<Self> {
-        Self::resolve(data_dir_flag, product_flag, |name| std::env::var(name).ok())
+        Self::resolve(data_dir_flag, product_flag, |name| std::env::var_os(name))
     }
 
     /// `/var/lib/rancher/<product>`.
@@ -309,6 +332,16 @@ impl DataDir {
     /// `${DATA_DIR}/server`.
     pub fn server_dir(&self) -> PathBuf {
         self.root.join("server")
+    }
+
+    /// `${DATA_DIR}/server/rotate-ca`: where `rotate-default-ca` stages by default.
+    pub fn ca_staging_dir(&self) -> PathBuf {
+        self.server_dir().join("rotate-ca")
+    }
+
+    /// `${DATA_DIR}/server/rotate-sa`: where `sa-key-rotate` stages by default.
+    pub fn sa_staging_dir(&self) -> PathBuf {
+        self.server_dir().join("rotate-sa")
     }
 
     /// `${DATA_DIR}/server/tls`: what k3s reads its CAs from.
@@ -346,8 +379,8 @@ mod tests {
     #[test]
     fn flags_win_over_environment_and_defaults_follow_product() {
         let env = |name: &str| match name {
-            "PRODUCT" => Some("rke2".to_string()),
-            "DATA_DIR" => Some(String::new()),
+            "PRODUCT" => Some(OsString::from("rke2")),
+            "DATA_DIR" => Some(OsString::new()),
             _ => None,
         };
         let dir = DataDir::resolve(None, None, env).unwrap();
@@ -359,9 +392,36 @@ mod tests {
         assert!(!dir.is_default());
     }
 
+    /// Issue 10 case 11: any lowercase name was accepted as a product.
     #[test]
-    fn product_names_that_would_break_a_subject_are_refused() {
+    fn only_known_products_are_accepted() {
         assert!(Product::new("k3s,O=evil").is_err());
         assert!(Product::new("").is_err());
+        assert!(Product::new("k0s").is_err());
+        assert_eq!("rke2".parse::<Product>().unwrap(), Product::Rke2);
+    }
+
+    /// Issue 10 case 6: a DATA_DIR or PRODUCT that was not UTF-8 counted as
+    /// unset, and the tools fell back to /var/lib/rancher/k3s, the live cluster.
+    #[test]
+    fn non_utf8_data_dir_or_product_never_falls_back_to_the_live_cluster() {
+        use std::os::unix::ffi::OsStringExt as _;
+        let odd = OsString::from_vec(b"/tmp/d\xff".to_vec());
+        let env = |name: &str| (name == "DATA_DIR").then(|| odd.clone());
+        let dir = DataDir::resolve(None, None, env).unwrap();
+        assert_eq!(dir.root.as_os_str(), odd.as_os_str());
+        let env = |name: &str| (name == "PRODUCT").then(|| OsString::from_vec(b"k3s\xff".to_vec()));
+        let err = DataDir::resolve(None, None, env).unwrap_err().to_string();
+        assert!(err.contains("unknown product"), "{err}");
+    }
+
+    /// Issue 10 case 11: `--data-dir ""` meant the working directory while
+    /// `DATA_DIR=""` meant the default.
+    #[test]
+    fn empty_flags_mean_what_empty_variables_mean() {
+        let env = |_: &str| None;
+        let dir = DataDir::resolve(Some(PathBuf::new()), Some(String::new()), env).unwrap();
+        assert_eq!(dir.root, Path::new("/var/lib/rancher/k3s"));
+        assert_eq!(dir.product, Product::K3s);
     }
 }
