@@ -167,7 +167,7 @@ fn run(args: Args) -> shared::error::Result<()> {
             root: args
                 .live_data_dir
                 .unwrap_or_else(|| DataDir::default_root(&data_dir.product)),
-            product: data_dir.product.clone(),
+            product: data_dir.product,
         };
         options.live_tls = Some(live.tls_dir()).filter(|tls| tls.is_dir());
     }
