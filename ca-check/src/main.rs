@@ -143,14 +143,11 @@ fn run(args: Args) -> shared::error::Result<bool> {
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Tree(tree) => {
-            let mut cluster = ClusterNames::k3s_default();
-            cluster.tls_sans = tree.tls_san;
-            if let Some(domain) = tree.cluster_domain {
-                cluster.cluster_domain = domain;
-            }
-            if let Some(cidrs) = tree.service_cidr {
-                cluster.service_ips = ClusterNames::service_ips_of(&cidrs)?;
-            }
+            let cluster = ClusterNames::k3s_from_flags(
+                tree.tls_san,
+                tree.cluster_domain,
+                tree.service_cidr.as_deref(),
+            )?;
             let findings = check_custom_tree(&tree.tls_dir, &data_dir.product, &cluster, now)?;
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }

@@ -171,13 +171,11 @@ fn run(args: Args) -> shared::error::Result<()> {
         };
         options.live_tls = Some(live.tls_dir()).filter(|tls| tls.is_dir());
     }
-    options.cluster.tls_sans = args.tls_san;
-    if let Some(domain) = args.cluster_domain {
-        options.cluster.cluster_domain = domain;
-    }
-    if let Some(cidrs) = args.service_cidr {
-        options.cluster.service_ips = ClusterNames::service_ips_of(&cidrs)?;
-    }
+    options.cluster = ClusterNames::k3s_from_flags(
+        args.tls_san,
+        args.cluster_domain,
+        args.service_cidr.as_deref(),
+    )?;
     let run = plan_custom_ca(&options)?;
     for warning in &run.warnings {
         eprintln!("{TOOL}: warning: {warning}");

@@ -19,8 +19,7 @@ use testkit::enterprise::{
     to_traditional,
 };
 use testkit::{
-    CA_STEMS, describe_certs, fails, gocheck, mode, ok, openssl, pkilint_errors, printed_hash,
-    scratch, snapshot,
+    CA_STEMS, describe_certs, fails, gocheck, mode, ok, openssl, printed_hash, scratch, snapshot,
 };
 
 const PASS: &str = "correct horse battery staple";
@@ -137,21 +136,11 @@ fn assert_root_only_clients_accept(data_dir: &Path, stdout: &str, issued: &[Path
         "printed hash vs k3s hashCA"
     );
 
-    for path in issued {
-        let findings = pkilint_errors(path);
-        assert!(
-            findings.is_empty(),
-            "pkilint on {}:\n{findings}",
-            path.display()
-        );
-    }
+    testkit::assert_lint_clean(issued);
 }
 
 fn leaf_ca_pems(data_dir: &Path) -> Vec<PathBuf> {
-    CA_STEMS
-        .iter()
-        .map(|s| tls(data_dir).join(format!("{s}.pem")))
-        .collect()
+    testkit::ca_pems(&tls(data_dir))
 }
 
 /// Runs the tool on a root brought with its key and checks the tree.

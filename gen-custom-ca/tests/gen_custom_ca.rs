@@ -121,23 +121,8 @@ fn assert_tree_is_sound(data_dir: &Path, stdout: &str) {
     );
 }
 
-/// pkilint finds no ERROR or FATAL in any certificate the tool issued.
-fn assert_lint_clean(paths: &[PathBuf]) {
-    for path in paths {
-        let findings = pkilint_errors(path);
-        assert!(
-            findings.is_empty(),
-            "pkilint on {}:\n{findings}",
-            path.display()
-        );
-    }
-}
-
 fn leaf_pems(data_dir: &Path) -> Vec<PathBuf> {
-    CA_STEMS
-        .iter()
-        .map(|s| tls(data_dir).join(format!("{s}.pem")))
-        .collect()
+    testkit::ca_pems(&tls(data_dir))
 }
 
 #[test]
@@ -277,7 +262,7 @@ fn fresh_directory_gets_a_sound_tree_with_the_contract_profile() {
 
     let mut issued = vec![tls.join("root-ca.pem"), tls.join("intermediate-ca.pem")];
     issued.extend(leaf_pems(&data_dir));
-    assert_lint_clean(&issued);
+    testkit::assert_lint_clean(&issued);
     assert!(stdout.contains("certificate rotate-ca --path="), "{stdout}");
     assert!(stdout.contains("root-ca.key"), "vault list: {stdout}");
 }
@@ -434,7 +419,7 @@ fn a_root_made_with_openssl_is_reused_from_data_dir() {
     assert_eq!(text(intermediate, "issuer_cn"), "Example Corp Root CA");
     let mut issued = vec![tls.join("intermediate-ca.pem")];
     issued.extend(leaf_pems(&data_dir));
-    assert_lint_clean(&issued);
+    testkit::assert_lint_clean(&issued);
 }
 
 #[test]
@@ -460,7 +445,7 @@ fn root_and_intermediate_without_root_key_are_reused_from_the_tls_dir() {
         let described = &describe_certs(&cert)[0];
         assert_eq!(text(described, "signature_algorithm"), "ECDSA-SHA256");
     }
-    assert_lint_clean(&leaf_pems(&data_dir));
+    testkit::assert_lint_clean(&leaf_pems(&data_dir));
 }
 
 #[test]

@@ -218,6 +218,24 @@ impl ClusterNames {
         }
     }
 
+    /// k3s's defaults with what the flags `--tls-san`, `--cluster-domain` and
+    /// `--service-cidr` change.
+    pub fn k3s_from_flags(
+        tls_sans: Vec<String>,
+        cluster_domain: Option<String>,
+        service_cidr: Option<&str>,
+    ) -> Result<Self> {
+        let mut names = Self::k3s_default();
+        names.tls_sans = tls_sans;
+        if let Some(domain) = cluster_domain {
+            names.cluster_domain = domain;
+        }
+        if let Some(cidrs) = service_cidr {
+            names.service_ips = Self::service_ips_of(cidrs)?;
+        }
+        Ok(names)
+    }
+
     /// The service IP of each CIDR of a `--service-cidr` value (comma-separated
     /// for dual-stack): the network address plus one.
     pub fn service_ips_of(cidrs: &str) -> Result<Vec<IpAddr>> {

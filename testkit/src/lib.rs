@@ -186,6 +186,27 @@ pub fn pkilint_errors(cert: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Asserts pkilint finds no ERROR or FATAL in any of `certs` (certificates a
+/// tool issued).
+pub fn assert_lint_clean(certs: &[PathBuf]) {
+    for path in certs {
+        let findings = pkilint_errors(path);
+        assert!(
+            findings.is_empty(),
+            "pkilint on {}:\n{findings}",
+            path.display()
+        );
+    }
+}
+
+/// `<tls_dir>/<stem>.pem` of the five CAs k3s reads.
+pub fn ca_pems(tls_dir: &Path) -> Vec<PathBuf> {
+    CA_STEMS
+        .iter()
+        .map(|stem| tls_dir.join(format!("{stem}.pem")))
+        .collect()
+}
+
 /// Every regular file under `dir` with its bytes and mode: compare two snapshots
 /// to prove a failed run changed nothing.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
