@@ -111,22 +111,18 @@ fn assert_root_only_clients_accept(data_dir: &Path, stdout: &str, issued: &[Path
     };
     let (server_cert, server_key) = issue("server-ca", "server", "kube-apiserver");
     let (client_cert, client_key) = issue("client-ca", "client", "system:admin");
-    let result = testkit::json(
-        gocheck()
-            .arg("handshake")
-            .arg("--server-cert")
-            .arg(&server_cert)
-            .arg("--server-key")
-            .arg(&server_key)
-            .arg("--client-ca")
-            .arg(tls.join("client-ca.crt"))
-            .arg("--client-cert")
-            .arg(&client_cert)
-            .arg("--client-key")
-            .arg(&client_key)
-            .arg("--roots")
-            .arg(&root),
-    );
+    let result = testkit::json(&mut testkit::handshake(
+        &testkit::Party {
+            cert: &server_cert,
+            key: &server_key,
+        },
+        &tls.join("client-ca.crt"),
+        &testkit::Party {
+            cert: &client_cert,
+            key: &client_key,
+        },
+        &root,
+    ));
     assert_eq!(result["ok"], true, "{result}");
 
     let go_hash = ok(gocheck().arg("hashca").arg(tls.join("server-ca.crt")));

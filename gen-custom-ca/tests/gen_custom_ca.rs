@@ -280,22 +280,13 @@ fn a_tls_handshake_works_with_leaves_from_the_generated_server_and_client_cas() 
     };
     let (server_cert, server_key) = issue("server-ca", "server", "kube-apiserver");
     let (client_cert, client_key) = issue("client-ca", "client", "system:admin");
-    let handshake = |client_cert: &Path, client_key: &Path| {
-        let mut cmd = gocheck();
-        cmd.arg("handshake")
-            .arg("--server-cert")
-            .arg(&server_cert)
-            .arg("--server-key")
-            .arg(&server_key)
-            .arg("--client-ca")
-            .arg(tls.join("client-ca.crt"))
-            .arg("--client-cert")
-            .arg(client_cert)
-            .arg("--client-key")
-            .arg(client_key)
-            .arg("--roots")
-            .arg(tls.join("root-ca.pem"));
-        cmd
+    let server = testkit::Party {
+        cert: &server_cert,
+        key: &server_key,
+    };
+    let (client_ca, roots) = (tls.join("client-ca.crt"), tls.join("root-ca.pem"));
+    let handshake = |cert: &Path, key: &Path| {
+        testkit::handshake(&server, &client_ca, &testkit::Party { cert, key }, &roots)
     };
     let result = testkit::json(&mut handshake(&client_cert, &client_key));
     assert_eq!(result["ok"], true, "{result}");

@@ -254,25 +254,22 @@ fn a_client_trusting_only_the_old_ca_accepts_a_server_certificate_from_the_new_o
         true,
     );
     let old = live(&data_dir);
+    // The server trusts the NEW client bundle; the client presents an OLD
+    // certificate issued by k3s before the rotation.
+    let (old_cert, old_key) = (old.join("client-admin.crt"), old.join("client-admin.key"));
     let handshake = |roots: &Path| {
-        status(
-            gocheck()
-                .arg("handshake")
-                .arg("--server-cert")
-                .arg(&server_cert)
-                .arg("--server-key")
-                .arg(&server_key)
-                // The server trusts the NEW client bundle; the client presents an
-                // OLD certificate issued by k3s before the rotation.
-                .arg("--client-ca")
-                .arg(staged.join("client-ca.crt"))
-                .arg("--client-cert")
-                .arg(old.join("client-admin.crt"))
-                .arg("--client-key")
-                .arg(old.join("client-admin.key"))
-                .arg("--roots")
-                .arg(roots),
-        )
+        status(&mut testkit::handshake(
+            &testkit::Party {
+                cert: &server_cert,
+                key: &server_key,
+            },
+            &staged.join("client-ca.crt"),
+            &testkit::Party {
+                cert: &old_cert,
+                key: &old_key,
+            },
+            roots,
+        ))
     };
     let (passed, output) = handshake(&old.join("server-ca.crt"));
     assert!(

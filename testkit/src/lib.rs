@@ -287,6 +287,40 @@ pub fn issue_leaf(
     (cert, key)
 }
 
+/// One side of a TLS connection: its certificate (with chain) and key.
+pub struct Party<'a> {
+    /// The certificate file.
+    pub cert: &'a Path,
+    /// Its key.
+    pub key: &'a Path,
+}
+
+/// `gocheck handshake`: a real mutual-TLS handshake on loopback. The server
+/// shows `server` and accepts client certificates chaining to `client_ca`; the
+/// client shows `client` and trusts only `roots`.
+pub fn handshake(
+    server: &Party<'_>,
+    client_ca: &Path,
+    client: &Party<'_>,
+    roots: &Path,
+) -> Command {
+    let mut cmd = gocheck();
+    cmd.arg("handshake")
+        .arg("--server-cert")
+        .arg(server.cert)
+        .arg("--server-key")
+        .arg(server.key)
+        .arg("--client-ca")
+        .arg(client_ca)
+        .arg("--client-cert")
+        .arg(client.cert)
+        .arg("--client-key")
+        .arg(client.key)
+        .arg("--roots")
+        .arg(roots);
+    cmd
+}
+
 /// `gocheck mkca`: a self-signed P-256 CA unrelated to anything under test, and a
 /// client certificate it issued: what a stranger would present.
 pub fn stranger(out_dir: &Path) -> (PathBuf, PathBuf) {
