@@ -119,3 +119,30 @@ fn trim_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     &bytes[start..]
 }
+
+#[cfg(test)]
+mod tests {
+    use der::Encode as _;
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+
+    use super::*;
+    use crate::keys::{KeyAlgorithm, PrivateKey};
+
+    #[test]
+    fn an_rsa_key_with_an_inconsistent_crt_coefficient_is_refused_as_go_refuses_it() {
+        let PrivateKey::Rsa(key) = PrivateKey::generate(KeyAlgorithm::Rsa(2048)).unwrap() else {
+            unreachable!("asked for RSA");
+        };
+        let der = key.to_pkcs1_der().unwrap();
+        assert!(rsa_from_pkcs1(der.as_bytes()).is_ok());
+        let good = rsa::pkcs1::RsaPrivateKeyRef::from_der(der.as_bytes()).unwrap();
+        // The same key with qinv replaced by dp: what `openssl pkey -check`
+        // reports as "iqmp not inverse of q".
+        let bad = rsa::pkcs1::RsaPrivateKeyRef {
+            coefficient: good.exponent1.clone(),
+            ..good.clone()
+        };
+        let problem = rsa_from_pkcs1(&bad.to_der().unwrap()).err().unwrap();
+        assert!(problem.contains("coefficient"), "{problem}");
+    }
+}
