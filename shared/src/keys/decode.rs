@@ -139,7 +139,7 @@ mod tests {
         // The same key with qinv replaced by dp: what `openssl pkey -check`
         // reports as "iqmp not inverse of q".
         let bad = rsa::pkcs1::RsaPrivateKeyRef {
-            coefficient: good.exponent1.clone(),
+            coefficient: good.exponent1,
             ..good.clone()
         };
         let problem = rsa_from_pkcs1(&bad.to_der().unwrap()).err().unwrap();
