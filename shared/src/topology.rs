@@ -443,6 +443,26 @@ mod tests {
         assert!(!dir.is_default());
     }
 
+    #[test]
+    fn kubeadm_and_k0s_have_their_own_data_dirs_with_pki_inside() {
+        let env = |_: &str| None;
+        let kubeadm = DataDir::resolve(None, Some("kubeadm".into()), env).unwrap();
+        assert_eq!(kubeadm.root, Path::new("/etc/kubernetes"));
+        assert_eq!(kubeadm.tls_dir(), Path::new("/etc/kubernetes/pki"));
+        assert_eq!(
+            kubeadm.sa_staging_dir(),
+            Path::new("/etc/kubernetes/rotate-sa")
+        );
+        assert!(kubeadm.is_default());
+        let env = |name: &str| (name == "PRODUCT").then(|| OsString::from("k0s"));
+        let k0s = DataDir::resolve(None, None, env).unwrap();
+        assert_eq!(k0s.tls_dir(), Path::new("/var/lib/k0s/pki"));
+        let k3s = DataDir::resolve(Some("/x".into()), None, |_| None).unwrap();
+        assert_eq!(k3s.sa_staging_dir(), Path::new("/x/server/rotate-sa"));
+        assert!(Product::K0s.require_k3s_layout("tool").is_err());
+        assert!(Product::Rke2.require_k3s_layout("tool").is_ok());
+    }
+
     /// Issue 10 case 11: any lowercase name was accepted as a product.
     #[test]
     fn only_known_products_are_accepted() {
