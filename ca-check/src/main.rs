@@ -129,6 +129,7 @@ fn main() -> ExitCode {
 /// Runs the subcommand and prints its report; Ok(false) when a check failed.
 fn run(args: Args) -> shared::error::Result<bool> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
+    data_dir.product.require_k3s_layout("ca-check")?;
     // Checks judge what is on disk: an interrupted commit is finished or undone first.
     let staged_dir = match &args.command {
         Command::Staged(staged) => vec![staged.staging_dir.as_path()],

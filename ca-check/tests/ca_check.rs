@@ -584,3 +584,19 @@ fn a_closed_output_pipe_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
 }
+
+/// kubeadm and k0s layouts are not checked yet: ca-check says so and exits 2
+/// (could not check) instead of judging a k3s path under their data dirs.
+#[test]
+fn kubeadm_and_k0s_are_refused_as_could_not_check() {
+    let dir = scratch();
+    for product in ["kubeadm", "k0s"] {
+        let out = tool(dir.path())
+            .args(["--product", product, "expiry"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("k3s and RKE2 layouts"), "{stderr}");
+    }
+}

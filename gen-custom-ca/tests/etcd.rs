@@ -2,7 +2,8 @@
 //! traffic on a three-member etcd cluster. Scenario A: the default tree.
 //! Scenario C: an enterprise three-tier P-384 chain (root -> policy CA ->
 //! issuing CA, no root key) with P-384 leaf CAs, and a client that trusts only
-//! the organisation's root.
+//! the organisation's root. Scenario K: kubeadm's `etcd/ca` signs server, peer
+//! and client certificates, trusted as kubeadm configures etcd.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -29,6 +30,19 @@ fn issue(
     testkit::issue_leaf(&cert, &key, out, name, usage, chain)
 }
 
+/// k3s's two etcd CAs; kubeadm has one for both.
+const K3S_ETCD: EtcdCas = EtcdCas {
+    server: "etcd/server-ca",
+    peer: "etcd/peer-ca",
+};
+
+/// The CAs (file stems) that sign etcd's server and client certificates, and
+/// its peer certificates.
+struct EtcdCas {
+    server: &'static str,
+    peer: &'static str,
+}
+
 fn gen_custom_ca(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gen-custom-ca"));
     cmd.env_remove("PRODUCT").arg("--data-dir").arg(data_dir);
@@ -47,6 +61,27 @@ fn scenario_a_custom_ca_carries_mutual_tls_on_a_three_member_etcd() {
         &tls,
         dir.path(),
         &trust,
+        &K3S_ETCD,
+    );
+}
+
+#[test]
+fn scenario_k_kubeadm_etcd_ca_carries_mutual_tls_on_a_three_member_etcd() {
+    let dir = scratch();
+    let data_dir = dir.path().join("kubernetes");
+    ok(gen_custom_ca(&data_dir).args(["--product", "kubeadm"]));
+    let pki = data_dir.join("pki");
+    // kubeadm's etcd: --trusted-ca-file, --peer-trusted-ca-file and the
+    // apiserver's --etcd-cafile are all etcd/ca.crt.
+    three_members_replicate(
+        "scenario K (kubeadm etcd/ca, 3-member etcd)",
+        &pki,
+        dir.path(),
+        &pki.join("etcd/ca.crt"),
+        &EtcdCas {
+            server: "etcd/ca",
+            peer: "etcd/ca",
+        },
     );
 }
 
@@ -89,26 +124,26 @@ fn scenario_c_a_three_tier_p384_enterprise_chain_carries_etcd_for_root_only_clie
         &tls,
         work,
         &tls.join("root-ca.pem"),
+        &K3S_ETCD,
     );
 }
 
-/// Three members with server and peer certificates from the etcd CAs of `tls`
-/// (servers present their chain), a client whose CA file is `client_trust`:
-/// a value written through one member is read through another, and a client
-/// certificate from a foreign CA is refused.
-fn three_members_replicate(scenario: &str, tls: &Path, out: &Path, client_trust: &Path) {
+/// Three members with server and peer certificates from the etcd CAs `cas` of
+/// `tls` (servers present their chain), a client whose CA file is
+/// `client_trust`: a value written through one member is read through another,
+/// and a client certificate from a foreign CA is refused.
+fn three_members_replicate(
+    scenario: &str,
+    tls: &Path,
+    out: &Path,
+    client_trust: &Path,
+    cas: &EtcdCas,
+) {
     let members = (0..3)
         .map(|i| {
-            let (cert, key) = issue(
-                tls,
-                out,
-                "etcd/server-ca",
-                &format!("server-{i}"),
-                "both",
-                true,
-            );
+            let (cert, key) = issue(tls, out, cas.server, &format!("server-{i}"), "both", true);
             let (peer_cert, peer_key) =
-                issue(tls, out, "etcd/peer-ca", &format!("peer-{i}"), "both", true);
+                issue(tls, out, cas.peer, &format!("peer-{i}"), "both", true);
             MemberTls {
                 cert,
                 key,
@@ -120,7 +155,7 @@ fn three_members_replicate(scenario: &str, tls: &Path, out: &Path, client_trust:
     let (cert, key) = issue(
         tls,
         out,
-        "etcd/server-ca",
+        cas.server,
         "kube-apiserver-etcd-client",
         "client",
         true,
@@ -131,8 +166,8 @@ fn three_members_replicate(scenario: &str, tls: &Path, out: &Path, client_trust:
         key,
     };
     let trust = ClusterTrust {
-        clients: tls.join("etcd/server-ca.crt"),
-        peers: tls.join("etcd/peer-ca.crt"),
+        clients: tls.join(format!("{}.crt", cas.server)),
+        peers: tls.join(format!("{}.crt", cas.peer)),
     };
     let cluster = step(
         None,

@@ -64,6 +64,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> shared::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
+    data_dir.product.require_k3s_layout(TOOL)?;
     let staging_dir = args
         .output
         .filter(|d| !d.as_os_str().is_empty())

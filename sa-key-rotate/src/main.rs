@@ -1,5 +1,7 @@
-//! `sa-key-rotate`: stage a service-account signing key rotation for
-//! `k3s certificate rotate-ca`: a new RSA key first, every current key after it.
+//! `sa-key-rotate`: stage a service-account signing key rotation: for
+//! `k3s certificate rotate-ca`, a new RSA key first, every current key after
+//! it; for kubeadm and k0s, a new `sa.key` and an `sa.pub` holding the new
+//! public key first, then the current ones, with the four steps that use them.
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -7,41 +9,50 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 use shared::error::stdout_result;
+use shared::layout::SaSlot;
 use shared::lock::lock_target;
 use shared::plan::Outcome;
 use shared::sa_rotation::{SaRotationOptions, SaRotationRun, plan_sa_rotation};
-use shared::staging::{self, rotate_ca_command};
-use shared::topology::{DataDir, SERVICE_KEY_FILE};
+use shared::staging::{self, rotate_ca_command, shell_quote};
+use shared::topology::{DataDir, Product};
 
-/// Stage a service-account key rotation: <staging>/tls/service.key holds a new
-/// RSA key (PKCS#1) first, then the current keys byte for byte, so tokens signed
-/// so far keep verifying. All files are written, or none.
+/// Stage a service-account key rotation. k3s/RKE2: <staging>/tls/service.key
+/// holds a new RSA key (PKCS#1) first, then the current keys byte for byte, so
+/// tokens signed so far keep verifying. kubeadm/k0s: <staging>/pki/sa.key is the
+/// new key alone and <staging>/pki/sa.pub its public key first, then the current
+/// ones. All files are written, or none.
 #[derive(FromArgs, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
     note = "Reads ${{DATA_DIR}}/server/tls/service.key (or --current) and never writes into
-server/tls. Keys are read like Kubernetes' keyutil reads them: PKCS#1, PKCS#8 and
-SEC1 private keys and PKIX public keys; any other block is an error naming it.
-Then run `k3s certificate rotate-ca --path=<staging>` and restart the servers.
+server/tls; for kubeadm and k0s reads ${{DATA_DIR}}/pki/sa.key and sa.pub and never
+writes into pki. Keys are read like Kubernetes' keyutil reads them: PKCS#1, PKCS#8
+and SEC1 private keys and PKIX public keys; any other block is an error naming it.
+k3s: then run `k3s certificate rotate-ca --path=<staging>` and restart the servers.
+kubeadm and k0s: the four steps to follow are printed (verify set first, then the
+signing key, wait, then drop the old keys).
 
-Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}), PRODUCT (default k3s);
-the flags win over them.",
+Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}, /etc/kubernetes for
+kubeadm, /var/lib/k0s for k0s), PRODUCT (default k3s); the flags win over them.",
     error_code(1, "bad input or a failed write; nothing was changed")
 )]
 struct Args {
-    /// data directory (default: $DATA_DIR, else /var/lib/rancher/$PRODUCT)
+    /// data directory (default: $DATA_DIR, else the product's: /var/lib/rancher/$PRODUCT,
+    /// /etc/kubernetes, /var/lib/k0s)
     #[argh(option)]
     data_dir: Option<PathBuf>,
 
-    /// product: k3s or rke2 (default: $PRODUCT, else k3s)
+    /// product: k3s, rke2, kubeadm or k0s (default: $PRODUCT, else k3s)
     #[argh(option)]
     product: Option<String>,
 
-    /// the current key file (default: $DATA_DIR/server/tls/service.key)
+    /// the current key file (default: $DATA_DIR/server/tls/service.key, or
+    /// $DATA_DIR/pki/sa.key; kubeadm and k0s read sa.pub beside the live one)
     #[argh(option)]
     current: Option<PathBuf>,
 
-    /// staging directory; the key goes to its tls/service.key (default: $DATA_DIR/server/rotate-sa)
+    /// staging directory; the keys go to its tls/ (k3s) or pki/ (default:
+    /// $DATA_DIR/server/rotate-sa, or $DATA_DIR/rotate-sa)
     #[argh(option)]
     output: Option<PathBuf>,
 
@@ -53,7 +64,7 @@ struct Args {
     #[argh(option)]
     keep: Option<usize>,
 
-    /// also write the public keys of the new set, newest first (PEM "PUBLIC KEY", like sa.pub)
+    /// k3s: also write the public keys of the new set, newest first (PEM "PUBLIC KEY", like sa.pub)
     #[argh(option)]
     public_out: Option<PathBuf>,
 
@@ -78,16 +89,22 @@ fn run(args: Args) -> shared::error::Result<()> {
         .output
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| data_dir.sa_staging_dir());
+    let live = data_dir.tls_dir();
     // Refused before the lock creates the staging dir.
-    staging::tls_dir(&staging_dir, &data_dir.tls_dir())?;
+    staging::cert_dir(&staging_dir, &live)?;
     // Held from the first check until the report is printed.
     let lock = lock_target(&data_dir, &staging_dir, TOOL, args.dry_run)?;
     lock.report_recovered(TOOL);
+    let slot = data_dir.layout().service_account;
+    let (key, public) = match slot {
+        SaSlot::KeyFile(name) => (name, None),
+        SaSlot::Pair { key, public } => (key, Some(live.join(public))),
+    };
     let options = SaRotationOptions {
-        current: args
-            .current
-            .unwrap_or_else(|| data_dir.tls_dir().join(SERVICE_KEY_FILE)),
-        live_tls: data_dir.tls_dir(),
+        slot,
+        current: args.current.unwrap_or_else(|| live.join(key)),
+        current_public: public,
+        live_tls: live.clone(),
         staging_dir: staging_dir.clone(),
         bits: args.bits,
         keep: args.keep,
@@ -115,7 +132,8 @@ fn print_report(
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "Staged service-account key rotation ({}):",
+        "Staged service-account key rotation, {} layout ({}):",
+        data_dir.product.name(),
         outcome.verb()
     )?;
     write!(out, "{outcome}")?;
@@ -127,13 +145,20 @@ fn print_report(
         options.bits, run.new_fingerprint
     )?;
     for key in &run.kept {
+        let note = match (&options.slot, run.signing.as_ref()) {
+            (SaSlot::Pair { .. }, Some(signing)) if *signing == key.public_key_der => {
+                "signs today".to_string()
+            }
+            (SaSlot::Pair { .. }, _) => "verifies tokens already issued".to_string(),
+            (SaSlot::KeyFile(_), _) => {
+                format!("from {} block #{}", options.current.display(), key.block)
+            }
+        };
         writeln!(
             out,
-            "  kept  {:<8}  {}  from {} block #{}",
+            "  kept  {:<8}  {}  {note}",
             key.algorithm.to_string(),
             key.fingerprint(),
-            options.current.display(),
-            key.block
         )?;
     }
     for key in &run.dropped {
@@ -145,16 +170,115 @@ fn print_report(
         )?;
     }
     writeln!(out)?;
+    match (options.slot, &run.staged_public) {
+        (SaSlot::Pair { key, public }, Some(staged_public)) => {
+            let live = data_dir.tls_dir();
+            let q = |path: &Path| shell_quote(path.as_os_str());
+            print_procedure(
+                &mut out,
+                data_dir.product,
+                &Procedure {
+                    staged_key: q(&run.staged_file),
+                    staged_public: q(staged_public),
+                    live_key: q(&live.join(key)),
+                    live_public: q(&live.join(public)),
+                },
+            )?;
+        }
+        _ => {
+            writeln!(
+                out,
+                "Load it, then restart every {} server:",
+                data_dir.product.name()
+            )?;
+            writeln!(
+                out,
+                "  {}",
+                rotate_ca_command(data_dir.product, staging_dir)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The shell-quoted paths of a kubeadm or k0s rotation.
+struct Procedure {
+    staged_key: String,
+    staged_public: String,
+    live_key: String,
+    live_public: String,
+}
+
+/// The four steps of a service-account key rotation that never breaks a token
+/// (kubernetes/kubernetes#34029): verify set first, then the signing key, wait,
+/// then drop the old keys.
+fn print_procedure(out: &mut impl io::Write, product: Product, p: &Procedure) -> io::Result<()> {
+    let (nodes, restart_apiserver, restart_both) = match product {
+        Product::K0s => (
+            "every controller",
+            "restart k0s (systemctl restart k0scontroller)",
+            "restart k0s (systemctl restart k0scontroller)",
+        ),
+        _ => (
+            "every control-plane node",
+            "restart kube-apiserver",
+            "restart kube-apiserver and kube-controller-manager",
+        ),
+    };
     writeln!(
         out,
-        "Load it, then restart every {} server:",
-        data_dir.product.name()
+        "Rotate in four steps, each on {nodes} before the next (sa.key and sa.pub stay identical on all):"
     )?;
     writeln!(
         out,
-        "  {}",
-        rotate_ca_command(data_dir.product, staging_dir)
+        "  1. Verify set first: the new public key joins the keys that verify tokens; tokens are"
     )?;
+    writeln!(out, "     still signed with the current sa.key.")?;
+    writeln!(
+        out,
+        "       install -m 0644 {} {}",
+        p.staged_public, p.live_public
+    )?;
+    writeln!(out, "     then {restart_apiserver}.")?;
+    writeln!(
+        out,
+        "  2. Then the signing key, once every node has the new sa.pub:"
+    )?;
+    writeln!(
+        out,
+        "       install -m 0600 {} {}",
+        p.staged_key, p.live_key
+    )?;
+    writeln!(out, "     then {restart_both}.")?;
+    if product == Product::Kubeadm {
+        writeln!(
+            out,
+            "     Control-plane nodes that join later take the keys kubeadm uploaded: run\n     \
+             `kubeadm init phase upload-certs --upload-certs` again after this step."
+        )?;
+    }
+    writeln!(
+        out,
+        "  3. Wait until tokens signed with the old key are gone: projected tokens are refreshed"
+    )?;
+    writeln!(
+        out,
+        "     within their lifetime (an hour by default, at most --service-account-max-token-expiration);"
+    )?;
+    writeln!(
+        out,
+        "     legacy Secret-based tokens must be re-issued or deleted."
+    )?;
+    writeln!(
+        out,
+        "  4. Then drop the old keys: sa.pub keeps only the signing key's public key,"
+    )?;
+    writeln!(
+        out,
+        "       openssl pkey -in {} -pubout -out {}",
+        p.live_key, p.live_public
+    )?;
+    writeln!(out, "     then {restart_apiserver}.")?;
     Ok(())
 }
 

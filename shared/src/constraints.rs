@@ -89,7 +89,7 @@ impl fmt::Display for Violation {
             Violation::PathLen { max, below } => write!(
                 f,
                 "pathLenConstraint {max} allows {max} CA(s) below it, but {below} sit between it \
-                 and the certificates k3s issues (Go: too many intermediates for path length constraint)"
+                 and the certificates issued under it (Go: too many intermediates for path length constraint)"
             ),
             Violation::Names { constraints } => write!(f, "nameConstraints {constraints}"),
             Violation::ExtendedKeyUsage { allowed, needed } => write!(

@@ -1,21 +1,25 @@
 //! The custom CA tree of `generate-custom-ca-certs.sh`, as a plan, for the PKIs
-//! organisations really bring.
+//! organisations really bring, in the layout of any distribution (see
+//! [`crate::layout`]): k3s's five CAs and `service.key`, or kubeadm's and k0s's
+//! three CAs and `sa.key` + `sa.pub`.
 //!
 //! Inputs the user may bring (looked up in `${DATA_DIR}/`, where the script copies
-//! from, then in `${DATA_DIR}/server/tls/`, where the docs say to put them):
+//! from, then in the layout's cert dir, `server/tls/` or `pki/`):
 //!
 //! | brought | made |
 //! |---|---|
-//! | nothing | root, intermediate, five leaf CAs |
-//! | `root-ca.pem` + `root-ca.key` | intermediate, five leaf CAs |
-//! | `root-ca.pem` + `intermediate-ca.pem` + `intermediate-ca.key` | five leaf CAs |
+//! | nothing | root, intermediate, the distribution's CAs |
+//! | `root-ca.pem` + `root-ca.key` | intermediate, the distribution's CAs |
+//! | `root-ca.pem` + `intermediate-ca.pem` + `intermediate-ca.key` | the distribution's CAs |
 //!
 //! Keys of any type of the algorithm table, encrypted or not; `intermediate-ca.pem`
 //! may hold the issuing CA followed by the CAs above it (a chain of any depth,
-//! optionally ending with the root). Every input is checked before anything is
-//! planned, link by link, and the planned tree is pre-flighted: every kind of
-//! certificate k3s issues is issued in memory and verified as a client that
-//! trusts only the root does. On any finding nothing is written.
+//! optionally ending with the root). For kubeadm and k0s the CAs may instead
+//! each be self-signed (kubeadm's own topology). Every input is checked before
+//! anything is planned, link by link, and the planned tree is pre-flighted:
+//! every kind of certificate the distribution issues is issued in memory and
+//! verified as a client that trusts only the root does. On any finding nothing
+//! is written.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -24,14 +28,16 @@ use crate::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::error::{Error, Result};
 use crate::issue::{CaRequest, Signer, days_after, issue_ca, run_timestamp};
 use crate::keys::{KeyAlgorithm, Passphrases, PrivateKey};
+use crate::layout::kubeadm::discovery_hash;
+use crate::layout::{JoinScheme, Layout, SaSlot};
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
-use crate::preflight::{self, ClusterNames, PathCert, SigningCa};
+use crate::preflight::{self, ClusterNames, PathCert, Report, SigningCa};
 use crate::service_key::ServiceKeyFile;
 use crate::token::k3s_ca_hash_of;
 use crate::topology::{
-    CUSTOM_INTERMEDIATE, CUSTOM_LEAF_CA, CUSTOM_ROOT, CaSpec, DataDir, LeafCa, SERVICE_ACCOUNT_KEY,
-    SERVICE_KEY_FILE, custom_files as files, k3s_leaves,
+    CUSTOM_INTERMEDIATE, CUSTOM_ROOT, CaSpec, DataDir, LeafCa, Product, SERVICE_ACCOUNT_KEY,
+    SERVICE_KEY_FILE, custom_files as files,
 };
 use crate::verify::check_issued_by;
 
@@ -47,8 +53,12 @@ pub struct CustomCaOptions {
     pub root: CaSpec,
     /// Key type and lifetime of a generated intermediate.
     pub intermediate: CaSpec,
-    /// Key type and lifetime of the five leaf CAs.
+    /// Key type and lifetime of the CAs the distribution signs with (k3s's
+    /// five leaf CAs, kubeadm's and k0s's three).
     pub leaf_ca: CaSpec,
+    /// Make each of those CAs self-signed, without a shared root (kubeadm and
+    /// k0s only: their own topology).
+    pub self_signed_cas: bool,
     /// The passphrase for encrypted input keys and `encrypt_keys`.
     pub passphrases: Passphrases,
     /// Write the root and intermediate keys this run generates encrypted.
@@ -63,18 +73,21 @@ pub struct CustomCaOptions {
 
 impl CustomCaOptions {
     /// The upstream script's tree: RSA-4096 root (7300 days) and intermediate
-    /// (3700), P-256 leaf CAs (3700), k3s's default cluster names, no passphrase.
+    /// (3700), the layout's CAs (k3s: P-256, 3700 days; kubeadm and k0s:
+    /// RSA-2048, 3650 days), the layout's default cluster names, no passphrase.
     pub fn new(data_dir: DataDir, now: SystemTime) -> Self {
+        let layout = data_dir.layout();
         CustomCaOptions {
             data_dir,
             force: false,
             now,
             root: CUSTOM_ROOT,
             intermediate: CUSTOM_INTERMEDIATE,
-            leaf_ca: CUSTOM_LEAF_CA,
+            leaf_ca: layout.ca_default,
+            self_signed_cas: false,
             passphrases: Passphrases::none(),
             encrypt_keys: false,
-            cluster: ClusterNames::k3s_default(),
+            cluster: layout.cluster_names(),
             live_tls: None,
         }
     }
@@ -89,25 +102,68 @@ pub enum Origin {
     Reused(PathBuf),
 }
 
+/// How joining nodes will recognise the new CAs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Join {
+    /// k3s's join-token CA hash of the planned `server-ca.crt`.
+    K3s {
+        /// The hash (hex), as in `K10<hash>::`.
+        ca_hash: String,
+    },
+    /// kubeadm's `--discovery-token-ca-cert-hash` values, one per certificate
+    /// of the planned `ca.crt`.
+    Kubeadm {
+        /// `sha256:<hex>` each.
+        discovery_hashes: Vec<String>,
+    },
+    /// k0s's pre-shared tokens are made from this planned file.
+    K0s {
+        /// `pki/ca.crt`.
+        ca_cert: PathBuf,
+    },
+}
+
+/// What the run does with the service-account keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceAccount {
+    /// k3s: a new key first in `service.key`, this many existing keys after it.
+    KeyFile {
+        /// Existing keys kept.
+        kept: usize,
+    },
+    /// kubeadm and k0s: `sa.key` and `sa.pub` (its public key).
+    Pair {
+        /// The brought `sa.key` reused (kubeadm and k0s reuse an existing one
+        /// too), or `None` for a new RSA-2048 key.
+        reused: Option<PathBuf>,
+    },
+}
+
 /// A planned custom CA tree and what to tell the user about it.
 pub struct CustomCaRun {
     /// Every file to write.
     pub plan: Plan,
-    /// `${DATA_DIR}/server/tls`.
+    /// The layout the tree follows.
+    pub layout: Layout,
+    /// The layout's cert dir: `${DATA_DIR}/server/tls` or `${DATA_DIR}/pki`.
     pub tls_dir: PathBuf,
-    /// Where the root came from, and its key type.
-    pub root: (Origin, KeyAlgorithm),
-    /// Where the intermediate came from, and its key type.
-    pub intermediate: (Origin, KeyAlgorithm),
+    /// Where the shared root came from, and its key type; `None` when each CA
+    /// is self-signed.
+    pub root: Option<(Origin, KeyAlgorithm)>,
+    /// Where the intermediate came from, and its key type (`None` likewise).
+    pub intermediate: Option<(Origin, KeyAlgorithm)>,
     /// How many CAs of a brought chain sit between the intermediate and the root.
     pub chain_above_intermediate: usize,
-    /// The key type of the five leaf CAs.
+    /// The key type of the distribution's CAs.
     pub leaf_ca: KeyAlgorithm,
-    /// How many existing service-account keys follow the new one.
-    pub service_keys_kept: usize,
-    /// k3s's join-token CA hash of the planned `server-ca.crt`.
-    pub ca_hash: String,
-    /// Files k3s never reads that belong in a vault (root and intermediate).
+    /// The service-account keys.
+    pub service_account: ServiceAccount,
+    /// What joining nodes check the new CAs by.
+    pub join: Join,
+    /// For kubeadm and k0s: the files holding the chain above each CA
+    /// ([intermediate, ..., root]), which clients that trust only the root need.
+    pub chain_files: Vec<PathBuf>,
+    /// Files the distribution never reads that belong in a vault (root and intermediate).
     pub vault_files: Vec<PathBuf>,
     /// Things the user should know that do not stop the run.
     pub warnings: Vec<String>,
@@ -144,9 +200,23 @@ impl Ca {
 
 /// Checks the inputs and plans the whole tree; writes nothing.
 pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
+    let layout = options.data_dir.layout();
     let tls_dir = options.data_dir.tls_dir();
-    let mut warnings = refuse_initialised(&tls_dir, options.force)?;
-    let mut brought = Inputs::find(&options.data_dir).read(options.now, &options.passphrases)?;
+    if options.self_signed_cas && !layout.self_signed_cas {
+        return Err(Error::Usage {
+            problem: format!(
+                "--self-signed-cas is for kubeadm and k0s: {} makes its own self-signed CAs \
+                 at first start, and its custom tree shares one root",
+                layout.name()
+            ),
+        });
+    }
+    let mut warnings = refuse_initialised(&layout, &tls_dir, options.force)?;
+    let inputs = Inputs::find(&options.data_dir, &layout);
+    if options.self_signed_cas {
+        inputs.refuse_shared_root()?;
+    }
+    let mut brought = inputs.read(options.now, &options.passphrases)?;
     // The docs' staging flow copies root-ca.*, intermediate-ca.* and service.key;
     // forgetting service.key makes rotate-ca refuse (k3s issue 7100): carry the
     // live one forward unless one was brought.
@@ -162,137 +232,231 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             service_key_carried = Some(path.clone());
         }
     }
+    // kubeadm and k0s keep a brought sa.key; k3s always puts a new key first.
+    let reused_sa_key = match layout.service_account {
+        SaSlot::Pair { .. } => brought
+            .service_key
+            .take()
+            .map(one_signing_key)
+            .transpose()?,
+        SaSlot::KeyFile(_) => None,
+    };
 
     // Every key of the run at once: the RSA prime searches share the cores.
-    let mut wanted = vec![SERVICE_ACCOUNT_KEY];
-    if brought.root.is_none() {
+    let mut wanted = Vec::new();
+    if reused_sa_key.is_none() {
+        wanted.push(SERVICE_ACCOUNT_KEY);
+    }
+    let shared_root = !options.self_signed_cas;
+    if shared_root && brought.root.is_none() {
         wanted.push(options.root.key);
     }
-    if brought.intermediate.is_none() {
+    if shared_root && brought.intermediate.is_none() {
         wanted.push(options.intermediate.key);
     }
-    wanted.extend([options.leaf_ca.key; 5]);
+    wanted.extend(std::iter::repeat_n(options.leaf_ca.key, layout.cas.len()));
     let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
     let mut next_key = move || {
         keys.next()
             .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
     };
-    let new_service_key = next_key()?;
+    let new_service_key = match reused_sa_key {
+        Some(_) => None,
+        None => Some(next_key()?),
+    };
 
     let (timestamp, not_before) = run_timestamp(options.now);
-    let naming = Naming {
-        product: &options.data_dir.product,
-        timestamp,
-        not_before,
+    let product = options.data_dir.product;
+    let naming = Naming { not_before };
+    let above = if shared_root {
+        let root = match brought.root {
+            Some(root) => root,
+            None => {
+                let key = next_key()?;
+                let cert = naming.issue(
+                    &mut warnings,
+                    "root CA",
+                    &custom_cn(product, "root", timestamp),
+                    &key,
+                    &options.root,
+                    Signer::SelfSigned(&key),
+                    &[],
+                )?;
+                generated(cert, key, options, &tls_dir.join(files::ROOT_KEY))?
+            }
+        };
+        let intermediate = match brought.intermediate {
+            Some(intermediate) => intermediate,
+            None => {
+                let key = next_key()?;
+                let cert = naming.issue(
+                    &mut warnings,
+                    "intermediate CA",
+                    &custom_cn(product, "intermediate", timestamp),
+                    &key,
+                    &options.intermediate,
+                    signer_of(&root)?,
+                    &[&root.cert],
+                )?;
+                generated(cert, key, options, &tls_dir.join(files::INTERMEDIATE_KEY))?
+            }
+        };
+        Some((root, intermediate))
+    } else {
+        None
     };
-    let root = match brought.root {
-        Some(root) => root,
-        None => {
-            let key = next_key()?;
-            let cert = naming.issue(
-                &mut warnings,
-                "root",
-                &key,
-                &options.root,
-                Signer::SelfSigned(&key),
-                &[],
-            )?;
-            generated(cert, key, options, &tls_dir.join(files::ROOT_KEY))?
-        }
+    // [intermediate, above..., root]: what every bundle ends with (empty for
+    // self-signed CAs).
+    let chain: Vec<&Certificate> = match &above {
+        Some((root, intermediate)) => std::iter::once(&intermediate.cert)
+            .chain(&intermediate.above)
+            .chain(std::iter::once(&root.cert))
+            .collect(),
+        None => Vec::new(),
     };
-    let intermediate = match brought.intermediate {
-        Some(intermediate) => intermediate,
-        None => {
-            let key = next_key()?;
-            let cert = naming.issue(
-                &mut warnings,
-                "intermediate",
-                &key,
-                &options.intermediate,
-                signer_of(&root)?,
-                &[&root.cert],
-            )?;
-            generated(cert, key, options, &tls_dir.join(files::INTERMEDIATE_KEY))?
-        }
-    };
-    // [intermediate, above..., root]: what every bundle ends with.
-    let chain: Vec<&Certificate> = std::iter::once(&intermediate.cert)
-        .chain(&intermediate.above)
-        .chain(std::iter::once(&root.cert))
-        .collect();
-    let mut leaf_cas = Vec::new();
-    for leaf in LeafCa::ALL {
+    let mut cas = Vec::new();
+    for slot in &layout.cas {
         let key = next_key()?;
+        let signer = match &above {
+            Some((_, intermediate)) => signer_of(intermediate)?,
+            None => Signer::SelfSigned(&key),
+        };
         let cert = naming.issue(
             &mut warnings,
-            leaf.kind(),
+            &format!("CA {}", slot.stem),
+            &slot.common_name(product, timestamp),
             &key,
             &options.leaf_ca,
-            signer_of(&intermediate)?,
+            signer,
             &chain,
         )?;
-        leaf_cas.push((leaf, cert, key));
+        cas.push((slot, cert, key));
     }
     warnings.dedup();
 
-    let report = preflight::run(
-        &PathCert {
-            cert: &root.cert,
-            source: root.source("root"),
-        },
-        &chain_sources(&intermediate),
-        &leaf_cas
-            .iter()
-            .map(|(leaf, cert, key)| SigningCa {
-                stem: leaf.file_stem(),
-                cert,
-                key,
-                source: format!("the generated {}", leaf.file_stem()),
-            })
-            .collect::<Vec<_>>(),
-        &k3s_leaves(&options.data_dir.product, &options.cluster),
-        options.now,
-    )?;
+    let signing: Vec<SigningCa<'_>> = cas
+        .iter()
+        .map(|(slot, cert, key)| SigningCa {
+            stem: slot.stem.clone(),
+            cert,
+            key,
+            source: format!("the generated {}", slot.stem),
+        })
+        .collect();
+    let leaves = layout.leaves(&options.cluster);
+    let report = match &above {
+        Some((root, intermediate)) => preflight::run(
+            layout.name(),
+            &PathCert {
+                cert: &root.cert,
+                source: root.source("root"),
+            },
+            &chain_sources(intermediate),
+            &signing,
+            &leaves,
+            options.now,
+        )?,
+        None => {
+            let mut report = Report::default();
+            for ca in &signing {
+                let own = PathCert {
+                    cert: ca.cert,
+                    source: ca.source.clone(),
+                };
+                let one = preflight::run(
+                    layout.name(),
+                    &own,
+                    &[],
+                    std::slice::from_ref(ca),
+                    &leaves,
+                    options.now,
+                )?;
+                report.errors.extend(one.errors);
+                report.warnings.extend(one.warnings);
+            }
+            report
+        }
+    };
     warnings.extend(report.into_result()?);
 
     let in_tls = |name: &str| tls_dir.join(name);
     let mut plan = Plan::new();
-    plan.add_public(in_tls(files::ROOT_PEM), root.pem.clone());
-    plan.add_public(in_tls(files::ROOT_CRT), root.cert.to_pem());
-    plan.add_public(in_tls(files::INTERMEDIATE_PEM), intermediate.pem.clone());
-    plan.add_public(
-        in_tls(files::INTERMEDIATE_CRT),
-        bundle_pem(chain.iter().copied()),
-    );
-    for (name, ca) in [
-        (files::ROOT_KEY, &root),
-        (files::INTERMEDIATE_KEY, &intermediate),
-    ] {
-        if let Some(key_pem) = &ca.key_pem {
-            plan.add_secret(in_tls(name), key_pem.clone());
+    if let Some((root, intermediate)) = &above {
+        plan.add_public(in_tls(files::ROOT_PEM), root.pem.clone());
+        plan.add_public(in_tls(files::ROOT_CRT), root.cert.to_pem());
+        plan.add_public(in_tls(files::INTERMEDIATE_PEM), intermediate.pem.clone());
+        plan.add_public(
+            in_tls(files::INTERMEDIATE_CRT),
+            bundle_pem(chain.iter().copied()),
+        );
+        for (name, ca) in [
+            (files::ROOT_KEY, root),
+            (files::INTERMEDIATE_KEY, intermediate),
+        ] {
+            if let Some(key_pem) = &ca.key_pem {
+                plan.add_secret(in_tls(name), key_pem.clone());
+            }
         }
     }
-    for (leaf, cert, key) in &leaf_cas {
-        plan.add_public(in_tls(&format!("{}.pem", leaf.file_stem())), cert.to_pem());
-        plan.add_secret(in_tls(&leaf.key_file()), key.to_pem()?.as_bytes().to_vec());
-        plan.add_public(
-            in_tls(&leaf.cert_file()),
-            bundle_pem(std::iter::once(cert).chain(chain.iter().copied())),
+    let mut chain_files = Vec::new();
+    for (slot, cert, key) in &cas {
+        plan.add_secret(
+            in_tls(&layout.key_file(slot)),
+            key.to_pem()?.as_bytes().to_vec(),
         );
+        for (name, contents, is_chain) in layout.ca_files.public_files(&slot.stem, cert, &chain) {
+            if is_chain {
+                chain_files.push(in_tls(&name));
+            }
+            plan.add_public(in_tls(&name), contents);
+        }
     }
 
-    let new_service_pem = new_service_key.to_pem()?;
-    let (service, service_keys_kept) = match &brought.service_key {
-        Some(existing) => (
-            existing.after(new_service_pem.as_bytes()),
-            existing.keys.len(),
-        ),
-        None => (new_service_pem.as_bytes().to_vec(), 0),
+    let new_service_pem = new_service_key
+        .as_ref()
+        .map(PrivateKey::to_pem)
+        .transpose()?;
+    let service_account = match (layout.service_account, &new_service_pem) {
+        (SaSlot::KeyFile(name), Some(new)) => {
+            let (contents, kept) = match &brought.service_key {
+                Some(existing) => (existing.after(new.as_bytes()), existing.keys.len()),
+                None => (new.as_bytes().to_vec(), 0),
+            };
+            plan.add_secret(in_tls(name), contents);
+            ServiceAccount::KeyFile { kept }
+        }
+        (SaSlot::Pair { key, public }, new) => {
+            let (private, reused) = match (&reused_sa_key, new) {
+                (Some(file), _) => (file.bytes.clone(), Some(file.path.clone())),
+                (None, Some(new)) => (new.as_bytes().to_vec(), None),
+                (None, None) => return Err(Error::crypto("planning sa.key", "no key")),
+            };
+            plan.add_secret(in_tls(key), private);
+            let planned = ServiceKeyFile::parse(plan.planned_pem(&in_tls(key))?)?;
+            let signing = planned
+                .signing_key()
+                .ok_or_else(|| Error::crypto("planning sa.pub", "no signing key"))?;
+            plan.add_public(in_tls(public), signing.public_pem());
+            ServiceAccount::Pair { reused }
+        }
+        (SaSlot::KeyFile(_), None) => {
+            return Err(Error::crypto("planning service.key", "no new key"));
+        }
     };
-    plan.add_secret(in_tls(SERVICE_KEY_FILE), service);
 
-    let server_ca = plan.planned_pem(&in_tls(&LeafCa::Server.cert_file()))?;
-    let ca_hash = k3s_ca_hash_of(&server_ca, options.now)?;
+    let join_ca = in_tls(&format!("{}.crt", layout.join_ca));
+    let join = match layout.join {
+        JoinScheme::K3sToken => Join::K3s {
+            ca_hash: k3s_ca_hash_of(&plan.planned_pem(&join_ca)?, options.now)?,
+        },
+        JoinScheme::KubeadmDiscovery => Join::Kubeadm {
+            discovery_hashes: bundle_in(&plan.planned_pem(&join_ca)?)?
+                .iter()
+                .map(discovery_hash)
+                .collect::<Result<_>>()?,
+        },
+        JoinScheme::K0sPreShared => Join::K0s { ca_cert: join_ca },
+    };
     let rotate_ca = match &options.live_tls {
         Some(live) if live.is_dir() => Some(rotate_ca_verdict(&plan, &tls_dir, live, options.now)?),
         _ => None,
@@ -309,20 +473,50 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     .map(in_tls)
     .filter(|path| plan.files().iter().any(|f| &f.path == path))
     .collect();
+    let (root, intermediate, chain_above_intermediate) = match &above {
+        Some((root, intermediate)) => (
+            Some((root.origin.clone(), root.cert_algorithm()?)),
+            Some((intermediate.origin.clone(), intermediate.cert_algorithm()?)),
+            intermediate.above.len(),
+        ),
+        None => (None, None, 0),
+    };
     Ok(CustomCaRun {
         plan,
         tls_dir: tls_dir.clone(),
-        root: (root.origin.clone(), root.cert_algorithm()?),
-        intermediate: (intermediate.origin.clone(), intermediate.cert_algorithm()?),
-        chain_above_intermediate: intermediate.above.len(),
+        root,
+        intermediate,
+        chain_above_intermediate,
         leaf_ca: options.leaf_ca.key,
-        service_keys_kept,
-        ca_hash,
+        service_account,
+        join,
+        chain_files,
         vault_files,
         warnings,
         rotate_ca,
         service_key_carried,
+        layout,
     })
+}
+
+/// A brought `sa.key` for kubeadm or k0s: one key, which signs (both read the
+/// first private key of the file and ignore the rest).
+fn one_signing_key(file: ServiceKeyFile) -> Result<ServiceKeyFile> {
+    if file.keys.len() != 1 {
+        return Err(Error::Key {
+            path: file.path.clone(),
+            problem: format!(
+                "holds {} keys; this file is the one signing key (verify keys belong in sa.pub)",
+                file.keys.len()
+            ),
+        });
+    }
+    Ok(file)
+}
+
+/// The CN of a custom tree's root or intermediate: `k3s-root-ca@1700000000`.
+fn custom_cn(product: Product, what: &str, timestamp: u64) -> String {
+    format!("{}-{what}-ca@{timestamp}", product.name())
 }
 
 /// rotate-ca's rules on the planned staging tree against the live one: each
@@ -371,21 +565,25 @@ fn rotate_ca_verdict(
     })
 }
 
-/// What every CA of a run shares: the product, the run's timestamp and start.
-struct Naming<'a> {
-    product: &'a crate::topology::Product,
-    timestamp: u64,
+/// What every CA of a run shares: the run's start.
+struct Naming {
     not_before: SystemTime,
 }
 
-impl Naming<'_> {
-    /// Issues the `what` CA (`root`, `intermediate`, or a leaf CA kind) for
-    /// `spec.validity_days`, capped at the end of the CAs `above` it: a CA never
-    /// outlives its issuer, and the user is told when it is capped.
+impl Naming {
+    /// Issues the CA `what` (for messages: `root CA`, `CA server-ca`) named
+    /// `common_name` for `spec.validity_days`, capped at the end of the CAs
+    /// `above` it: a CA never outlives its issuer, and the user is told when it
+    /// is capped.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one CA of the run, fully described"
+    )]
     fn issue(
         &self,
         warnings: &mut Vec<String>,
         what: &str,
+        common_name: &str,
         key: &PrivateKey,
         spec: &CaSpec,
         signer: Signer<'_>,
@@ -395,7 +593,7 @@ impl Naming<'_> {
         let not_after = match above.iter().map(|c| c.not_after()).min() {
             Some(cap) if cap < wanted_end => {
                 warnings.push(format!(
-                    "the {what} CA would outlive the CA above it: its end is capped at {} \
+                    "the {what} would outlive the CA above it: its end is capped at {} \
                      instead of {} days",
                     format_time(cap),
                     spec.validity_days
@@ -404,13 +602,9 @@ impl Naming<'_> {
             }
             _ => wanted_end,
         };
-        let cn = match LeafCa::ALL.iter().find(|ca| ca.kind() == what) {
-            Some(leaf) => leaf.custom_cn(self.product, self.timestamp),
-            None => format!("{}-{what}-ca@{}", self.product.name(), self.timestamp),
-        };
         issue_ca(
             &CaRequest {
-                common_name: &cn,
+                common_name,
                 key,
                 not_before: self.not_before,
                 not_after,
@@ -440,13 +634,12 @@ fn chain_sources(intermediate: &Ca) -> Vec<PathCert<'_>> {
     chain
 }
 
-/// A tls dir that holds leaf CA files belongs to an initialised cluster: refused
-/// without `force`, and with it, a warning.
-fn refuse_initialised(tls_dir: &Path, force: bool) -> Result<Vec<String>> {
-    let existing: Vec<PathBuf> = LeafCa::ALL
-        .iter()
-        .flat_map(|ca| [ca.cert_file(), ca.key_file()])
-        .map(|name| tls_dir.join(name))
+/// A cert dir that holds the layout's CA files belongs to an initialised
+/// cluster: refused without `force`, and with it, a warning.
+fn refuse_initialised(layout: &Layout, tls_dir: &Path, force: bool) -> Result<Vec<String>> {
+    let existing: Vec<PathBuf> = layout
+        .initialised_files(tls_dir)
+        .into_iter()
         .filter(|path| path.exists())
         .collect();
     if existing.is_empty() {
@@ -456,13 +649,14 @@ fn refuse_initialised(tls_dir: &Path, force: bool) -> Result<Vec<String>> {
         return Err(Error::Initialised {
             dir: tls_dir.to_path_buf(),
             found: existing,
+            advice: layout.rotation_advice,
         });
     }
     Ok(vec![format!(
-        "--force: replacing the leaf CAs in {}. On a cluster that has been started this \
-         breaks every certificate it issued; use a staging DATA_DIR and \
-         `k3s certificate rotate-ca` instead.",
-        tls_dir.display()
+        "--force: replacing the CAs in {}. On a cluster that has been started this \
+         breaks every certificate it issued. {}.",
+        tls_dir.display(),
+        layout.rotation_advice
     )])
 }
 
@@ -483,9 +677,10 @@ struct Inputs {
 }
 
 impl Inputs {
-    /// `${DATA_DIR}/X` wins over `${DATA_DIR}/server/tls/X`, as the script copies
-    /// the former over the latter.
-    fn find(data_dir: &DataDir) -> Self {
+    /// `${DATA_DIR}/X` wins over the cert dir's `X`, as the script copies the
+    /// former over the latter. The service-account key is the layout's
+    /// (`service.key`, `sa.key`).
+    fn find(data_dir: &DataDir, layout: &Layout) -> Self {
         let tls = data_dir.tls_dir();
         let find = |name: &str| {
             [data_dir.root.join(name), tls.join(name)]
@@ -497,7 +692,32 @@ impl Inputs {
             root_key: find(files::ROOT_KEY),
             intermediate_pem: find(files::INTERMEDIATE_PEM),
             intermediate_key: find(files::INTERMEDIATE_KEY),
-            service_key: find(SERVICE_KEY_FILE),
+            service_key: find(match layout.service_account {
+                SaSlot::KeyFile(name) => name,
+                SaSlot::Pair { key, .. } => key,
+            }),
+        }
+    }
+
+    /// With self-signed CAs there is no shared root to bring: a brought root
+    /// or intermediate is refused rather than silently ignored.
+    fn refuse_shared_root(&self) -> Result<()> {
+        let brought = [
+            &self.root_pem,
+            &self.root_key,
+            &self.intermediate_pem,
+            &self.intermediate_key,
+        ]
+        .into_iter()
+        .find_map(Option::as_ref);
+        match brought {
+            Some(path) => Err(Error::Inputs {
+                path: path.clone(),
+                problem: "--self-signed-cas makes each CA its own root: remove this file, \
+                          or drop the flag to sign the CAs under it"
+                    .into(),
+            }),
+            None => Ok(()),
         }
     }
 

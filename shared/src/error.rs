@@ -94,6 +94,8 @@ pub enum Error {
         dir: PathBuf,
         /// The CA files found there.
         found: Vec<PathBuf>,
+        /// What to do instead, for this distribution (a sentence).
+        advice: &'static str,
     },
     /// A staging directory already exists and `--force` was not given.
     StagingExists {
@@ -240,7 +242,7 @@ impl fmt::Display for Error {
                 issuer.display()
             ),
             Error::Inputs { path, problem } => write!(f, "{}: {problem}", path.display()),
-            Error::Initialised { dir, found } => {
+            Error::Initialised { dir, found, advice } => {
                 write!(
                     f,
                     "{} already holds the CA files of an initialised cluster (",
@@ -252,9 +254,7 @@ impl fmt::Display for Error {
                 }
                 write!(
                     f,
-                    "); refusing to replace them. To change the CAs of a running cluster, \
-                     generate into a staging DATA_DIR and load it with \
-                     `k3s certificate rotate-ca --path=<DATA_DIR>/server`; \
+                    "); refusing to replace them. {advice}; \
                      use --force only if this cluster has never been started"
                 )
             }
@@ -281,7 +281,7 @@ impl fmt::Display for Error {
             ),
             Error::Product { value } => write!(
                 f,
-                "unknown product \"{}\" (PRODUCT or --product): use k3s or rke2",
+                "unknown product \"{}\" (PRODUCT or --product): use k3s, rke2, kubeadm or k0s",
                 value.escape_debug()
             ),
             Error::Locked { dir, holder } => write!(

@@ -69,6 +69,17 @@ pub enum San {
     Ip(IpAddr),
 }
 
+impl San {
+    /// A name as given on a command line or in a config: an IP address when
+    /// it parses as one, else a DNS name.
+    pub fn parse(name: &str) -> San {
+        match name.parse::<IpAddr>() {
+            Ok(ip) => San::Ip(ip),
+            Err(_) => San::Dns(name.to_string()),
+        }
+    }
+}
+
 impl std::fmt::Display for San {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -94,8 +94,11 @@ impl Report {
 }
 
 /// Issues every leaf of `leaves` from its CA in `cas` and verifies it along
-/// [leaf, CA, `chain`..., `anchor`] for each of its usages at `now`.
+/// [leaf, CA, `chain`..., `anchor`] for each of its usages at `now`; a
+/// self-signed CA is its own anchor (`anchor` is then that CA). `who` names the
+/// distribution that issues the leaves, for messages.
 pub fn run(
+    who: &str,
     anchor: &PathCert<'_>,
     chain: &[PathCert<'_>],
     cas: &[SigningCa<'_>],
@@ -109,14 +112,15 @@ pub fn run(
     let mut broken: BTreeMap<(String, Violation), Vec<String>> = BTreeMap::new();
     let mut warnings = Vec::new();
     for ca in cas {
+        let anchor = (anchor.cert != ca.cert).then_some(anchor);
         let path_sources: Vec<&str> = std::iter::once("")
             .chain(std::iter::once(ca.source.as_str()))
             .chain(chain.iter().map(|c| c.source.as_str()))
-            .chain(std::iter::once(anchor.source.as_str()))
+            .chain(anchor.map(|a| a.source.as_str()))
             .collect();
         let above: Vec<&Certificate> = std::iter::once(ca.cert)
             .chain(chain.iter().map(|c| c.cert))
-            .chain(std::iter::once(anchor.cert))
+            .chain(anchor.map(|a| a.cert))
             .collect();
         for (cert, source) in above.iter().zip(&path_sources[1..]) {
             if cert.not_after() < leaf_end {
@@ -158,7 +162,7 @@ pub fn run(
                 for finding in check_path(&path, *usage, now) {
                     // A link failure at the leaf is the signing CA's fault.
                     let at = finding.at.max(1);
-                    let needs = needs(&finding.violation, path[at], spec);
+                    let needs = needs(who, &finding.violation, path[at], spec);
                     broken
                         .entry((path_sources[at].to_string(), finding.violation))
                         .or_default()
@@ -182,8 +186,8 @@ pub fn run(
 
 /// What the broken leaf needs, in words: its names for name constraints, its
 /// name and CA otherwise.
-fn needs(violation: &Violation, constrained: &Certificate, spec: &LeafSpec) -> String {
-    let what = format!("k3s's {} certificate (from {})", spec.name, spec.ca);
+fn needs(who: &str, violation: &Violation, constrained: &Certificate, spec: &LeafSpec) -> String {
+    let what = format!("{who}'s {} certificate (from {})", spec.name, spec.ca);
     match violation {
         Violation::Names { .. } => {
             let rejected = constrained
@@ -254,14 +258,7 @@ impl ClusterNames {
     /// k3s's `config.SANs`: every `--tls-san`, then 127.0.0.1, ::1, localhost and
     /// the service IPs (node names and addresses are not known offline).
     pub fn config_sans(&self) -> Vec<San> {
-        let mut sans: Vec<San> = self
-            .tls_sans
-            .iter()
-            .map(|name| match name.parse::<IpAddr>() {
-                Ok(ip) => San::Ip(ip),
-                Err(_) => San::Dns(name.clone()),
-            })
-            .collect();
+        let mut sans: Vec<San> = self.tls_sans.iter().map(|name| San::parse(name)).collect();
         sans.push(San::Ip(IpAddr::from([127, 0, 0, 1])));
         sans.push(San::Ip(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
         sans.push(San::Dns("localhost".into()));

@@ -56,15 +56,40 @@ pub struct ServiceKeyFile {
 }
 
 impl ServiceKeyFile {
-    /// Reads `path`; any block that is not a usable key is an error naming it.
+    /// Reads `path`; any block that is not a usable key is an error naming it,
+    /// and so is a file without a private key.
     pub fn read(path: &Path) -> Result<Self> {
         Self::parse(PemFile::read(path)?)
     }
 
-    /// The keys of an already read (or planned) PEM file.
+    /// Reads a file of verify keys (`sa.pub`): public or private keys, at least one.
+    pub fn read_verify_keys(path: &Path) -> Result<Self> {
+        let file = Self::parse_any(PemFile::read(path)?)?;
+        if file.keys.is_empty() {
+            return Err(Error::Key {
+                path: path.to_path_buf(),
+                problem: "no key".into(),
+            });
+        }
+        Ok(file)
+    }
+
+    /// The keys of an already read (or planned) PEM file, one of them private.
     pub fn parse(file: PemFile) -> Result<Self> {
-        let path = file.path.clone();
-        let path = path.as_path();
+        let file = Self::parse_any(file)?;
+        if !file.keys.iter().any(|k| k.private) {
+            return Err(Error::Key {
+                path: file.path,
+                problem:
+                    "no private key: the first private key is what signs service-account tokens"
+                        .into(),
+            });
+        }
+        Ok(file)
+    }
+
+    /// Every key of a PEM file, public or private.
+    fn parse_any(file: PemFile) -> Result<Self> {
         let keys = file
             .blocks
             .iter()
@@ -80,16 +105,8 @@ impl ServiceKeyFile {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        if !keys.iter().any(|k| k.private) {
-            return Err(Error::Key {
-                path: path.to_path_buf(),
-                problem:
-                    "no private key: the first private key is what signs service-account tokens"
-                        .into(),
-            });
-        }
         Ok(ServiceKeyFile {
-            path: path.to_path_buf(),
+            path: file.path,
             bytes: file.bytes,
             keys,
         })

@@ -9,11 +9,18 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::topology::Product;
 
-/// `<staging>/tls`, refused when it is (or lies inside) the live tls directory,
-/// however the paths are spelled (symlinks, `..`).
+/// `<staging>/tls` for the live `server/tls`, refused when it is (or lies
+/// inside) the live tls directory, however the paths are spelled (symlinks, `..`).
 pub fn tls_dir(staging_dir: &Path, live_tls: &Path) -> Result<PathBuf> {
-    let staged = staging_dir.join("tls");
-    refuse_live(&staged, live_tls)?;
+    cert_dir(staging_dir, live_tls)
+}
+
+/// `<staging>/` and the name of the live cert dir `live` (`tls` for k3s,
+/// `pki` for kubeadm and k0s), refused as [`tls_dir`] is when it is or lies
+/// inside `live`.
+pub fn cert_dir(staging_dir: &Path, live: &Path) -> Result<PathBuf> {
+    let staged = staging_dir.join(live.file_name().unwrap_or(OsStr::new("tls")));
+    refuse_live(&staged, live)?;
     Ok(staged)
 }
 

@@ -4,7 +4,7 @@
 //! Both tools and checks read from here, so a file name or a CN is written once.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use std::net::IpAddr;
 
@@ -12,6 +12,7 @@ use crate::constraints::Usage;
 use crate::error::{Error, Result};
 use crate::issue::San;
 use crate::keys::KeyAlgorithm;
+use crate::layout::Layout;
 use crate::preflight::{ClusterNames, LeafSpec};
 
 /// The five CAs k3s reads from `server/tls` and signs its leaf certificates with.
@@ -211,7 +212,8 @@ pub const CUSTOM_LEAF_CA: CaSpec = CaSpec {
     key: KeyAlgorithm::EcdsaP256,
     validity_days: 3700,
 };
-/// The service-account signing key k3s expects first in `service.key`.
+/// A new service-account signing key, in every layout: what k3s expects first
+/// in `service.key`, and what kubeadm and k0s make for `sa.key`.
 pub const SERVICE_ACCOUNT_KEY: KeyAlgorithm = KeyAlgorithm::Rsa(2048);
 
 /// File names of the custom tree's root and intermediate, which k3s never reads.
@@ -233,8 +235,8 @@ pub mod custom_files {
 /// The service-account key file under `server/tls`.
 pub const SERVICE_KEY_FILE: &str = "service.key";
 
-/// The distribution whose layout the tools follow. It prefixes CNs and names the
-/// default data directory. Later layouts (kubeadm, k0s) become more variants.
+/// The distribution whose layout the tools follow: it names the default data
+/// directory, prefixes CNs, and picks the [`Layout`] (which CAs, which files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Product {
@@ -242,14 +244,18 @@ pub enum Product {
     K3s,
     /// RKE2, which shares k3s's layout.
     Rke2,
+    /// kubeadm (`/etc/kubernetes/pki`).
+    Kubeadm,
+    /// k0s (`/var/lib/k0s/pki`).
+    K0s,
 }
 
 impl Product {
     /// Every product, in the order messages list them.
-    pub const ALL: [Product; 2] = [Product::K3s, Product::Rke2];
+    pub const ALL: [Product; 4] = [Product::K3s, Product::Rke2, Product::Kubeadm, Product::K0s];
 
-    /// The product called `name` (`k3s`, `rke2`); anything else is refused, as
-    /// the name goes into certificate subjects and paths.
+    /// The product called `name` (`k3s`, `rke2`, `kubeadm`, `k0s`); anything
+    /// else is refused, as the name goes into certificate subjects and paths.
     pub fn new(name: &str) -> Result<Self> {
         Self::ALL
             .into_iter()
@@ -264,6 +270,36 @@ impl Product {
         match self {
             Product::K3s => "k3s",
             Product::Rke2 => "rke2",
+            Product::Kubeadm => "kubeadm",
+            Product::K0s => "k0s",
+        }
+    }
+
+    /// Its layout: CA slots, files, service-account slot, join scheme.
+    pub fn layout(self) -> Layout {
+        match self {
+            Product::K3s | Product::Rke2 => crate::layout::k3s(self),
+            Product::Kubeadm => crate::layout::kubeadm::layout(),
+            Product::K0s => crate::layout::k0s::layout(),
+        }
+    }
+
+    /// Whether it follows k3s's layout (`server/tls`, `rotate-ca`).
+    pub fn has_k3s_layout(self) -> bool {
+        matches!(self, Product::K3s | Product::Rke2)
+    }
+
+    /// Refuses a product whose layout `tool` does not work on yet, with one
+    /// line saying so, before it reads or writes anything.
+    pub fn require_k3s_layout(self, tool: &str) -> Result<()> {
+        match self.has_k3s_layout() {
+            true => Ok(()),
+            false => Err(Error::Usage {
+                problem: format!(
+                    "{tool} works on the k3s and RKE2 layouts (server/tls); {} is not one of them",
+                    self.name()
+                ),
+            }),
         }
     }
 }
@@ -319,9 +355,15 @@ impl DataDir {
         Self::resolve(data_dir_flag, product_flag, |name| std::env::var_os(name))
     }
 
-    /// `/var/lib/rancher/<product>`.
+    /// The product's default: `/var/lib/rancher/<product>`, `/etc/kubernetes`,
+    /// `/var/lib/k0s`.
     pub fn default_root(product: &Product) -> PathBuf {
-        Path::new("/var/lib/rancher").join(product.name())
+        product.layout().default_data_dir
+    }
+
+    /// The layout of the product.
+    pub fn layout(&self) -> Layout {
+        self.product.layout()
     }
 
     /// Whether this is the product's default location (then k3s reads it at start).
@@ -334,19 +376,27 @@ impl DataDir {
         self.root.join("server")
     }
 
+    /// Where staging dirs go by default: `${DATA_DIR}/server` for k3s, the data
+    /// dir itself for kubeadm and k0s.
+    fn staging_parent(&self) -> PathBuf {
+        self.root.join(self.layout().staging_parent)
+    }
+
     /// `${DATA_DIR}/server/rotate-ca`: where `rotate-default-ca` stages by default.
     pub fn ca_staging_dir(&self) -> PathBuf {
-        self.server_dir().join("rotate-ca")
+        self.staging_parent().join("rotate-ca")
     }
 
-    /// `${DATA_DIR}/server/rotate-sa`: where `sa-key-rotate` stages by default.
+    /// `${DATA_DIR}/server/rotate-sa` (k3s) or `${DATA_DIR}/rotate-sa`: where
+    /// `sa-key-rotate` stages by default.
     pub fn sa_staging_dir(&self) -> PathBuf {
-        self.server_dir().join("rotate-sa")
+        self.staging_parent().join("rotate-sa")
     }
 
-    /// `${DATA_DIR}/server/tls`: what k3s reads its CAs from.
+    /// The directory the distribution reads its CAs from: `${DATA_DIR}/server/tls`
+    /// (k3s, RKE2) or `${DATA_DIR}/pki` (kubeadm, k0s).
     pub fn tls_dir(&self) -> PathBuf {
-        self.server_dir().join("tls")
+        self.root.join(self.layout().cert_dir)
     }
 
     /// `${DATA_DIR}/server/token`: the server join token.
@@ -363,6 +413,7 @@ impl DataDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn names_follow_the_upstream_scripts() {
@@ -392,12 +443,32 @@ mod tests {
         assert!(!dir.is_default());
     }
 
+    #[test]
+    fn kubeadm_and_k0s_have_their_own_data_dirs_with_pki_inside() {
+        let env = |_: &str| None;
+        let kubeadm = DataDir::resolve(None, Some("kubeadm".into()), env).unwrap();
+        assert_eq!(kubeadm.root, Path::new("/etc/kubernetes"));
+        assert_eq!(kubeadm.tls_dir(), Path::new("/etc/kubernetes/pki"));
+        assert_eq!(
+            kubeadm.sa_staging_dir(),
+            Path::new("/etc/kubernetes/rotate-sa")
+        );
+        assert!(kubeadm.is_default());
+        let env = |name: &str| (name == "PRODUCT").then(|| OsString::from("k0s"));
+        let k0s = DataDir::resolve(None, None, env).unwrap();
+        assert_eq!(k0s.tls_dir(), Path::new("/var/lib/k0s/pki"));
+        let k3s = DataDir::resolve(Some("/x".into()), None, |_| None).unwrap();
+        assert_eq!(k3s.sa_staging_dir(), Path::new("/x/server/rotate-sa"));
+        assert!(Product::K0s.require_k3s_layout("tool").is_err());
+        assert!(Product::Rke2.require_k3s_layout("tool").is_ok());
+    }
+
     /// Issue 10 case 11: any lowercase name was accepted as a product.
     #[test]
     fn only_known_products_are_accepted() {
         assert!(Product::new("k3s,O=evil").is_err());
         assert!(Product::new("").is_err());
-        assert!(Product::new("k0s").is_err());
+        assert!(Product::new("K0s").is_err());
         assert_eq!("rke2".parse::<Product>().unwrap(), Product::Rke2);
     }
 

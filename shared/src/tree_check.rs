@@ -163,6 +163,7 @@ fn preflight_findings(
         })
         .collect();
     let report = preflight::run(
+        product.name(),
         &PathCert {
             cert: root,
             source: files::ROOT_PEM.into(),

@@ -5,14 +5,45 @@
 
 use std::net::IpAddr;
 
+use der::Encode as _;
+
+use super::{JoinScheme, Layout};
+use crate::cert::Certificate;
 use crate::constraints::Usage;
+use crate::error::{Error, Result};
 use crate::issue::San;
-use crate::preflight::LeafSpec;
+use crate::keys::sha256_hex;
+use crate::preflight::{ClusterNames, LeafSpec};
+use crate::topology::Product;
 
 /// `/etc/kubernetes`: kubeconfigs here, certificates in `pki/`.
 pub const DEFAULT_DATA_DIR: &str = "/etc/kubernetes";
 /// The certificate directory under the data dir.
 pub const PKI_DIR: &str = "pki";
+
+/// kubeadm's layout: its three CAs under `/etc/kubernetes/pki` with the CNs
+/// kubeadm writes, and the discovery hash of `ca.crt`.
+pub fn layout() -> Layout {
+    super::kubernetes_layout(
+        Product::Kubeadm,
+        DEFAULT_DATA_DIR,
+        KubeadmCa::common_name,
+        JoinScheme::KubeadmDiscovery,
+        |_, cluster| KubeadmNames::offline(cluster).leaves(),
+        "kubeadm has no CA rotation: to change the CAs of a running cluster, follow \
+         the manual rotation of CA certificates in the Kubernetes docs",
+    )
+}
+
+/// kubeadm's `--discovery-token-ca-cert-hash` of a CA certificate:
+/// `sha256:` and the hex SHA-256 of its DER SubjectPublicKeyInfo (pubkeypin).
+pub fn discovery_hash(cert: &Certificate) -> Result<String> {
+    let spki = cert
+        .public_key()
+        .to_der()
+        .map_err(|e| Error::crypto("encoding a public key", e))?;
+    Ok(format!("sha256:{}", sha256_hex(&spki)))
+}
 
 /// One of kubeadm's three CAs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -304,14 +335,7 @@ impl KubeadmNames {
         };
         sans.extend(self.advertise_address.map(San::Ip));
         if names == Names::ApiServer {
-            sans.extend(
-                self.extra_sans
-                    .iter()
-                    .map(|name| match name.parse::<IpAddr>() {
-                        Ok(ip) => San::Ip(ip),
-                        Err(_) => San::Dns(name.clone()),
-                    }),
-            );
+            sans.extend(self.extra_sans.iter().map(|name| San::parse(name)));
         }
         sans
     }
@@ -322,6 +346,24 @@ impl KubeadmNames {
             CommonName::Fixed(cn) => cn.to_string(),
             CommonName::NodeName => self.node_name.clone(),
             CommonName::KubeletNode => format!("system:node:{}", self.node_name),
+        }
+    }
+
+    /// The names known offline: `cluster`'s domain, first service IP and extra
+    /// names (`apiServer.certSANs`, the controlPlaneEndpoint host). Node names
+    /// are not known offline; `localhost` stands in for them, a name every etcd
+    /// certificate carries anyway, so it adds no constraint of its own.
+    pub fn offline(cluster: &ClusterNames) -> Self {
+        let defaults = Self::defaults("localhost");
+        KubeadmNames {
+            dns_domain: cluster.cluster_domain.clone(),
+            service_ip: cluster
+                .service_ips
+                .first()
+                .copied()
+                .unwrap_or(defaults.service_ip),
+            extra_sans: cluster.tls_sans.clone(),
+            ..defaults
         }
     }
 

@@ -1,0 +1,209 @@
+//! k0s's PKI as data (KUBEADM-K0S-CONTRACT.md, section 8): kubeadm's three CA
+//! stems under `/var/lib/k0s/pki` with k0s's CNs, and every leaf certificate a
+//! k0s controller issues from them at each start.
+
+use std::net::IpAddr;
+
+use super::kubeadm::KubeadmCa;
+use super::{JoinScheme, Layout};
+use crate::constraints::Usage;
+use crate::issue::San;
+use crate::preflight::{ClusterNames, LeafSpec};
+use crate::topology::Product;
+
+/// `/var/lib/k0s`: certificates in `pki/`.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/k0s";
+
+/// k0s's layout. k0s renews the leaves of a CA whose CN it knows
+/// (`kubernetes-ca`, ...), so these CNs are kept as k0s writes them.
+pub fn layout() -> Layout {
+    super::kubernetes_layout(
+        Product::K0s,
+        DEFAULT_DATA_DIR,
+        common_name,
+        JoinScheme::K0sPreShared,
+        |_, cluster| leaves(cluster),
+        "k0s rotates CAs only by hand, with every node stopped: to change the CAs \
+         of a running cluster, follow k0s's docs (troubleshooting/certificate-authorities)",
+    )
+}
+
+/// The CN k0s gives each CA (cfssl `initca`).
+pub fn common_name(ca: KubeadmCa) -> &'static str {
+    match ca {
+        KubeadmCa::Cluster => "kubernetes-ca",
+        KubeadmCa::FrontProxy => "kubernetes-front-proxy-ca",
+        KubeadmCa::Etcd => "etcd-ca",
+    }
+}
+
+/// Which names a k0s leaf carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Names {
+    /// None.
+    None,
+    /// The apiserver's and k0s API's: the kubernetes service names (also with
+    /// a trailing dot), localhost, 127.0.0.1, the service IPs, extra names.
+    Server,
+    /// etcd's: 127.0.0.1, localhost.
+    Loopback,
+    /// The peer address (not known offline: 127.0.0.1 stands in for it).
+    Peer,
+}
+
+/// One certificate k0s issues: file base under `pki/`, CA, CN, O, names.
+/// Every k0s leaf is serverAuth + clientAuth (cfssl's profile).
+type Row = (&'static str, KubeadmCa, &'static str, &'static str, Names);
+
+const MASTERS: &str = "system:masters";
+
+/// k0s's leaves (pkg/certificate/manager.go, cmd/controller/certificates.go).
+/// `konnectivity` exists only when konnectivity is enabled; checking it too
+/// costs nothing.
+const LEAVES: [Row; 11] = [
+    (
+        "admin",
+        KubeadmCa::Cluster,
+        "kubernetes-admin",
+        MASTERS,
+        Names::None,
+    ),
+    (
+        "ccm",
+        KubeadmCa::Cluster,
+        "system:kube-controller-manager",
+        "system:kube-controller-manager",
+        Names::None,
+    ),
+    (
+        "scheduler",
+        KubeadmCa::Cluster,
+        "system:kube-scheduler",
+        "system:kube-scheduler",
+        Names::None,
+    ),
+    (
+        "konnectivity",
+        KubeadmCa::Cluster,
+        "kubernetes-konnectivity",
+        MASTERS,
+        Names::None,
+    ),
+    (
+        "apiserver-kubelet-client",
+        KubeadmCa::Cluster,
+        "apiserver-kubelet-client",
+        MASTERS,
+        Names::None,
+    ),
+    (
+        "front-proxy-client",
+        KubeadmCa::FrontProxy,
+        "front-proxy-client",
+        "front-proxy-client",
+        Names::None,
+    ),
+    (
+        "server",
+        KubeadmCa::Cluster,
+        "kubernetes",
+        "kubernetes",
+        Names::Server,
+    ),
+    (
+        "k0s-api",
+        KubeadmCa::Cluster,
+        "k0s-api",
+        "kubernetes",
+        Names::Server,
+    ),
+    (
+        "apiserver-etcd-client",
+        KubeadmCa::Etcd,
+        "apiserver-etcd-client",
+        "",
+        Names::Loopback,
+    ),
+    (
+        "etcd/server",
+        KubeadmCa::Etcd,
+        "etcd-server",
+        "etcd-server",
+        Names::Loopback,
+    ),
+    (
+        "etcd/peer",
+        KubeadmCa::Etcd,
+        "127.0.0.1",
+        "etcd-peer",
+        Names::Peer,
+    ),
+];
+
+/// Every certificate k0s issues, as pre-flight leaf specs.
+pub fn leaves(cluster: &ClusterNames) -> Vec<LeafSpec> {
+    let localhost = || San::Dns("localhost".into());
+    let loopback = || San::Ip(IpAddr::from([127, 0, 0, 1]));
+    LEAVES
+        .iter()
+        .map(|&(base, ca, common_name, organization, names)| LeafSpec {
+            ca: ca.stem().to_string(),
+            name: base,
+            common_name: common_name.to_string(),
+            organizations: [organization]
+                .into_iter()
+                .filter(|o| !o.is_empty())
+                .collect(),
+            usages: vec![Usage::ServerAuth, Usage::ClientAuth],
+            sans: match names {
+                Names::None => Vec::new(),
+                Names::Server => {
+                    let domain = &cluster.cluster_domain;
+                    let mut sans: Vec<San> = [
+                        "kubernetes".to_string(),
+                        "kubernetes.default".into(),
+                        "kubernetes.default.svc".into(),
+                        format!("kubernetes.default.svc.{domain}"),
+                        format!("kubernetes.default.svc.{domain}."),
+                    ]
+                    .into_iter()
+                    .map(San::Dns)
+                    .collect();
+                    sans.extend([localhost(), loopback()]);
+                    sans.extend(cluster.service_ips.iter().copied().map(San::Ip));
+                    sans.extend(cluster.tls_sans.iter().map(|name| San::parse(name)));
+                    sans
+                }
+                Names::Loopback => vec![loopback(), localhost()],
+                Names::Peer => vec![loopback()],
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serving_certificates_carry_the_service_names_and_etcd_its_loopbacks() {
+        let cluster = Product::K0s.layout().cluster_names();
+        let leaves = leaves(&cluster);
+        let server = leaves.iter().find(|l| l.name == "server").unwrap();
+        assert_eq!(server.ca, "ca");
+        assert!(server.sans.contains(&San::Ip(IpAddr::from([10, 96, 0, 1]))));
+        assert!(
+            server
+                .sans
+                .contains(&San::Dns("kubernetes.default.svc.cluster.local.".into()))
+        );
+        let etcd = leaves.iter().find(|l| l.name == "etcd/server").unwrap();
+        assert_eq!(etcd.ca, "etcd/ca");
+        assert_eq!(etcd.organizations, ["etcd-server"]);
+        let client = leaves
+            .iter()
+            .find(|l| l.name == "apiserver-etcd-client")
+            .unwrap();
+        assert!(client.organizations.is_empty());
+    }
+}
