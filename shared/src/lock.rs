@@ -93,38 +93,47 @@ impl TargetLock {
             created: Vec::new(),
             recovered: Vec::new(),
         };
-        if !dir.is_dir() {
-            if dry_run {
-                return Ok(lock);
-            }
-            lock.created = plan::create_dirs(dir)?;
-        }
-        let fd = plan::open_dir(dir)?;
         let started = Instant::now();
-        loop {
-            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => break,
-                Err(rustix::io::Errno::WOULDBLOCK) if started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(Duration::from_millis(50));
-                    check_interrupted()?;
+        let fd = loop {
+            if !dir.is_dir() {
+                if dry_run {
+                    return Ok(lock);
                 }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let holder = crate::input::read(&dir.join(HOLDER_FILE))
-                        .map(|b| {
-                            String::from_utf8_lossy(&b)
-                                .trim()
-                                .escape_debug()
-                                .to_string()
-                        })
-                        .unwrap_or_else(|_| "holder unknown".into());
-                    return Err(Error::Locked {
-                        dir: dir.to_path_buf(),
-                        holder,
-                    });
-                }
-                Err(e) => return Err(Error::io(dir, "locking", e.into())),
+                lock.created.extend(plan::create_dirs(dir)?);
             }
-        }
+            let fd = plan::open_dir(dir)?;
+            loop {
+                match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                    Ok(()) => break,
+                    Err(rustix::io::Errno::WOULDBLOCK) if started.elapsed() < LOCK_WAIT => {
+                        std::thread::sleep(Duration::from_millis(50));
+                        check_interrupted()?;
+                    }
+                    Err(rustix::io::Errno::WOULDBLOCK) => {
+                        let holder = crate::input::read(&dir.join(HOLDER_FILE))
+                            .map(|b| {
+                                String::from_utf8_lossy(&b)
+                                    .trim()
+                                    .escape_debug()
+                                    .to_string()
+                            })
+                            .unwrap_or_else(|_| "holder unknown".into());
+                        return Err(Error::Locked {
+                            dir: dir.to_path_buf(),
+                            holder,
+                        });
+                    }
+                    Err(e) => return Err(Error::io(dir, "locking", e.into())),
+                }
+            }
+            // The holder we waited for may have removed the directory it had
+            // created (its run wrote nothing): then lock the one there now.
+            let locked = rustix::fs::fstat(&fd).map(|st| (st.st_dev, st.st_ino));
+            let current = rustix::fs::stat(dir).map(|st| (st.st_dev, st.st_ino));
+            if locked.is_ok() && locked == current {
+                break fd;
+            }
+        };
         let holder = rustix::fs::openat(
             &fd,
             HOLDER_FILE,

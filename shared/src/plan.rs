@@ -419,13 +419,16 @@ fn missing_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Creates `dir` and its missing ancestors, mode 0700 whatever the umask;
-/// returns the ones created, shallowest first.
+/// returns the ones this call created (another run may create some at the same
+/// time), shallowest first.
 pub(crate) fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let missing = missing_dirs(dir)?;
-    for path in &missing {
-        make_dir(path, None)?;
+    let mut created = Vec::new();
+    for path in missing_dirs(dir)? {
+        if make_dir(&path, None)? {
+            created.push(path);
+        }
     }
-    Ok(missing)
+    Ok(created)
 }
 
 /// Opens the directory `path` (symbolic links on the way are followed: the
@@ -506,12 +509,15 @@ fn refuse_forbidden(dir: &OwnedFd, path: &Path, forbidden: Forbidden<'_>) -> Res
 }
 
 /// mkdir, refusing a forbidden parent, then chmod 0700: `mkdir`'s mode is
-/// masked by the umask.
-fn make_dir(path: &Path, forbidden: Forbidden<'_>) -> Result<()> {
+/// masked by the umask. `false` when a directory was already there.
+fn make_dir(path: &Path, forbidden: Forbidden<'_>) -> Result<bool> {
     let (parent, name) = open_parent(path)?;
     refuse_forbidden(&parent, path, forbidden)?;
     let io = |e: rustix::io::Errno| Error::io(path, "creating directory", e.into());
-    rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(DIR_MODE)).map_err(io)?;
+    match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(DIR_MODE)) {
+        Err(rustix::io::Errno::EXIST) if path.is_dir() => return Ok(false),
+        other => other.map_err(io)?,
+    }
     let dir = rustix::fs::openat(
         &parent,
         name,
@@ -520,7 +526,8 @@ fn make_dir(path: &Path, forbidden: Forbidden<'_>) -> Result<()> {
     )
     .map_err(io)?;
     rustix::fs::fchmod(&dir, Mode::from_raw_mode(DIR_MODE)).map_err(io)?;
-    rustix::fs::fsync(&parent).map_err(io)
+    rustix::fs::fsync(&parent).map_err(io)?;
+    Ok(true)
 }
 
 /// Writes the journal under a temporary name, fsyncs it and renames it into
@@ -610,6 +617,16 @@ fn write_temp(dir: &OwnedFd, name: &std::ffi::OsStr, file: &PlannedFile) -> Resu
         .map_err(|e| Error::io(target, "writing", e))
 }
 
+/// Whether `a` and `b` in `dir` are links to one file.
+fn same_file(dir: &OwnedFd, a: &std::ffi::OsStr, b: &std::ffi::OsStr) -> bool {
+    let id = |name| {
+        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino))
+    };
+    id(a).is_some_and(|a| Some(a) == id(b))
+}
+
 /// Whether `name` exists in `dir` (without following a link).
 fn exists_at(dir: &OwnedFd, name: &std::ffi::OsStr) -> bool {
     rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
@@ -638,9 +655,16 @@ fn roll_back(
         match &entry.backup {
             Some(backup) => {
                 let backup_name = backup.file_name().unwrap_or_default();
-                if exists_at(&dir, backup_name)
-                    && rustix::fs::renameat(&dir, backup_name, &dir, name).is_err()
-                {
+                let put_back = if same_file(&dir, backup_name, name) {
+                    // Interrupted between the link and the rename: the target
+                    // is still the old file, and rename(2) between two links of
+                    // one file does nothing, so the backup link is removed.
+                    rustix::fs::unlinkat(&dir, backup_name, AtFlags::empty()).is_ok()
+                } else {
+                    !exists_at(&dir, backup_name)
+                        || rustix::fs::renameat(&dir, backup_name, &dir, name).is_ok()
+                };
+                if !put_back {
                     kept.push((entry.target.clone(), backup.clone()));
                 }
             }

@@ -19,6 +19,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod etcd;
+pub mod faults;
 
 pub use serde_json::Value as Json;
 

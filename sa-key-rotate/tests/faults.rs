@@ -1,0 +1,67 @@
+//! `sa-key-rotate` stopped at every rename and fsync of its commit with SIGTERM
+//! and SIGKILL, and three runs at once (see `testkit::faults`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is a failure"
+)]
+
+use std::path::Path;
+
+use testkit::faults::{copy_tree, race, suites};
+use testkit::{describe_keys, gocheck, ok, scratch};
+
+const EXE: &str = env!("CARGO_BIN_EXE_sa-key-rotate");
+
+/// Issue 10 case 2: an interrupted commit left temporary files holding keys.
+#[test]
+fn an_interrupted_commit_is_rolled_back_or_recovered_at_every_point() {
+    let dir = scratch();
+    let fresh = dir.path().join("fresh");
+    ok(gocheck().args(["k3s-fixture", "--out"]).arg(&fresh));
+    let staged = dir.path().join("staged");
+    copy_tree(&fresh, &staged);
+    ok(&mut testkit::tool(EXE, &staged));
+    let points = suites(
+        Path::new(EXE),
+        &[
+            ("a fresh staging dir", &fresh, &[], 1),
+            ("over a staged key", &staged, &["--force"], 1),
+            (
+                "with --public-out",
+                &fresh,
+                &["--public-out", "server/rotate-sa/sa.pub"],
+                1,
+            ),
+        ],
+    );
+    eprintln!("sa-key-rotate: {points} fault points");
+}
+
+/// Issue 10 case 3: concurrent runs printed fingerprints of keys another run
+/// overwrote.
+#[test]
+fn concurrent_runs_each_print_the_truth() {
+    let dir = scratch();
+    let template = dir.path().join("template");
+    ok(gocheck().args(["k3s-fixture", "--out"]).arg(&template));
+    race(
+        Path::new(EXE),
+        &template,
+        &["already exists", "another run is writing"],
+        |stdout| {
+            let line = stdout
+                .lines()
+                .find(|l| l.trim_start().starts_with("new "))
+                .unwrap_or_else(|| panic!("no new key line:\n{stdout}"));
+            line.split_whitespace().nth(2).unwrap().to_string()
+        },
+        |data_dir| {
+            let staged = data_dir.join("server/rotate-sa/tls/service.key");
+            describe_keys(&staged)[0]["spki_sha256"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        },
+    );
+}
