@@ -65,3 +65,14 @@ fn concurrent_runs_each_print_the_truth() {
         },
     );
 }
+
+/// Issue 10 case 4 and the promise that bad input changes nothing: mutants of
+/// the root and intermediate a user brings, through the binary.
+#[test]
+fn mutated_inputs_change_nothing_and_leak_no_key() {
+    let dir = scratch();
+    let (_, brought) = templates(dir.path());
+    let files = ["root-ca.pem", "intermediate-ca.pem", "intermediate-ca.key"];
+    let runs = testkit::mutate::through_binary(&brought, &files, 20, 5, |d| testkit::tool(EXE, d));
+    eprintln!("gen-custom-ca: {runs} mutants");
+}

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use testkit::faults::{copy_tree, race, suites};
+use testkit::faults::{fixture_templates, race, suites};
 use testkit::{describe_keys, gocheck, ok, scratch};
 
 const EXE: &str = env!("CARGO_BIN_EXE_sa-key-rotate");
@@ -17,11 +17,7 @@ const EXE: &str = env!("CARGO_BIN_EXE_sa-key-rotate");
 #[test]
 fn an_interrupted_commit_is_rolled_back_or_recovered_at_every_point() {
     let dir = scratch();
-    let fresh = dir.path().join("fresh");
-    ok(gocheck().args(["k3s-fixture", "--out"]).arg(&fresh));
-    let staged = dir.path().join("staged");
-    copy_tree(&fresh, &staged);
-    ok(&mut testkit::tool(EXE, &staged));
+    let (fresh, staged) = fixture_templates(dir.path(), EXE);
     let points = suites(
         Path::new(EXE),
         &[
@@ -64,4 +60,38 @@ fn concurrent_runs_each_print_the_truth() {
                 .to_string()
         },
     );
+}
+
+/// Issue 10 case 4 and the promise that bad input changes nothing: mutants of
+/// service.key through the binary.
+#[test]
+fn mutated_inputs_change_nothing_and_leak_no_key() {
+    let dir = scratch();
+    let template = dir.path().join("template");
+    ok(gocheck().args(["k3s-fixture", "--out"]).arg(&template));
+    let runs =
+        testkit::mutate::through_binary(&template, &["server/tls/service.key"], 100, 4, |d| {
+            testkit::tool(EXE, d)
+        });
+    eprintln!("sa-key-rotate: {runs} mutants");
+}
+
+/// Issue 10 case 7: `--current` on a FIFO or /dev/zero hung or read forever.
+#[test]
+fn a_special_file_as_current_key_is_refused_at_once() {
+    let dir = scratch();
+    let fifo = dir.path().join("fifo.key");
+    ok(std::process::Command::new("mkfifo").arg(&fifo));
+    for (current, kind) in [
+        (fifo.as_path(), "a FIFO"),
+        (Path::new("/dev/zero"), "a character device"),
+    ] {
+        let stderr = testkit::fails(
+            testkit::tool(EXE, &dir.path().join("data"))
+                .arg("--current")
+                .arg(current),
+        );
+        assert!(stderr.contains(kind), "{stderr}");
+    }
+    assert!(!dir.path().join("data").exists(), "nothing created");
 }

@@ -228,3 +228,26 @@ pub fn lock_target(
     lock.recovered = notes;
     Ok(lock)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10 case 3: runs on one directory did not wait for each other.
+    #[test]
+    fn a_second_run_waits_then_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = TargetLock::acquire(dir.path(), "first-tool", false).unwrap();
+        let started = Instant::now();
+        let err = TargetLock::acquire(dir.path(), "second-tool", false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(started.elapsed() >= LOCK_WAIT);
+        let pid = rustix::process::getpid().as_raw_nonzero();
+        assert!(err.contains(&format!("pid {pid} (first-tool)")), "{err}");
+        drop(first);
+        assert!(TargetLock::acquire(dir.path(), "second-tool", false).is_ok());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -403,3 +403,14 @@ pub fn race(
         }
     }
 }
+
+/// A k3s data dir as k3s makes it (`gocheck k3s-fixture`) and a copy of it on
+/// which `exe` has already staged once: the templates of a staging tool.
+pub fn fixture_templates(root: &Path, exe: &str) -> (PathBuf, PathBuf) {
+    let fresh = root.join("fresh");
+    crate::ok(crate::gocheck().args(["k3s-fixture", "--out"]).arg(&fresh));
+    let staged = root.join("staged");
+    copy_tree(&fresh, &staged);
+    crate::ok(&mut crate::tool(exe, &staged));
+    (fresh, staged)
+}

@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 
 pub mod etcd;
 pub mod faults;
+pub mod mutate;
 
 pub use serde_json::Value as Json;
 
