@@ -275,7 +275,10 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
     let mut points = Vec::new();
     for (set, calls) in [(RENAMES, renames), (FSYNCS, fsyncs)] {
         assert!(calls > 0, "{}: no {set} calls", scenario.name);
-        for n in (1..=calls).step_by(scenario.step.max(1)) {
+        // Sampled points start mid-stride, inside the commit rather than at its
+        // journal.
+        let step = scenario.step.max(1);
+        for n in (1 + (step - 1) / 2..=calls).step_by(step) {
             for signal in ["TERM", "KILL"] {
                 points.push((set, n, signal));
             }
