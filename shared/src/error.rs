@@ -116,7 +116,7 @@ pub enum Error {
     },
     /// `PRODUCT` or `--product` names no known product.
     Product {
-        /// The value given, lossily decoded.
+        /// The value given, escaped for printing.
         value: String,
     },
     /// Another run holds the lock of the target directory.
@@ -262,8 +262,7 @@ impl fmt::Display for Error {
             ),
             Error::Product { value } => write!(
                 f,
-                "unknown product \"{}\" (PRODUCT or --product): use k3s or rke2",
-                value.escape_debug()
+                "unknown product \"{value}\" (PRODUCT or --product): use k3s or rke2"
             ),
             Error::Locked { dir, holder } => write!(
                 f,
