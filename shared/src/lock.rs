@@ -8,7 +8,7 @@
 //! holds the lock.
 //!
 //! Taking the lock also finishes whatever an interrupted run left there (see
-//! [`crate::plan`]): a run killed by SIGKILL or a power loss leaves its commit
+//! [`crate::commit`]): a run killed by SIGKILL or a power loss leaves its commit
 //! journal, and the next run of any tool completes or undoes that commit before
 //! it does anything else.
 //!
@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
 
+use crate::commit;
 use crate::error::{Error, Result};
-use crate::plan;
 use crate::topology::DataDir;
 
 /// How long a second run waits for the lock before refusing.
@@ -99,9 +99,9 @@ impl TargetLock {
                 if dry_run {
                     return Ok(lock);
                 }
-                lock.created.extend(plan::create_dirs(dir)?);
+                lock.created.extend(commit::create_dirs(dir)?);
             }
-            let fd = plan::open_dir(dir)?;
+            let fd = commit::open_dir(dir)?;
             loop {
                 match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
                     Ok(()) => break,
@@ -145,7 +145,7 @@ impl TargetLock {
         // Who holds the lock is a courtesy for the message of a waiting run.
         let _ = writeln!(std::fs::File::from(holder), "pid {pid} ({tool})");
         lock.fd = Some(fd);
-        lock.recovered = plan::recover(&lock)?;
+        lock.recovered = commit::recover(&lock)?;
         Ok(lock)
     }
 
@@ -205,7 +205,7 @@ pub fn recover_in(data_dir: &DataDir, extra: &[&Path], tool: &str) -> Result<Vec
         .map(PathBuf::as_path)
         .chain(extra.iter().copied())
     {
-        if plan::has_journal(dir) {
+        if commit::has_journal(dir) {
             notes.extend_from_slice(TargetLock::acquire(dir, tool, true)?.recovered());
         }
     }

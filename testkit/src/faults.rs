@@ -19,10 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{openssl, scratch};
 
-/// The syscalls of a commit that the suite stops the tool at.
-pub const RENAMES: &str = "rename,renameat,renameat2";
-/// ...and the fsyncs.
-pub const FSYNCS: &str = "fsync,fdatasync";
+/// The syscalls of a commit that the suite stops the tool at: renames and
+/// fsyncs. strace counts `when=N` per syscall, so each is injected on its own.
+pub const SYSCALLS: [&str; 5] = ["rename", "renameat", "renameat2", "fsync", "fdatasync"];
 
 /// One way to run a writing tool.
 pub struct Scenario<'a> {
@@ -97,9 +96,9 @@ fn run(scenario: &Scenario<'_>, data_dir: &Path, strace: &[String]) -> std::proc
         .expect("running strace (scripts/test installs it)")
 }
 
-/// How many renames and fsyncs a clean run makes, counted on a traced run of
-/// `data_dir`.
-fn count(scenario: &Scenario<'_>, data_dir: &Path, log: &Path) -> (usize, usize) {
+/// How many calls of each of [`SYSCALLS`] a clean run makes, counted on a
+/// traced run of `data_dir`.
+fn count(scenario: &Scenario<'_>, data_dir: &Path, log: &Path) -> Vec<(&'static str, usize)> {
     let out = run(
         scenario,
         data_dir,
@@ -107,7 +106,7 @@ fn count(scenario: &Scenario<'_>, data_dir: &Path, log: &Path) -> (usize, usize)
             "-o".into(),
             log.display().to_string(),
             "-e".into(),
-            format!("trace={RENAMES},{FSYNCS}"),
+            format!("trace={}", SYSCALLS.join(",")),
         ],
     );
     assert!(
@@ -116,18 +115,18 @@ fn count(scenario: &Scenario<'_>, data_dir: &Path, log: &Path) -> (usize, usize)
         scenario.name
     );
     let log = fs::read_to_string(log).unwrap();
-    let calls = |set: &str| {
-        log.lines()
-            .filter(|l| !l.contains("resumed>"))
-            .filter(|l| {
-                set.split(',').any(|name| {
-                    l.split_whitespace()
-                        .any(|w| w.starts_with(&format!("{name}(")))
-                })
-            })
-            .count()
-    };
-    (calls(RENAMES), calls(FSYNCS))
+    SYSCALLS
+        .iter()
+        .map(|name| {
+            let call = format!("{name}(");
+            let calls = log
+                .lines()
+                .filter(|l| !l.contains("resumed>"))
+                .filter(|l| l.split_whitespace().any(|w| w.starts_with(&call)))
+                .count();
+            (*name, calls)
+        })
+        .collect()
 }
 
 /// Pairs of (key, certificate) files that must belong together: `X.key` with
@@ -260,7 +259,7 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
     let data_dir = dir.path().join("d");
     copy_tree(scenario.template, &data_dir);
     let before = state(&data_dir);
-    let (renames, fsyncs) = count(scenario, &data_dir, &dir.path().join("trace"));
+    let calls = count(scenario, &data_dir, &dir.path().join("trace"));
     let after_clean = state(&data_dir);
     let targets: Vec<PathBuf> = after_clean
         .keys()
@@ -273,14 +272,21 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
         scenario.name
     );
     let mut points = Vec::new();
-    for (set, calls) in [(RENAMES, renames), (FSYNCS, fsyncs)] {
-        assert!(calls > 0, "{}: no {set} calls", scenario.name);
+    for kind in ["rename", "fsync"] {
+        let total: usize = calls
+            .iter()
+            .filter(|(name, _)| name.contains(kind))
+            .map(|(_, n)| n)
+            .sum();
+        assert!(total > 0, "{}: no {kind} calls", scenario.name);
+    }
+    for &(syscall, calls) in &calls {
         // Sampled points start mid-stride, inside the commit rather than at its
         // journal.
         let step = scenario.step.max(1);
         for n in (1 + (step - 1) / 2..=calls).step_by(step) {
             for signal in ["TERM", "KILL"] {
-                points.push((set, n, signal));
+                points.push((syscall, n, signal));
             }
         }
     }
