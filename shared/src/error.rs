@@ -311,10 +311,25 @@ pub fn exit_code(tool: &str, outcome: Result<bool>) -> std::process::ExitCode {
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => std::process::ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("{tool}: error: {error}");
+            eprintln!("{tool}: error: {}", one_line(&error.to_string()));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `message` on one line: a path may hold line breaks and other control
+/// characters, which are shown escaped (`\n`).
+fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The result of writing a report to stdout: a closed pipe (`tool | head`) is not
@@ -325,5 +340,23 @@ pub fn stdout_result(result: io::Result<()>) -> Result<()> {
             Err(Error::io(Path::new("<stdout>"), "writing", e))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The promise of one line per error holds for paths with line breaks.
+    #[test]
+    fn an_error_is_one_line_whatever_the_path_holds() {
+        let error = Error::NotAFile {
+            path: PathBuf::from("/d/evil\nname"),
+            kind: "a FIFO",
+        };
+        assert_eq!(
+            one_line(&error.to_string()),
+            "/d/evil\\nname: is a FIFO, not a regular file"
+        );
     }
 }
