@@ -607,7 +607,7 @@ fn commit_swap(
 
 /// Fills the empty directory `to` with what `from` holds: the same
 /// directories (same modes), hard links to everything else, so the files the
-/// commit does not replace stay the very same files.
+/// commit does not replace stay the very same files; fsyncs each directory.
 fn mirror(from: &Path, to: &Path) -> Result<()> {
     let entries = fs::read_dir(from).map_err(|e| Error::io(from, "reading directory", e))?;
     for entry in entries {
@@ -625,7 +625,9 @@ fn mirror(from: &Path, to: &Path) -> Result<()> {
             fs::hard_link(&source, &copy).map_err(|e| Error::io(&source, "linking", e))?;
         }
     }
-    Ok(())
+    // The links must survive a power loss as surely as the new files: the
+    // directories the plan writes in are fsynced later, the others here.
+    rustix::fs::fsync(open_dir(to)?).map_err(|e| Error::io(from, "syncing", e.into()))
 }
 
 /// The commit point of both kinds of commit: the journal renamed to its done
