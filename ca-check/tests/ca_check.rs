@@ -600,3 +600,37 @@ fn kubeadm_and_k0s_are_refused_as_could_not_check() {
         assert!(stderr.contains("k3s and RKE2 layouts"), "{stderr}");
     }
 }
+
+/// Mutants of certificates and of dynamic-cert.json through `ca-check expiry`:
+/// a finding or a report, never a panic, a change or key material.
+#[test]
+fn mutated_certificates_are_findings_not_crashes() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    ok(gocheck().args(["k3s-fixture", "--out"]).arg(&data_dir));
+    let files = ["server/tls/client-ca.crt", "server/tls/client-admin.key"];
+    let runs = testkit::mutate::through_binary(&data_dir, &files, 50, 6, |d| {
+        let mut cmd = tool(d);
+        cmd.arg("expiry");
+        cmd
+    });
+    eprintln!("ca-check: {runs} mutants");
+}
+
+/// Issue 10 case 11: a clock behind the current roots cross-signed with CAs
+/// not yet valid.
+#[test]
+fn a_clock_behind_the_current_roots_is_refused() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    ok(gocheck().args(["k3s-fixture", "--out"]).arg(&data_dir));
+    let options = RotationOptions {
+        data_dir: DataDir::resolve(Some(data_dir), Some("k3s".into()), |_| None).unwrap(),
+        staging_dir: dir.path().join("staging"),
+        force: false,
+        now: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000),
+    };
+    let err = plan_rotation(&options).err().unwrap().to_string();
+    assert!(err.contains("the system clock is wrong"), "{err}");
+    assert!(err.contains("before the current root"), "{err}");
+}

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use argh::TopLevelCommand;
 
-use crate::error::{Result, stdout_result};
+use crate::error::{Result, one_line, stdout_result};
 
 /// The workspace version: every tool is versioned with the workspace, so this
 /// crate's version is each tool's.
@@ -124,7 +124,8 @@ fn main_with<T: TopLevelCommand>(
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("{tool}: error: {error}");
+            // One line, whatever a path in the message holds.
+            eprintln!("{tool}: error: {}", one_line(&error.to_string()));
             could_not_run
         }
     }

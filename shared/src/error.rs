@@ -130,7 +130,7 @@ pub enum Error {
     },
     /// `PRODUCT` or `--product` names no known product.
     Product {
-        /// The value given, lossily decoded.
+        /// The value given, escaped for printing.
         value: String,
     },
     /// Another run holds the lock of the target directory.
@@ -281,8 +281,7 @@ impl fmt::Display for Error {
             ),
             Error::Product { value } => write!(
                 f,
-                "unknown product \"{}\" (PRODUCT or --product): use k3s, rke2, kubeadm or k0s",
-                value.escape_debug()
+                "unknown product \"{value}\" (PRODUCT or --product): use k3s, rke2, kubeadm or k0s"
             ),
             Error::Locked { dir, holder } => write!(
                 f,
@@ -323,6 +322,21 @@ impl std::error::Error for Error {
     }
 }
 
+/// `message` on one line: a path may hold line breaks and other control
+/// characters, which are shown escaped (`\n`).
+pub(crate) fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The result of writing a report to stdout: a closed pipe (`tool | head`) is not
 /// an error, the reader has seen enough; any other failure is.
 pub fn stdout_result(result: io::Result<()>) -> Result<()> {
@@ -331,5 +345,23 @@ pub fn stdout_result(result: io::Result<()>) -> Result<()> {
             Err(Error::io(Path::new("<stdout>"), "writing", e))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The promise of one line per error holds for paths with line breaks.
+    #[test]
+    fn an_error_is_one_line_whatever_the_path_holds() {
+        let error = Error::NotAFile {
+            path: PathBuf::from("/d/evil\nname"),
+            kind: "a FIFO",
+        };
+        assert_eq!(
+            one_line(&error.to_string()),
+            "/d/evil\\nname: is a FIFO, not a regular file"
+        );
     }
 }

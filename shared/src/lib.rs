@@ -9,13 +9,14 @@
 //! - runs: [`custom_ca`], [`rotation`] and [`sa_rotation`] check their inputs and
 //!   build a [`plan::Plan`] of every output file; [`staging`] guards staging dirs;
 //! - checks: [`checks`] (rotate-ca staging dirs, custom trees), [`expiry`];
-//! - output: [`plan`] writes a plan all or nothing, under a [`lock`] of its
-//!   target directory; [`error`] is the one error type; [`cli`] is every
-//!   tool's `main`: `--version`, argument parsing, the exit code.
+//! - output: [`plan`] writes a plan all or nothing ([`commit`]), under a
+//!   [`lock`] of its target directory; [`error`] is the one error type;
+//!   [`cli`] is every tool's `main`: `--version`, argument parsing, the exit code.
 pub mod cert;
 pub mod checks;
 pub mod cli;
 pub mod clock;
+pub mod commit;
 pub mod constraints;
 pub mod custom_ca;
 pub mod error;

@@ -8,7 +8,7 @@
 //! holds the lock.
 //!
 //! Taking the lock also finishes whatever an interrupted run left there (see
-//! [`crate::plan`]): a run killed by SIGKILL or a power loss leaves its commit
+//! [`crate::commit`]): a run killed by SIGKILL or a power loss leaves its commit
 //! journal, and the next run of any tool completes or undoes that commit before
 //! it does anything else.
 //!
@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
 
+use crate::commit;
 use crate::error::{Error, Result};
-use crate::plan;
 use crate::topology::DataDir;
 
 /// How long a second run waits for the lock before refusing.
@@ -93,38 +93,47 @@ impl TargetLock {
             created: Vec::new(),
             recovered: Vec::new(),
         };
-        if !dir.is_dir() {
-            if dry_run {
-                return Ok(lock);
-            }
-            lock.created = plan::create_dirs(dir)?;
-        }
-        let fd = plan::open_dir(dir)?;
         let started = Instant::now();
-        loop {
-            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => break,
-                Err(rustix::io::Errno::WOULDBLOCK) if started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(Duration::from_millis(50));
-                    check_interrupted()?;
+        let fd = loop {
+            if !dir.is_dir() {
+                if dry_run {
+                    return Ok(lock);
                 }
-                Err(rustix::io::Errno::WOULDBLOCK) => {
-                    let holder = crate::input::read(&dir.join(HOLDER_FILE))
-                        .map(|b| {
-                            String::from_utf8_lossy(&b)
-                                .trim()
-                                .escape_debug()
-                                .to_string()
-                        })
-                        .unwrap_or_else(|_| "holder unknown".into());
-                    return Err(Error::Locked {
-                        dir: dir.to_path_buf(),
-                        holder,
-                    });
-                }
-                Err(e) => return Err(Error::io(dir, "locking", e.into())),
+                lock.created.extend(commit::create_dirs(dir)?);
             }
-        }
+            let fd = commit::open_dir(dir)?;
+            loop {
+                match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                    Ok(()) => break,
+                    Err(rustix::io::Errno::WOULDBLOCK) if started.elapsed() < LOCK_WAIT => {
+                        std::thread::sleep(Duration::from_millis(50));
+                        check_interrupted()?;
+                    }
+                    Err(rustix::io::Errno::WOULDBLOCK) => {
+                        let holder = crate::input::read(&dir.join(HOLDER_FILE))
+                            .map(|b| {
+                                String::from_utf8_lossy(&b)
+                                    .trim()
+                                    .escape_debug()
+                                    .to_string()
+                            })
+                            .unwrap_or_else(|_| "holder unknown".into());
+                        return Err(Error::Locked {
+                            dir: dir.to_path_buf(),
+                            holder,
+                        });
+                    }
+                    Err(e) => return Err(Error::io(dir, "locking", e.into())),
+                }
+            }
+            // The holder we waited for may have removed the directory it had
+            // created (its run wrote nothing): then lock the one there now.
+            let locked = rustix::fs::fstat(&fd).map(|st| (st.st_dev, st.st_ino));
+            let current = rustix::fs::stat(dir).map(|st| (st.st_dev, st.st_ino));
+            if locked.is_ok() && locked == current {
+                break fd;
+            }
+        };
         let holder = rustix::fs::openat(
             &fd,
             HOLDER_FILE,
@@ -136,7 +145,7 @@ impl TargetLock {
         // Who holds the lock is a courtesy for the message of a waiting run.
         let _ = writeln!(std::fs::File::from(holder), "pid {pid} ({tool})");
         lock.fd = Some(fd);
-        lock.recovered = plan::recover(&lock)?;
+        lock.recovered = commit::recover(&lock)?;
         Ok(lock)
     }
 
@@ -196,7 +205,7 @@ pub fn recover_in(data_dir: &DataDir, extra: &[&Path], tool: &str) -> Result<Vec
         .map(PathBuf::as_path)
         .chain(extra.iter().copied())
     {
-        if plan::has_journal(dir) {
+        if commit::has_journal(dir) {
             notes.extend_from_slice(TargetLock::acquire(dir, tool, true)?.recovered());
         }
     }
@@ -218,4 +227,27 @@ pub fn lock_target(
     notes.append(&mut lock.recovered);
     lock.recovered = notes;
     Ok(lock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10 case 3: runs on one directory did not wait for each other.
+    #[test]
+    fn a_second_run_waits_then_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = TargetLock::acquire(dir.path(), "first-tool", false).unwrap();
+        let started = Instant::now();
+        let err = TargetLock::acquire(dir.path(), "second-tool", false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(started.elapsed() >= LOCK_WAIT);
+        let pid = rustix::process::getpid().as_raw_nonzero();
+        assert!(err.contains(&format!("pid {pid} (first-tool)")), "{err}");
+        drop(first);
+        assert!(TargetLock::acquire(dir.path(), "second-tool", false).is_ok());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }

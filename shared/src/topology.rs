@@ -261,7 +261,7 @@ impl Product {
             .into_iter()
             .find(|p| p.name() == name)
             .ok_or_else(|| Error::Product {
-                value: name.to_string(),
+                value: name.escape_debug().to_string(),
             })
     }
 
@@ -338,7 +338,7 @@ impl DataDir {
             Some(flag) => Product::new(&flag)?,
             None => match env("PRODUCT") {
                 Some(value) => Product::new(value.to_str().ok_or_else(|| Error::Product {
-                    value: value.to_string_lossy().into_owned(),
+                    value: value.as_encoded_bytes().escape_ascii().to_string(),
                 })?)?,
                 None => Product::K3s,
             },
@@ -483,7 +483,7 @@ mod tests {
         assert_eq!(dir.root.as_os_str(), odd.as_os_str());
         let env = |name: &str| (name == "PRODUCT").then(|| OsString::from_vec(b"k3s\xff".to_vec()));
         let err = DataDir::resolve(None, None, env).unwrap_err().to_string();
-        assert!(err.contains("unknown product"), "{err}");
+        assert!(err.contains("unknown product \"k3s\\xff\""), "{err}");
     }
 
     /// Issue 10 case 11: `--data-dir ""` meant the working directory while

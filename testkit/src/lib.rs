@@ -20,6 +20,8 @@ use std::sync::OnceLock;
 
 pub mod enterprise;
 pub mod etcd;
+pub mod faults;
+pub mod mutate;
 
 pub use serde_json::Value as Json;
 
