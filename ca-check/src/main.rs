@@ -14,7 +14,6 @@ use shared::error::{Error, stdout_result};
 use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
 use shared::lock::{recover_in, report_notes};
 use shared::pem_file::PemFile;
-use shared::preflight::ClusterNames;
 use shared::token::{TokenFile, k3s_ca_hash_of};
 use shared::topology::{DataDir, LeafCa};
 use shared::tree_check::check_custom_tree;
@@ -129,7 +128,6 @@ fn main() -> ExitCode {
 /// Runs the subcommand and prints its report; Ok(false) when a check failed.
 fn run(args: Args) -> shared::error::Result<bool> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
-    data_dir.product.require_k3s_layout("ca-check")?;
     // Checks judge what is on disk: an interrupted commit is finished or undone first.
     let staged_dir = match &args.command {
         Command::Staged(staged) => vec![staged.staging_dir.as_path()],
@@ -138,18 +136,22 @@ fn run(args: Args) -> shared::error::Result<bool> {
     report_notes("ca-check", &recover_in(&data_dir, &staged_dir, "ca-check")?);
     let now = SystemTime::now();
     let mut out = io::stdout().lock();
+    if !matches!(args.command, Command::Tree(_)) {
+        data_dir.product.require_k3s_layout("ca-check")?;
+    }
     let (passed, printed) = match args.command {
         Command::Staged(staged) => {
             let findings = check_staged(&staged.staging_dir, &data_dir.tls_dir(), now);
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Tree(tree) => {
-            let cluster = ClusterNames::k3s_from_flags(
+            let layout = data_dir.layout();
+            let cluster = layout.cluster_names().with_flags(
                 tree.tls_san,
                 tree.cluster_domain,
                 tree.service_cidr.as_deref(),
             )?;
-            let findings = check_custom_tree(&tree.tls_dir, &data_dir.product, &cluster, now)?;
+            let findings = check_custom_tree(&tree.tls_dir, &layout, &cluster, now)?;
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Expiry(expiry) => {

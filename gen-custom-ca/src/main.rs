@@ -16,7 +16,6 @@ use shared::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases};
 use shared::layout::SaSlot;
 use shared::lock::lock_target;
 use shared::plan::Outcome;
-use shared::preflight::ClusterNames;
 use shared::staging::{rotate_ca_command, shell_quote};
 use shared::token::token_prefix;
 use shared::topology::{CaSpec, DataDir};
@@ -195,7 +194,7 @@ fn run(args: Args) -> shared::error::Result<()> {
         };
         options.live_tls = Some(live.tls_dir()).filter(|tls| tls.is_dir());
     }
-    options.cluster = ClusterNames::k3s_from_flags(
+    options.cluster = options.cluster.clone().with_flags(
         args.tls_san,
         args.cluster_domain,
         args.service_cidr.as_deref(),

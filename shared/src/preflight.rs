@@ -194,7 +194,12 @@ fn needs(who: &str, violation: &Violation, constrained: &Certificate, spec: &Lea
                 .name_constraints()
                 .map(|nc| rejected_names(&nc, &spec.sans))
                 .unwrap_or_default();
-            let names: Vec<String> = rejected.iter().map(San::to_string).collect();
+            let mut names: Vec<String> = Vec::new();
+            for name in rejected.iter().map(San::to_string) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
             format!("{what} needs {}", names.join(", "))
         }
         _ => format!("{what} is rejected"),
@@ -222,14 +227,15 @@ impl ClusterNames {
         }
     }
 
-    /// k3s's defaults with what the flags `--tls-san`, `--cluster-domain` and
+    /// These names with what the flags `--tls-san`, `--cluster-domain` and
     /// `--service-cidr` change.
-    pub fn k3s_from_flags(
+    pub fn with_flags(
+        self,
         tls_sans: Vec<String>,
         cluster_domain: Option<String>,
         service_cidr: Option<&str>,
     ) -> Result<Self> {
-        let mut names = Self::k3s_default();
+        let mut names = self;
         names.tls_sans = tls_sans;
         if let Some(domain) = cluster_domain {
             names.cluster_domain = domain;

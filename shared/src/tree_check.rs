@@ -1,8 +1,10 @@
 //! `ca-check tree`: a custom CA tree as `gen-custom-ca` writes it, or as the
-//! upstream script or openssl by hand left it. Files, bundle order, every link
-//! of the chain, key pairs and modes, and the pre-flight `gen-custom-ca` runs:
-//! every certificate k3s issues, verified for a client that trusts only
-//! `root-ca.pem`.
+//! upstream script or openssl by hand left it, in any layout (k3s/RKE2's
+//! `server/tls`, kubeadm's and k0s's `pki`). Files, bundle order, every link
+//! of the chain, key pairs and modes, the service-account keys, and the
+//! pre-flight `gen-custom-ca` runs: every certificate the distribution issues,
+//! verified for a client that trusts only `root-ca.pem` (or, for self-signed
+//! CAs, only the CA itself).
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -12,55 +14,84 @@ use crate::cert::{Certificate, bundle_in};
 use crate::checks::{Finding, Verdict, finding};
 use crate::error::{Error, Result};
 use crate::keys::{ENCRYPTED_PKCS8_LABEL, PrivateKey};
+use crate::layout::{CaFiles, CaSlot, Layout, SaSlot};
 use crate::pem_file::PemFile;
 use crate::preflight::{self, ClusterNames, PathCert, SigningCa};
 use crate::service_key::ServiceKeyFile;
-use crate::topology::{LeafCa, Product, SERVICE_KEY_FILE, custom_files as files, k3s_leaves};
+use crate::topology::custom_files as files;
 use crate::verify::check_issued_by;
 
-/// Checks the tree in `tls_dir`. An error means the check could not run (no
-/// such directory); everything wrong inside the tree is a finding.
+/// One CA of the layout as found in the tree, with its key when it matches.
+struct FoundCa {
+    slot: CaSlot,
+    cert: Certificate,
+    key: Option<PrivateKey>,
+    /// The file its certificate was read from.
+    source: String,
+}
+
+/// Checks the tree in `cert_dir` laid out as `layout`. An error means the
+/// check could not run (no such directory); everything wrong inside the tree
+/// is a finding.
 pub fn check_custom_tree(
-    tls_dir: &Path,
-    product: &Product,
+    cert_dir: &Path,
+    layout: &Layout,
     cluster: &ClusterNames,
     now: SystemTime,
 ) -> Result<Vec<Finding>> {
-    if !tls_dir.is_dir() {
+    if !cert_dir.is_dir() {
         return Err(Error::Inputs {
-            path: tls_dir.to_path_buf(),
-            problem: "not a directory: give the tls directory that holds root-ca.pem".into(),
+            path: cert_dir.to_path_buf(),
+            problem: format!(
+                "not a directory: give the {} certificate directory ({})",
+                layout.name(),
+                layout.cert_dir
+            ),
         });
     }
     let mut findings = Vec::new();
-    let mut read = |name: &str| -> Option<Vec<Certificate>> {
-        match PemFile::read(&tls_dir.join(name)).and_then(|f| bundle_in(&f)) {
-            Ok(certs) => Some(certs),
-            Err(e) => {
-                findings.push(finding(
-                    name,
-                    Verdict::Fail,
-                    relative_message(&e.to_string(), tls_dir),
-                ));
-                None
-            }
+    // A shared root, unless the layout allows self-signed CAs and none is here.
+    let self_signed = layout.self_signed_cas && !cert_dir.join(files::ROOT_PEM).exists();
+    let anchors = if self_signed {
+        None
+    } else {
+        read_anchors(cert_dir, now, &mut findings)
+    };
+    let to_root: Vec<&Certificate> = anchors
+        .as_ref()
+        .map(|(root, chain)| chain.iter().chain(std::iter::once(root)).collect())
+        .unwrap_or_default();
+    let mut found = Vec::new();
+    for slot in &layout.cas {
+        if let Some(ca) = check_ca(cert_dir, layout, slot, &to_root, now, &mut findings) {
+            found.push(ca);
         }
-    };
-    let root = read(files::ROOT_PEM).map(|mut c| c.swap_remove(0));
-    let intermediate = read(files::INTERMEDIATE_PEM);
-    let leaves: Vec<(LeafCa, Option<Certificate>)> = LeafCa::ALL
-        .iter()
-        .map(|&ca| {
-            (
-                ca,
-                read(&format!("{}.pem", ca.file_stem())).map(|mut c| c.swap_remove(0)),
-            )
-        })
-        .collect();
-    let (Some(root), Some(mut chain)) = (root, intermediate) else {
+    }
+    findings.push(service_account_finding(cert_dir, layout.service_account));
+    if !self_signed && anchors.is_none() {
         return Ok(findings);
-    };
-    // intermediate-ca.pem: the issuing CA, the CAs above it, maybe the root.
+    }
+    findings.extend(preflight_findings(
+        layout,
+        cluster,
+        anchors.as_ref(),
+        &found,
+        now,
+    )?);
+    Ok(findings)
+}
+
+/// The root (`root-ca.pem`) and the chain between it and the CAs
+/// (`intermediate-ca.pem`: the issuing CA, the CAs above it, maybe the root),
+/// with their findings; `None` when they cannot be read.
+fn read_anchors(
+    cert_dir: &Path,
+    now: SystemTime,
+    findings: &mut Vec<Finding>,
+) -> Option<(Certificate, Vec<Certificate>)> {
+    let root = read_certs(cert_dir, files::ROOT_PEM, findings).map(|mut c| c.swap_remove(0));
+    let chain = read_certs(cert_dir, files::INTERMEDIATE_PEM, findings);
+    let (root, mut chain) = (root?, chain?);
     if chain.last() == Some(&root) {
         chain.pop();
     }
@@ -68,28 +99,24 @@ pub fn check_custom_tree(
         findings.push(finding(
             files::INTERMEDIATE_PEM,
             Verdict::Fail,
-            "holds only the root: the issuing CA of the leaf CAs must come first",
+            "holds only the root: the issuing CA of the cluster's CAs must come first",
         ));
-        return Ok(findings);
+        return None;
     }
     findings.push(ca_finding(files::ROOT_PEM, &root, &root, now));
     for (i, cert) in chain.iter().enumerate() {
         let issuer = chain.get(i + 1).unwrap_or(&root);
-        let name = match i {
-            0 => files::INTERMEDIATE_PEM.to_string(),
-            _ => format!("{} (certificate #{})", files::INTERMEDIATE_PEM, i + 1),
-        };
-        findings.push(ca_finding(&name, cert, issuer, now));
+        findings.push(ca_finding(&chain_name(i), cert, issuer, now));
     }
     let to_root: Vec<&Certificate> = chain.iter().chain(std::iter::once(&root)).collect();
-    check_bundle_order(tls_dir, files::ROOT_CRT, &[&root], &mut findings);
-    check_bundle_order(tls_dir, files::INTERMEDIATE_CRT, &to_root, &mut findings);
+    check_bundle_order(cert_dir, files::ROOT_CRT, &[&root], findings);
+    check_bundle_order(cert_dir, files::INTERMEDIATE_CRT, &to_root, findings);
     for (name, cert) in [
         (files::ROOT_KEY, &root),
         (files::INTERMEDIATE_KEY, &chain[0]),
     ] {
-        if tls_dir.join(name).exists() {
-            findings.push(vault_key_finding(tls_dir, name, cert));
+        if cert_dir.join(name).exists() {
+            findings.push(vault_key_finding(cert_dir, name, cert));
         } else {
             findings.push(finding(
                 name,
@@ -98,81 +125,199 @@ pub fn check_custom_tree(
             ));
         }
     }
-    let mut signing = Vec::new();
-    for (ca, leaf) in &leaves {
-        let Some(leaf) = leaf else { continue };
-        let pem_name = format!("{}.pem", ca.file_stem());
-        findings.push(ca_finding(&pem_name, leaf, &chain[0], now));
-        let mut expected = vec![leaf];
-        expected.extend(&to_root);
-        check_bundle_order(tls_dir, &ca.cert_file(), &expected, &mut findings);
-        let (key_finding, key) = leaf_key_finding(tls_dir, &ca.key_file(), leaf);
-        findings.push(key_finding);
-        if let Some(key) = key {
-            signing.push((*ca, leaf, key, pem_name));
+    Some((root, chain))
+}
+
+/// `intermediate-ca.pem`, or its certificate #n for the CAs above the first.
+fn chain_name(index: usize) -> String {
+    match index {
+        0 => files::INTERMEDIATE_PEM.to_string(),
+        i => format!("{} (certificate #{})", files::INTERMEDIATE_PEM, i + 1),
+    }
+}
+
+fn read_certs(dir: &Path, name: &str, findings: &mut Vec<Finding>) -> Option<Vec<Certificate>> {
+    match PemFile::read(&dir.join(name)).and_then(|f| bundle_in(&f)) {
+        Ok(certs) => Some(certs),
+        Err(e) => {
+            findings.push(finding(
+                name,
+                Verdict::Fail,
+                relative_message(&e.to_string(), dir),
+            ));
+            None
         }
     }
-    findings.push(
-        match ServiceKeyFile::read(&tls_dir.join(SERVICE_KEY_FILE)) {
-            Ok(file) => mode_finding(
-                tls_dir,
-                SERVICE_KEY_FILE,
-                format!("{} key(s)", file.keys.len()),
-            ),
+}
+
+/// One CA of the layout: its certificate file(s) as the layout writes them,
+/// its link to the chain (or itself when self-signed), and its key.
+fn check_ca(
+    cert_dir: &Path,
+    layout: &Layout,
+    slot: &CaSlot,
+    to_root: &[&Certificate],
+    now: SystemTime,
+    findings: &mut Vec<Finding>,
+) -> Option<FoundCa> {
+    let stem = &slot.stem;
+    let (source, cert) = match layout.ca_files {
+        CaFiles::Bundle => {
+            let name = format!("{stem}.pem");
+            let cert = read_certs(cert_dir, &name, findings)?.swap_remove(0);
+            let mut expected = vec![&cert];
+            expected.extend(to_root);
+            check_bundle_order(cert_dir, &layout.cert_file(slot), &expected, findings);
+            (name, cert)
+        }
+        CaFiles::Single => {
+            let name = layout.cert_file(slot);
+            let mut certs = read_certs(cert_dir, &name, findings)?;
+            if certs.len() != 1 {
+                findings.push(finding(
+                    &name,
+                    Verdict::Fail,
+                    format!(
+                        "holds {} certificates: {} reads only the first{}; put the chain in {stem}-chain.crt",
+                        certs.len(),
+                        layout.name(),
+                        if layout.name() == "k0s" { " and its signer refuses more" } else { "" }
+                    ),
+                ));
+            }
+            let cert = certs.swap_remove(0);
+            if !to_root.is_empty() {
+                check_bundle_order(cert_dir, &format!("{stem}-chain.crt"), to_root, findings);
+            }
+            (name, cert)
+        }
+    };
+    let issuer = to_root.first().copied().unwrap_or(&cert);
+    findings.push(ca_finding(&source, &cert, issuer, now));
+    let (key_finding, key) = leaf_key_finding(cert_dir, &layout.key_file(slot), &cert);
+    findings.push(key_finding);
+    Some(FoundCa {
+        slot: slot.clone(),
+        cert,
+        key,
+        source,
+    })
+}
+
+/// The service-account keys: k3s's `service.key` (every block a key), or
+/// kubeadm's and k0s's `sa.key` with `sa.pub` starting with its public key.
+fn service_account_finding(cert_dir: &Path, slot: SaSlot) -> Finding {
+    match slot {
+        SaSlot::KeyFile(name) => match ServiceKeyFile::read(&cert_dir.join(name)) {
+            Ok(file) => mode_finding(cert_dir, name, format!("{} key(s)", file.keys.len())),
             Err(e) => finding(
-                SERVICE_KEY_FILE,
+                name,
                 Verdict::Fail,
-                relative_message(&e.to_string(), tls_dir),
+                relative_message(&e.to_string(), cert_dir),
             ),
         },
-    );
-    findings.extend(preflight_findings(
-        &root, &chain, &signing, product, cluster, now,
-    )?);
-    Ok(findings)
+        SaSlot::Pair { key, public } => {
+            let signing = match ServiceKeyFile::read(&cert_dir.join(key)) {
+                Ok(file) => file,
+                Err(e) => {
+                    return finding(
+                        key,
+                        Verdict::Fail,
+                        relative_message(&e.to_string(), cert_dir),
+                    );
+                }
+            };
+            let verify = match ServiceKeyFile::read_verify_keys(&cert_dir.join(public)) {
+                Ok(file) => file,
+                Err(e) => {
+                    return finding(
+                        public,
+                        Verdict::Fail,
+                        relative_message(&e.to_string(), cert_dir),
+                    );
+                }
+            };
+            let signs = signing.signing_key().map(|k| &k.public_key_der);
+            if signs.is_some() && verify.keys.first().map(|k| &k.public_key_der) == signs {
+                mode_finding(
+                    cert_dir,
+                    key,
+                    format!(
+                        "{public} starts with its public key ({} key(s))",
+                        verify.keys.len()
+                    ),
+                )
+            } else {
+                finding(
+                    public,
+                    Verdict::Fail,
+                    format!(
+                        "does not start with the public key of {key}: tokens it signs would not verify"
+                    ),
+                )
+            }
+        }
+    }
 }
 
 /// The pre-flight of `gen-custom-ca`, as findings: FAIL for what clients that
-/// trust only `root-ca.pem` reject today, WARN for what they will reject later.
+/// trust only the root reject today, WARN for what they will reject later.
 fn preflight_findings(
-    root: &Certificate,
-    chain: &[Certificate],
-    signing: &[(LeafCa, &Certificate, PrivateKey, String)],
-    product: &Product,
+    layout: &Layout,
     cluster: &ClusterNames,
+    anchors: Option<&(Certificate, Vec<Certificate>)>,
+    found: &[FoundCa],
     now: SystemTime,
 ) -> Result<Vec<Finding>> {
-    let path: Vec<PathCert<'_>> = chain
+    let signing: Vec<SigningCa<'_>> = found
         .iter()
-        .enumerate()
-        .map(|(i, cert)| PathCert {
-            cert,
-            source: match i {
-                0 => files::INTERMEDIATE_PEM.to_string(),
-                _ => format!("{} (certificate #{})", files::INTERMEDIATE_PEM, i + 1),
-            },
+        .filter_map(|ca| {
+            Some(SigningCa {
+                stem: ca.slot.stem.clone(),
+                cert: &ca.cert,
+                key: ca.key.as_ref()?,
+                source: ca.source.clone(),
+            })
         })
         .collect();
-    let cas: Vec<SigningCa<'_>> = signing
-        .iter()
-        .map(|(ca, cert, key, source)| SigningCa {
-            stem: ca.file_stem(),
-            cert,
-            key,
-            source: source.clone(),
-        })
-        .collect();
-    let report = preflight::run(
-        product.name(),
-        &PathCert {
-            cert: root,
-            source: files::ROOT_PEM.into(),
-        },
-        &path,
-        &cas,
-        &k3s_leaves(product, cluster),
-        now,
-    )?;
+    let leaves = layout.leaves(cluster);
+    let mut report = preflight::Report::default();
+    match anchors {
+        Some((root, chain)) => {
+            let path: Vec<PathCert<'_>> = chain
+                .iter()
+                .enumerate()
+                .map(|(i, cert)| PathCert {
+                    cert,
+                    source: chain_name(i),
+                })
+                .collect();
+            let anchor = PathCert {
+                cert: root,
+                source: files::ROOT_PEM.into(),
+            };
+            report = preflight::run(layout.name(), &anchor, &path, &signing, &leaves, now)?;
+        }
+        // Self-signed CAs: each is the anchor its clients trust.
+        None => {
+            for ca in &signing {
+                let anchor = PathCert {
+                    cert: ca.cert,
+                    source: ca.source.clone(),
+                };
+                let one = preflight::run(
+                    layout.name(),
+                    &anchor,
+                    &[],
+                    std::slice::from_ref(ca),
+                    &leaves,
+                    now,
+                )?;
+                report.errors.extend(one.errors);
+                report.warnings.extend(one.warnings);
+            }
+        }
+    }
     let mut findings: Vec<Finding> = report
         .errors
         .into_iter()
@@ -186,9 +331,21 @@ fn preflight_findings(
     );
     if findings.is_empty() {
         findings.push(finding(
-            files::ROOT_PEM,
+            if anchors.is_some() {
+                files::ROOT_PEM
+            } else {
+                "CAs"
+            },
             Verdict::Ok,
-            "every certificate k3s issues verifies for a client that trusts only this root",
+            format!(
+                "every certificate {} issues verifies for a client that trusts only {}",
+                layout.name(),
+                if anchors.is_some() {
+                    "this root"
+                } else {
+                    "its CA"
+                }
+            ),
         ));
     }
     Ok(findings)
