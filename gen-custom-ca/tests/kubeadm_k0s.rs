@@ -14,24 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::{
-    Json, describe_certs, describe_keys, fails, gocheck, mode, ok, openssl, pkilint_errors,
-    scratch, snapshot, status,
+    Json, describe_certs, describe_keys, fails, file_names, gocheck, mode, ok, openssl,
+    pkilint_errors, scratch, snapshot, status,
 };
 
 fn tool(product: &str, data_dir: &Path) -> Command {
     let mut cmd = testkit::tool(env!("CARGO_BIN_EXE_gen-custom-ca"), data_dir);
     cmd.args(["--product", product]);
     cmd
-}
-
-/// Every file under `dir`, relative, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = snapshot(dir)
-        .into_keys()
-        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 fn text(cert: &Json, name: &str) -> String {
@@ -312,7 +302,7 @@ fn kubeadm_gets_its_three_cas_under_one_root_the_sa_pair_and_the_discovery_hash(
     let data_dir = dir.path().join("kubernetes");
     let stdout = ok(&mut tool("kubeadm", &data_dir));
     let pki = data_dir.join("pki");
-    assert_eq!(files(&pki), shared_root_files());
+    assert_eq!(file_names(&pki), shared_root_files());
     assert_set(
         &pki,
         ["kubernetes", "front-proxy-ca", "etcd-ca"],
@@ -342,7 +332,7 @@ fn k0s_gets_one_set_for_every_controller_with_its_cns_and_the_pre_shared_token_c
     let data_dir = dir.path().join("k0s");
     let stdout = ok(&mut tool("k0s", &data_dir));
     let pki = data_dir.join("pki");
-    assert_eq!(files(&pki), shared_root_files());
+    assert_eq!(file_names(&pki), shared_root_files());
     assert_set(
         &pki,
         ["kubernetes-ca", "kubernetes-front-proxy-ca", "etcd-ca"],
@@ -384,7 +374,7 @@ fn self_signed_cas_are_three_roots_without_a_shared_one() {
     .map(String::from)
     .to_vec();
     expected.sort();
-    assert_eq!(files(&pki), expected);
+    assert_eq!(file_names(&pki), expected);
     assert_set(
         &pki,
         ["kubernetes", "front-proxy-ca", "etcd-ca"],

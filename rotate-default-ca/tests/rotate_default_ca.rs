@@ -570,16 +570,3 @@ fn the_committed_fixtures_rotate_cleanly() {
         assert_eq!(printed_hash(&stdout), k3s_hash.trim(), "{fixture}");
     }
 }
-
-/// kubeadm and k0s are layouts of gen-custom-ca and sa-key-rotate; this tool
-/// refuses them in one line rather than reading server/tls under their dirs.
-#[test]
-fn kubeadm_and_k0s_are_refused_before_anything_is_read() {
-    let dir = scratch();
-    for product in ["kubeadm", "k0s"] {
-        let stderr = fails(tool(dir.path()).args(["--product", product]));
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("k3s and RKE2 layouts"), "{stderr}");
-    }
-    assert_eq!(snapshot(dir.path()).len(), 0, "nothing written");
-}

@@ -6,7 +6,7 @@
 //!   [`keys`], [`cert`], [`service_key`], [`token`];
 //! - operations: [`issue`] (CA certificates), [`verify`] (signatures and
 //!   Go-style chain building, to predict what k3s computes);
-//! - runs: [`custom_ca`], [`rotation`] and [`sa_rotation`] check their inputs and
+//! - runs: [`custom_ca`], [`rotation`], [`pki_rotation`] and [`sa_rotation`] check their inputs and
 //!   build a [`plan::Plan`] of every output file; [`staging`] guards staging dirs;
 //! - checks: [`checks`] (rotate-ca staging dirs, custom trees), [`expiry`];
 //! - output: [`plan`] writes a plan all or nothing ([`commit`]), under a
@@ -27,6 +27,7 @@ pub mod keys;
 pub mod layout;
 pub mod lock;
 pub mod pem_file;
+pub mod pki_rotation;
 pub mod plan;
 pub mod preflight;
 pub mod rotation;

@@ -81,27 +81,16 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
     let (timestamp, not_before) = run_timestamp(options.now);
     let new_lifetime_end = days_after(not_before, ROTATION_VALIDITY_DAYS);
 
-    crate::clock::check(options.now)?;
     let old_roots = LeafCa::ALL
         .iter()
         .map(|&ca| read_old_root(&live_tls, ca).map(|root| (ca, root)))
         .collect::<Result<Vec<_>>>()?;
-    // A clock behind the current roots would cross-sign with CAs not yet valid.
-    if let Some((ca, old)) = old_roots
-        .iter()
-        .find(|(_, old)| options.now < old.cert.not_before())
-    {
-        return Err(Error::Clock {
-            problem: format!(
-                "it says {}, before the current root \"{}\" of {} became valid ({}): \
-                 set the clock (timedatectl, NTP) and run again",
-                format_time(options.now),
-                old.cert.subject_cn(),
-                ca.cert_file(),
-                format_time(old.cert.not_before())
-            ),
-        });
-    }
+    check_clock(
+        options.now,
+        old_roots
+            .iter()
+            .map(|(ca, old)| (ca.cert_file(), &old.cert)),
+    )?;
     let service_path = live_tls.join(SERVICE_KEY_FILE);
     let service = crate::service_key::ServiceKeyFile::read(&service_path)?;
 
@@ -133,7 +122,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
             &intermediate_key,
         )?;
         if old.cert.not_after() < new_lifetime_end {
-            notes.push(expiry_note(ca, &old.cert, options.now));
+            notes.push(expiry_note(&ca.cert_file(), &old.cert, options.now));
         }
         plan.add_public(
             staged_tls_dir.join(ca.cert_file()),
@@ -213,10 +202,10 @@ impl TokenUpdate {
     }
 }
 
-/// An old root and its key.
-struct OldRoot {
-    cert: Certificate,
-    key: PrivateKey,
+/// An old root and its key: the CA that cross-signs the one replacing it.
+pub(crate) struct OldRoot {
+    pub(crate) cert: Certificate,
+    pub(crate) key: PrivateKey,
 }
 
 /// The new certificates of one CA.
@@ -242,14 +231,7 @@ fn rotate_one(
         not_before,
         not_after: days_after(not_before, ROTATION_VALIDITY_DAYS),
     };
-    let new_root = issue_ca(&root_request, Signer::SelfSigned(root_key))?;
-    let cross_signed = issue_ca(
-        &root_request,
-        Signer::Ca {
-            cert: &old.cert,
-            key: &old.key,
-        },
-    )?;
+    let (new_root, cross_signed) = new_root_pair(&root_request, old)?;
     let intermediate_cn = ca.custom_cn(product, timestamp);
     let intermediate = issue_ca(
         &CaRequest {
@@ -270,28 +252,78 @@ fn rotate_one(
     })
 }
 
-/// Finds and checks the root that will cross-sign the new one.
-fn read_old_root(live_tls: &Path, ca: LeafCa) -> Result<OldRoot> {
-    let cert_path = live_tls.join(ca.cert_file());
-    let key_path = live_tls.join(ca.key_file());
-    let bundle = bundle_in(&PemFile::read(&cert_path)?)?;
-    let key_file = PemFile::read(&key_path)?;
+/// The new root over `request`, twice: self-signed, and cross-signed by `old`
+/// (same subject and key), so that clients trusting only `old` accept what the
+/// new root issues.
+pub(crate) fn new_root_pair(
+    request: &CaRequest<'_>,
+    old: &OldRoot,
+) -> Result<(Certificate, Certificate)> {
+    let new_root = issue_ca(request, Signer::SelfSigned(request.key))?;
+    let cross_signed = issue_ca(
+        request,
+        Signer::Ca {
+            cert: &old.cert,
+            key: &old.key,
+        },
+    )?;
+    Ok((new_root, cross_signed))
+}
+
+/// Refuses a clock behind any of the current CAs (`(file, certificate)`): it
+/// would cross-sign with CAs not yet valid.
+pub(crate) fn check_clock<'a>(
+    now: SystemTime,
+    current: impl IntoIterator<Item = (String, &'a Certificate)>,
+) -> Result<()> {
+    crate::clock::check(now)?;
+    match current.into_iter().find(|(_, old)| now < old.not_before()) {
+        Some((file, old)) => Err(Error::Clock {
+            problem: format!(
+                "it says {}, before the current root \"{}\" of {file} became valid ({}): \
+                 set the clock (timedatectl, NTP) and run again",
+                format_time(now),
+                old.subject_cn(),
+                format_time(old.not_before())
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The certificates of a CA file and the private keys of its key file, the
+/// first key checked against the first certificate (the pair the distribution
+/// signs with).
+pub(crate) fn read_ca_pair(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<(Vec<Certificate>, Vec<PrivateKey>)> {
+    let bundle = bundle_in(&PemFile::read(cert_path)?)?;
+    let key_file = PemFile::read(key_path)?;
     let keys = key_file
         .blocks
         .iter()
         .filter(|b| b.label.ends_with("PRIVATE KEY"))
-        .map(|b| PrivateKey::from_block(&key_path, b))
+        .map(|b| PrivateKey::from_block(key_path, b))
         .collect::<Result<Vec<_>>>()?;
     let first_key = keys.first().ok_or_else(|| Error::Key {
-        path: key_path.clone(),
+        path: key_path.to_path_buf(),
         problem: "no PRIVATE KEY block in the file".into(),
     })?;
     if !first_key.matches(bundle[0].public_key())? {
         return Err(Error::KeyMismatch {
-            cert: cert_path,
-            key: key_path,
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
         });
     }
+    Ok((bundle, keys))
+}
+
+/// Finds and checks the root that will cross-sign the new one.
+fn read_old_root(live_tls: &Path, ca: LeafCa) -> Result<OldRoot> {
+    let cert_path = live_tls.join(ca.cert_file());
+    let key_path = live_tls.join(ca.key_file());
+    let (bundle, keys) = read_ca_pair(&cert_path, &key_path)?;
     let position = if bundle.len() == 1 { 0 } else { 1 };
     let custom_tree = || Error::Inputs {
         path: cert_path.clone(),
@@ -315,22 +347,21 @@ fn read_old_root(live_tls: &Path, ca: LeafCa) -> Result<OldRoot> {
     Ok(OldRoot { cert, key })
 }
 
-fn expiry_note(ca: LeafCa, old: &Certificate, now: SystemTime) -> String {
+/// What to say about an old root `file` that expires before the new CA does.
+pub(crate) fn expiry_note(file: &str, old: &Certificate, now: SystemTime) -> String {
     let until = format_time(old.not_after());
     if old.not_after() < now {
         format!(
-            "{}: the old root \"{}\" expired on {until}. Clients that trust only it already \
-             reject this cluster, and the cross-signed root gives no continuity: after loading \
-             the rotation, give every node the new CA (new join tokens below).",
-            ca.cert_file(),
+            "{file}: the old root \"{}\" expired on {until}. Clients that trust only it already \
+             reject this cluster, and the cross-signed root gives no continuity: once the \
+             rotation is in place, give every node the new CA (see below).",
             old.subject_cn()
         )
     } else {
         format!(
-            "{}: the old root \"{}\" expires on {until}. Until then, clients that trust only \
+            "{file}: the old root \"{}\" expires on {until}. Until then, clients that trust only \
              the old CA accept certificates from the new one through the cross-signed root; \
              after that they need the new bundle.",
-            ca.cert_file(),
             old.subject_cn()
         )
     }

@@ -78,6 +78,22 @@ impl KubeadmCa {
         }
     }
 
+    /// What trusts this CA through a flag or field that takes a bundle, so
+    /// reads an old+new bundle during a rotation (contract section 7).
+    pub fn bundle_readers(self) -> &'static str {
+        match self {
+            KubeadmCa::Cluster => {
+                "kube-apiserver --client-ca-file, kube-controller-manager --root-ca-file, \
+                 kube-scheduler --client-ca-file, kubelet clientCAFile, kubeconfig \
+                 certificate-authority-data, the cluster-info ConfigMap"
+            }
+            KubeadmCa::FrontProxy => "--requestheader-client-ca-file of every component",
+            KubeadmCa::Etcd => {
+                "etcd --trusted-ca-file and --peer-trusted-ca-file, kube-apiserver --etcd-cafile"
+            }
+        }
+    }
+
     /// The name `kubeadm certs check-expiration` gives it.
     pub fn expiration_name(self) -> &'static str {
         match self {
