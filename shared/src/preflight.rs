@@ -239,10 +239,7 @@ impl ClusterNames {
         let mut sans: Vec<San> = self
             .tls_sans
             .iter()
-            .map(|name| match name.parse::<IpAddr>() {
-                Ok(ip) => San::Ip(ip),
-                Err(_) => San::Dns(name.clone()),
-            })
+            .map(|name| San::from_name(name))
             .collect();
         sans.push(San::Ip(IpAddr::from([127, 0, 0, 1])));
         sans.push(San::Ip(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
