@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::cert::{Certificate, read_bundle};
+use crate::cert::{Certificate, format_time, read_bundle};
 use crate::constraints::Usage;
 use crate::csr::{Csr, CsrProblem};
 use crate::error::{Error, Result};
@@ -159,62 +159,95 @@ pub struct SignRun {
     pub warnings: Vec<String>,
 }
 
-/// The validity of every certificate of a run: backdated [`BACKDATE`] (not
+/// The validity of what one CA signs in a run: backdated [`BACKDATE`] (not
 /// before the CA's start), `days` long, capped at the CA's end.
-struct Lifetime {
-    now: SystemTime,
-    days: u32,
+#[derive(Clone, Copy)]
+struct Validity {
+    not_before: SystemTime,
+    not_after: SystemTime,
 }
 
-impl Lifetime {
-    fn for_ca(&self, ca: &SigningCa) -> (SystemTime, SystemTime, bool) {
-        let not_before = (self.now - BACKDATE).max(ca.cert.not_before());
-        let wanted = days_after(self.now, self.days);
+impl Validity {
+    /// For `ca`, with the warning to give when its end caps the lifetime.
+    fn of(ca: &SigningCa, now: SystemTime, days: u32) -> (Self, Option<String>) {
+        let not_before = (now - BACKDATE).max(ca.cert.not_before());
+        let wanted = days_after(now, days);
         let not_after = wanted.min(ca.cert.not_after());
-        (not_before, not_after, not_after < wanted)
-    }
-}
-
-impl SignRun {
-    /// Issues the certificate `csr` asks for with `usages` and `sans`, signed by `ca`.
-    fn issue(
-        &mut self,
-        csr: &Csr,
-        usages: &[Usage],
-        sans: Vec<San>,
-        ca: &SigningCa,
-        lifetime: &Lifetime,
-    ) -> Result<Certificate> {
-        let (not_before, not_after, capped) = lifetime.for_ca(ca);
-        if capped {
-            self.warnings.push(format!(
-                "{}: ends with its CA {} on {}, sooner than {} days",
-                csr.path.display(),
+        let warning = (not_after < wanted).then(|| {
+            format!(
+                "certificates signed by {} end with it on {}, sooner than {days} days",
                 ca.cert_path.display(),
-                crate::cert::format_time(not_after),
-                lifetime.days
-            ));
-        }
-        issue(
-            &IssueRequest {
-                subject: csr.subject.clone(),
-                public_key: csr.public_key.clone(),
-                profile: Profile::Leaf {
-                    usages: usages.iter().map(|u| u.oid()).collect(),
-                    sans,
-                },
+                format_time(not_after)
+            )
+        });
+        (
+            Validity {
                 not_before,
                 not_after,
             },
-            Signer::Ca {
-                cert: &ca.cert,
-                key: &ca.key,
-            },
+            warning,
         )
     }
+}
 
-    /// Records `cert`, issued for `csr` and written to `out`.
-    fn record(&mut self, csr: &Csr, out: PathBuf, ca: &SigningCa, cert: &Certificate) {
+/// Issues the certificate `csr` asks for with `usages` and `sans`, signed by `ca`.
+fn issue_for(
+    csr: &Csr,
+    usages: &[Usage],
+    sans: Vec<San>,
+    ca: &SigningCa,
+    validity: Validity,
+) -> Result<Certificate> {
+    issue(
+        &IssueRequest {
+            subject: csr.subject.clone(),
+            public_key: csr.public_key.clone(),
+            profile: Profile::Leaf {
+                usages: usages.iter().map(|u| u.oid()).collect(),
+                sans,
+            },
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+        },
+        Signer::Ca {
+            cert: &ca.cert,
+            key: &ca.key,
+        },
+    )
+}
+
+/// The names a certificate keeps: the CSR's when `keeps`, else none, with a
+/// warning when the CSR asked for some (client certificates carry no names).
+fn kept_sans(csr: &Csr, keeps: bool) -> (Vec<San>, Option<String>) {
+    if keeps || csr.sans.is_empty() {
+        return (if keeps { csr.sans.clone() } else { Vec::new() }, None);
+    }
+    let names: Vec<String> = csr.sans.iter().map(San::to_string).collect();
+    let warning = format!(
+        "{}: a client certificate carries no names; dropped {}",
+        csr.path.display(),
+        names.join(", ")
+    );
+    (Vec::new(), Some(warning))
+}
+
+impl SignRun {
+    /// Plans `cert`, issued for `csr`, as `out` (`contents`, a secret when it
+    /// holds a key) and records it for the report.
+    fn add(
+        &mut self,
+        csr: &Csr,
+        out: PathBuf,
+        contents: Vec<u8>,
+        secret: bool,
+        ca: &SigningCa,
+        cert: &Certificate,
+    ) {
+        if secret {
+            self.plan.add_secret(out.clone(), contents);
+        } else {
+            self.plan.add_public(out.clone(), contents);
+        }
         self.signed.push(Signed {
             csr: csr.path.clone(),
             out,
@@ -237,23 +270,26 @@ impl SignRun {
             not_after: cert.not_after(),
         });
     }
+}
 
-    /// The names a certificate of `usages` keeps: none for client-only
-    /// certificates, with a warning when the CSR asked for some.
-    fn kept_sans(&mut self, csr: &Csr, keeps: bool) -> Vec<San> {
-        if keeps {
-            return csr.sans.clone();
-        }
-        if !csr.sans.is_empty() {
-            let names: Vec<String> = csr.sans.iter().map(San::to_string).collect();
-            self.warnings.push(format!(
-                "{}: a client certificate carries no names; dropped {}",
-                csr.path.display(),
-                names.join(", ")
-            ));
-        }
-        Vec::new()
-    }
+/// `f` over `items` on every core, results in order: checking and signing
+/// ten thousand CSRs is ECDSA arithmetic, and a run should use the machine.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Where a generic run reads and writes: each CSR and its certificate, and the
@@ -339,24 +375,32 @@ pub fn plan_generic(
     days: u32,
     now: SystemTime,
 ) -> Result<SignRun> {
-    let lifetime = Lifetime { now, days };
+    let (validity, capped) = Validity::of(ca, now, days);
     let mut run = SignRun::default();
-    for (path, out) in &targets.pairs {
+    run.warnings.extend(capped);
+    let keeps = profile != CsrProfile::Client;
+    // Outer error: the run fails; inner error: this CSR is refused.
+    let signed = in_parallel(&targets.pairs, |(path, _)| -> Result<Result<_>> {
         let csr = match Csr::read(path) {
             Ok(csr) if csr.subject.is_empty() => {
-                run.refused.push(refuse(path, CsrProblem::EmptySubject));
-                continue;
+                return Ok(Err(refuse(path, CsrProblem::EmptySubject)));
             }
             Ok(csr) => csr,
-            Err(error) => {
-                run.refused.push(error);
-                continue;
-            }
+            Err(refusal) => return Ok(Err(refusal)),
         };
-        let sans = run.kept_sans(&csr, profile != CsrProfile::Client);
-        let cert = run.issue(&csr, profile.usages(), sans, ca, &lifetime)?;
-        run.plan.add_public(out.clone(), cert.to_pem());
-        run.record(&csr, out.clone(), ca, &cert);
+        let (sans, warning) = kept_sans(&csr, keeps);
+        let cert = issue_for(&csr, profile.usages(), sans, ca, validity)?;
+        Ok(Ok((csr, cert, warning)))
+    });
+    for ((_, out), signed) in targets.pairs.iter().zip(signed) {
+        match signed? {
+            Ok((csr, cert, warning)) => {
+                run.warnings.extend(warning);
+                let pem = cert.to_pem().into_bytes();
+                run.add(&csr, out.clone(), pem, false, ca, &cert);
+            }
+            Err(refusal) => run.refused.push(refusal),
+        }
     }
     Ok(run)
 }
@@ -467,19 +511,20 @@ pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
         .iter()
         .map(|name| San::from_name(name))
         .collect();
-    let lifetime = Lifetime {
-        now: options.now,
-        days: options.days,
-    };
-    let mut cas: BTreeMap<KubeadmCa, Option<SigningCa>> = BTreeMap::new();
+    let mut cas: BTreeMap<KubeadmCa, Option<(SigningCa, Validity)>> = BTreeMap::new();
     for (cert, csr) in &csrs {
         let ca = match cas.entry(cert.ca) {
             std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert(load_kubeadm_ca(cert.ca, options)?)
+                let loaded = load_kubeadm_ca(cert.ca, options)?.map(|ca| {
+                    let (validity, capped) = Validity::of(&ca, options.now, options.days);
+                    run.warnings.extend(capped);
+                    (ca, validity)
+                });
+                entry.insert(loaded)
             }
         };
-        let Some(ca) = ca.as_ref() else {
+        let Some((ca, validity)) = ca.as_ref() else {
             run.refused.push(refuse(
                 &csr.path,
                 CsrProblem::NoCa(cert.ca.cert_path(data_dir)),
@@ -507,21 +552,19 @@ pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
             }
             None
         };
-        let sans = run.kept_sans(csr, cert.names != Names::None);
-        let issued = run.issue(csr, cert.usages, sans, ca, &lifetime)?;
-        let out = match kubeconfig {
+        let (sans, warning) = kept_sans(csr, cert.names != Names::None);
+        run.warnings.extend(warning);
+        let issued = issue_for(csr, cert.usages, sans, ca, *validity)?;
+        match kubeconfig {
             Some(kubeconfig) => {
                 let filled = kubeconfig.with_credentials(&ca.cert, &issued)?;
-                run.plan.add_secret(target.clone(), filled);
-                target
+                run.add(csr, target, filled, true, ca, &issued);
             }
             None => {
-                let crt = with_suffix(target, ".crt");
-                run.plan.add_public(crt.clone(), issued.to_pem());
-                crt
+                let pem = issued.to_pem().into_bytes();
+                run.add(csr, with_suffix(target, ".crt"), pem, false, ca, &issued);
             }
-        };
-        run.record(csr, out, ca, &issued);
+        }
     }
     Ok(KubeadmRun { run, names })
 }
