@@ -824,3 +824,51 @@ fn the_client_profile_drops_names_and_says_so_and_encrypted_ca_keys_are_read() {
     assert!(err.contains(&encrypted.display().to_string()), "{err}");
     assert_eq!(snapshot(dir.path()), before);
 }
+
+#[test]
+fn generic_refusals_name_each_csr_and_write_nothing() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = csr_dir(dir.path(), 1);
+    for (name, ext) in [
+        ("signer", "keyUsage=critical,digitalSignature,keyCertSign"),
+        ("uri", "subjectAltName=URI:spiffe://cluster.local/ns/x"),
+    ] {
+        let key_path = dir.path().join(format!("{name}.key"));
+        key(&key_path, KeyKind::P256);
+        csr(
+            &key_path,
+            &format!("/CN={name}"),
+            "",
+            &[ext],
+            &csrs.join(format!("{name}.csr")),
+        );
+    }
+    let before = snapshot(dir.path());
+    let err = fails(
+        sign_csr()
+            .arg("--ca")
+            .arg(&ca)
+            .args(["--profile", "peer", "--csr"])
+            .arg(&csrs),
+    );
+    let line = |name: &str, why: &str| {
+        format!(
+            "sign-csr: error: {}: refused: {why}",
+            csrs.join(format!("{name}.csr")).display()
+        )
+    };
+    assert!(
+        err.contains(&line("signer", "asks for keyUsage keyCertSign")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&line("uri", "asks for a URI subject alternative name")),
+        "{err}"
+    );
+    assert!(
+        err.contains("nothing was written: 2 of 3 CSRs refused"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+}
