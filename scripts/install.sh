@@ -1,6 +1,6 @@
 #!/bin/sh
-# k3s-pki installer: installs gen-custom-ca, rotate-default-ca, sa-key-rotate and
-# ca-check, or runs one of them once and leaves nothing behind.
+# k3s-pki installer: installs gen-custom-ca, rotate-default-ca, sa-key-rotate,
+# ca-check and sign-csr, or runs one of them once and leaves nothing behind.
 #
 #   curl -sfL <URL>/install.sh | sh -                              install
 #   curl -sfL <URL>/install.sh | sh -s -- run gen-custom-ca [ARGS]  run once
@@ -27,7 +27,7 @@ main() {
 	url=${K3S_PKI_URL:-@DOWNLOAD_URL@}
 	url=${url%/}
 	install_dir=${INSTALL_DIR:-/usr/local/bin}
-	tools='gen-custom-ca rotate-default-ca sa-key-rotate ca-check'
+	tools='gen-custom-ca rotate-default-ca sa-key-rotate ca-check sign-csr'
 	# Removed on every exit; interrupts exit through the EXIT trap.
 	scratch=
 	stage=

@@ -213,7 +213,8 @@ pub fn sans(cert: &Certificate) -> Vec<San> {
         .collect()
 }
 
-fn ip_from(bytes: &[u8]) -> Option<IpAddr> {
+/// The IP address of a SAN's octets (4 or 16 bytes).
+pub(crate) fn ip_from(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
         4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
         16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),

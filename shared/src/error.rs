@@ -164,6 +164,20 @@ pub enum Error {
         /// Why.
         problem: String,
     },
+    /// A certificate signing request is refused (see [`crate::csr`]).
+    Csr {
+        /// The CSR file.
+        path: PathBuf,
+        /// Why.
+        problem: crate::csr::CsrProblem,
+    },
+    /// A kubeconfig cannot be read or filled in.
+    Kubeconfig {
+        /// The kubeconfig file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Key generation or signing failed inside the crypto library.
     Crypto {
         /// What we were doing.
@@ -308,6 +322,8 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::Clock { problem } => write!(f, "the system clock is wrong: {problem}"),
+            Error::Csr { path, problem } => write!(f, "{}: refused: {problem}", path.display()),
+            Error::Kubeconfig { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Crypto { what, problem } => write!(f, "{what} failed: {problem}"),
         }
     }

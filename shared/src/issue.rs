@@ -10,7 +10,8 @@
 //!   extendedKeyUsage: Go checks EKU along the whole chain, so a CA restricted
 //!   to one usage would break the other, or change the join-token hash.
 //! - [`Profile::Leaf`]: what k3s and kubeadm issue to servers and clients: SKI,
-//!   AKI, keyUsage critical digitalSignature (+ keyEncipherment for RSA),
+//!   AKI, basicConstraints critical CA:FALSE (as Go, and so kubeadm, writes
+//!   it), keyUsage critical digitalSignature (+ keyEncipherment for RSA),
 //!   extendedKeyUsage, subjectAltName when there are names.
 //!
 //! The signature algorithm follows the issuer's key ([`crate::keys::KeyAlgorithm::signature_algorithm`]);
@@ -291,6 +292,11 @@ impl BuilderProfile for NamedProfile {
                 extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
             }
             Profile::Leaf { usages, sans } => {
+                let basic = BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                };
+                extensions.push((true, &basic).to_extension(subject, &[])?);
                 extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
                 let eku = ExtendedKeyUsage(usages.clone());
                 extensions.push((false, &eku).to_extension(subject, &[])?);

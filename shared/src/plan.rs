@@ -70,6 +70,9 @@ impl Change {
 #[derive(Default)]
 pub struct Plan {
     files: Vec<PlannedFile>,
+    /// The planned paths, so adding is not a scan of every file (sign-csr
+    /// plans tens of thousands).
+    paths: std::collections::HashSet<PathBuf>,
     /// A directory nothing may be written under, however the paths resolve.
     forbidden: Option<PathBuf>,
 }
@@ -98,7 +101,9 @@ impl Plan {
 
     fn add(&mut self, path: PathBuf, contents: Vec<u8>, mode: u32) {
         // A later entry for the same path replaces the earlier one.
-        self.files.retain(|f| f.path != path);
+        if !self.paths.insert(path.clone()) {
+            self.files.retain(|f| f.path != path);
+        }
         self.files.push(PlannedFile {
             path,
             contents: Zeroizing::new(contents),

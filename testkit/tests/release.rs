@@ -22,11 +22,12 @@ use std::sync::OnceLock;
 
 use testkit::{fails, ok, scratch, workspace_root};
 
-const TOOLS: [&str; 4] = [
+const TOOLS: [&str; 5] = [
     "gen-custom-ca",
     "rotate-default-ca",
     "sa-key-rotate",
     "ca-check",
+    "sign-csr",
 ];
 /// The release location the README's install lines name; the tests serve dist/ instead.
 const README_URL: &str = "https://github.com/k3s-pki/k3s-pki/releases/latest/download";

@@ -4,6 +4,7 @@
 //! the expiry report read the same table.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use der::Encode as _;
 
@@ -94,6 +95,16 @@ impl KubeadmCa {
         }
     }
 
+    /// `<data dir>/pki/<stem>.crt`.
+    pub fn cert_path(self, data_dir: &Path) -> PathBuf {
+        data_dir.join(PKI_DIR).join(format!("{}.crt", self.stem()))
+    }
+
+    /// `<data dir>/pki/<stem>.key`.
+    pub fn key_path(self, data_dir: &Path) -> PathBuf {
+        data_dir.join(PKI_DIR).join(format!("{}.key", self.stem()))
+    }
+
     /// The name `kubeadm certs check-expiration` gives it.
     pub fn expiration_name(self) -> &'static str {
         match self {
@@ -148,6 +159,31 @@ pub struct KubeadmCert {
     pub names: Names,
     /// Whether it lives in a kubeconfig (`client-certificate-data`).
     pub kubeconfig: bool,
+}
+
+impl KubeadmCert {
+    /// Where it lives under `data_dir`, without extension: `<data>/pki/<base>`
+    /// (add `.crt`, `.key`, `.csr`), or for a kubeconfig `<data>/<base>` itself
+    /// (its CSR is `<base>.csr`).
+    pub fn path(&self, data_dir: &Path) -> PathBuf {
+        if self.kubeconfig {
+            data_dir.join(self.base)
+        } else {
+            data_dir.join(PKI_DIR).join(self.base)
+        }
+    }
+
+    /// The file `kubeadm certs generate-csr` writes its CSR to.
+    pub fn csr_path(&self, data_dir: &Path) -> PathBuf {
+        with_suffix(self.path(data_dir), ".csr")
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`admin.conf` -> `admin.conf.csr`).
+pub fn with_suffix(path: PathBuf, suffix: &str) -> PathBuf {
+    let mut name = path.into_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 const CLIENT: &[Usage] = &[Usage::ClientAuth];

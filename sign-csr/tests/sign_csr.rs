@@ -1,0 +1,874 @@
+//! sign-csr against real consumers: a kubeadm `certs generate-csr` output made
+//! with openssl (file names, subjects and names as KUBEADM-K0S-CONTRACT.md
+//! sections 2 and 3 give them), signed, then checked with Go's crypto/x509
+//! (gocheck), openssl, pkilint, kubectl, a real etcd cluster and a real mTLS
+//! handshake; refusals leave the tree byte for byte as it was; the generic mode
+//! on a k3s server-ca.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is a failure"
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use testkit::enterprise::{KeyKind, encrypt_pkcs8, genkey, to_traditional};
+use testkit::etcd::{Client, ClusterTrust, EtcdCluster, MemberTls, step};
+use testkit::{
+    Json, describe_certs, fails, gocheck, ok, openssl, pkilint_errors, scratch, snapshot,
+};
+
+const NODE: &str = "cp-1";
+const ADVERTISE: &str = "192.0.2.10";
+
+/// The seven CSRs of `pki/`: base, CA stem, subject, SANs (openssl syntax),
+/// usages to verify for.
+const PKI: [(&str, &str, &str, &str, &[&str]); 7] = [
+    (
+        "apiserver",
+        "ca",
+        "/CN=kube-apiserver",
+        "DNS:cp-1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,\
+         DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1,IP:192.0.2.10",
+        &["server"],
+    ),
+    (
+        "apiserver-kubelet-client",
+        "ca",
+        "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client",
+        "",
+        &["client"],
+    ),
+    (
+        "front-proxy-client",
+        "front-proxy-ca",
+        "/CN=front-proxy-client",
+        "",
+        &["client"],
+    ),
+    (
+        "etcd/server",
+        "etcd/ca",
+        "/CN=cp-1",
+        "DNS:cp-1,DNS:localhost,IP:192.0.2.10,IP:127.0.0.1,IP:::1",
+        &["server", "client"],
+    ),
+    (
+        "etcd/peer",
+        "etcd/ca",
+        "/CN=cp-1",
+        "DNS:cp-1,DNS:localhost,IP:192.0.2.10,IP:127.0.0.1,IP:::1",
+        &["server", "client"],
+    ),
+    (
+        "etcd/healthcheck-client",
+        "etcd/ca",
+        "/CN=kube-etcd-healthcheck-client",
+        "",
+        &["client"],
+    ),
+    (
+        "apiserver-etcd-client",
+        "etcd/ca",
+        "/CN=kube-apiserver-etcd-client",
+        "",
+        &["client"],
+    ),
+];
+
+/// The five partial kubeconfigs: name, subject, user.
+const KUBECONFIGS: [(&str, &str, &str); 5] = [
+    (
+        "admin.conf",
+        "/O=kubeadm:cluster-admins/CN=kubernetes-admin",
+        "kubernetes-admin",
+    ),
+    (
+        "super-admin.conf",
+        "/O=system:masters/CN=kubernetes-super-admin",
+        "kubernetes-super-admin",
+    ),
+    (
+        "kubelet.conf",
+        "/O=system:nodes/CN=system:node:cp-1",
+        "system:node:cp-1",
+    ),
+    (
+        "controller-manager.conf",
+        "/CN=system:kube-controller-manager",
+        "system:kube-controller-manager",
+    ),
+    (
+        "scheduler.conf",
+        "/CN=system:kube-scheduler",
+        "system:kube-scheduler",
+    ),
+];
+
+fn sign_csr() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sign-csr"));
+    cmd.env_remove("PRODUCT").env_remove("DATA_DIR");
+    cmd
+}
+
+fn kubeadm(data: &Path) -> Command {
+    let mut cmd = sign_csr();
+    cmd.args(["--product", "kubeadm", "--data-dir"]).arg(data);
+    cmd
+}
+
+/// A key as kubeadm writes it (PKCS#1 or SEC1), mode 0600.
+fn key(path: &Path, kind: KeyKind) {
+    let pkcs8 = path.with_extension("pkcs8");
+    genkey(&pkcs8, kind);
+    to_traditional(&pkcs8, path);
+    fs::remove_file(pkcs8).unwrap();
+}
+
+/// `openssl req -new`: a CSR for `key` with `subject` and `sans` (openssl
+/// syntax, none when empty) and any further `-addext` values.
+fn csr(key: &Path, subject: &str, sans: &str, extra: &[&str], out: &Path) {
+    let mut cmd = openssl();
+    cmd.args(["req", "-new", "-key"])
+        .arg(key)
+        .args(["-subj", subject])
+        .arg("-out")
+        .arg(out);
+    if !sans.is_empty() {
+        cmd.args(["-addext", &format!("subjectAltName={sans}")]);
+    }
+    for ext in extra {
+        cmd.args(["-addext", ext]);
+    }
+    ok(&mut cmd);
+}
+
+/// A CA as `kubeadm init phase certs ca` makes it (CN only, CA:TRUE,
+/// digitalSignature, keyEncipherment, keyCertSign), made with openssl.
+fn ca(pki: &Path, stem: &str, cn: &str, kind: KeyKind, days: u32) {
+    let key_path = pki.join(format!("{stem}.key"));
+    key(&key_path, kind);
+    let usage = if matches!(kind, KeyKind::Rsa(_)) {
+        "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign"
+    } else {
+        "keyUsage=critical,digitalSignature,keyCertSign"
+    };
+    ok(openssl()
+        .args(["req", "-x509", "-new", "-sha256", "-key"])
+        .arg(&key_path)
+        .args(["-subj", &format!("/CN={cn}"), "-days", &days.to_string()])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args(["-addext", usage])
+        .arg("-out")
+        .arg(pki.join(format!("{stem}.crt"))));
+}
+
+/// What client-go writes for a generate-csr kubeconfig: the two data fields
+/// are empty, so omitted.
+fn partial_kubeconfig(user: &str, key: &Path) -> String {
+    let data = ok(openssl().args(["base64", "-A", "-in"]).arg(key));
+    format!(
+        "apiVersion: v1\nclusters:\n- cluster:\n    server: https://{ADVERTISE}:6443\n  name: kubernetes\n\
+         contexts:\n- context:\n    cluster: kubernetes\n    user: {user}\n  name: {user}@kubernetes\n\
+         current-context: {user}@kubernetes\nkind: Config\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n\
+         \x20   client-key-data: {}\n",
+        data.trim()
+    )
+}
+
+/// `kubeadm certs generate-csr` output under `<dir>/kubernetes`, with the three
+/// CAs beside it: `rsa` makes the kubeconfig keys RSA-2048 (kubeadm's
+/// default) and ca RSA-2048, else everything is P-256 (fast).
+fn generate_csr(dir: &Path, rsa: bool) -> PathBuf {
+    let data = dir.join("kubernetes");
+    let pki = data.join("pki");
+    fs::create_dir_all(pki.join("etcd")).unwrap();
+    let leaf_kind = KeyKind::P256;
+    let client_kind = if rsa {
+        KeyKind::Rsa(2048)
+    } else {
+        KeyKind::P256
+    };
+    ca(&pki, "ca", "kubernetes", client_kind, 3650);
+    ca(
+        &pki,
+        "front-proxy-ca",
+        "front-proxy-ca",
+        KeyKind::P256,
+        3650,
+    );
+    ca(&pki, "etcd/ca", "etcd-ca", KeyKind::P256, 3650);
+    for (base, _, subject, sans, _) in PKI {
+        let key_path = pki.join(format!("{base}.key"));
+        key(&key_path, leaf_kind);
+        csr(
+            &key_path,
+            subject,
+            sans,
+            &[],
+            &pki.join(format!("{base}.csr")),
+        );
+    }
+    for (name, subject, user) in KUBECONFIGS {
+        let key_path = dir.join(format!("{}.key", name.replace('.', "-")));
+        key(&key_path, client_kind);
+        csr(
+            &key_path,
+            subject,
+            "",
+            &[],
+            &data.join(format!("{name}.csr")),
+        );
+        fs::write(data.join(name), partial_kubeconfig(user, &key_path)).unwrap();
+        fs::remove_file(key_path).unwrap();
+    }
+    data
+}
+
+fn field<'a>(cert: &'a Json, name: &str) -> &'a Json {
+    cert.get(name)
+        .unwrap_or_else(|| panic!("no {name} in {cert}"))
+}
+
+fn strings(value: &Json) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Go verifies `cert` for each usage trusting only `ca`; openssl agrees.
+fn verify(cert: &Path, ca: &Path, usages: &[&str]) {
+    for usage in usages {
+        ok(gocheck()
+            .args(["verify", "--usage", usage, "--roots"])
+            .arg(ca)
+            .arg(cert));
+        let purpose = if *usage == "server" {
+            "sslserver"
+        } else {
+            "sslclient"
+        };
+        let out = ok(openssl()
+            .args(["verify", "-purpose", purpose, "-CAfile"])
+            .arg(ca)
+            .arg(cert));
+        assert!(out.contains(": OK"), "{out}");
+    }
+    assert_eq!(lint(cert), "", "pkilint on {}", cert.display());
+}
+
+/// pkilint's ERROR and FATAL findings, but for one: it takes a single-label DNS
+/// name (`kubernetes`, a node name such as `cp-1`) for bad syntax, while RFC
+/// 1034's preferred syntax allows one label, and kubeadm's apiserver and etcd
+/// certificates must carry exactly these names (in-cluster clients dial
+/// `kubernetes`; etcd peers dial the node name).
+fn lint(cert: &Path) -> String {
+    let findings = pkilint_errors(cert);
+    let lines: Vec<&str> = findings.lines().collect();
+    let mut kept = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let single_label = |l: &str| {
+            l.contains("pkix.invalid_domain_name_syntax")
+                && l.rsplit('"').nth(1).is_some_and(|name| !name.contains('.'))
+        };
+        let next = lines.get(i + 1).copied().unwrap_or_default();
+        if single_label(line) || (!line.starts_with(' ') && single_label(next)) {
+            continue;
+        }
+        kept.push(*line);
+    }
+    kept.join("\n")
+}
+
+/// Checks one certificate's profile: issuer, KU, EKU, CA:FALSE, lifetime.
+fn check_profile(cert: &Json, issuer_cn: &str, ekus: &[&str], rsa: bool) {
+    assert_eq!(field(cert, "issuer_cn"), issuer_cn, "{cert}");
+    let mut ku = vec!["digitalSignature"];
+    if rsa {
+        ku.push("keyEncipherment");
+    }
+    assert_eq!(strings(field(cert, "key_usage")), ku, "{cert}");
+    assert_eq!(field(cert, "key_usage_critical"), true);
+    assert_eq!(strings(field(cert, "ext_key_usage")), ekus, "{cert}");
+    assert_eq!(field(cert, "is_ca"), false);
+    assert_eq!(field(cert, "basic_constraints_valid"), true);
+    let days = field(cert, "validity_days").as_f64().unwrap();
+    assert!((365.0..365.01).contains(&days), "validity {days} days");
+    assert_eq!(field(cert, "ski").as_str().unwrap().len(), 40);
+    assert!(!field(cert, "aki").as_str().unwrap().is_empty());
+}
+
+/// `kubectl config view --raw` of `kubeconfig`, one field by JSONPath.
+fn kubectl_field(kubeconfig: &Path, path: &str) -> String {
+    ok(Command::new("kubectl")
+        .args(["config", "view", "--raw", "--kubeconfig"])
+        .arg(kubeconfig)
+        .args(["-o", &format!("jsonpath={{{path}}}")]))
+}
+
+/// Writes the base64 `data` decoded to `out`.
+fn decode_to(data: &str, out: &Path) {
+    let encoded = out.with_extension("b64");
+    fs::write(&encoded, data).unwrap();
+    ok(openssl()
+        .args(["base64", "-d", "-A", "-in"])
+        .arg(&encoded)
+        .arg("-out")
+        .arg(out));
+}
+
+/// The client certificate and key of a filled kubeconfig, as files.
+fn kubeconfig_pair(kubeconfig: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let stem = kubeconfig
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace('.', "-");
+    let (cert, key) = (
+        dir.join(format!("{stem}.crt")),
+        dir.join(format!("{stem}.key")),
+    );
+    decode_to(
+        &kubectl_field(kubeconfig, ".users[0].user.client-certificate-data"),
+        &cert,
+    );
+    decode_to(
+        &kubectl_field(kubeconfig, ".users[0].user.client-key-data"),
+        &key,
+    );
+    (cert, key)
+}
+
+#[test]
+fn a_kubeadm_generate_csr_output_is_signed_as_kubeadm_would() {
+    let dir = scratch();
+    let data = generate_csr(dir.path(), true);
+    let before: Vec<(String, String)> = KUBECONFIGS
+        .iter()
+        .map(|(name, ..)| {
+            (
+                name.to_string(),
+                fs::read_to_string(data.join(name)).unwrap(),
+            )
+        })
+        .collect();
+    let out = ok(kubeadm(&data).args(["--advertise-address", ADVERTISE]));
+    assert!(out.contains("signed 12 CSR(s)"), "{out}");
+    assert!(out.contains("node name cp-1"), "{out}");
+    let pki = data.join("pki");
+    for (base, ca_stem, subject, sans, usages) in PKI {
+        let cert = pki.join(format!("{base}.crt"));
+        let ca = pki.join(format!("{ca_stem}.crt"));
+        verify(&cert, &ca, usages);
+        assert_eq!(testkit::mode(&cert), 0o644);
+        let described = &describe_certs(&cert)[0];
+        let issuer = match ca_stem {
+            "ca" => "kubernetes",
+            "front-proxy-ca" => "front-proxy-ca",
+            _ => "etcd-ca",
+        };
+        let ekus: Vec<&str> = usages
+            .iter()
+            .map(|u| {
+                if *u == "server" {
+                    "serverAuth"
+                } else {
+                    "clientAuth"
+                }
+            })
+            .collect();
+        check_profile(described, issuer, &ekus, false);
+        let cn = subject.rsplit("CN=").next().unwrap();
+        assert_eq!(field(described, "subject_cn"), cn);
+        let mut names = strings(field(described, "dns_names"));
+        names.extend(strings(field(described, "ip_addresses")));
+        let wanted: Vec<String> = sans
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split_once(':').unwrap().1.to_string())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        let mut wanted_sorted = wanted.clone();
+        wanted_sorted.sort();
+        assert_eq!(sorted, wanted_sorted, "{base}");
+        // The certificate matches the key kubeadm will load beside it.
+        ok(gocheck()
+            .arg("keypair")
+            .arg(&cert)
+            .arg(pki.join(format!("{base}.key"))));
+        let text = ok(openssl()
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(&cert));
+        assert!(text.contains("CA:FALSE"), "{text}");
+    }
+    let ca_pem = fs::read_to_string(pki.join("ca.crt")).unwrap();
+    for ((name, subject, user), (_, original)) in KUBECONFIGS.iter().zip(&before) {
+        let kubeconfig = data.join(name);
+        assert_eq!(testkit::mode(&kubeconfig), 0o600);
+        assert_eq!(kubectl_field(&kubeconfig, ".users[0].name"), *user);
+        let ca_file = dir.path().join("embedded-ca.crt");
+        decode_to(
+            &kubectl_field(
+                &kubeconfig,
+                ".clusters[0].cluster.certificate-authority-data",
+            ),
+            &ca_file,
+        );
+        assert_eq!(fs::read_to_string(&ca_file).unwrap(), ca_pem, "{name}");
+        let (cert, key) = kubeconfig_pair(&kubeconfig, dir.path());
+        ok(gocheck().arg("keypair").arg(&cert).arg(&key));
+        verify(&cert, &pki.join("ca.crt"), &["client"]);
+        let described = &describe_certs(&cert)[0];
+        check_profile(described, "kubernetes", &["clientAuth"], true);
+        assert_eq!(
+            field(described, "subject_cn"),
+            subject.rsplit("CN=").next().unwrap()
+        );
+        // Every other byte as kubeadm wrote it: only the two lines are new.
+        let filled = fs::read_to_string(&kubeconfig).unwrap();
+        let kept: String = filled
+            .lines()
+            .filter(|l| {
+                !l.starts_with("    certificate-authority-data: ")
+                    && !l.starts_with("    client-certificate-data: ")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(&kept, original, "{name}");
+    }
+}
+
+#[test]
+fn signed_certificates_run_a_real_etcd_cluster_and_an_apiserver_mtls_handshake() {
+    let dir = scratch();
+    let data = generate_csr(dir.path(), false);
+    ok(&mut kubeadm(&data));
+    let pki = data.join("pki");
+    let etcd = |name: &str| {
+        (
+            pki.join(format!("etcd/{name}.crt")),
+            pki.join(format!("etcd/{name}.key")),
+        )
+    };
+    let (cert, key) = etcd("server");
+    let (peer_cert, peer_key) = etcd("peer");
+    let members = (0..3)
+        .map(|_| MemberTls {
+            cert: cert.clone(),
+            key: key.clone(),
+            peer_cert: peer_cert.clone(),
+            peer_key: peer_key.clone(),
+        })
+        .collect();
+    let (client_cert, client_key) = etcd("healthcheck-client");
+    let client = Client {
+        trust: pki.join("etcd/ca.crt"),
+        cert: client_cert,
+        key: client_key,
+    };
+    let trust = ClusterTrust {
+        clients: pki.join("etcd/ca.crt"),
+        peers: pki.join("etcd/ca.crt"),
+    };
+    let scenario = "etcd on sign-csr certificates";
+    let cluster = step(
+        None,
+        scenario,
+        "start",
+        EtcdCluster::start(members, trust, &client),
+    );
+    let c = Some(&cluster);
+    step(
+        c,
+        scenario,
+        "put",
+        client.run(&cluster, 0, &["put", "/sign-csr", "kubeadm"]),
+    );
+    let read = step(
+        c,
+        scenario,
+        "get",
+        client.run(&cluster, 2, &["get", "/sign-csr"]),
+    );
+    assert!(read.contains("kubeadm"), "{read}");
+
+    // The apiserver serves its signed certificate to a client holding the
+    // certificate signed from admin.conf.csr; each side trusts only ca.crt.
+    let (admin_cert, admin_key) = kubeconfig_pair(&data.join("admin.conf"), dir.path());
+    for server_name in ["kubernetes.default.svc", NODE] {
+        let out = ok(gocheck()
+            .arg("handshake")
+            .arg("--server-cert")
+            .arg(pki.join("apiserver.crt"))
+            .arg("--server-key")
+            .arg(pki.join("apiserver.key"))
+            .arg("--client-ca")
+            .arg(pki.join("ca.crt"))
+            .arg("--client-cert")
+            .arg(&admin_cert)
+            .arg("--client-key")
+            .arg(&admin_key)
+            .arg("--roots")
+            .arg(pki.join("ca.crt"))
+            .args(["--server-name", server_name]));
+        assert!(out.contains("kubernetes-admin"), "{out}");
+    }
+}
+
+/// Runs kubeadm mode on a tree where `spoil` changed one CSR: refused with one
+/// line naming it and saying `why`, exit 1, nothing changed.
+fn refused(spoil: impl FnOnce(&Path), csr: &str, why: &str) {
+    let (dir, data) = tree_with(spoil);
+    let before = snapshot(dir.path());
+    let err = fails(&mut kubeadm(&data));
+    let csr_path = data.join(csr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains(": refused: ")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "sign-csr: error: {}: refused: ",
+            csr_path.display()
+        )),
+        "{err}"
+    );
+    assert!(lines[0].contains(why), "{err}");
+    assert!(
+        err.contains("nothing was written: 1 of 12 CSRs refused"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before, "a refused run changed files");
+}
+
+/// A P-256 generate-csr tree changed by `spoil`.
+fn tree_with(spoil: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
+    let dir = scratch();
+    let data = generate_csr(dir.path(), false);
+    spoil(&data);
+    (dir, data)
+}
+
+/// Replaces `pki/<base>.key` and `.csr` with a new key of `kind` and a CSR of it.
+fn recreate(data: &Path, base: &str, kind: KeyKind, subject: &str, sans: &str, extra: &[&str]) {
+    let key_path = data.join(format!("pki/{base}.key"));
+    fs::remove_file(&key_path).unwrap();
+    key(&key_path, kind);
+    csr(
+        &key_path,
+        subject,
+        sans,
+        extra,
+        &data.join(format!("pki/{base}.csr")),
+    );
+}
+
+#[test]
+fn a_csr_whose_signature_was_altered_is_refused() {
+    refused(
+        |data| {
+            let path = data.join("pki/front-proxy-client.csr");
+            let der = path.with_extension("der");
+            ok(openssl()
+                .args(["req", "-outform", "DER", "-in"])
+                .arg(&path)
+                .arg("-out")
+                .arg(&der));
+            let mut bytes = fs::read(&der).unwrap();
+            let last = bytes.len() - 2;
+            bytes[last] ^= 0x55;
+            fs::write(&der, bytes).unwrap();
+            ok(openssl()
+                .args(["req", "-inform", "DER", "-in"])
+                .arg(&der)
+                .arg("-out")
+                .arg(&path));
+            fs::remove_file(der).unwrap();
+        },
+        "pki/front-proxy-client.csr",
+        "no proof of possession",
+    );
+}
+
+#[test]
+fn a_csr_asking_for_ca_true_is_refused() {
+    refused(
+        |data| {
+            recreate(
+                data,
+                "front-proxy-client",
+                KeyKind::P256,
+                "/CN=front-proxy-client",
+                "",
+                &["basicConstraints=critical,CA:TRUE"],
+            )
+        },
+        "pki/front-proxy-client.csr",
+        "asks for basicConstraints CA:TRUE",
+    );
+}
+
+#[test]
+fn an_rsa_1024_key_is_refused() {
+    refused(
+        |data| {
+            recreate(
+                data,
+                "apiserver-etcd-client",
+                KeyKind::Rsa(1024),
+                "/CN=kube-apiserver-etcd-client",
+                "",
+                &[],
+            )
+        },
+        "pki/apiserver-etcd-client.csr",
+        "an RSA-1024 key",
+    );
+}
+
+#[test]
+fn an_apiserver_csr_with_a_foreign_name_is_refused_unless_allowed() {
+    let foreign = |data: &Path| {
+        recreate(
+            data,
+            "apiserver",
+            KeyKind::P256,
+            "/CN=kube-apiserver",
+            "DNS:cp-1,DNS:kubernetes,DNS:evil.example.com,IP:10.96.0.1,IP:192.0.2.10",
+            &[],
+        )
+    };
+    refused(
+        foreign,
+        "pki/apiserver.csr",
+        "asks for DNS evil.example.com outside the cluster's names",
+    );
+    // --allow-san widens what the apiserver may hold.
+    let (_dir, data) = tree_with(foreign);
+    ok(kubeadm(&data).args(["--allow-san", "evil.example.com"]));
+    let names = strings(field(
+        &describe_certs(&data.join("pki/apiserver.crt"))[0],
+        "dns_names",
+    ));
+    assert!(names.contains(&"evil.example.com".to_string()), "{names:?}");
+}
+
+#[test]
+fn a_wrong_subject_is_refused_and_an_older_kubeadm_organisation_is_warned() {
+    let subject = |subject: &'static str| {
+        move |data: &Path| {
+            recreate(
+                data,
+                "apiserver-kubelet-client",
+                KeyKind::P256,
+                subject,
+                "",
+                &[],
+            )
+        }
+    };
+    refused(
+        subject("/O=system:nodes/CN=kube-apiserver-kubelet-client"),
+        "pki/apiserver-kubelet-client.csr",
+        "expected \"CN=kube-apiserver-kubelet-client,O=kubeadm:cluster-admins\"",
+    );
+    // system:masters is what kubeadm wrote before kubeadm:cluster-admins.
+    let (_dir, data) = tree_with(subject(
+        "/O=system:masters/CN=kube-apiserver-kubelet-client",
+    ));
+    let out = kubeadm(&data).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "apiserver-kubelet-client.csr: O=system:masters is what older kubeadm releases wrote (current: kubeadm:cluster-admins)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_certificate_never_outlives_its_ca() {
+    let dir = scratch();
+    let data = generate_csr(dir.path(), false);
+    let pki = data.join("pki");
+    ca(&pki, "front-proxy-ca", "front-proxy-ca", KeyKind::P256, 30);
+    let out = kubeadm(&data).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let capped = format!(
+        "certificates signed by {} end with it on",
+        pki.join("front-proxy-ca.crt").display()
+    );
+    assert!(err.contains(&capped), "{err}");
+    let leaf = &describe_certs(&pki.join("front-proxy-client.crt"))[0];
+    let ca = &describe_certs(&pki.join("front-proxy-ca.crt"))[0];
+    assert_eq!(field(leaf, "not_after"), field(ca, "not_after"));
+}
+
+/// k3s's server-ca from the fixtures, copied so nothing under the repository changes.
+fn k3s_server_ca(dir: &Path) -> PathBuf {
+    let tls = testkit::workspace_root().join("fixtures/k3s-default/server/tls");
+    let out = dir.join("tls");
+    fs::create_dir_all(&out).unwrap();
+    for file in ["server-ca.crt", "server-ca.key"] {
+        fs::copy(tls.join(file), out.join(file)).unwrap();
+    }
+    out.join("server-ca")
+}
+
+/// `n` CSRs in `dir`, alternately P-256 and RSA-2048, each for `host-<i>`.
+fn csr_dir(dir: &Path, n: usize) -> PathBuf {
+    let csrs = dir.join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    for i in 0..n {
+        let kind = if i % 2 == 0 {
+            KeyKind::P256
+        } else {
+            KeyKind::Rsa(2048)
+        };
+        let key_path = dir.join(format!("host-{i}.key"));
+        key(&key_path, kind);
+        csr(
+            &key_path,
+            &format!("/CN=host-{i}"),
+            &format!("DNS:host-{i}.example.com,IP:10.0.0.{i}"),
+            &[],
+            &csrs.join(format!("host-{i}.csr")),
+        );
+    }
+    csrs
+}
+
+#[test]
+fn a_directory_of_csrs_is_signed_by_a_k3s_server_ca_for_serving() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = csr_dir(dir.path(), 3);
+    let out = ok(sign_csr()
+        .arg("--ca")
+        .arg(&ca)
+        .args(["--profile", "server", "--csr"])
+        .arg(&csrs));
+    assert!(out.contains("signed 3 CSR(s)"), "{out}");
+    for i in 0..3 {
+        let cert = csrs.join(format!("host-{i}.crt"));
+        verify(&cert, &ca.with_extension("crt"), &["server"]);
+        let described = &describe_certs(&cert)[0];
+        assert_eq!(
+            strings(field(described, "dns_names")),
+            [format!("host-{i}.example.com")]
+        );
+        assert_eq!(strings(field(described, "ext_key_usage")), ["serverAuth"]);
+        let refused = gocheck()
+            .args(["verify", "--usage", "client", "--roots"])
+            .arg(ca.with_extension("crt"))
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(
+            !refused.status.success(),
+            "a server certificate must not verify for clientAuth"
+        );
+    }
+}
+
+#[test]
+fn the_client_profile_drops_names_and_says_so_and_encrypted_ca_keys_are_read() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let encrypted = dir.path().join("server-ca-encrypted.key");
+    encrypt_pkcs8(&ca.with_extension("key"), &encrypted, "s3cret");
+    let password = dir.path().join("password");
+    fs::write(&password, "s3cret\n").unwrap();
+    let csrs = csr_dir(dir.path(), 1);
+    let out_dir = dir.path().join("out");
+    let client = |csr: &Path| {
+        let mut cmd = sign_csr();
+        cmd.arg("--ca-cert")
+            .arg(ca.with_extension("crt"))
+            .arg("--ca-key")
+            .arg(&encrypted)
+            .arg("--password-file")
+            .arg(&password)
+            .args(["--profile", "client", "--csr"])
+            .arg(csr);
+        cmd
+    };
+    let out = client(&csrs.join("host-0.csr"))
+        .arg("--out")
+        .arg(out_dir.join("client.crt"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "a client certificate carries no names; dropped DNS host-0.example.com, IP 10.0.0.0"
+        ),
+        "{err}"
+    );
+    let cert = out_dir.join("client.crt");
+    verify(&cert, &ca.with_extension("crt"), &["client"]);
+    let described = &describe_certs(&cert)[0];
+    assert!(strings(field(described, "dns_names")).is_empty());
+    assert!(strings(field(described, "ip_addresses")).is_empty());
+    // The wrong passphrase: one line naming the key, nothing written.
+    fs::write(&password, "wrong\n").unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(&mut client(&csrs));
+    assert!(err.contains(&encrypted.display().to_string()), "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn generic_refusals_name_each_csr_and_write_nothing() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = csr_dir(dir.path(), 1);
+    for (name, ext) in [
+        ("signer", "keyUsage=critical,digitalSignature,keyCertSign"),
+        ("uri", "subjectAltName=URI:spiffe://cluster.local/ns/x"),
+    ] {
+        let key_path = dir.path().join(format!("{name}.key"));
+        key(&key_path, KeyKind::P256);
+        csr(
+            &key_path,
+            &format!("/CN={name}"),
+            "",
+            &[ext],
+            &csrs.join(format!("{name}.csr")),
+        );
+    }
+    let before = snapshot(dir.path());
+    let err = fails(
+        sign_csr()
+            .arg("--ca")
+            .arg(&ca)
+            .args(["--profile", "peer", "--csr"])
+            .arg(&csrs),
+    );
+    let line = |name: &str, why: &str| {
+        format!(
+            "sign-csr: error: {}: refused: {why}",
+            csrs.join(format!("{name}.csr")).display()
+        )
+    };
+    assert!(
+        err.contains(&line("signer", "asks for keyUsage keyCertSign")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&line("uri", "asks for a URI subject alternative name")),
+        "{err}"
+    );
+    assert!(
+        err.contains("nothing was written: 2 of 3 CSRs refused"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+}
