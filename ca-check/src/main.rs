@@ -1,5 +1,6 @@
 //! `ca-check`: know before k3s does. Offline checks of k3s CA directories:
-//! a rotate-ca staging dir, certificate expiry, join-token hashes, a custom tree.
+//! a rotate-ca staging dir, certificate expiry, join-token hashes, a custom tree;
+//! expiry and tree also for kubeadm's and k0s's `pki/`.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -8,10 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use argh::FromArgs;
 use serde_json::json;
-use shared::cert::format_time;
+use shared::cert::{format_kubeadm_time, format_time};
 use shared::checks::{Finding, any_failed, check_staged};
 use shared::error::{Error, stdout_result};
-use shared::expiry::{self, DEFAULT_WARN_DAYS, Report, Status};
+use shared::expiry::{self, DEFAULT_WARN_DAYS, Found, KubeadmReport, Named, Report, Status};
+use shared::layout::ExpiryScheme;
 use shared::lock::{recover_in, report_notes};
 use shared::pem_file::PemFile;
 use shared::token::{TokenFile, k3s_ca_hash_of};
@@ -35,7 +37,7 @@ struct Args {
     #[argh(option)]
     data_dir: Option<PathBuf>,
 
-    /// product: k3s or rke2 (default: $PRODUCT, else k3s)
+    /// product: k3s, rke2, kubeadm or k0s (default: $PRODUCT, else k3s)
     #[argh(option)]
     product: Option<String>,
 
@@ -62,10 +64,12 @@ struct Staged {
     staging_dir: PathBuf,
 }
 
-/// List every certificate under DIR (default: $DATA_DIR/server/tls) by expiry:
-/// file, subject, issuer, usages, CA or leaf, expiry, time left, status.
-/// Exit 1 if a certificate is EXPIRED or NOT YET VALID, or a certificate file
-/// cannot be read; WARNING does not change the exit code.
+/// List every certificate under DIR (default: the layout's cert dir,
+/// $DATA_DIR/server/tls or $DATA_DIR/pki) by expiry: file, subject, issuer,
+/// usages, CA or leaf, expiry, time left, status. kubeadm: the certificates of
+/// `kubeadm certs check-expiration`, by its names (kubeconfigs read from
+/// $DATA_DIR). Exit 1 if a certificate is EXPIRED or NOT YET VALID, or a
+/// certificate file cannot be read; WARNING and missing files do not change it.
 #[derive(FromArgs, Debug)]
 #[argh(
     subcommand,
@@ -73,10 +77,13 @@ struct Staged {
     note = "JSON (-o json): {{\"directory\", \"checked_at\", \"warn_days\", \"certificates\": [{{\"file\",
 \"index\", \"subject\", \"issuer\", \"usages\", \"ca\", \"not_after\", \"seconds_left\",
 \"status\"}}], \"problems\": [{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null}}.
+kubeadm adds \"name\", \"ca_name\", \"externally_managed\", \"missing\" to each item, lists
+its CAs in \"certificate_authorities\" and has \"kubeconfig_directory\" instead of
+\"dynamic_cert\". -o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
 Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID."
 )]
 struct Expiry {
-    /// directory to scan recursively
+    /// the certificate directory (scanned recursively; kubeadm: its --cert-dir)
     #[argh(positional)]
     dir: Option<PathBuf>,
 
@@ -84,7 +91,7 @@ struct Expiry {
     #[argh(option, default = "DEFAULT_WARN_DAYS")]
     warn_days: u64,
 
-    /// output: table (default) or json
+    /// output: table (default), json, or kubeadm-json (kubeadm's own JSON)
     #[argh(option, short = 'o', default = "String::from(\"table\")")]
     output: String,
 }
@@ -136,7 +143,7 @@ fn run(args: Args) -> shared::error::Result<bool> {
     report_notes("ca-check", &recover_in(&data_dir, &staged_dir, "ca-check")?);
     let now = SystemTime::now();
     let mut out = io::stdout().lock();
-    if !matches!(args.command, Command::Tree(_)) {
+    if matches!(args.command, Command::Staged(_) | Command::Token(_)) {
         data_dir.product.require_k3s_layout("ca-check")?;
     }
     let (passed, printed) = match args.command {
@@ -154,29 +161,7 @@ fn run(args: Args) -> shared::error::Result<bool> {
             let findings = check_custom_tree(&tree.tls_dir, &layout, &cluster, now)?;
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
-        Command::Expiry(expiry) => {
-            let json = match expiry.output.as_str() {
-                "json" => true,
-                "table" => false,
-                other => {
-                    return Err(Error::Inputs {
-                        path: PathBuf::from(other),
-                        problem: "unknown output format: use table or json".into(),
-                    });
-                }
-            };
-            let dir = expiry.dir.unwrap_or_else(|| data_dir.tls_dir());
-            std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "reading directory", e))?;
-            let warn = Duration::from_secs(expiry.warn_days * 86_400);
-            let report = expiry::scan(&dir, now, warn);
-            let passed = !report.has_invalid() && report.problems.is_empty();
-            let printed = if json {
-                print_expiry_json(&mut out, &dir, &report, expiry.warn_days, now)
-            } else {
-                print_expiry_table(&mut out, &dir, &report, now)
-            };
-            (passed, printed)
-        }
+        Command::Expiry(expiry) => run_expiry(&mut out, &data_dir, expiry, now)?,
         Command::Token(_) => {
             let report = token_report(&data_dir, now)?;
             (report.all_current(), print_token_report(&mut out, &report))
@@ -184,6 +169,72 @@ fn run(args: Args) -> shared::error::Result<bool> {
     };
     stdout_result(printed)?;
     Ok(passed)
+}
+
+/// The output formats of `expiry`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+    /// kubeadm's own `-o json`, for kubeadm's layout only.
+    KubeadmJson,
+}
+
+fn run_expiry(
+    out: &mut impl Write,
+    data_dir: &DataDir,
+    expiry: Expiry,
+    now: SystemTime,
+) -> shared::error::Result<(bool, io::Result<()>)> {
+    let format = match expiry.output.as_str() {
+        "table" => Format::Table,
+        "json" => Format::Json,
+        "kubeadm-json" => Format::KubeadmJson,
+        other => {
+            return Err(Error::Inputs {
+                path: PathBuf::from(other),
+                problem: "unknown output format: use table, json or kubeadm-json".into(),
+            });
+        }
+    };
+    let layout = data_dir.layout();
+    let dir = expiry.dir.unwrap_or_else(|| data_dir.tls_dir());
+    std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "reading directory", e))?;
+    let warn_days = expiry.warn_days;
+    let warn = Duration::from_secs(warn_days * 86_400);
+    Ok(match layout.expiry {
+        ExpiryScheme::Scan { .. } if format == Format::KubeadmJson => {
+            return Err(Error::Usage {
+                problem: format!(
+                    "-o kubeadm-json is kubeadm's format: use --product kubeadm \
+                     (this is the {} layout)",
+                    layout.name()
+                ),
+            });
+        }
+        ExpiryScheme::Scan { kubeconfigs } => {
+            let report = expiry::scan(&dir, now, warn, kubeconfigs);
+            let passed = !report.has_invalid() && report.problems.is_empty();
+            let printed = if format == Format::Json {
+                print_expiry_json(out, &dir, &report, warn_days, now)
+            } else {
+                print_expiry_table(out, &dir, &report, now)
+            };
+            (passed, printed)
+        }
+        ExpiryScheme::Kubeadm => {
+            let report = expiry::kubeadm_report(&dir, &data_dir.root, now, warn);
+            let passed = !report.has_invalid() && !report.has_problems();
+            let printed = match format {
+                Format::Table => print_kubeadm_table(out, &report, now),
+                Format::Json => {
+                    print_kubeadm_json(out, &dir, &data_dir.root, &report, warn_days, now)
+                }
+                Format::KubeadmJson => print_kubeadm_own_json(out, &report, now),
+            };
+            (passed, printed)
+        }
+    })
 }
 
 fn print_findings(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
@@ -229,9 +280,9 @@ fn print_expiry_table(
     let header = [
         "FILE", "SUBJECT", "ISSUER", "USAGES", "KIND", "EXPIRES", "LEFT", "STATUS",
     ];
-    let mut rows: Vec<[String; 8]> = vec![header.map(String::from)];
+    let mut rows: Vec<Vec<String>> = vec![header.map(String::from).to_vec()];
     rows.extend(report.rows.iter().map(|r| {
-        [
+        vec![
             if r.index > 1 {
                 format!("{}#{}", r.file.display(), r.index)
             } else {
@@ -246,20 +297,7 @@ fn print_expiry_table(
             r.status.as_str().into(),
         ]
     }));
-    let mut widths = [0; 8];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    for row in &rows {
-        let padded: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        writeln!(out, "{}", padded.join("  ").trim_end())?;
-    }
+    print_columns(out, &rows, "  ")?;
     for problem in &report.problems {
         writeln!(
             out,
@@ -293,23 +331,7 @@ fn print_expiry_json(
     warn_days: u64,
     now: SystemTime,
 ) -> io::Result<()> {
-    let certificates: Vec<_> = report
-        .rows
-        .iter()
-        .map(|r| {
-            json!({
-                "file": r.file.display().to_string(),
-                "index": r.index,
-                "subject": r.subject,
-                "issuer": r.issuer,
-                "usages": r.usages,
-                "ca": r.is_ca,
-                "not_after": format_time(r.not_after),
-                "seconds_left": r.seconds_left(now),
-                "status": r.status.as_str(),
-            })
-        })
-        .collect();
+    let certificates: Vec<_> = report.rows.iter().map(|r| row_json(r, now)).collect();
     let problems: Vec<_> = report
         .problems
         .iter()
@@ -324,6 +346,244 @@ fn print_expiry_json(
         "dynamic_cert": report.dynamic_cert.map(Status::as_str),
     });
     writeln!(out, "{document:#}")
+}
+
+/// Columns padded to their widest cell, separated by `gap`.
+fn print_columns(out: &mut impl Write, rows: &[Vec<String>], gap: &str) -> io::Result<()> {
+    let mut widths = Vec::new();
+    for row in rows {
+        widths.resize(widths.len().max(row.len()), 0);
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    for row in rows {
+        let padded: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        writeln!(out, "{}", padded.join(gap).trim_end())?;
+    }
+    Ok(())
+}
+
+/// One row of the JSON reports.
+fn row_json(r: &expiry::Row, now: SystemTime) -> serde_json::Value {
+    json!({
+        "file": r.file.display().to_string(),
+        "index": r.index,
+        "subject": r.subject,
+        "issuer": r.issuer,
+        "usages": r.usages,
+        "ca": r.is_ca,
+        "not_after": format_time(r.not_after),
+        "seconds_left": r.seconds_left(now),
+        "status": r.status.as_str(),
+    })
+}
+
+/// apimachinery's `duration.ShortHumanDuration`, which kubeadm prints as the
+/// residual time: `<invalid>` once more than a second past, then the largest
+/// whole unit of s, m, h, d (up to a year) or y.
+fn short_human_duration(seconds: i64) -> String {
+    const MINUTE: i64 = 60;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    match seconds {
+        s if s < -1 => "<invalid>".into(),
+        s if s < 0 => "0s".into(),
+        s if s < MINUTE => format!("{s}s"),
+        s if s < HOUR => format!("{}m", s / MINUTE),
+        s if s < DAY => format!("{}h", s / HOUR),
+        s if s < 365 * DAY => format!("{}d", s / DAY),
+        s => format!("{}y", s / (365 * DAY)),
+    }
+}
+
+fn yes_no(yes: bool) -> String {
+    if yes { "yes" } else { "no" }.into()
+}
+
+/// kubeadm's two tables, with our STATUS column added; files that could not
+/// be read are listed after them.
+fn print_kubeadm_table(
+    out: &mut impl Write,
+    report: &KubeadmReport,
+    now: SystemTime,
+) -> io::Result<()> {
+    let table = |header: &[&str], list: &[Named]| -> Vec<Vec<String>> {
+        let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+        rows.extend(list.iter().map(|named| {
+            // kubeadm leaves every cell but the name empty for a missing file.
+            let mut cells = match &named.found {
+                Found::Missing => vec![format!("!MISSING! {}", named.name)],
+                Found::Unreadable(_) => vec![named.name.to_string(), String::new(), String::new()],
+                Found::Read(row) => vec![
+                    named.name.to_string(),
+                    format_kubeadm_time(row.not_after),
+                    short_human_duration(row.seconds_left(now)),
+                ],
+            };
+            if let Found::Missing = named.found {
+                return cells;
+            }
+            cells.extend(named.ca_name.map(str::to_string));
+            cells.push(yes_no(named.externally_managed));
+            cells.push(match &named.found {
+                Found::Read(row) => row.status.as_str().into(),
+                _ => "UNREADABLE".into(),
+            });
+            cells
+        }));
+        rows
+    };
+    print_columns(
+        out,
+        &table(
+            &[
+                "CERTIFICATE",
+                "EXPIRES",
+                "RESIDUAL TIME",
+                "CERTIFICATE AUTHORITY",
+                "EXTERNALLY MANAGED",
+                "STATUS",
+            ],
+            &report.certificates,
+        ),
+        "   ",
+    )?;
+    writeln!(out)?;
+    print_columns(
+        out,
+        &table(
+            &[
+                "CERTIFICATE AUTHORITY",
+                "EXPIRES",
+                "RESIDUAL TIME",
+                "EXTERNALLY MANAGED",
+                "STATUS",
+            ],
+            &report.authorities,
+        ),
+        "   ",
+    )?;
+    for named in report.certificates.iter().chain(&report.authorities) {
+        if let Found::Unreadable(problem) = &named.found {
+            writeln!(out, "{}: cannot read: {problem}", named.file.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// Our JSON for kubeadm: the rows of `-o json` with kubeadm's name, CA name,
+/// external-CA mode and missing flag.
+fn print_kubeadm_json(
+    out: &mut impl Write,
+    cert_dir: &Path,
+    kubeconfig_dir: &Path,
+    report: &KubeadmReport,
+    warn_days: u64,
+    now: SystemTime,
+) -> io::Result<()> {
+    let items = |list: &[Named]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|named| {
+                let mut item = match &named.found {
+                    Found::Read(row) => row_json(row, now),
+                    _ => json!({"file": named.file.display().to_string()}),
+                };
+                item["name"] = json!(named.name);
+                item["ca_name"] = json!(named.ca_name);
+                item["externally_managed"] = json!(named.externally_managed);
+                item["missing"] = json!(matches!(named.found, Found::Missing));
+                item
+            })
+            .collect()
+    };
+    let problems: Vec<_> = report
+        .certificates
+        .iter()
+        .chain(&report.authorities)
+        .filter_map(|named| match &named.found {
+            Found::Unreadable(problem) => {
+                Some(json!({"file": named.file.display().to_string(), "problem": problem}))
+            }
+            _ => None,
+        })
+        .collect();
+    let document = json!({
+        "directory": cert_dir.display().to_string(),
+        "kubeconfig_directory": kubeconfig_dir.display().to_string(),
+        "checked_at": format_time(now),
+        "warn_days": warn_days,
+        "certificates": items(&report.certificates),
+        "certificate_authorities": items(&report.authorities),
+        "problems": problems,
+    });
+    writeln!(out, "{document:#}")
+}
+
+/// kubeadm's own `check-expiration -o json`: its output.kubeadm.k8s.io/v1alpha3
+/// `CertificateExpirationInfo` as Go's `json.MarshalIndent(obj, "", "    ")`
+/// writes it (kubernetes/kubernetes cmd/kubeadm/app/apis/output/v1alpha3 and
+/// cmd/certs.go): fields in declaration order, `residualTime` in whole seconds
+/// (the Go duration divided by time.Second, so truncated toward zero), and for
+/// a missing file only its name and `missing` set (a zero time is `null`,
+/// `caName` omitted). A file that cannot be read (kubeadm stops there) is
+/// listed like a missing one but with `missing: false`, and named on stderr.
+fn print_kubeadm_own_json(
+    out: &mut impl Write,
+    report: &KubeadmReport,
+    now: SystemTime,
+) -> io::Result<()> {
+    let quote = |text: &str| serde_json::Value::from(text).to_string();
+    let item = |named: &Named| -> String {
+        let mut fields = vec![("name", quote(named.name))];
+        match &named.found {
+            Found::Read(row) => {
+                fields.push(("expirationDate", quote(&format_time(row.not_after))));
+                fields.push(("residualTime", row.seconds_left(now).to_string()));
+                fields.push(("externallyManaged", named.externally_managed.to_string()));
+                fields.extend(named.ca_name.map(|ca| ("caName", quote(ca))));
+            }
+            Found::Missing | Found::Unreadable(_) => {
+                fields.push(("expirationDate", "null".into()));
+                fields.push(("residualTime", "0".into()));
+                fields.push(("externallyManaged", "false".into()));
+            }
+        }
+        fields.push(("missing", matches!(named.found, Found::Missing).to_string()));
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(key, value)| format!("            \"{key}\": {value}"))
+            .collect();
+        format!("        {{\n{}\n        }}", body.join(",\n"))
+    };
+    let list = |items: &[Named]| items.iter().map(item).collect::<Vec<_>>().join(",\n");
+    writeln!(out, "{{")?;
+    writeln!(out, "    \"kind\": \"CertificateExpirationInfo\",")?;
+    writeln!(
+        out,
+        "    \"apiVersion\": \"output.kubeadm.k8s.io/v1alpha3\","
+    )?;
+    writeln!(
+        out,
+        "    \"certificates\": [\n{}\n    ],",
+        list(&report.certificates)
+    )?;
+    writeln!(
+        out,
+        "    \"certificateAuthorities\": [\n{}\n    ]",
+        list(&report.authorities)
+    )?;
+    writeln!(out, "}}")?;
+    for named in report.certificates.iter().chain(&report.authorities) {
+        if let Found::Unreadable(problem) = &named.found {
+            eprintln!("{}: cannot read: {problem}", named.file.display());
+        }
+    }
+    Ok(())
 }
 
 /// The CA hash of server-ca.crt and what each token file carries.

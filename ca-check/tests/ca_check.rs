@@ -585,14 +585,16 @@ fn a_closed_output_pipe_is_not_a_panic() {
     assert!(out.status.success(), "{stderr}");
 }
 
-/// kubeadm and k0s layouts are not checked yet: ca-check says so and exits 2
-/// (could not check) instead of judging a k3s path under their data dirs.
+/// `staged` and `token` are k3s's (rotate-ca, K10 tokens): for kubeadm and k0s
+/// ca-check says so and exits 2 (could not check) instead of judging a k3s
+/// path under their data dirs.
 #[test]
 fn kubeadm_and_k0s_are_refused_as_could_not_check() {
     let dir = scratch();
-    for product in ["kubeadm", "k0s"] {
+    for (product, command) in [("kubeadm", &["token"][..]), ("k0s", &["staged", "x"][..])] {
         let out = tool(dir.path())
-            .args(["--product", product, "expiry"])
+            .args(["--product", product])
+            .args(command)
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(2));

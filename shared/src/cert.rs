@@ -237,6 +237,25 @@ pub fn format_time(time: SystemTime) -> String {
     }
 }
 
+/// `time` as kubeadm's `certs check-expiration` table prints it (Go layout
+/// `Jan 02, 2006 15:04 MST`), in UTC.
+pub fn format_kubeadm_time(time: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    match der::DateTime::from_system_time(time) {
+        Ok(t) => format!(
+            "{} {:02}, {} {:02}:{:02} UTC",
+            MONTHS[usize::from(t.month().clamp(1, 12)) - 1],
+            t.day(),
+            t.year(),
+            t.hour(),
+            t.minutes()
+        ),
+        Err(_) => format_time(time),
+    }
+}
+
 /// Every certificate of a PEM file, in order; a file without one is an error.
 pub fn read_bundle(path: &Path) -> Result<Vec<Certificate>> {
     bundle_in(&PemFile::read(path)?)

@@ -4,13 +4,20 @@
 //! `[leaf, CA bundle]`), except CA bundles, which list each CA. k3s's
 //! `dynamic-cert.json` (the serving certificate behind the `k3s-serving` secret)
 //! is read too: it is not renewed with the other leaves, and an expired one has
-//! to be deleted by hand (secret and file).
+//! to be deleted by hand (secret and file). k0s's `admin.conf` in `pki/` is
+//! read for its embedded client certificate.
+//!
+//! kubeadm gets its own report ([`kubeadm_report`]): the fixed list of
+//! `kubeadm certs check-expiration`, by kubeadm's names, with each
+//! certificate's CA, external-CA mode, and absent files as missing.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::cert::{Certificate, bundle_in};
 use crate::input;
+use crate::kubeconfig::Kubeconfig;
+use crate::layout::kubeadm::{CERTIFICATES, KubeadmCa};
 use crate::pem_file::PemFile;
 
 /// k3s renews leaf certificates this close to expiry, so warn from here on.
@@ -109,7 +116,9 @@ impl Report {
 /// could block or never end) and unreadable directories become problems.
 /// Symbolic links to directories are not followed, so a link loop (`x -> .`)
 /// cannot make the walk endless; links to files are read like the files.
-pub fn scan(dir: &Path, now: SystemTime, warn: Duration) -> Report {
+/// `kubeconfigs` (paths relative to `dir`) are read for the client certificate
+/// they embed.
+pub fn scan(dir: &Path, now: SystemTime, warn: Duration, kubeconfigs: &[&str]) -> Report {
     let mut report = Report::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
@@ -141,7 +150,12 @@ pub fn scan(dir: &Path, now: SystemTime, warn: Duration) -> Report {
                     problem: format!("skipped: {kind}, not a regular file"),
                 });
             } else if is_certificate_name(&path) {
-                read_certificate_file(dir, &path, now, warn, &mut report);
+                read_certificate_file(dir, &path, false, now, warn, &mut report);
+            } else if kubeconfigs
+                .iter()
+                .any(|name| relative(dir, &path) == Path::new(name))
+            {
+                read_certificate_file(dir, &path, true, now, warn, &mut report);
             } else if path.file_name().is_some_and(|n| n == DYNAMIC_CERT) {
                 read_dynamic_cert(dir, &path, now, warn, &mut report);
             }
@@ -164,21 +178,33 @@ fn relative(base: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(base).unwrap_or(path).to_path_buf()
 }
 
+/// Adds the rows of the certificate file, or kubeconfig, at `path`.
 fn read_certificate_file(
     base: &Path,
     path: &Path,
+    kubeconfig: bool,
     now: SystemTime,
     warn: Duration,
     report: &mut Report,
 ) {
-    let certs = PemFile::read(path).and_then(|file| bundle_in(&file));
-    match certs {
+    match certificates_in(path, kubeconfig) {
         Ok(certs) => add_rows(relative(base, path), &certs, now, warn, report),
-        Err(e) => report.problems.push(Problem {
+        Err(problem) => report.problems.push(Problem {
             file: relative(base, path),
-            problem: problem_text(&e.to_string(), path),
+            problem,
         }),
     }
+}
+
+/// The certificates of a PEM file, or of a kubeconfig's
+/// `client-certificate-data`; an error is the problem without the path.
+fn certificates_in(path: &Path, kubeconfig: bool) -> Result<Vec<Certificate>, String> {
+    let certs = if kubeconfig {
+        Kubeconfig::read(path).and_then(|config| config.client_certificates())
+    } else {
+        PemFile::read(path).and_then(|file| bundle_in(&file))
+    };
+    certs.map_err(|e| problem_text(&e.to_string(), path))
 }
 
 /// Strips the path the library error starts with: the row names the file already.
@@ -196,16 +222,20 @@ fn add_rows(
 ) {
     let listed = if certs[0].is_ca() { certs.len() } else { 1 };
     for (i, cert) in certs.iter().take(listed).enumerate() {
-        report.rows.push(Row {
-            file: file.clone(),
-            index: i + 1,
-            subject: cert.subject_cn(),
-            issuer: cert.issuer_cn(),
-            usages: usages(cert),
-            is_ca: cert.is_ca(),
-            not_after: cert.not_after(),
-            status: status(cert, now, warn),
-        });
+        report.rows.push(row(file.clone(), i + 1, cert, now, warn));
+    }
+}
+
+fn row(file: PathBuf, index: usize, cert: &Certificate, now: SystemTime, warn: Duration) -> Row {
+    Row {
+        file,
+        index,
+        subject: cert.subject_cn(),
+        issuer: cert.issuer_cn(),
+        usages: usages(cert),
+        is_ca: cert.is_ca(),
+        not_after: cert.not_after(),
+        status: status(cert, now, warn),
     }
 }
 
@@ -299,6 +329,131 @@ fn read_dynamic_cert(
     }
 }
 
+/// One certificate of kubeadm's `certs check-expiration`.
+#[derive(Clone, Debug)]
+pub struct Named {
+    /// kubeadm's name for it: `apiserver`, `etcd-server`, `admin.conf`, `ca`.
+    pub name: &'static str,
+    /// The name of the CA that signs it (`ca`, `etcd-ca`); None for a CA.
+    pub ca_name: Option<&'static str>,
+    /// Whether that CA (or this CA) is in external-CA mode: its `.crt`
+    /// without its `.key`, so kubeadm cannot renew what it signs.
+    pub externally_managed: bool,
+    /// The file read: `pki/<base>.crt`, or the kubeconfig.
+    pub file: PathBuf,
+    /// What was found there.
+    pub found: Found,
+}
+
+/// What a [`Named`] certificate's file held.
+#[derive(Clone, Debug)]
+pub enum Found {
+    /// No file (kubeadm's `!MISSING!`): super-admin.conf exists only on the
+    /// node that ran `kubeadm init`, etcd's files only with stacked etcd.
+    Missing,
+    /// Its first certificate.
+    Read(Row),
+    /// A file that does not hold a readable certificate: the problem.
+    Unreadable(String),
+}
+
+/// kubeadm's report: the certificates and the CAs, each sorted by name as
+/// kubeadm sorts them.
+#[derive(Debug, Default)]
+pub struct KubeadmReport {
+    /// Leaf certificates and kubeconfig client certificates.
+    pub certificates: Vec<Named>,
+    /// `ca`, `etcd-ca`, `front-proxy-ca`.
+    pub authorities: Vec<Named>,
+}
+
+impl KubeadmReport {
+    fn all(&self) -> impl Iterator<Item = &Named> {
+        self.certificates.iter().chain(&self.authorities)
+    }
+
+    /// Whether any certificate is expired or not yet valid.
+    pub fn has_invalid(&self) -> bool {
+        self.all().any(|named| {
+            matches!(&named.found, Found::Read(row) if matches!(row.status, Status::Expired | Status::NotYetValid))
+        })
+    }
+
+    /// Whether any file could not be read (a missing one is not a problem:
+    /// kubeadm lists it and goes on).
+    pub fn has_problems(&self) -> bool {
+        self.all()
+            .any(|named| matches!(named.found, Found::Unreadable(_)))
+    }
+}
+
+/// What `kubeadm certs check-expiration --cert-dir <cert_dir>` lists, with
+/// the kubeconfigs in `kubeconfig_dir` (`/etc/kubernetes`).
+pub fn kubeadm_report(
+    cert_dir: &Path,
+    kubeconfig_dir: &Path,
+    now: SystemTime,
+    warn: Duration,
+) -> KubeadmReport {
+    let ca_file =
+        |ca: KubeadmCa, extension: &str| cert_dir.join(format!("{}.{extension}", ca.stem()));
+    // kubeadm's rule, per CA: the certificate is there but not the key.
+    let external = |ca: KubeadmCa| ca_file(ca, "crt").exists() && !ca_file(ca, "key").exists();
+    let named = |name, ca_name, externally_managed, file: PathBuf, kubeconfig| {
+        let found = if !file.exists() {
+            Found::Missing
+        } else {
+            match certificates_in(&file, kubeconfig) {
+                Ok(certs) => Found::Read(row(file.clone(), 1, &certs[0], now, warn)),
+                Err(problem) => Found::Unreadable(problem),
+            }
+        };
+        Named {
+            name,
+            ca_name,
+            externally_managed,
+            file,
+            found,
+        }
+    };
+    let mut certificates: Vec<Named> = CERTIFICATES
+        .iter()
+        .filter(|cert| cert.checked_for_expiry())
+        .map(|cert| {
+            let file = if cert.kubeconfig {
+                kubeconfig_dir.join(cert.base)
+            } else {
+                cert_dir.join(format!("{}.crt", cert.base))
+            };
+            named(
+                cert.expiration_name,
+                Some(cert.ca.expiration_name()),
+                external(cert.ca),
+                file,
+                cert.kubeconfig,
+            )
+        })
+        .collect();
+    let mut authorities: Vec<Named> = KubeadmCa::ALL
+        .into_iter()
+        .map(|ca| {
+            named(
+                ca.expiration_name(),
+                None,
+                external(ca),
+                ca_file(ca, "crt"),
+                false,
+            )
+        })
+        .collect();
+    certificates.sort_by_key(|named| named.name);
+    authorities.sort_by_key(|named| named.name);
+    KubeadmReport {
+        certificates,
+        authorities,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,7 +477,7 @@ mod tests {
         for name in ["x", "y", "z"] {
             std::os::unix::fs::symlink(".", root.join(name)).unwrap();
         }
-        let report = scan(root, SystemTime::now(), Duration::ZERO);
+        let report = scan(root, SystemTime::now(), Duration::ZERO, &[]);
         let problems: Vec<String> = report
             .problems
             .iter()

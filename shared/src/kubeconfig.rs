@@ -1,6 +1,8 @@
-//! The partial kubeconfigs `kubeadm certs generate-csr` writes (KUBEADM-K0S-CONTRACT.md
-//! section 3): one cluster, one user, `client-key-data` only. Signing fills in
-//! `client-certificate-data` and `certificate-authority-data`.
+//! kubeadm's kubeconfigs: the partial ones `kubeadm certs generate-csr` writes
+//! (KUBEADM-K0S-CONTRACT.md section 3: one cluster, one user, `client-key-data`
+//! only), which signing fills with `client-certificate-data` and
+//! `certificate-authority-data`, and the complete ones whose embedded
+//! certificates the expiry report reads (k0s's `admin.conf` is laid out alike).
 //!
 //! The file is edited in place, line by line, instead of being parsed and
 //! re-serialised: kubeadm writes it through client-go, whose layout is fixed
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 use base64ct::Encoding as _;
 use zeroize::Zeroizing;
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, bundle_in};
 use crate::error::{Error, Result};
 use crate::keys::PrivateKey;
 use crate::pem_file::PemFile;
@@ -55,17 +57,34 @@ impl Kubeconfig {
 
     /// The private key of the user's `client-key-data`.
     pub fn client_key(&self) -> Result<PrivateKey> {
-        let user = self.mapping("users", "user")?;
+        let pem = Zeroizing::new(self.data("users", "user", "client-key-data")?);
+        PrivateKey::first_in(&PemFile::parse(&self.path, pem.to_vec())?)
+    }
+
+    /// The certificates of the user's `client-certificate-data`, the client's
+    /// own first (what kubeadm's `certs check-expiration` reads).
+    pub fn client_certificates(&self) -> Result<Vec<Certificate>> {
+        let pem = self.data("users", "user", "client-certificate-data")?;
+        bundle_in(&PemFile::parse(&self.path, pem)?)
+    }
+
+    /// The certificates of the cluster's `certificate-authority-data`.
+    pub fn certificate_authorities(&self) -> Result<Vec<Certificate>> {
+        let pem = self.data("clusters", "cluster", "certificate-authority-data")?;
+        bundle_in(&PemFile::parse(&self.path, pem)?)
+    }
+
+    /// The decoded base64 value of `field` in the `item` mapping of `section`
+    /// (`users` / `user` / `client-key-data`); absent or empty is an error.
+    fn data(&self, section: &str, item: &str, field: &str) -> Result<Vec<u8>> {
+        let mapping = self.mapping(section, item)?;
         let value = self
-            .find(&user, "client-key-data")
+            .find(&mapping, field)
             .map(|(_, value)| value)
             .filter(|value| !value.is_empty())
-            .ok_or_else(|| self.error("the user has no client-key-data".into()))?;
-        let pem = Zeroizing::new(
-            base64ct::Base64::decode_vec(&value)
-                .map_err(|_| self.error("client-key-data is not base64".into()))?,
-        );
-        PrivateKey::first_in(&PemFile::parse(&self.path, pem.to_vec())?)
+            .ok_or_else(|| self.error(format!("the {item} has no {field}")))?;
+        base64ct::Base64::decode_vec(&value)
+            .map_err(|_| self.error(format!("{field} is not base64")))
     }
 
     /// The file with the cluster's `certificate-authority-data` set to `ca`
@@ -96,7 +115,7 @@ impl Kubeconfig {
 
     fn layout_error(&self, what: String) -> Error {
         self.error(format!(
-            "{what}; sign-csr fills only kubeconfigs laid out as kubeadm writes them \
+            "{what}; only kubeconfigs laid out as kubeadm writes them are read and filled \
              (use kubectl config set-cluster/set-credentials --embed-certs for others)"
         ))
     }
@@ -266,6 +285,31 @@ mod tests {
                 "client-certificate-data: Q0VSVA=="
             )
         );
+    }
+
+    /// The expiry report reads what signing writes: both embedded values
+    /// decode back to the certificates, and an absent one is named.
+    #[test]
+    fn embedded_certificates_are_read_back() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/k3s-default/server/tls/server-ca.crt");
+        let bundle = bundle_in(&PemFile::read(&path).unwrap()).unwrap();
+        let (ca, client) = (&bundle[0], &bundle[bundle.len() - 1]);
+        let filled = config(PARTIAL).with_credentials(ca, client).unwrap();
+        let filled = Kubeconfig::parse(Path::new("admin.conf"), filled).unwrap();
+        assert_eq!(
+            filled.client_certificates().unwrap()[0].to_pem(),
+            client.to_pem()
+        );
+        assert_eq!(
+            filled.certificate_authorities().unwrap()[0].to_pem(),
+            ca.to_pem()
+        );
+        let err = config(PARTIAL)
+            .client_certificates()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "admin.conf: the user has no client-certificate-data");
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub fn layout() -> Layout {
         |_, cluster| leaves(cluster),
         "k0s rotates CAs only by hand, with every node stopped: to change the CAs \
          of a running cluster, follow k0s's docs (troubleshooting/certificate-authorities)",
+        // The admin kubeconfig lives in pki/ and embeds the admin client certificate.
+        super::ExpiryScheme::Scan {
+            kubeconfigs: &["admin.conf"],
+        },
     )
 }
 

@@ -33,6 +33,7 @@ pub fn layout() -> Layout {
         |_, cluster| KubeadmNames::offline(cluster).leaves(),
         "kubeadm has no CA rotation: to change the CAs of a running cluster, follow \
          the manual rotation of CA certificates in the Kubernetes docs",
+        super::ExpiryScheme::Kubeadm,
     )
 }
 
@@ -171,6 +172,12 @@ impl KubeadmCert {
         } else {
             data_dir.join(PKI_DIR).join(self.base)
         }
+    }
+
+    /// Whether `kubeadm certs check-expiration` lists it: all but kubelet.conf,
+    /// whose client certificate the kubelet rotates itself.
+    pub fn checked_for_expiry(&self) -> bool {
+        self.common_name != CommonName::KubeletNode
     }
 
     /// The file `kubeadm certs generate-csr` writes its CSR to.

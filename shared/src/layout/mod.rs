@@ -57,6 +57,8 @@ pub struct Layout {
     /// What to do instead of overwriting the CAs of a running cluster (a
     /// sentence, for the refusal of an initialised directory).
     pub rotation_advice: &'static str,
+    /// What `ca-check expiry` lists.
+    pub expiry: ExpiryScheme,
 }
 
 impl Layout {
@@ -201,6 +203,22 @@ pub enum JoinScheme {
     K0sPreShared,
 }
 
+/// What `ca-check expiry` lists for a layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryScheme {
+    /// Every certificate under the cert dir, and the client certificate
+    /// embedded in each of these kubeconfigs found there (k0s keeps
+    /// `admin.conf` in `pki/`; k3s has none under `server/tls`).
+    Scan {
+        /// Kubeconfig file names, relative to the cert dir.
+        kubeconfigs: &'static [&'static str],
+    },
+    /// kubeadm's `certs check-expiration`: a fixed list of named certificates
+    /// ([`kubeadm::CERTIFICATES`]) and CAs, the kubeconfigs in the data dir,
+    /// an absent file reported as missing.
+    Kubeadm,
+}
+
 /// The k3s / RKE2 layout (see [`crate::topology`] for its names).
 pub fn k3s(product: Product) -> Layout {
     Layout {
@@ -226,6 +244,7 @@ pub fn k3s(product: Product) -> Layout {
         rotation_advice: "To change the CAs of a running cluster, generate into a staging \
                           DATA_DIR and load it with \
                           `k3s certificate rotate-ca --path=<DATA_DIR>/server`",
+        expiry: ExpiryScheme::Scan { kubeconfigs: &[] },
     }
 }
 
@@ -240,6 +259,7 @@ fn kubernetes_layout(
     join: JoinScheme,
     leaves: fn(Product, &ClusterNames) -> Vec<LeafSpec>,
     rotation_advice: &'static str,
+    expiry: ExpiryScheme,
 ) -> Layout {
     Layout {
         product,
@@ -268,6 +288,7 @@ fn kubernetes_layout(
         default_service_ip: IpAddr::from([10, 96, 0, 1]),
         leaves,
         rotation_advice,
+        expiry,
     }
 }
 
