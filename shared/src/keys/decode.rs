@@ -44,13 +44,13 @@ fn from_pkcs8(der: &[u8]) -> Result<PrivateKey, String> {
             .map_err(|e| format!("PKCS#8 EC key without a named curve: {e}"))?;
         match curve {
             P256 => p256::SecretKey::from_pkcs8_der(der)
-                .map(PrivateKey::P256)
+                .map(|key| PrivateKey::P256(key.into()))
                 .map_err(invalid),
             P384 => p384::SecretKey::from_pkcs8_der(der)
-                .map(PrivateKey::P384)
+                .map(|key| PrivateKey::P384(key.into()))
                 .map_err(invalid),
             P521 => p521::SecretKey::from_pkcs8_der(der)
-                .map(PrivateKey::P521)
+                .map(|key| PrivateKey::P521(Box::new(key.into())))
                 .map_err(invalid),
             other => Err(format!(
                 "EC key on curve {other}; P-256, P-384 and P-521 are supported"
@@ -70,9 +70,11 @@ fn from_pkcs8(der: &[u8]) -> Result<PrivateKey, String> {
 fn ec_from_sec1(der: &[u8]) -> Result<PrivateKey, String> {
     // Each curve's decoder checks the named curve of the key against its own.
     p256::SecretKey::from_sec1_der(der)
-        .map(PrivateKey::P256)
-        .or_else(|_| p384::SecretKey::from_sec1_der(der).map(PrivateKey::P384))
-        .or_else(|_| p521::SecretKey::from_sec1_der(der).map(PrivateKey::P521))
+        .map(|key| PrivateKey::P256(key.into()))
+        .or_else(|_| p384::SecretKey::from_sec1_der(der).map(|key| PrivateKey::P384(key.into())))
+        .or_else(|_| {
+            p521::SecretKey::from_sec1_der(der).map(|key| PrivateKey::P521(Box::new(key.into())))
+        })
         .map_err(|e| {
             format!("invalid or unsupported SEC1 EC private key (P-256, P-384 and P-521 are supported): {e}")
         })

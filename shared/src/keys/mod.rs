@@ -34,12 +34,14 @@ pub(crate) use sign::{KeySigner, RawSignature};
 pub enum PrivateKey {
     /// An RSA key.
     Rsa(Box<rsa::RsaPrivateKey>),
-    /// An ECDSA P-256 key.
-    P256(p256::SecretKey),
+    /// An ECDSA P-256 key. ECDSA keys are held as signing keys, which keep
+    /// their public point: deriving it costs a scalar multiplication, as much
+    /// as a signature, and a run signs thousands of certificates with one key.
+    P256(p256::ecdsa::SigningKey),
     /// An ECDSA P-384 key.
-    P384(p384::SecretKey),
+    P384(p384::ecdsa::SigningKey),
     /// An ECDSA P-521 key.
-    P521(p521::SecretKey),
+    P521(Box<p521::ecdsa::SigningKey>),
     /// An Ed25519 key.
     Ed25519(Box<ed25519_dalek::SigningKey>),
 }
@@ -87,14 +89,14 @@ impl PrivateKey {
                             .ok_or_else(|| Error::crypto("generating an RSA key", "no key"))?,
                     )),
                     KeyAlgorithm::EcdsaP256 => {
-                        PrivateKey::P256(p256::SecretKey::generate_from_rng(&mut rng))
+                        PrivateKey::P256(p256::SecretKey::generate_from_rng(&mut rng).into())
                     }
                     KeyAlgorithm::EcdsaP384 => {
-                        PrivateKey::P384(p384::SecretKey::generate_from_rng(&mut rng))
+                        PrivateKey::P384(p384::SecretKey::generate_from_rng(&mut rng).into())
                     }
-                    KeyAlgorithm::EcdsaP521 => {
-                        PrivateKey::P521(p521::SecretKey::generate_from_rng(&mut rng))
-                    }
+                    KeyAlgorithm::EcdsaP521 => PrivateKey::P521(Box::new(
+                        p521::SecretKey::generate_from_rng(&mut rng).into(),
+                    )),
                     KeyAlgorithm::Ed25519 => {
                         PrivateKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
                     }
@@ -123,9 +125,15 @@ impl PrivateKey {
         let line_ending = der::pem::LineEnding::LF;
         let encoded = match self {
             PrivateKey::Rsa(key) => key.to_pkcs1_pem(line_ending).map_err(|e| e.to_string()),
-            PrivateKey::P256(key) => key.to_sec1_pem(line_ending).map_err(|e| e.to_string()),
-            PrivateKey::P384(key) => key.to_sec1_pem(line_ending).map_err(|e| e.to_string()),
-            PrivateKey::P521(key) => key.to_sec1_pem(line_ending).map_err(|e| e.to_string()),
+            PrivateKey::P256(key) => p256::SecretKey::from(key)
+                .to_sec1_pem(line_ending)
+                .map_err(|e| e.to_string()),
+            PrivateKey::P384(key) => p384::SecretKey::from(key)
+                .to_sec1_pem(line_ending)
+                .map_err(|e| e.to_string()),
+            PrivateKey::P521(key) => p521::SecretKey::from(&**key)
+                .to_sec1_pem(line_ending)
+                .map_err(|e| e.to_string()),
             PrivateKey::Ed25519(_) => {
                 let der = self.to_pkcs8_der()?;
                 return Ok(Zeroizing::new(crate::pem_file::encode(PKCS8_LABEL, &der)));
@@ -157,9 +165,9 @@ impl PrivateKey {
     pub fn public_key_der(&self) -> Result<Vec<u8>> {
         let document = match self {
             PrivateKey::Rsa(key) => key.to_public_key().to_public_key_der(),
-            PrivateKey::P256(key) => key.public_key().to_public_key_der(),
-            PrivateKey::P384(key) => key.public_key().to_public_key_der(),
-            PrivateKey::P521(key) => key.public_key().to_public_key_der(),
+            PrivateKey::P256(key) => key.verifying_key().to_public_key_der(),
+            PrivateKey::P384(key) => key.verifying_key().to_public_key_der(),
+            PrivateKey::P521(key) => key.verifying_key().to_public_key_der(),
             PrivateKey::Ed25519(key) => key.verifying_key().to_public_key_der(),
         };
         document

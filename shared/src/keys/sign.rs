@@ -22,13 +22,12 @@ impl PrivateKey {
     /// DER-encoded, as X.509 carries them.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         let failed = |e: signature::Error| Error::crypto("signing", e);
-        // The same three lines for each curve: the ECDSA types are generic over
+        // The same two lines for each curve: the ECDSA types are generic over
         // curves whose trait bounds are longer than the code they would save.
         macro_rules! ecdsa {
             ($curve:ident, $key:expr) => {{
-                let signer = $curve::ecdsa::SigningKey::from($key);
                 let signature: $curve::ecdsa::DerSignature =
-                    signer.try_sign(message).map_err(failed)?;
+                    $key.try_sign(message).map_err(failed)?;
                 signature.as_bytes().to_vec()
             }};
         }
@@ -41,7 +40,7 @@ impl PrivateKey {
             }
             PrivateKey::P256(key) => ecdsa!(p256, key),
             PrivateKey::P384(key) => ecdsa!(p384, key),
-            PrivateKey::P521(key) => ecdsa!(p521, key),
+            PrivateKey::P521(key) => ecdsa!(p521, key.as_ref()),
             PrivateKey::Ed25519(key) => key.try_sign(message).map_err(failed)?.to_bytes().to_vec(),
         })
     }
