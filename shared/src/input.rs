@@ -53,7 +53,9 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     if file_type != FileType::RegularFile {
         return Err(refuse(file_type));
     }
-    let mut bytes = Vec::new();
+    // Sized from fstat, the file is read in one call (and one to see its end).
+    let expected = usize::try_from(opened.st_size.clamp(0, MAX_INPUT_BYTES as i64)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(expected + 1);
     std::fs::File::from(fd)
         .take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
