@@ -14,6 +14,11 @@
 //!   its target, each target linked to a backup, then the temporary file
 //!   renamed over it; the directories are fsynced.
 //!
+//! A plan of more than a few dozen files (a directory of signed CSRs) is made
+//! durable by one syncfs(2) per filesystem once every file is written, instead
+//! of one fsync per file; either way nothing is renamed into place before its
+//! contents are on disk.
+//!
 //! Renaming the journal to its "done" name is the commit point; then the old
 //! directory or the backups and the journal are removed. Temporary, backup and
 //! new-directory names carry a random part, so they never collide with a file
@@ -29,9 +34,10 @@
 //!
 //! Every directory is opened once and worked in by name (`openat`, `renameat`,
 //! `linkat`, `O_NOFOLLOW`), and a plan that must not write under the live tls
-//! directory checks each opened directory's ancestry by device and inode: a
-//! symbolic link anywhere on the way cannot redirect a write into it.
+//! directory checks each opened directory's ancestry by device and inode, once:
+//! a symbolic link anywhere on the way cannot redirect a write into it.
 
+use std::collections::{HashMap, HashSet, hash_map};
 use std::fs;
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
@@ -88,20 +94,27 @@ pub(crate) fn commit(
 /// What a commit of `todo` will do, recorded before it starts; targets that
 /// are directories are refused before anything is written.
 fn journal_for(todo: &[&PlannedFile], lock_dir: &Path) -> Result<Journal> {
+    // (absolute target, whether something is there now)
     let mut targets = Vec::new();
     for file in todo {
         let target =
             std::path::absolute(&file.path).map_err(|e| Error::io(&file.path, "resolving", e))?;
-        if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+        let existing = fs::symlink_metadata(&target).ok();
+        if existing.as_ref().is_some_and(fs::Metadata::is_dir) {
             return Err(Error::NotAFile {
                 path: file.path.clone(),
                 kind: "a directory",
             });
         }
-        targets.push(target);
+        targets.push((target, existing.is_some()));
     }
     let mut dirs: Vec<PathBuf> = Vec::new();
+    // Thousands of targets share a directory: each is looked at once.
+    let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut add_missing = |dir: &Path| -> Result<()> {
+        if !seen.insert(dir.to_path_buf()) {
+            return Ok(());
+        }
         for missing in missing_dirs(dir)? {
             if !dirs.contains(&missing) {
                 dirs.push(missing);
@@ -110,7 +123,8 @@ fn journal_for(todo: &[&PlannedFile], lock_dir: &Path) -> Result<Journal> {
         Ok(())
     };
     let mut entries = Vec::new();
-    let swap = match swap_root(&targets, lock_dir) {
+    let paths: Vec<&Path> = targets.iter().map(|(t, _)| t.as_path()).collect();
+    let swap = match swap_root(&paths, lock_dir) {
         Some(root) => {
             if let Some(parent) = root.parent() {
                 add_missing(parent)?;
@@ -125,11 +139,10 @@ fn journal_for(todo: &[&PlannedFile], lock_dir: &Path) -> Result<Journal> {
             })
         }
         None => {
-            for target in targets {
+            for (target, existing) in targets {
                 if let Some(parent) = target.parent() {
                     add_missing(parent)?;
                 }
-                let existing = fs::symlink_metadata(&target).is_ok();
                 entries.push(Entry {
                     temp: sibling(&target, "tmp"),
                     backup: existing.then(|| sibling(&target, "old")),
@@ -152,7 +165,7 @@ fn journal_for(todo: &[&PlannedFile], lock_dir: &Path) -> Result<Journal> {
 /// stays on the directory it was taken on) and it and every directory between
 /// it and a target is a real directory or not there yet (a symbolic link would
 /// be copied as a link, and written through outside the new tree).
-fn swap_root(targets: &[PathBuf], lock_dir: &Path) -> Option<PathBuf> {
+fn swap_root(targets: &[&Path], lock_dir: &Path) -> Option<PathBuf> {
     let lock_dir = std::path::absolute(lock_dir).ok()?;
     let mut root = targets.first()?.parent()?.to_path_buf();
     for target in targets {
@@ -163,11 +176,16 @@ fn swap_root(targets: &[PathBuf], lock_dir: &Path) -> Option<PathBuf> {
     if !root.starts_with(&lock_dir) || root == lock_dir {
         return None;
     }
+    let mut checked: HashSet<&Path> = HashSet::new();
     for target in targets {
         for dir in target.ancestors().skip(1) {
+            if checked.contains(dir) {
+                break;
+            }
             if fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
                 return None;
             }
+            checked.insert(dir);
             if dir == root {
                 break;
             }
@@ -376,8 +394,8 @@ pub(crate) fn open_dir(path: &Path) -> Result<OwnedFd> {
     .map_err(|e| Error::io(path, "opening directory", e.into()))
 }
 
-/// The directory `path` split into its parent, opened, and its name.
-fn open_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
+/// `path` split into its parent directory and its name.
+fn split_parent(path: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
     let name = path.file_name().ok_or_else(|| {
         Error::io(
             path,
@@ -385,7 +403,12 @@ fn open_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
             std::io::Error::from(std::io::ErrorKind::InvalidInput),
         )
     })?;
-    let parent = path.parent().unwrap_or(Path::new("."));
+    Ok((path.parent().unwrap_or(Path::new(".")), name))
+}
+
+/// The directory `path` split into its parent, opened, and its name.
+fn open_parent(path: &Path) -> Result<(OwnedFd, &std::ffi::OsStr)> {
+    let (parent, name) = split_parent(path)?;
     Ok((open_dir(parent)?, name))
 }
 
@@ -492,36 +515,123 @@ fn commit_files(
         make_dir(dir, forbidden)?;
         check_interrupted()?;
     }
-    let mut dirs: Vec<(PathBuf, OwnedFd)> = Vec::new();
+    let durability = Durability::for_plan(files.len());
+    let mut dirs = DirHandles::new(forbidden);
     for (entry, file) in journal.entries.iter().zip(files) {
-        let (parent, _) = open_parent(&entry.target)?;
-        refuse_forbidden(&parent, &file.path, forbidden)?;
-        write_temp(&parent, entry.temp.file_name().unwrap_or_default(), file)?;
+        let (parent, _) = dirs.parent_of(&entry.target, &file.path)?;
+        write_temp(
+            parent,
+            entry.temp.file_name().unwrap_or_default(),
+            file,
+            durability,
+        )?;
         check_interrupted()?;
-        if let Some(parent_path) = entry.target.parent() {
-            if !dirs.iter().any(|(p, _)| p == parent_path) {
-                dirs.push((parent_path.to_path_buf(), parent));
-            }
-        }
     }
+    dirs.make_durable(durability)?;
     for (entry, file) in journal.entries.iter().zip(files) {
-        let (parent, name) = open_parent(&entry.target)?;
-        refuse_forbidden(&parent, &file.path, forbidden)?;
+        let (parent, name) = dirs.parent_of(&entry.target, &file.path)?;
         let temp_name = entry.temp.file_name().unwrap_or_default();
         if let Some(backup) = &entry.backup {
             let backup_name = backup.file_name().unwrap_or_default();
-            rustix::fs::linkat(&parent, name, &parent, backup_name, AtFlags::empty())
+            rustix::fs::linkat(parent, name, parent, backup_name, AtFlags::empty())
                 .map_err(|e| Error::io(&file.path, "keeping a copy of", e.into()))?;
         }
-        rustix::fs::renameat(&parent, temp_name, &parent, name)
+        rustix::fs::renameat(parent, temp_name, parent, name)
             .map_err(|e| Error::io(&file.path, "replacing", e.into()))?;
         check_interrupted()?;
     }
-    for (path, dir) in &dirs {
-        rustix::fs::fsync(dir).map_err(|e| Error::io(path, "syncing", e.into()))?;
-        check_interrupted()?;
-    }
+    dirs.sync_each()?;
     mark_done(lock_dir, lock_path)
+}
+
+/// How the temporary files of a commit are made durable before any is renamed
+/// into place.
+#[derive(Clone, Copy, PartialEq)]
+enum Durability {
+    /// fsync each file as it is written: a tree of certificates and keys.
+    EachFile,
+    /// One syncfs(2) per filesystem once all are written: a directory of
+    /// thousands of signed CSRs, where one fsync per file would cost seconds
+    /// (the reason dpkg calls sync(2) before its renames).
+    WholeFilesystem,
+}
+
+impl Durability {
+    /// Above this many files a plan is synced by filesystem.
+    const EACH_FILE_UP_TO: usize = 64;
+
+    fn for_plan(files: usize) -> Self {
+        if files <= Self::EACH_FILE_UP_TO {
+            Durability::EachFile
+        } else {
+            Durability::WholeFilesystem
+        }
+    }
+}
+
+/// The directories a commit writes in, each opened once and, when the plan must
+/// not write under the live tls directory, checked once: every later step works
+/// through that same handle, whatever happens to the path meanwhile.
+struct DirHandles<'a> {
+    open: HashMap<PathBuf, OwnedFd>,
+    forbidden: Forbidden<'a>,
+}
+
+impl<'a> DirHandles<'a> {
+    fn new(forbidden: Forbidden<'a>) -> Self {
+        DirHandles {
+            open: HashMap::new(),
+            forbidden,
+        }
+    }
+
+    /// The opened parent of `target` and its name there; `shown` is the path
+    /// a refusal names.
+    fn parent_of<'t>(
+        &mut self,
+        target: &'t Path,
+        shown: &Path,
+    ) -> Result<(&OwnedFd, &'t std::ffi::OsStr)> {
+        let (parent, name) = split_parent(target)?;
+        let dir = match self.open.entry(parent.to_path_buf()) {
+            hash_map::Entry::Occupied(known) => known.into_mut(),
+            hash_map::Entry::Vacant(new) => {
+                let dir = open_dir(parent)?;
+                refuse_forbidden(&dir, shown, self.forbidden)?;
+                new.insert(dir)
+            }
+        };
+        Ok((dir, name))
+    }
+
+    /// Makes everything written so far durable when `durability` deferred it:
+    /// one syncfs per filesystem the directories lie on.
+    fn make_durable(&self, durability: Durability) -> Result<()> {
+        if durability == Durability::EachFile {
+            return Ok(());
+        }
+        let mut synced = Vec::new();
+        for (path, dir) in &self.open {
+            let device = rustix::fs::fstat(dir)
+                .map_err(|e| Error::io(path, "syncing", e.into()))?
+                .st_dev;
+            if !synced.contains(&device) {
+                rustix::fs::syncfs(dir).map_err(|e| Error::io(path, "syncing", e.into()))?;
+                synced.push(device);
+                check_interrupted()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// fsyncs every directory, so the renames in it survive a power loss.
+    fn sync_each(&self) -> Result<()> {
+        for (path, dir) in &self.open {
+            rustix::fs::fsync(dir).map_err(|e| Error::io(path, "syncing", e.into()))?;
+            check_interrupted()?;
+        }
+        Ok(())
+    }
 }
 
 /// The commit of a [`Swap`]: builds the new directory, exchanges it with the
@@ -566,7 +676,11 @@ fn commit_swap(
     if swap.old_id.is_some() {
         mirror(&swap.dir, &swap.new)?;
     }
-    let mut written: Vec<PathBuf> = vec![swap.new.clone()];
+    // The new directory is the commit's own until the exchange: nothing in it
+    // needs checking against the forbidden directory.
+    let durability = Durability::for_plan(files.len());
+    let mut written = DirHandles::new(None);
+    written.open.insert(swap.new.clone(), new_dir);
     for file in files {
         let target =
             std::path::absolute(&file.path).map_err(|e| Error::io(&file.path, "resolving", e))?;
@@ -577,22 +691,16 @@ fn commit_swap(
         for missing in missing_dirs(dir)? {
             make_dir(&missing, None)?;
         }
-        let (dir_fd, file_name) = open_parent(&inside)?;
+        let (dir_fd, file_name) = written.parent_of(&inside, &file.path)?;
         let temp = sibling(&inside, "tmp");
         let temp_name = temp.file_name().unwrap_or_default();
-        write_temp(&dir_fd, temp_name, file)?;
-        rustix::fs::renameat(&dir_fd, temp_name, &dir_fd, file_name)
+        write_temp(dir_fd, temp_name, file, durability)?;
+        rustix::fs::renameat(dir_fd, temp_name, dir_fd, file_name)
             .map_err(|e| Error::io(&file.path, "writing", e.into()))?;
         check_interrupted()?;
-        if !written.iter().any(|d| d == dir) {
-            written.push(dir.to_path_buf());
-        }
     }
-    for dir in &written {
-        let fd = open_dir(dir)?;
-        rustix::fs::fsync(&fd).map_err(|e| Error::io(&swap.dir, "syncing", e.into()))?;
-        check_interrupted()?;
-    }
+    written.make_durable(durability)?;
+    written.sync_each()?;
     let flags = if swap.old_id.is_some() {
         RenameFlags::EXCHANGE
     } else {
@@ -675,8 +783,13 @@ fn undo_swap(swap: &Swap) -> std::result::Result<(), (PathBuf, PathBuf)> {
 }
 
 /// Creates the temporary file (never following a link, never reusing a name),
-/// writes it, sets its mode and fsyncs it.
-fn write_temp(dir: &OwnedFd, name: &std::ffi::OsStr, file: &PlannedFile) -> Result<()> {
+/// writes it, sets its mode and, unless `durability` defers it, fsyncs it.
+fn write_temp(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    file: &PlannedFile,
+    durability: Durability,
+) -> Result<()> {
     let target = &file.path;
     let out = rustix::fs::openat(
         dir,
@@ -688,7 +801,10 @@ fn write_temp(dir: &OwnedFd, name: &std::ffi::OsStr, file: &PlannedFile) -> Resu
     let mut out = fs::File::from(out);
     out.write_all(&file.contents)
         .and_then(|()| out.set_permissions(fs::Permissions::from_mode(file.mode)))
-        .and_then(|()| out.sync_all())
+        .and_then(|()| match durability {
+            Durability::EachFile => out.sync_all(),
+            Durability::WholeFilesystem => Ok(()),
+        })
         .map_err(|e| Error::io(target, "writing", e))
 }
 
@@ -885,6 +1001,49 @@ mod tests {
         );
         drop(lock);
         assert_eq!(names(dir.path()), ["a"], "no lock or journal left");
+    }
+
+    /// Plans above the fsync-each limit are made durable by syncfs: the same
+    /// files, modes and replacements, file by file and by directory switch.
+    #[test]
+    fn a_plan_of_many_files_is_applied_whole_both_ways() {
+        let count = Durability::EACH_FILE_UP_TO + 1;
+        assert!(Durability::for_plan(count) == Durability::WholeFilesystem);
+        let dir = tempfile::tempdir().unwrap();
+        for target in [dir.path().to_path_buf(), dir.path().join("server/tls")] {
+            fs::create_dir_all(&target).unwrap();
+            fs::write(target.join("0.crt"), "old").unwrap();
+            let mut plan = Plan::new();
+            for i in 0..count {
+                if i % 2 == 0 {
+                    plan.add_public(target.join(format!("{i}.crt")), format!("cert {i}"));
+                } else {
+                    plan.add_secret(target.join(format!("{i}.key")), format!("key {i}"));
+                }
+            }
+            let files: Vec<_> = plan.files().iter().collect();
+            let swap = journal_for(&files, dir.path()).unwrap().swap;
+            assert_eq!(swap.is_some(), target != dir.path(), "{target:?}");
+            let lock = lock(dir.path());
+            let changes = plan.apply(&lock).unwrap();
+            drop(lock);
+            assert_eq!(
+                changes
+                    .iter()
+                    .filter(|(_, c)| *c == Change::Replace)
+                    .count(),
+                1
+            );
+            assert_eq!(fs::read(target.join("0.crt")).unwrap(), b"cert 0");
+            assert_eq!(fs::read(target.join("1.key")).unwrap(), b"key 1");
+            assert_eq!(mode(&target.join("1.key")), 0o600);
+            assert_eq!(mode(&target.join("2.crt")), 0o644);
+            let hidden: Vec<String> = names(&target)
+                .into_iter()
+                .filter(|n| n.starts_with('.'))
+                .collect();
+            assert!(hidden.is_empty(), "{hidden:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Fault injection: a writing tool stopped with SIGTERM or SIGKILL at each
-//! rename and each fsync of its commit (`strace -e inject=...:signal=...:when=N`),
+//! rename and each fsync or syncfs of its commit (`strace -e inject=...:signal=...:when=N`),
 //! and what must hold afterwards:
 //! - after SIGTERM the directory is exactly as before: same files, bytes, modes,
 //!   directories, nothing extra;
@@ -20,8 +20,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::{openssl, scratch};
 
 /// The syscalls of a commit that the suite stops the tool at: renames and
-/// fsyncs. strace counts `when=N` per syscall, so each is injected on its own.
-pub const SYSCALLS: [&str; 5] = ["rename", "renameat", "renameat2", "fsync", "fdatasync"];
+/// syncs. strace counts `when=N` per syscall, so each is injected on its own.
+pub const SYSCALLS: [&str; 6] = [
+    "rename",
+    "renameat",
+    "renameat2",
+    "fsync",
+    "fdatasync",
+    "syncfs",
+];
 
 /// One way to run a writing tool.
 pub struct Scenario<'a> {
@@ -252,7 +259,7 @@ fn check_point(
     None
 }
 
-/// Runs every point of `scenario` (renames and fsyncs, SIGTERM and SIGKILL) on
+/// Runs every point of `scenario` (renames and syncs, SIGTERM and SIGKILL) on
 /// `threads` threads; returns the number of points, and panics listing failures.
 pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
     let dir = scratch();
@@ -282,8 +289,13 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
     }
     for &(syscall, calls) in &calls {
         // Sampled points start mid-stride, inside the commit rather than at its
-        // journal.
-        let step = scenario.step.max(1);
+        // journal. A syscall made fewer times than the stride (the one syncfs of
+        // a large commit) is stopped at every call: a stride would skip it.
+        let step = if calls < scenario.step {
+            1
+        } else {
+            scenario.step.max(1)
+        };
         for n in (1 + (step - 1) / 2..=calls).step_by(step) {
             for signal in ["TERM", "KILL"] {
                 points.push((syscall, n, signal));
