@@ -20,6 +20,7 @@ use shared::sign_csr::{
     CsrProfile, DEFAULT_DAYS, GenericTargets, KubeadmOptions, SignRun, SigningCa, plan_generic,
     plan_kubeadm,
 };
+use shared::topology::Product;
 
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
 /// (--product kubeadm), or any CSR with a server, client or peer profile.
@@ -134,11 +135,12 @@ fn run(args: Args) -> Result<bool> {
         days => days.unwrap_or(DEFAULT_DAYS),
     };
     let passphrases = Passphrases::new(PassphraseSource::from_flag(args.password_file.clone()));
-    match args.product.as_deref() {
-        Some("kubeadm") => kubeadm(args, days, passphrases, now),
+    match args.product.as_deref().map(Product::new).transpose()? {
+        Some(Product::Kubeadm) => kubeadm(args, days, passphrases, now),
         Some(other) => Err(usage(format!(
-            "--product {other}: only kubeadm writes CSRs to sign; for a k3s or RKE2 CA use \
-             --ca <tls dir>/server-ca (or client-ca) with --profile and --csr"
+            "--product {}: only kubeadm writes CSRs to sign; for a k3s or RKE2 CA use \
+             --ca <tls dir>/server-ca (or client-ca) with --profile and --csr",
+            other.name()
         ))),
         None => generic(args, days, passphrases, now),
     }

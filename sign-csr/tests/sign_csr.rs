@@ -872,3 +872,16 @@ fn generic_refusals_name_each_csr_and_write_nothing() {
     );
     assert_eq!(snapshot(dir.path()), before);
 }
+
+/// `--product` is read as the other tools read it; only kubeadm writes CSRs.
+#[test]
+fn products_without_csrs_and_unknown_products_are_refused_by_name() {
+    let err = fails(sign_csr().args(["--product", "k3s"]));
+    assert!(
+        err.contains("--product k3s: only kubeadm writes CSRs to sign"),
+        "{err}"
+    );
+    let err = fails(sign_csr().args(["--product", "kubeadmin"]));
+    assert!(err.contains("unknown product \"kubeadmin\""), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
