@@ -346,6 +346,77 @@ fn a_wrong_or_missing_passphrase_names_the_key_file_and_changes_nothing() {
     assert_eq!(snapshot(&data_dir), before);
 }
 
+/// Without `--password-file` and with a terminal on stdin (script(1)'s
+/// pseudo-terminal), the passphrase is asked for on the terminal, naming the
+/// key, read, and never echoed.
+#[test]
+fn a_passphrase_typed_at_the_terminal_prompt_is_read_without_echo() {
+    use std::io::{Read as _, Write as _};
+    use std::process::Stdio;
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let key = dir.path().join("root.enc");
+    encrypt_pkcs8(&ca.key, &key, PASS);
+    let data_dir = dir.path().join("data");
+    bring_root(
+        &data_dir,
+        &Ca {
+            key: key.clone(),
+            ..ca
+        },
+        true,
+    );
+    let mut child = Command::new("script")
+        .args(["-qefc", env!("CARGO_BIN_EXE_gen-custom-ca"), "/dev/null"])
+        .env_remove("PRODUCT")
+        .env("DATA_DIR", &data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1), from Debian's bsdutils");
+    // Should the prompt never come, the tool would wait for a passphrase
+    // forever: after a minute script(1) is killed and the test fails.
+    // (Only before it is waited for, so the pid is still its own.)
+    let pid = child.id().to_string();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+        {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+    });
+    let (mut typing, mut screen) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("Passphrase for ") {
+        let n = screen.read(&mut chunk).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    // The prompt is printed just before echo is turned off: typing waits a
+    // moment, as a person does.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    typing.write_all(format!("{PASS}\n").as_bytes()).unwrap();
+    screen.read_to_end(&mut seen).unwrap();
+    let _ = done.send(());
+    let status = child.wait().unwrap();
+    drop(typing);
+    let transcript = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{transcript}");
+    assert!(transcript.contains("root-ca.key"), "{transcript}");
+    assert!(
+        !transcript.contains(PASS),
+        "the passphrase was echoed: {transcript}"
+    );
+    assert_eq!(
+        fs::read(tls(&data_dir).join("root-ca.key")).unwrap(),
+        fs::read(&key).unwrap()
+    );
+}
+
 #[test]
 fn encrypt_keys_writes_openssl_readable_pkcs8_for_root_and_intermediate_only() {
     let dir = scratch();
