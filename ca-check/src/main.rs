@@ -3,6 +3,7 @@
 //! expiry and tree also for kubeadm's and k0s's `pki/`.
 
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -126,6 +127,14 @@ struct Tree {
     /// the service CIDR(s), as given to k3s --service-cidr (default 10.43.0.0/16)
     #[argh(option)]
     service_cidr: Option<String>,
+
+    /// a node's name, as given to k3s --node-name (repeatable, k3s and RKE2)
+    #[argh(option)]
+    node_name: Vec<String>,
+
+    /// a node's address, as given to k3s --node-ip (repeatable, k3s and RKE2)
+    #[argh(option)]
+    node_ip: Vec<IpAddr>,
 }
 
 fn main() -> ExitCode {
@@ -153,11 +162,14 @@ fn run(args: Args) -> shared::error::Result<bool> {
         }
         Command::Tree(tree) => {
             let layout = data_dir.layout();
-            let cluster = layout.cluster_names().with_flags(
-                tree.tls_san,
-                tree.cluster_domain,
-                tree.service_cidr.as_deref(),
-            )?;
+            let cluster = layout
+                .cluster_names()
+                .with_flags(
+                    tree.tls_san,
+                    tree.cluster_domain,
+                    tree.service_cidr.as_deref(),
+                )?
+                .with_nodes(data_dir.product, tree.node_name, tree.node_ip)?;
             let findings = check_custom_tree(&tree.tls_dir, &layout, &cluster, now)?;
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }

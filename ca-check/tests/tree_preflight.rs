@@ -151,3 +151,81 @@ fn a_missing_directory_could_not_be_checked() {
     let out = ca_check().args(["tree"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "bad arguments: exit 2");
 }
+
+/// Node names and addresses go into k3s's serving, etcd and kubelet serving
+/// certificates; given with `--node-name` and `--node-ip`, pre-flight checks
+/// them against the root's name constraints, as Go does for the same node.
+#[test]
+fn node_names_and_addresses_are_checked_against_name_constraints() {
+    let dir = scratch();
+    let ext = CaExt {
+        name_constraints: Some(
+            "critical,excluded;DNS:forbidden.example,excluded;IP:192.168.66.0/255.255.255.0".into(),
+        ),
+        ..CaExt::default()
+    };
+    let tls = openssl_tree(dir.path(), &ext, &CaExt::default());
+    let roots = tls.join("root-ca.pem");
+    let with = |flags: &[&str]| {
+        let out = ca_check()
+            .arg("tree")
+            .arg(&tls)
+            .args(flags)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code().unwrap_or(-1), report)
+    };
+    let (code, report) = with(&[
+        "--node-name",
+        "node-1.corp.example",
+        "--node-ip",
+        "10.0.0.5",
+    ]);
+    assert_eq!(code, 0, "{report}");
+    let (passed, go) = testkit::k3s_leaves_with(
+        &tls,
+        &roots,
+        &[
+            "--node-name",
+            "node-1.corp.example",
+            "--node-ip",
+            "10.0.0.5",
+        ],
+    );
+    assert!(passed, "{go:#}");
+
+    // k3s lowercases node names.
+    let (code, report) = with(&["--node-name", "Node-1.Forbidden.Example"]);
+    assert_eq!(code, 1, "{report}");
+    let failed = failures(&report).join("\n");
+    assert!(
+        failed.contains("needs DNS node-1.forbidden.example"),
+        "{report}"
+    );
+    assert!(failed.contains("kubelet serving"), "{report}");
+    assert!(failed.contains("etcd"), "{report}");
+    let (passed, go) =
+        testkit::k3s_leaves_with(&tls, &roots, &["--node-name", "node-1.forbidden.example"]);
+    assert!(!passed, "Go agrees: {go:#}");
+
+    let (code, report) = with(&["--node-ip", "192.168.66.7"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        failures(&report).join("\n").contains("IP 192.168.66.7"),
+        "{report}"
+    );
+    let (passed, go) = testkit::k3s_leaves_with(&tls, &roots, &["--node-ip", "192.168.66.7"]);
+    assert!(!passed, "Go agrees: {go:#}");
+
+    // kubeadm's pre-flight has no node names to check: the flags are refused.
+    let out = ca_check()
+        .env("PRODUCT", "kubeadm")
+        .args(["tree", "--node-name", "cp-1"])
+        .arg(&tls)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("are read for k3s and RKE2"), "{stderr}");
+}

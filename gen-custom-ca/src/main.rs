@@ -4,6 +4,7 @@
 //! input first and writes all files or none.
 
 use std::io::{self, Write as _};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -128,6 +129,17 @@ struct Args {
     #[argh(option)]
     service_cidr: Option<String>,
 
+    /// a node's name, as given to k3s --node-name (default its host name;
+    /// repeatable, k3s and RKE2): pre-flight checks it in the serving, etcd and
+    /// kubelet serving certificates
+    #[argh(option)]
+    node_name: Vec<String>,
+
+    /// a node's address, as given to k3s --node-ip (repeatable, k3s and RKE2):
+    /// checked as --node-name is
+    #[argh(option)]
+    node_ip: Vec<IpAddr>,
+
     /// the live cluster's data directory, for a staging tree (DATA_DIR other than
     /// the default): its service.key is carried forward and the tree is checked
     /// with rotate-ca's rules against it (default: the product's default data
@@ -194,11 +206,15 @@ fn run(args: Args) -> shared::error::Result<()> {
         };
         options.live_tls = Some(live.tls_dir()).filter(|tls| tls.is_dir());
     }
-    options.cluster = options.cluster.clone().with_flags(
-        args.tls_san,
-        args.cluster_domain,
-        args.service_cidr.as_deref(),
-    )?;
+    options.cluster = options
+        .cluster
+        .clone()
+        .with_flags(
+            args.tls_san,
+            args.cluster_domain,
+            args.service_cidr.as_deref(),
+        )?
+        .with_nodes(data_dir.product, args.node_name, args.node_ip)?;
     let run = plan_custom_ca(&options)?;
     for warning in &run.warnings {
         eprintln!("{TOOL}: warning: {warning}");

@@ -625,3 +625,39 @@ fn a_tls_san_outside_the_name_constraints_is_refused() {
     assert_eq!(snapshot(&data_dir), before);
     ok(tool(&data_dir).args(["--tls-san", "api.corp.example"]));
 }
+
+/// A node name k3s would put in its serving, etcd and kubelet certificates,
+/// given with `--node-name`, is checked before anything is written; kubeadm
+/// and k0s refuse the flag rather than ignore it.
+#[test]
+fn a_node_name_outside_the_name_constraints_is_refused() {
+    let dir = scratch();
+    let ext = CaExt {
+        name_constraints: Some("critical,excluded;DNS:forbidden.example".into()),
+        ..CaExt::default()
+    };
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &ext);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &ca, true);
+    let before = snapshot(&data_dir);
+    let stderr = fails(tool(&data_dir).args(["--node-name", "server-1.forbidden.example"]));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("needs DNS server-1.forbidden.example"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&data_dir), before);
+    let stderr = fails(
+        tool(&data_dir)
+            .env("PRODUCT", "kubeadm")
+            .args(["--node-name", "cp-1"]),
+    );
+    assert!(stderr.contains("are read for k3s and RKE2"), "{stderr}");
+    assert_eq!(snapshot(&data_dir), before);
+    ok(tool(&data_dir).args([
+        "--node-name",
+        "server-1.corp.example",
+        "--node-ip",
+        "10.0.0.5",
+    ]));
+}

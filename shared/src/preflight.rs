@@ -15,6 +15,7 @@ use crate::constraints::{Usage, Violation, check_path, rejected_names};
 use crate::error::{Error, Result};
 use crate::issue::{IssueRequest, Profile, San, Signer, days_after, issue, subject_name};
 use crate::keys::{KeyAlgorithm, PrivateKey};
+use crate::topology::Product;
 
 /// How long the leaf certificates k3s and kubeadm issue live.
 pub const LEAF_VALIDITY_DAYS: u32 = 365;
@@ -215,6 +216,10 @@ pub struct ClusterNames {
     pub cluster_domain: String,
     /// The first address of each service CIDR (`10.43.0.1` for k3s's default).
     pub service_ips: Vec<IpAddr>,
+    /// `--node-name` of the nodes, when given: unknown offline otherwise.
+    pub node_names: Vec<String>,
+    /// `--node-ip` of the nodes, when given.
+    pub node_ips: Vec<IpAddr>,
 }
 
 impl ClusterNames {
@@ -224,6 +229,8 @@ impl ClusterNames {
             tls_sans: Vec::new(),
             cluster_domain: "cluster.local".into(),
             service_ips: vec![IpAddr::from([10, 43, 0, 1])],
+            node_names: Vec::new(),
+            node_ips: Vec::new(),
         }
     }
 
@@ -246,6 +253,33 @@ impl ClusterNames {
         Ok(names)
     }
 
+    /// These names with the nodes' names and addresses (k3s `--node-name` and
+    /// `--node-ip`), which k3s puts in its serving, etcd and kubelet serving
+    /// certificates; k3s lowercases node names. Refused for the other
+    /// products, whose pre-flight stands `localhost` in for node names.
+    pub fn with_nodes(
+        self,
+        product: Product,
+        node_names: Vec<String>,
+        node_ips: Vec<IpAddr>,
+    ) -> Result<Self> {
+        let given = !node_names.is_empty() || !node_ips.is_empty();
+        if given && !product.has_k3s_layout() {
+            return Err(Error::Usage {
+                problem: format!(
+                    "--node-name and --node-ip are read for k3s and RKE2; {}'s pre-flight \
+                     checks its node certificates with localhost as the node name",
+                    product.name()
+                ),
+            });
+        }
+        Ok(ClusterNames {
+            node_names: node_names.iter().map(|n| n.to_lowercase()).collect(),
+            node_ips,
+            ..self
+        })
+    }
+
     /// The service IP of each CIDR of a `--service-cidr` value (comma-separated
     /// for dual-stack): the network address plus one.
     pub fn service_ips_of(cidrs: &str) -> Result<Vec<IpAddr>> {
@@ -261,15 +295,25 @@ impl ClusterNames {
             .collect()
     }
 
-    /// k3s's `config.SANs`: every `--tls-san`, then 127.0.0.1, ::1, localhost and
-    /// the service IPs (node names and addresses are not known offline).
+    /// k3s's `config.SANs`: every `--tls-san`, then 127.0.0.1, ::1, localhost,
+    /// the node names and addresses (when given: they are not known offline)
+    /// and the service IPs.
     pub fn config_sans(&self) -> Vec<San> {
         let mut sans: Vec<San> = self.tls_sans.iter().map(|name| San::parse(name)).collect();
         sans.push(San::Ip(IpAddr::from([127, 0, 0, 1])));
         sans.push(San::Ip(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
         sans.push(San::Dns("localhost".into()));
+        sans.extend(self.node_sans());
         sans.extend(self.service_ips.iter().copied().map(San::Ip));
         sans
+    }
+
+    /// The node names and addresses given, as names a certificate carries.
+    pub fn node_sans(&self) -> Vec<San> {
+        let names = self.node_names.iter().map(|name| San::Dns(name.clone()));
+        names
+            .chain(self.node_ips.iter().copied().map(San::Ip))
+            .collect()
     }
 
     /// The names of the apiserver and supervisor serving certificates: the

@@ -104,10 +104,13 @@ pub fn k3s_leaves(product: &Product, names: &ClusterNames) -> Vec<LeafSpec> {
     let masters = &["system:masters"];
     let mut etcd_sans = vec![San::Dns("kine.sock".into())];
     etcd_sans.extend(names.config_sans());
-    let kubelet_sans = vec![
+    // The supervisor's servingKubeletCert: the node name and localhost,
+    // 127.0.0.1 and the node IPs.
+    let mut kubelet_sans = vec![
         San::Dns("localhost".into()),
         San::Ip(IpAddr::from([127, 0, 0, 1])),
     ];
+    kubelet_sans.extend(names.node_sans());
     vec![
         leaf(
             LeafCa::Server,

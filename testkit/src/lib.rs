@@ -153,12 +153,18 @@ pub fn describe_keys(path: &Path) -> Vec<Json> {
 /// the certificates of `roots`. Returns whether all verified and the JSON
 /// array of `{"ca", "leaf", "usage", "ok", "error"}`, one per leaf and usage.
 pub fn k3s_leaves(tls: &Path, roots: &Path) -> (bool, Json) {
+    k3s_leaves_with(tls, roots, &[])
+}
+
+/// [`k3s_leaves`] with more of gocheck's flags (`--node-name`, `--tls-san`, ...).
+pub fn k3s_leaves_with(tls: &Path, roots: &Path, flags: &[&str]) -> (bool, Json) {
     let mut cmd = gocheck();
     cmd.arg("k3s-leaves")
         .arg("--tls")
         .arg(tls)
         .arg("--roots")
-        .arg(roots);
+        .arg(roots)
+        .args(flags);
     let out = output(&mut cmd);
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
