@@ -604,10 +604,14 @@ fn an_issuing_ca_limited_to_server_auth_is_refused_naming_client_auth() {
     );
 }
 
+/// Names the cluster is reached by, `--tls-san` and `--node-name` (which k3s
+/// also puts in its etcd and kubelet serving certificates), are checked before
+/// anything is written; kubeadm and k0s refuse `--node-name` rather than
+/// ignore it.
 #[test]
-fn a_tls_san_outside_the_name_constraints_is_refused() {
+fn a_tls_san_or_node_name_outside_the_name_constraints_is_refused() {
     let dir = scratch();
-    // A root that excludes one domain: k3s's own names pass, a --tls-san in it does not.
+    // A root that excludes one domain: k3s's own names pass, a name in it does not.
     let ext = CaExt {
         name_constraints: Some("critical,excluded;DNS:forbidden.example".into()),
         ..CaExt::default()
@@ -616,37 +620,16 @@ fn a_tls_san_outside_the_name_constraints_is_refused() {
     let data_dir = dir.path().join("data");
     bring_root(&data_dir, &ca, true);
     let before = snapshot(&data_dir);
-    let stderr = fails(tool(&data_dir).args(["--tls-san", "api.forbidden.example"]));
-    assert!(stderr.contains("exclude DNS forbidden.example"), "{stderr}");
-    assert!(
-        stderr.contains("needs DNS api.forbidden.example"),
-        "{stderr}"
-    );
-    assert_eq!(snapshot(&data_dir), before);
-    ok(tool(&data_dir).args(["--tls-san", "api.corp.example"]));
-}
-
-/// A node name k3s would put in its serving, etcd and kubelet certificates,
-/// given with `--node-name`, is checked before anything is written; kubeadm
-/// and k0s refuse the flag rather than ignore it.
-#[test]
-fn a_node_name_outside_the_name_constraints_is_refused() {
-    let dir = scratch();
-    let ext = CaExt {
-        name_constraints: Some("critical,excluded;DNS:forbidden.example".into()),
-        ..CaExt::default()
-    };
-    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &ext);
-    let data_dir = dir.path().join("data");
-    bring_root(&data_dir, &ca, true);
-    let before = snapshot(&data_dir);
-    let stderr = fails(tool(&data_dir).args(["--node-name", "server-1.forbidden.example"]));
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("needs DNS server-1.forbidden.example"),
-        "{stderr}"
-    );
-    assert_eq!(snapshot(&data_dir), before);
+    for flag in ["--tls-san", "--node-name"] {
+        let stderr = fails(tool(&data_dir).args([flag, "api.forbidden.example"]));
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("exclude DNS forbidden.example"), "{stderr}");
+        assert!(
+            stderr.contains("needs DNS api.forbidden.example"),
+            "{stderr}"
+        );
+        assert_eq!(snapshot(&data_dir), before);
+    }
     let stderr = fails(
         tool(&data_dir)
             .env("PRODUCT", "kubeadm")
@@ -655,6 +638,8 @@ fn a_node_name_outside_the_name_constraints_is_refused() {
     assert!(stderr.contains("are read for k3s and RKE2"), "{stderr}");
     assert_eq!(snapshot(&data_dir), before);
     ok(tool(&data_dir).args([
+        "--tls-san",
+        "api.corp.example",
         "--node-name",
         "server-1.corp.example",
         "--node-ip",
