@@ -452,3 +452,159 @@ fn new_cas_keep_the_current_key_type_unless_asked() {
         "{stderr}"
     );
 }
+
+/// The procedure's etcd steps E1-E3 on a real three-member etcd, one member at
+/// a time as printed: trust the old+new bundle; serve certificates from the
+/// new etcd CA with the cross-signed CA appended; trust the new CA alone. The
+/// cluster stays healthy and keeps its data at every step; until E3 a client
+/// that trusts only the old CA still reads, and after it an old client
+/// certificate is refused.
+#[test]
+fn the_etcd_steps_roll_a_real_three_member_cluster_onto_the_new_ca() {
+    use testkit::etcd::{Client, ClusterTrust, EtcdCluster, MemberTls, step};
+    const SCENARIO: &str = "kubeadm etcd CA rotation, E1-E3 on 3 members";
+    let dir = scratch();
+    let data_dir = live_tree(dir.path(), Product::Kubeadm);
+    let (old_ca, old_key) = (
+        data_dir.join("pki/etcd/ca.crt"),
+        data_dir.join("pki/etcd/ca.key"),
+    );
+    let certs = dir.path().join("certs");
+    fs::create_dir_all(&certs).unwrap();
+    // Member certificates as kubeadm issues them: server and peer, both usages.
+    let members = |ca: &Path, key: &Path, tag: &str, append: Option<&Path>| -> Vec<MemberTls> {
+        (0..3)
+            .map(|i| {
+                let (cert, key_file) = issue_leaf(
+                    ca,
+                    key,
+                    &certs,
+                    &format!("{tag}-m{i}-server"),
+                    "both",
+                    false,
+                );
+                let (peer_cert, peer_key) =
+                    issue_leaf(ca, key, &certs, &format!("{tag}-m{i}-peer"), "both", false);
+                if let Some(extra) = append {
+                    for file in [&cert, &peer_cert] {
+                        let mut pem = fs::read(file).unwrap();
+                        pem.extend(fs::read(extra).unwrap());
+                        fs::write(file, pem).unwrap();
+                    }
+                }
+                MemberTls {
+                    cert,
+                    key: key_file,
+                    peer_cert,
+                    peer_key,
+                }
+            })
+            .collect()
+    };
+    let trust = |file: &Path| ClusterTrust {
+        clients: file.to_path_buf(),
+        peers: file.to_path_buf(),
+    };
+    let old_members = members(&old_ca, &old_key, "old", None);
+    let (cert, key) = issue_leaf(
+        &old_ca,
+        &old_key,
+        &certs,
+        "old-healthcheck",
+        "client",
+        false,
+    );
+    let old_client = Client {
+        trust: old_ca.clone(),
+        cert,
+        key,
+    };
+    let mut cluster = step(
+        None,
+        SCENARIO,
+        "start 3 members on the old etcd CA",
+        EtcdCluster::start(old_members.clone(), trust(&old_ca), &old_client),
+    );
+    step(
+        Some(&cluster),
+        SCENARIO,
+        "put before the rotation",
+        old_client.run(&cluster, 0, &["put", "/k3s-pki/e", "before"]),
+    );
+
+    ok(&mut tool("kubeadm", &data_dir));
+    let staged = data_dir.join("rotate-ca/pki/etcd");
+    let (old_new, new_ca, new_key, cross) = (
+        staged.join("ca-old-new.crt"),
+        staged.join("ca.crt"),
+        staged.join("ca.key"),
+        staged.join("ca-cross-signed.crt"),
+    );
+
+    for (i, tls) in old_members.iter().enumerate() {
+        step(
+            // restart errors carry the log tail themselves.
+            None,
+            SCENARIO,
+            &format!("E1: member {i} trusts the old+new bundle"),
+            cluster.restart_member(i, tls.clone(), trust(&old_new), &old_client),
+        );
+    }
+    let new_members = members(&new_ca, &new_key, "new", Some(&cross));
+    for (i, tls) in new_members.iter().enumerate() {
+        step(
+            // restart errors carry the log tail themselves.
+            None,
+            SCENARIO,
+            &format!("E2: member {i} serves certificates from the new CA"),
+            cluster.restart_member(i, tls.clone(), trust(&old_new), &old_client),
+        );
+        let read = step(
+            Some(&cluster),
+            SCENARIO,
+            &format!("E2: a client trusting only the old CA reads from member {i}"),
+            old_client.run(&cluster, i, &["get", "/k3s-pki/e"]),
+        );
+        assert!(read.contains("before"), "{SCENARIO}: {read}");
+    }
+    let (cert, key) = issue_leaf(
+        &new_ca,
+        &new_key,
+        &certs,
+        "new-healthcheck",
+        "client",
+        false,
+    );
+    let new_client = Client {
+        trust: new_ca.clone(),
+        cert,
+        key,
+    };
+    for (i, tls) in new_members.iter().enumerate() {
+        step(
+            // restart errors carry the log tail themselves.
+            None,
+            SCENARIO,
+            &format!("E3: member {i} trusts the new CA alone"),
+            cluster.restart_member(i, tls.clone(), trust(&new_ca), &new_client),
+        );
+    }
+    step(
+        Some(&cluster),
+        SCENARIO,
+        "put after the rotation",
+        new_client.run(&cluster, 2, &["put", "/k3s-pki/e", "after"]),
+    );
+    let read = step(
+        Some(&cluster),
+        SCENARIO,
+        "get after the rotation",
+        new_client.run(&cluster, 0, &["get", "/k3s-pki/e"]),
+    );
+    assert!(read.contains("after"), "{SCENARIO}: {read}");
+    let refused = old_client.run(&cluster, 1, &["get", "/k3s-pki/e"]);
+    assert!(
+        refused.is_err(),
+        "{SCENARIO}: an old client certificate after E3: {refused:?}"
+    );
+}

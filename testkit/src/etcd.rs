@@ -41,6 +41,8 @@ struct Member {
     client_port: u16,
     peer_port: u16,
     tls: MemberTls,
+    /// Each member's own: a rolling change trusts differently member by member.
+    trust: ClusterTrust,
     process: Option<Child>,
     log: PathBuf,
 }
@@ -49,7 +51,6 @@ struct Member {
 pub struct EtcdCluster {
     dir: tempfile::TempDir,
     members: Vec<Member>,
-    trust: ClusterTrust,
 }
 
 fn free_port() -> u16 {
@@ -73,14 +74,11 @@ impl EtcdCluster {
                 peer_port: free_port(),
                 log: dir.path().join(format!("m{i}.log")),
                 tls,
+                trust: trust.clone(),
                 process: None,
             })
             .collect();
-        let mut cluster = EtcdCluster {
-            dir,
-            members,
-            trust,
-        };
+        let mut cluster = EtcdCluster { dir, members };
         for i in 0..cluster.members.len() {
             cluster.spawn(i)?;
         }
@@ -97,13 +95,34 @@ impl EtcdCluster {
         probe: &Client,
     ) -> Result<(), String> {
         self.stop();
-        self.trust = trust;
         for (member, tls) in self.members.iter_mut().zip(tls) {
             member.tls = tls;
+            member.trust = trust.clone();
         }
         for i in 0..self.members.len() {
             self.spawn(i)?;
         }
+        self.wait_healthy(probe)
+    }
+
+    /// Stops member `i` alone and starts it again with new TLS files and
+    /// trust, keeping its data, while the others keep running: one step of a
+    /// rolling change. Waits until every member is healthy (checked with `probe`).
+    pub fn restart_member(
+        &mut self,
+        i: usize,
+        tls: MemberTls,
+        trust: ClusterTrust,
+        probe: &Client,
+    ) -> Result<(), String> {
+        let member = &mut self.members[i];
+        if let Some(mut child) = member.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        member.tls = tls;
+        member.trust = trust;
+        self.spawn(i)?;
         self.wait_healthy(probe)
     }
 
@@ -160,14 +179,14 @@ impl EtcdCluster {
             .arg(&member.tls.key)
             .arg("--client-cert-auth")
             .arg("--trusted-ca-file")
-            .arg(&self.trust.clients)
+            .arg(&member.trust.clients)
             .arg("--peer-cert-file")
             .arg(&member.tls.peer_cert)
             .arg("--peer-key-file")
             .arg(&member.tls.peer_key)
             .arg("--peer-client-cert-auth")
             .arg("--peer-trusted-ca-file")
-            .arg(&self.trust.peers)
+            .arg(&member.trust.peers)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
