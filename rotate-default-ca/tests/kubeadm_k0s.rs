@@ -1,7 +1,8 @@
 //! `rotate-default-ca --product kubeadm|k0s` on trees made as
 //! `gen-custom-ca --product kubeadm|k0s --self-signed-cas` makes them, judged
 //! against KUBEADM-K0S-CONTRACT.md sections 4, 7 and 8 by Go (chain
-//! verification and a real TLS handshake), openssl and pkilint.
+//! verification and a real TLS handshake), openssl, pkilint and a real
+//! three-member etcd taken through the printed etcd steps.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -541,24 +542,38 @@ fn the_etcd_steps_roll_a_real_three_member_cluster_onto_the_new_ca() {
         staged.join("ca-cross-signed.crt"),
     );
 
-    for (i, tls) in old_members.iter().enumerate() {
-        step(
-            // restart errors carry the log tail themselves.
-            None,
-            SCENARIO,
-            &format!("E1: member {i} trusts the old+new bundle"),
-            cluster.restart_member(i, tls.clone(), trust(&old_new), &old_client),
-        );
-    }
+    // One step of the procedure: each member in turn restarted with `tls`
+    // and `trust` while the others run (restart errors carry the log tail).
+    let roll = |cluster: &mut EtcdCluster,
+                name: &str,
+                tls: &[MemberTls],
+                trust: ClusterTrust,
+                probe: &Client| {
+        for (i, member) in tls.iter().enumerate() {
+            step(
+                None,
+                SCENARIO,
+                &format!("{name}, member {i}"),
+                cluster.restart_member(i, member.clone(), trust.clone(), probe),
+            );
+        }
+    };
+    roll(
+        &mut cluster,
+        "E1: trust the old+new bundle",
+        &old_members,
+        trust(&old_new),
+        &old_client,
+    );
     let new_members = members(&new_ca, &new_key, "new", Some(&cross));
-    for (i, tls) in new_members.iter().enumerate() {
-        step(
-            // restart errors carry the log tail themselves.
-            None,
-            SCENARIO,
-            &format!("E2: member {i} serves certificates from the new CA"),
-            cluster.restart_member(i, tls.clone(), trust(&old_new), &old_client),
-        );
+    roll(
+        &mut cluster,
+        "E2: serve certificates from the new CA",
+        &new_members,
+        trust(&old_new),
+        &old_client,
+    );
+    for i in 0..3 {
         let read = step(
             Some(&cluster),
             SCENARIO,
@@ -580,15 +595,13 @@ fn the_etcd_steps_roll_a_real_three_member_cluster_onto_the_new_ca() {
         cert,
         key,
     };
-    for (i, tls) in new_members.iter().enumerate() {
-        step(
-            // restart errors carry the log tail themselves.
-            None,
-            SCENARIO,
-            &format!("E3: member {i} trusts the new CA alone"),
-            cluster.restart_member(i, tls.clone(), trust(&new_ca), &new_client),
-        );
-    }
+    roll(
+        &mut cluster,
+        "E3: trust the new CA alone",
+        &new_members,
+        trust(&new_ca),
+        &new_client,
+    );
     step(
         Some(&cluster),
         SCENARIO,
