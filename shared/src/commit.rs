@@ -688,8 +688,11 @@ fn commit_swap(
             .new
             .join(target.strip_prefix(&swap.dir).unwrap_or(&target));
         let dir = inside.parent().unwrap_or(&swap.new);
-        for missing in missing_dirs(dir)? {
-            make_dir(&missing, None)?;
+        // A directory already written in exists: only a new one is looked at.
+        if !written.open.contains_key(dir) {
+            for missing in missing_dirs(dir)? {
+                make_dir(&missing, None)?;
+            }
         }
         let (dir_fd, file_name) = written.parent_of(&inside, &file.path)?;
         let temp = sibling(&inside, "tmp");
