@@ -171,13 +171,6 @@ pub enum Error {
         /// Why.
         problem: crate::csr::CsrProblem,
     },
-    /// A kubeconfig cannot be read or filled in.
-    Kubeconfig {
-        /// The kubeconfig file.
-        path: PathBuf,
-        /// What is wrong with it.
-        problem: String,
-    },
     /// Key generation or signing failed inside the crypto library.
     Crypto {
         /// What we were doing.
@@ -323,7 +316,6 @@ impl fmt::Display for Error {
             ),
             Error::Clock { problem } => write!(f, "the system clock is wrong: {problem}"),
             Error::Csr { path, problem } => write!(f, "{}: refused: {problem}", path.display()),
-            Error::Kubeconfig { path, problem } => write!(f, "{}: {problem}", path.display()),
             Error::Crypto { what, problem } => write!(f, "{what} failed: {problem}"),
         }
     }

@@ -45,7 +45,7 @@ impl Kubeconfig {
 
     /// Takes the text of a kubeconfig; `path` names it in errors.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        let text = String::from_utf8(bytes).map_err(|_| Error::Kubeconfig {
+        let text = String::from_utf8(bytes).map_err(|_| Error::Inputs {
             path: path.to_path_buf(),
             problem: "not UTF-8 text".into(),
         })?;
@@ -107,7 +107,7 @@ impl Kubeconfig {
     }
 
     fn error(&self, problem: String) -> Error {
-        Error::Kubeconfig {
+        Error::Inputs {
             path: self.path.clone(),
             problem,
         }
