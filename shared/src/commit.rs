@@ -273,10 +273,7 @@ impl Journal {
         let mut lines = text.lines();
         (lines.next()? == JOURNAL_HEADER).then_some(())?;
         let path = |h: &str| -> Option<PathBuf> {
-            let bytes = (0..h.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
-                .collect::<Option<Vec<u8>>>()?;
+            let bytes = crate::keys::decode_hex(h)?;
             let path = PathBuf::from(std::ffi::OsString::from_vec(bytes));
             path.is_absolute().then_some(path)
         };
@@ -286,10 +283,11 @@ impl Journal {
             swap: None,
         };
         // Only our own siblings of a target are ever touched.
+        let own = format!("{OWN_PREFIX}-");
         let ours = |p: &Path, of: &Path| {
             p.parent() == of.parent()
                 && p.file_name()
-                    .is_some_and(|n| n.as_bytes().windows(9).any(|w| w == b".k3s-pki-"))
+                    .is_some_and(|n| n.as_bytes().windows(own.len()).any(|w| w == own.as_bytes()))
         };
         for line in lines {
             let words: Vec<&str> = line.split(' ').collect();
@@ -762,11 +760,7 @@ fn undo_swap(swap: &Swap) -> std::result::Result<(), (PathBuf, PathBuf)> {
         return Ok(());
     };
     let new_name = swap.new.file_name().unwrap_or_default();
-    let id = |name: &std::ffi::OsStr| {
-        rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
-            .ok()
-            .map(|st| (st.st_dev, st.st_ino))
-    };
+    let id = |name| id_at(&parent, name);
     let put_back = match swap.old_id {
         Some(old) if id(new_name) == Some(old) => {
             rustix::fs::renameat_with(&parent, new_name, &parent, name, RenameFlags::EXCHANGE)
@@ -813,17 +807,19 @@ fn write_temp(
 
 /// Whether `a` and `b` in `dir` are links to one file.
 fn same_file(dir: &OwnedFd, a: &std::ffi::OsStr, b: &std::ffi::OsStr) -> bool {
-    let id = |name| {
-        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-            .ok()
-            .map(|st| (st.st_dev, st.st_ino))
-    };
-    id(a).is_some_and(|a| Some(a) == id(b))
+    id_at(dir, a).is_some_and(|a| Some(a) == id_at(dir, b))
 }
 
 /// Whether `name` exists in `dir` (without following a link).
 fn exists_at(dir: &OwnedFd, name: &std::ffi::OsStr) -> bool {
-    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+    id_at(dir, name).is_some()
+}
+
+/// (device, inode) of `name` in `dir`, without following a link.
+fn id_at(dir: &OwnedFd, name: &std::ffi::OsStr) -> Option<(u64, u64)> {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|st| (st.st_dev, st.st_ino))
 }
 
 /// Undoes a commit that did not reach its commit point: see the module

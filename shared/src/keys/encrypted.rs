@@ -213,7 +213,7 @@ fn decrypt_traditional(
     let (cipher, iv_hex) = dek_info
         .split_once(',')
         .ok_or_else(|| TraditionalError::Header(format!("malformed DEK-Info \"{dek_info}\"")))?;
-    let iv = decode_hex(iv_hex.trim())
+    let iv = super::decode_hex(iv_hex.trim())
         .ok_or_else(|| TraditionalError::Header("DEK-Info IV is not hex".into()))?;
     let cipher = cipher.trim().to_ascii_uppercase();
     let (key_len, block_len) = match cipher.as_str() {
@@ -268,16 +268,6 @@ fn bytes_to_key(passphrase: &[u8], salt: &[u8], len: usize) -> Zeroizing<Vec<u8>
     }
     key.truncate(len);
     key
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// `key` as an `ENCRYPTED PRIVATE KEY` PEM block: PKCS#8 PBES2 with
