@@ -11,7 +11,11 @@ pub struct Mutator(u64);
 impl Mutator {
     /// A generator; a zero seed is replaced by a fixed one.
     pub fn new(seed: u64) -> Self {
-        Mutator(seed.max(0x9e37_79b9_7f4a_7c15))
+        Mutator(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
     }
 
     fn next(&mut self) -> u64 {
