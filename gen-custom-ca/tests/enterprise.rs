@@ -218,41 +218,41 @@ fn a_p384_issuing_ca_under_an_rsa_root_needs_no_root_key() {
 /// with or without the root at its end.
 #[test]
 fn a_three_tier_chain_goes_into_every_bundle() {
+    let dir = scratch();
+    let corp = root(
+        dir.path(),
+        "Corp Root",
+        KeyKind::Rsa(3072),
+        &CaExt::default(),
+    );
+    let policy = sub_ca(
+        dir.path(),
+        "Corp Policy CA",
+        KeyKind::P384,
+        &corp,
+        &CaExt::default(),
+    );
+    let issuing = sub_ca(
+        dir.path(),
+        "Corp Issuing CA",
+        KeyKind::P256,
+        &policy,
+        &CaExt::default(),
+    );
     for with_root in [false, true] {
-        let dir = scratch();
-        let corp = root(
-            dir.path(),
-            "Corp Root",
-            KeyKind::Rsa(3072),
-            &CaExt::default(),
-        );
-        let policy = sub_ca(
-            dir.path(),
-            "Corp Policy CA",
-            KeyKind::P384,
-            &corp,
-            &CaExt::default(),
-        );
-        let issuing = sub_ca(
-            dir.path(),
-            "Corp Issuing CA",
-            KeyKind::P256,
-            &policy,
-            &CaExt::default(),
-        );
-        let chain = dir.path().join("chain.pem");
+        let chain = dir.path().join(format!("chain-{with_root}.pem"));
         let mut parts = vec![issuing.cert.as_path(), policy.cert.as_path()];
         if with_root {
             parts.push(&corp.cert);
         }
         chain_file(&chain, &parts);
-        let data_dir = dir.path().join("data");
+        let data_dir = dir.path().join(format!("data-{with_root}"));
         bring_root(&data_dir, &corp, false);
         bring_intermediate(
             &data_dir,
             &Ca {
                 cert: chain,
-                ..issuing
+                ..issuing.clone()
             },
         );
         let stdout = ok(&mut tool(&data_dir));
