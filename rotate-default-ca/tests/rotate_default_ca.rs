@@ -551,10 +551,10 @@ fn the_committed_fixtures_rotate_cleanly() {
     for fixture in ["k3s-default", "k3s-rotated-twice"] {
         let dir = scratch();
         let data_dir = dir.path().join(fixture);
-        ok(Command::new("cp")
-            .arg("-a")
-            .arg(testkit::workspace_root().join("fixtures").join(fixture))
-            .arg(&data_dir));
+        testkit::faults::copy_tree(
+            &testkit::workspace_root().join("fixtures").join(fixture),
+            &data_dir,
+        );
         let stdout = ok(&mut tool(&data_dir));
         let (accepted, report) = rotate_check(&live(&data_dir), &staged_tls(&data_dir));
         assert!(accepted, "{fixture}: {report}");
