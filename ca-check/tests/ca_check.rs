@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use shared::lock::TargetLock;
 use shared::rotation::{RotationOptions, plan_rotation};
 use shared::topology::DataDir;
-use testkit::{Json, gocheck, ok, openssl, scratch, status};
+use testkit::{Json, gocheck, k3s_hash, ok, openssl, scratch, status};
 
 fn tool(data_dir: &Path) -> Command {
     testkit::tool(env!("CARGO_BIN_EXE_ca-check"), data_dir)
@@ -496,11 +496,9 @@ fn expiry_lists_each_ca_of_a_bundle_and_only_the_leaf_of_a_leaf_file() {
 fn token_says_whether_the_tokens_carry_the_current_hash() {
     let dir = scratch();
     let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
-    let hash = ok(gocheck()
-        .arg("hashca")
-        .arg(data_dir.join("server/tls/server-ca.crt")));
+    let hash = k3s_hash(&data_dir.join("server/tls/server-ca.crt"));
     let out = ok(tool(&data_dir).arg("token"));
-    assert!(out.contains(hash.trim()), "{out}");
+    assert!(out.contains(&hash), "{out}");
     assert!(out.contains("carries it"), "{out}");
     // Load the rotation without updating the tokens: the classic outage.
     fs::copy(
@@ -512,11 +510,9 @@ fn token_says_whether_the_tokens_carry_the_current_hash() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("STALE"), "{text}");
-    let new_hash = ok(gocheck()
-        .arg("hashca")
-        .arg(data_dir.join("server/tls/server-ca.crt")));
+    let new_hash = k3s_hash(&data_dir.join("server/tls/server-ca.crt"));
     assert!(
-        text.contains(&format!("K10{}::server:", new_hash.trim())),
+        text.contains(&format!("K10{}::server:", new_hash)),
         "{text}"
     );
 }

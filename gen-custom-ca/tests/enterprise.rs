@@ -19,7 +19,8 @@ use testkit::enterprise::{
     to_traditional,
 };
 use testkit::{
-    CA_STEMS, describe_certs, fails, gocheck, mode, ok, openssl, printed_hash, scratch, snapshot,
+    CA_STEMS, describe_certs, fails, gocheck, k3s_hash, mode, ok, openssl, printed_hash, scratch,
+    snapshot,
 };
 
 const PASS: &str = "correct horse battery staple";
@@ -125,12 +126,8 @@ fn assert_root_only_clients_accept(data_dir: &Path, stdout: &str, issued: &[Path
     ));
     assert_eq!(result["ok"], true, "{result}");
 
-    let go_hash = ok(gocheck().arg("hashca").arg(tls.join("server-ca.crt")));
-    assert_eq!(
-        printed_hash(stdout),
-        go_hash.trim(),
-        "printed hash vs k3s hashCA"
-    );
+    let go_hash = k3s_hash(&tls.join("server-ca.crt"));
+    assert_eq!(printed_hash(stdout), go_hash, "printed hash vs k3s hashCA");
 
     testkit::assert_lint_clean(issued);
 }
@@ -218,41 +215,41 @@ fn a_p384_issuing_ca_under_an_rsa_root_needs_no_root_key() {
 /// with or without the root at its end.
 #[test]
 fn a_three_tier_chain_goes_into_every_bundle() {
+    let dir = scratch();
+    let corp = root(
+        dir.path(),
+        "Corp Root",
+        KeyKind::Rsa(3072),
+        &CaExt::default(),
+    );
+    let policy = sub_ca(
+        dir.path(),
+        "Corp Policy CA",
+        KeyKind::P384,
+        &corp,
+        &CaExt::default(),
+    );
+    let issuing = sub_ca(
+        dir.path(),
+        "Corp Issuing CA",
+        KeyKind::P256,
+        &policy,
+        &CaExt::default(),
+    );
     for with_root in [false, true] {
-        let dir = scratch();
-        let corp = root(
-            dir.path(),
-            "Corp Root",
-            KeyKind::Rsa(3072),
-            &CaExt::default(),
-        );
-        let policy = sub_ca(
-            dir.path(),
-            "Corp Policy CA",
-            KeyKind::P384,
-            &corp,
-            &CaExt::default(),
-        );
-        let issuing = sub_ca(
-            dir.path(),
-            "Corp Issuing CA",
-            KeyKind::P256,
-            &policy,
-            &CaExt::default(),
-        );
-        let chain = dir.path().join("chain.pem");
+        let chain = dir.path().join(format!("chain-{with_root}.pem"));
         let mut parts = vec![issuing.cert.as_path(), policy.cert.as_path()];
         if with_root {
             parts.push(&corp.cert);
         }
         chain_file(&chain, &parts);
-        let data_dir = dir.path().join("data");
+        let data_dir = dir.path().join(format!("data-{with_root}"));
         bring_root(&data_dir, &corp, false);
         bring_intermediate(
             &data_dir,
             &Ca {
                 cert: chain,
-                ..issuing
+                ..issuing.clone()
             },
         );
         let stdout = ok(&mut tool(&data_dir));

@@ -9,8 +9,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use testkit::faults::{assert_pairs_match, k3s_hash, race, suites};
-use testkit::{ok, printed_hash, scratch};
+use testkit::faults::{assert_pairs_match, race, suites};
+use testkit::{k3s_hash, ok, printed_hash, scratch};
 
 const EXE: &str = env!("CARGO_BIN_EXE_gen-custom-ca");
 

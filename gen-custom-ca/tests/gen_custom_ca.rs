@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::{
-    CA_STEMS, Json, describe_certs, describe_keys, fails, gocheck, mode, ok, openssl,
+    CA_STEMS, Json, describe_certs, describe_keys, fails, gocheck, k3s_hash, mode, ok, openssl,
     pkilint_errors, printed_hash, scratch, snapshot, status,
 };
 
@@ -113,12 +113,8 @@ fn assert_tree_is_sound(data_dir: &Path, stdout: &str) {
             assert_eq!(mode(&path), 0o600, "{name} mode");
         }
     }
-    let go_hash = ok(gocheck().arg("hashca").arg(tls.join("server-ca.crt")));
-    assert_eq!(
-        printed_hash(stdout),
-        go_hash.trim(),
-        "printed hash vs k3s hashCA"
-    );
+    let go_hash = k3s_hash(&tls.join("server-ca.crt"));
+    assert_eq!(printed_hash(stdout), go_hash, "printed hash vs k3s hashCA");
 }
 
 fn leaf_pems(data_dir: &Path) -> Vec<PathBuf> {
@@ -819,12 +815,10 @@ fn a_staging_tree_from_the_same_root_passes_rotate_ca() {
             .arg(tls(&staging)),
     );
     assert_eq!(verdict["ok"], true, "{verdict}");
-    let live_hash = ok(gocheck()
-        .arg("hashca")
-        .arg(tls(&live).join("server-ca.crt")));
+    let live_hash = k3s_hash(&tls(&live).join("server-ca.crt"));
     assert_eq!(
         printed_hash(&stdout),
-        live_hash.trim(),
+        live_hash,
         "same root, same join-token hash"
     );
 }

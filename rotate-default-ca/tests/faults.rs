@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use testkit::faults::{assert_pairs_match, fixture_templates, k3s_hash, race, suites};
-use testkit::{gocheck, ok, printed_hash, scratch};
+use testkit::faults::{assert_pairs_match, fixture_templates, race, suites};
+use testkit::{gocheck, k3s_hash, ok, printed_hash, scratch};
 
 const EXE: &str = env!("CARGO_BIN_EXE_rotate-default-ca");
 

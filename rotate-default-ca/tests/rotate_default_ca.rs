@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::{
-    CA_STEMS, Json, describe_certs, describe_keys, fails, gocheck, mode, ok, openssl,
+    CA_STEMS, Json, describe_certs, describe_keys, fails, gocheck, k3s_hash, mode, ok, openssl,
     pkilint_errors, printed_hash, scratch, snapshot, split_bundle, status,
 };
 
@@ -164,13 +164,9 @@ fn assert_staged_rotation_is_sound(data_dir: &Path, staged: &Path, stdout: &str)
     }
     assert_eq!(mode(&staged.join("service.key")), 0o600);
 
-    let k3s_hash = ok(gocheck().arg("hashca").arg(staged.join("server-ca.crt")));
+    let go_hash = k3s_hash(&staged.join("server-ca.crt"));
     let hash = printed_hash(stdout);
-    assert_eq!(
-        hash,
-        k3s_hash.trim(),
-        "the printed hash is what k3s computes"
-    );
+    assert_eq!(hash, go_hash, "the printed hash is what k3s computes");
     let server_root = &describe_certs(&staged.join("server-ca.crt"))[1];
     assert_eq!(
         hash,
@@ -543,11 +539,9 @@ fn the_fixture_is_made_the_way_k3s_makes_it() {
         assert_eq!(text(&keys[0], "format"), "sec1", "{stem}");
     }
     let token = fs::read_to_string(data_dir.join("server/token")).unwrap();
-    let hash = ok(gocheck()
-        .arg("hashca")
-        .arg(live(&data_dir).join("server-ca.crt")));
+    let hash = k3s_hash(&live(&data_dir).join("server-ca.crt"));
     assert!(
-        token.starts_with(&format!("K10{}::server:", hash.trim())),
+        token.starts_with(&format!("K10{}::server:", hash)),
         "{token}"
     );
 }
@@ -557,16 +551,14 @@ fn the_committed_fixtures_rotate_cleanly() {
     for fixture in ["k3s-default", "k3s-rotated-twice"] {
         let dir = scratch();
         let data_dir = dir.path().join(fixture);
-        ok(Command::new("cp")
-            .arg("-a")
-            .arg(testkit::workspace_root().join("fixtures").join(fixture))
-            .arg(&data_dir));
+        testkit::faults::copy_tree(
+            &testkit::workspace_root().join("fixtures").join(fixture),
+            &data_dir,
+        );
         let stdout = ok(&mut tool(&data_dir));
         let (accepted, report) = rotate_check(&live(&data_dir), &staged_tls(&data_dir));
         assert!(accepted, "{fixture}: {report}");
-        let k3s_hash = ok(gocheck()
-            .arg("hashca")
-            .arg(staged_tls(&data_dir).join("server-ca.crt")));
-        assert_eq!(printed_hash(&stdout), k3s_hash.trim(), "{fixture}");
+        let go_hash = k3s_hash(&staged_tls(&data_dir).join("server-ca.crt"));
+        assert_eq!(printed_hash(&stdout), go_hash, "{fixture}");
     }
 }

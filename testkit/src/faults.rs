@@ -337,13 +337,6 @@ pub fn concurrently<T: Send>(n: usize, run: impl Fn() -> T + Sync) -> Vec<T> {
     })
 }
 
-/// k3s's join-token CA hash of a bundle, computed by Go.
-pub fn k3s_hash(bundle: &Path) -> String {
-    crate::ok(crate::gocheck().arg("hashca").arg(bundle))
-        .trim()
-        .to_string()
-}
-
 /// Every `X.key` under `dir` matches its `X.pem` or `X.crt` (openssl).
 pub fn assert_pairs_match(dir: &Path) {
     let tree = state(dir);

@@ -371,6 +371,11 @@ pub fn tool(binary: &str, data_dir: &Path) -> Command {
     cmd
 }
 
+/// k3s's join-token CA hash of a bundle, computed by Go.
+pub fn k3s_hash(bundle: &Path) -> String {
+    ok(gocheck().arg("hashca").arg(bundle)).trim().to_string()
+}
+
 /// The CA hash of the `K10<hash>::` line a tool printed.
 pub fn printed_hash(stdout: &str) -> String {
     stdout
