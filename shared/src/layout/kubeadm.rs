@@ -14,7 +14,7 @@ use crate::constraints::Usage;
 use crate::error::{Error, Result};
 use crate::issue::San;
 use crate::keys::sha256_hex;
-use crate::preflight::{ClusterNames, LeafSpec};
+use crate::preflight::{ClusterNames, LeafSpec, kubernetes_service_sans};
 use crate::topology::Product;
 
 /// `/etc/kubernetes`: kubeconfigs here, certificates in `pki/`.
@@ -372,16 +372,7 @@ impl KubeadmNames {
             Names::None => return Vec::new(),
             Names::ApiServer => {
                 let mut sans = vec![node];
-                sans.extend(
-                    [
-                        "kubernetes".to_string(),
-                        "kubernetes.default".into(),
-                        "kubernetes.default.svc".into(),
-                        format!("kubernetes.default.svc.{}", self.dns_domain),
-                    ]
-                    .into_iter()
-                    .map(San::Dns),
-                );
+                sans.extend(kubernetes_service_sans(&self.dns_domain));
                 sans.push(San::Ip(self.service_ip));
                 sans
             }
