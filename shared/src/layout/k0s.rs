@@ -19,7 +19,6 @@ pub const DEFAULT_DATA_DIR: &str = "/var/lib/k0s";
 pub fn layout() -> Layout {
     super::kubernetes_layout(
         Product::K0s,
-        DEFAULT_DATA_DIR,
         common_name,
         JoinScheme::K0sPreShared,
         |_, cluster| leaves(cluster),

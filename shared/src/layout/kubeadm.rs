@@ -27,7 +27,6 @@ pub const PKI_DIR: &str = "pki";
 pub fn layout() -> Layout {
     super::kubernetes_layout(
         Product::Kubeadm,
-        DEFAULT_DATA_DIR,
         KubeadmCa::common_name,
         JoinScheme::KubeadmDiscovery,
         |_, cluster| KubeadmNames::offline(cluster).leaves(),

@@ -223,9 +223,9 @@ pub enum ExpiryScheme {
 pub fn k3s(product: Product) -> Layout {
     Layout {
         product,
-        default_data_dir: Path::new("/var/lib/rancher").join(product.name()),
-        cert_dir: "server/tls",
-        staging_parent: "server",
+        default_data_dir: product.default_data_dir(),
+        cert_dir: product.cert_dir(),
+        staging_parent: product.staging_parent(),
         cas: LeafCa::ALL
             .iter()
             .map(|ca| CaSlot {
@@ -254,7 +254,6 @@ pub fn k3s(product: Product) -> Layout {
 /// default), the service CIDR 10.96.0.0/12.
 fn kubernetes_layout(
     product: Product,
-    default_data_dir: &str,
     common_name: fn(kubeadm::KubeadmCa) -> &'static str,
     join: JoinScheme,
     leaves: fn(Product, &ClusterNames) -> Vec<LeafSpec>,
@@ -263,9 +262,9 @@ fn kubernetes_layout(
 ) -> Layout {
     Layout {
         product,
-        default_data_dir: PathBuf::from(default_data_dir),
-        cert_dir: "pki",
-        staging_parent: "",
+        default_data_dir: product.default_data_dir(),
+        cert_dir: product.cert_dir(),
+        staging_parent: product.staging_parent(),
         cas: kubeadm::KubeadmCa::ALL
             .into_iter()
             .map(|ca| CaSlot {
