@@ -433,7 +433,8 @@ impl KubeadmNames {
 }
 
 /// The certificate kubeadm issues under `base` (`apiserver`, `etcd/server`,
-/// `admin.conf`).
+/// `admin.conf`); only the tests look certificates up by name.
+#[cfg(test)]
 pub fn certificate(base: &str) -> Option<&'static KubeadmCert> {
     CERTIFICATES.iter().find(|cert| cert.base == base)
 }
