@@ -228,7 +228,7 @@ impl ClusterNames {
         ClusterNames {
             tls_sans: Vec::new(),
             cluster_domain: "cluster.local".into(),
-            service_ips: vec![IpAddr::from([10, 43, 0, 1])],
+            service_ips: vec![crate::layout::K3S_DEFAULT_SERVICE_IP],
             node_names: Vec::new(),
             node_ips: Vec::new(),
         }

@@ -3,7 +3,7 @@
 //! and names each must carry. `sign-csr`, the pre-flight of kubeadm trees and
 //! the expiry report read the same table.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use der::Encode as _;
@@ -21,6 +21,9 @@ use crate::topology::Product;
 pub const DEFAULT_DATA_DIR: &str = "/etc/kubernetes";
 /// The certificate directory under the data dir.
 pub const PKI_DIR: &str = "pki";
+/// kubeadm's (and k0s's) kubernetes service IP: the first address of the
+/// default `networking.serviceSubnet`, 10.96.0.0/12.
+pub const DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1));
 
 /// kubeadm's layout: its three CAs under `/etc/kubernetes/pki` with the CNs
 /// kubeadm writes, and the discovery hash of `ca.crt`.
@@ -358,7 +361,7 @@ impl KubeadmNames {
         KubeadmNames {
             node_name: node_name.to_string(),
             dns_domain: "cluster.local".into(),
-            service_ip: IpAddr::from([10, 96, 0, 1]),
+            service_ip: DEFAULT_SERVICE_IP,
             advertise_address: None,
             extra_sans: Vec::new(),
         }
