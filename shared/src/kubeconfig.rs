@@ -68,7 +68,9 @@ impl Kubeconfig {
         bundle_in(&PemFile::parse(&self.path, pem)?)
     }
 
-    /// The certificates of the cluster's `certificate-authority-data`.
+    /// The certificates of the cluster's `certificate-authority-data` (only the
+    /// tests read them back).
+    #[cfg(test)]
     pub fn certificate_authorities(&self) -> Result<Vec<Certificate>> {
         let pem = self.data("clusters", "cluster", "certificate-authority-data")?;
         bundle_in(&PemFile::parse(&self.path, pem)?)

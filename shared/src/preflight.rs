@@ -228,7 +228,7 @@ impl ClusterNames {
         ClusterNames {
             tls_sans: Vec::new(),
             cluster_domain: "cluster.local".into(),
-            service_ips: vec![IpAddr::from([10, 43, 0, 1])],
+            service_ips: vec![crate::layout::K3S_DEFAULT_SERVICE_IP],
             node_names: Vec::new(),
             node_ips: Vec::new(),
         }
@@ -319,19 +319,25 @@ impl ClusterNames {
     /// The names of the apiserver and supervisor serving certificates: the
     /// in-cluster service names, then `config.SANs`.
     pub fn serving_sans(&self) -> Vec<San> {
-        let domain = &self.cluster_domain;
-        let mut sans: Vec<San> = [
-            "kubernetes".to_string(),
-            "kubernetes.default".into(),
-            "kubernetes.default.svc".into(),
-            format!("kubernetes.default.svc.{domain}"),
-        ]
-        .into_iter()
-        .map(San::Dns)
-        .collect();
+        let mut sans = kubernetes_service_sans(&self.cluster_domain);
         sans.extend(self.config_sans());
         sans
     }
+}
+
+/// The in-cluster names of the `kubernetes` service, in this order:
+/// `kubernetes`, `kubernetes.default`, `kubernetes.default.svc`,
+/// `kubernetes.default.svc.<domain>`.
+pub fn kubernetes_service_sans(domain: &str) -> Vec<San> {
+    [
+        "kubernetes".to_string(),
+        "kubernetes.default".into(),
+        "kubernetes.default.svc".into(),
+        format!("kubernetes.default.svc.{domain}"),
+    ]
+    .into_iter()
+    .map(San::Dns)
+    .collect()
 }
 
 fn first_host(cidr: &str) -> Option<IpAddr> {

@@ -190,6 +190,14 @@ impl Validity {
     }
 }
 
+/// A certificate just issued, with the names and usages it was issued with
+/// (for the report, so it need not be decoded again).
+struct Issued {
+    cert: Certificate,
+    sans: Vec<San>,
+    usages: Vec<Usage>,
+}
+
 /// Issues the certificate `csr` asks for with `usages` and `sans`, signed by `ca`.
 fn issue_for(
     csr: &Csr,
@@ -197,14 +205,14 @@ fn issue_for(
     sans: Vec<San>,
     ca: &SigningCa,
     validity: Validity,
-) -> Result<Certificate> {
-    issue(
+) -> Result<Issued> {
+    let cert = issue(
         &IssueRequest {
             subject: csr.subject.clone(),
             public_key: csr.public_key.clone(),
             profile: Profile::Leaf {
                 usages: usages.iter().map(|u| u.oid()).collect(),
-                sans,
+                sans: sans.clone(),
             },
             not_before: validity.not_before,
             not_after: validity.not_after,
@@ -213,7 +221,12 @@ fn issue_for(
             cert: &ca.cert,
             key: &ca.key,
         },
-    )
+    )?;
+    Ok(Issued {
+        cert,
+        sans,
+        usages: usages.to_vec(),
+    })
 }
 
 /// The names a certificate keeps: the CSR's when `keeps`, else none, with a
@@ -232,8 +245,8 @@ fn kept_sans(csr: &Csr, keeps: bool) -> (Vec<San>, Option<String>) {
 }
 
 impl SignRun {
-    /// Plans `cert`, issued for `csr`, as `out` (`contents`, a secret when it
-    /// holds a key) and records it for the report.
+    /// Plans `issued`, issued for `csr`, as `out` (`contents`, a secret when it
+    /// holds a key) and records it, with its names and usages, for the report.
     fn add(
         &mut self,
         csr: &Csr,
@@ -241,7 +254,7 @@ impl SignRun {
         contents: Vec<u8>,
         secret: bool,
         ca: &SigningCa,
-        cert: &Certificate,
+        issued: Issued,
     ) {
         if secret {
             self.plan.add_secret(out.clone(), contents);
@@ -252,22 +265,10 @@ impl SignRun {
             csr: csr.path.clone(),
             out,
             ca: ca.label.clone(),
-            subject: cert.subject().to_string(),
-            sans: crate::constraints::sans(cert),
-            usages: cert
-                .extended_key_usage()
-                .map(|eku| {
-                    eku.0
-                        .iter()
-                        .filter_map(|oid| {
-                            [Usage::ServerAuth, Usage::ClientAuth]
-                                .into_iter()
-                                .find(|u| u.oid() == *oid)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            not_after: cert.not_after(),
+            subject: issued.cert.subject().to_string(),
+            not_after: issued.cert.not_after(),
+            sans: issued.sans,
+            usages: issued.usages,
         });
     }
 }
@@ -389,15 +390,15 @@ pub fn plan_generic(
             Err(refusal) => return Ok(Err(refusal)),
         };
         let (sans, warning) = kept_sans(&csr, keeps);
-        let cert = issue_for(&csr, profile.usages(), sans, ca, validity)?;
-        Ok(Ok((csr, cert, warning)))
+        let issued = issue_for(&csr, profile.usages(), sans, ca, validity)?;
+        Ok(Ok((csr, issued, warning)))
     });
     for ((_, out), signed) in targets.pairs.iter().zip(signed) {
         match signed? {
-            Ok((csr, cert, warning)) => {
+            Ok((csr, issued, warning)) => {
                 run.warnings.extend(warning);
-                let pem = cert.to_pem().into_bytes();
-                run.add(&csr, out.clone(), pem, false, ca, &cert);
+                let pem = issued.cert.to_pem().into_bytes();
+                run.add(&csr, out.clone(), pem, false, ca, issued);
             }
             Err(refusal) => run.refused.push(refusal),
         }
@@ -557,12 +558,12 @@ pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
         let issued = issue_for(csr, cert.usages, sans, ca, *validity)?;
         match kubeconfig {
             Some(kubeconfig) => {
-                let filled = kubeconfig.with_credentials(&ca.cert, &issued)?;
-                run.add(csr, target, filled, true, ca, &issued);
+                let filled = kubeconfig.with_credentials(&ca.cert, &issued.cert)?;
+                run.add(csr, target, filled, true, ca, issued);
             }
             None => {
-                let pem = issued.to_pem().into_bytes();
-                run.add(csr, with_suffix(target, ".crt"), pem, false, ca, &issued);
+                let pem = issued.cert.to_pem().into_bytes();
+                run.add(csr, with_suffix(target, ".crt"), pem, false, ca, issued);
             }
         }
     }

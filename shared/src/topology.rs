@@ -4,7 +4,7 @@
 //! Both tools and checks read from here, so a file name or a CN is written once.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::net::IpAddr;
 
@@ -287,6 +287,34 @@ impl Product {
         }
     }
 
+    /// Its default `DATA_DIR`: `/var/lib/rancher/<product>`, `/etc/kubernetes`,
+    /// `/var/lib/k0s`.
+    pub fn default_data_dir(self) -> PathBuf {
+        match self {
+            Product::K3s | Product::Rke2 => Path::new("/var/lib/rancher").join(self.name()),
+            Product::Kubeadm => PathBuf::from(crate::layout::kubeadm::DEFAULT_DATA_DIR),
+            Product::K0s => PathBuf::from(crate::layout::k0s::DEFAULT_DATA_DIR),
+        }
+    }
+
+    /// Where the CAs live under the data dir: `server/tls` (k3s, RKE2) or
+    /// `pki` (kubeadm, k0s).
+    pub const fn cert_dir(self) -> &'static str {
+        match self {
+            Product::K3s | Product::Rke2 => "server/tls",
+            Product::Kubeadm | Product::K0s => crate::layout::kubeadm::PKI_DIR,
+        }
+    }
+
+    /// Where staging dirs go under the data dir by default: `server` (k3s,
+    /// RKE2), or the data dir itself (kubeadm, k0s).
+    pub const fn staging_parent(self) -> &'static str {
+        match self {
+            Product::K3s | Product::Rke2 => "server",
+            Product::Kubeadm | Product::K0s => "",
+        }
+    }
+
     /// Whether it follows k3s's layout (`server/tls`, `rotate-ca`).
     pub fn has_k3s_layout(self) -> bool {
         matches!(self, Product::K3s | Product::Rke2)
@@ -361,7 +389,7 @@ impl DataDir {
     /// The product's default: `/var/lib/rancher/<product>`, `/etc/kubernetes`,
     /// `/var/lib/k0s`.
     pub fn default_root(product: &Product) -> PathBuf {
-        product.layout().default_data_dir
+        product.default_data_dir()
     }
 
     /// The layout of the product.
@@ -382,7 +410,7 @@ impl DataDir {
     /// Where staging dirs go by default: `${DATA_DIR}/server` for k3s, the data
     /// dir itself for kubeadm and k0s.
     fn staging_parent(&self) -> PathBuf {
-        self.root.join(self.layout().staging_parent)
+        self.root.join(self.product.staging_parent())
     }
 
     /// `${DATA_DIR}/server/rotate-ca`: where `rotate-default-ca` stages by default.
@@ -399,7 +427,7 @@ impl DataDir {
     /// The directory the distribution reads its CAs from: `${DATA_DIR}/server/tls`
     /// (k3s, RKE2) or `${DATA_DIR}/pki` (kubeadm, k0s).
     pub fn tls_dir(&self) -> PathBuf {
-        self.root.join(self.layout().cert_dir)
+        self.root.join(self.product.cert_dir())
     }
 
     /// `${DATA_DIR}/server/token`: the server join token.

@@ -8,7 +8,7 @@ use super::kubeadm::KubeadmCa;
 use super::{JoinScheme, Layout};
 use crate::constraints::Usage;
 use crate::issue::San;
-use crate::preflight::{ClusterNames, LeafSpec};
+use crate::preflight::{ClusterNames, LeafSpec, kubernetes_service_sans};
 use crate::topology::Product;
 
 /// `/var/lib/k0s`: certificates in `pki/`.
@@ -19,7 +19,6 @@ pub const DEFAULT_DATA_DIR: &str = "/var/lib/k0s";
 pub fn layout() -> Layout {
     super::kubernetes_layout(
         Product::K0s,
-        DEFAULT_DATA_DIR,
         common_name,
         JoinScheme::K0sPreShared,
         |_, cluster| leaves(cluster),
@@ -163,16 +162,8 @@ pub fn leaves(cluster: &ClusterNames) -> Vec<LeafSpec> {
                 Names::None => Vec::new(),
                 Names::Server => {
                     let domain = &cluster.cluster_domain;
-                    let mut sans: Vec<San> = [
-                        "kubernetes".to_string(),
-                        "kubernetes.default".into(),
-                        "kubernetes.default.svc".into(),
-                        format!("kubernetes.default.svc.{domain}"),
-                        format!("kubernetes.default.svc.{domain}."),
-                    ]
-                    .into_iter()
-                    .map(San::Dns)
-                    .collect();
+                    let mut sans = kubernetes_service_sans(domain);
+                    sans.push(San::Dns(format!("kubernetes.default.svc.{domain}.")));
                     sans.extend([localhost(), loopback()]);
                     sans.extend(cluster.service_ips.iter().copied().map(San::Ip));
                     sans.extend(cluster.tls_sans.iter().map(|name| San::parse(name)));

@@ -3,7 +3,7 @@
 //! and names each must carry. `sign-csr`, the pre-flight of kubeadm trees and
 //! the expiry report read the same table.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use der::Encode as _;
@@ -14,20 +14,22 @@ use crate::constraints::Usage;
 use crate::error::{Error, Result};
 use crate::issue::San;
 use crate::keys::sha256_hex;
-use crate::preflight::{ClusterNames, LeafSpec};
+use crate::preflight::{ClusterNames, LeafSpec, kubernetes_service_sans};
 use crate::topology::Product;
 
 /// `/etc/kubernetes`: kubeconfigs here, certificates in `pki/`.
 pub const DEFAULT_DATA_DIR: &str = "/etc/kubernetes";
 /// The certificate directory under the data dir.
 pub const PKI_DIR: &str = "pki";
+/// kubeadm's (and k0s's) kubernetes service IP: the first address of the
+/// default `networking.serviceSubnet`, 10.96.0.0/12.
+pub const DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1));
 
 /// kubeadm's layout: its three CAs under `/etc/kubernetes/pki` with the CNs
 /// kubeadm writes, and the discovery hash of `ca.crt`.
 pub fn layout() -> Layout {
     super::kubernetes_layout(
         Product::Kubeadm,
-        DEFAULT_DATA_DIR,
         KubeadmCa::common_name,
         JoinScheme::KubeadmDiscovery,
         |_, cluster| KubeadmNames::offline(cluster).leaves(),
@@ -359,7 +361,7 @@ impl KubeadmNames {
         KubeadmNames {
             node_name: node_name.to_string(),
             dns_domain: "cluster.local".into(),
-            service_ip: IpAddr::from([10, 96, 0, 1]),
+            service_ip: DEFAULT_SERVICE_IP,
             advertise_address: None,
             extra_sans: Vec::new(),
         }
@@ -372,16 +374,7 @@ impl KubeadmNames {
             Names::None => return Vec::new(),
             Names::ApiServer => {
                 let mut sans = vec![node];
-                sans.extend(
-                    [
-                        "kubernetes".to_string(),
-                        "kubernetes.default".into(),
-                        "kubernetes.default.svc".into(),
-                        format!("kubernetes.default.svc.{}", self.dns_domain),
-                    ]
-                    .into_iter()
-                    .map(San::Dns),
-                );
+                sans.extend(kubernetes_service_sans(&self.dns_domain));
                 sans.push(San::Ip(self.service_ip));
                 sans
             }
@@ -443,7 +436,8 @@ impl KubeadmNames {
 }
 
 /// The certificate kubeadm issues under `base` (`apiserver`, `etcd/server`,
-/// `admin.conf`).
+/// `admin.conf`); only the tests look certificates up by name.
+#[cfg(test)]
 pub fn certificate(base: &str) -> Option<&'static KubeadmCert> {
     CERTIFICATES.iter().find(|cert| cert.base == base)
 }

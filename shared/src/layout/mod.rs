@@ -13,7 +13,7 @@
 //! | service account | `service.key`: new key first, old keys after | `sa.key` (the one signing key) + `sa.pub` (verify set) | as kubeadm |
 //! | join | `K10<hash>::` token | `--discovery-token-ca-cert-hash` | `k0s token pre-shared` |
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use crate::cert::{Certificate, bundle_pem};
@@ -23,6 +23,10 @@ use crate::topology::{CUSTOM_LEAF_CA, CaSpec, LeafCa, Product, SERVICE_KEY_FILE,
 
 pub mod k0s;
 pub mod kubeadm;
+
+/// k3s's (and RKE2's) kubernetes service IP: the first address of its default
+/// service CIDR, 10.43.0.0/16.
+pub const K3S_DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 43, 0, 1));
 
 /// One distribution's PKI layout.
 #[derive(Clone, Debug)]
@@ -223,9 +227,9 @@ pub enum ExpiryScheme {
 pub fn k3s(product: Product) -> Layout {
     Layout {
         product,
-        default_data_dir: Path::new("/var/lib/rancher").join(product.name()),
-        cert_dir: "server/tls",
-        staging_parent: "server",
+        default_data_dir: product.default_data_dir(),
+        cert_dir: product.cert_dir(),
+        staging_parent: product.staging_parent(),
         cas: LeafCa::ALL
             .iter()
             .map(|ca| CaSlot {
@@ -239,7 +243,7 @@ pub fn k3s(product: Product) -> Layout {
         service_account: SaSlot::KeyFile(SERVICE_KEY_FILE),
         join: JoinScheme::K3sToken,
         join_ca: "server-ca",
-        default_service_ip: IpAddr::from([10, 43, 0, 1]),
+        default_service_ip: K3S_DEFAULT_SERVICE_IP,
         leaves: |product, cluster| k3s_leaves(&product, cluster),
         rotation_advice: "To change the CAs of a running cluster, generate into a staging \
                           DATA_DIR and load it with \
@@ -254,7 +258,6 @@ pub fn k3s(product: Product) -> Layout {
 /// default), the service CIDR 10.96.0.0/12.
 fn kubernetes_layout(
     product: Product,
-    default_data_dir: &str,
     common_name: fn(kubeadm::KubeadmCa) -> &'static str,
     join: JoinScheme,
     leaves: fn(Product, &ClusterNames) -> Vec<LeafSpec>,
@@ -263,9 +266,9 @@ fn kubernetes_layout(
 ) -> Layout {
     Layout {
         product,
-        default_data_dir: PathBuf::from(default_data_dir),
-        cert_dir: "pki",
-        staging_parent: "",
+        default_data_dir: product.default_data_dir(),
+        cert_dir: product.cert_dir(),
+        staging_parent: product.staging_parent(),
         cas: kubeadm::KubeadmCa::ALL
             .into_iter()
             .map(|ca| CaSlot {
@@ -285,7 +288,7 @@ fn kubernetes_layout(
         },
         join,
         join_ca: kubeadm::KubeadmCa::Cluster.stem(),
-        default_service_ip: IpAddr::from([10, 96, 0, 1]),
+        default_service_ip: kubeadm::DEFAULT_SERVICE_IP,
         leaves,
         rotation_advice,
         expiry,
