@@ -32,7 +32,7 @@ use crate::layout::kubeadm::discovery_hash;
 use crate::layout::{JoinScheme, Layout, SaSlot};
 use crate::pem_file::PemFile;
 use crate::plan::Plan;
-use crate::preflight::{self, ClusterNames, PathCert, Report, SigningCa};
+use crate::preflight::{self, ClusterNames, PathCert, SigningCa};
 use crate::service_key::ServiceKeyFile;
 use crate::token::k3s_ca_hash_of;
 use crate::topology::{
@@ -344,39 +344,22 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         })
         .collect();
     let leaves = layout.leaves(&options.cluster);
-    let report = match &above {
-        Some((root, intermediate)) => preflight::run(
-            layout.name(),
-            &PathCert {
-                cert: &root.cert,
-                source: root.source("root"),
-            },
-            &chain_sources(intermediate),
-            &signing,
-            &leaves,
-            options.now,
-        )?,
-        None => {
-            let mut report = Report::default();
-            for ca in &signing {
-                let own = PathCert {
-                    cert: ca.cert,
-                    source: ca.source.clone(),
-                };
-                let one = preflight::run(
-                    layout.name(),
-                    &own,
-                    &[],
-                    std::slice::from_ref(ca),
-                    &leaves,
-                    options.now,
-                )?;
-                report.errors.extend(one.errors);
-                report.warnings.extend(one.warnings);
-            }
-            report
-        }
-    };
+    let root = above.as_ref().map(|(root, _)| PathCert {
+        cert: &root.cert,
+        source: root.source("root"),
+    });
+    let root_path = above
+        .as_ref()
+        .map(|(_, intermediate)| chain_sources(intermediate))
+        .unwrap_or_default();
+    let report = preflight::run(
+        layout.name(),
+        root.as_ref(),
+        &root_path,
+        &signing,
+        &leaves,
+        options.now,
+    )?;
     warnings.extend(report.into_result()?);
 
     let in_tls = |name: &str| tls_dir.join(name);

@@ -73,7 +73,7 @@ impl std::fmt::Display for Issue {
 }
 
 /// What pre-flight found: errors break clients now; warnings later.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Report {
     /// Findings that make clients reject certificates.
     pub errors: Vec<Issue>,
@@ -95,12 +95,13 @@ impl Report {
 }
 
 /// Issues every leaf of `leaves` from its CA in `cas` and verifies it along
-/// [leaf, CA, `chain`..., `anchor`] for each of its usages at `now`; a
-/// self-signed CA is its own anchor (`anchor` is then that CA). `who` names the
-/// distribution that issues the leaves, for messages.
+/// [leaf, CA, `chain`..., `anchor`] for each of its usages at `now`. Without an
+/// `anchor` the CAs are self-signed (kubeadm's own topology), each its own
+/// anchor; so is a CA that is the anchor itself. `who` names the distribution
+/// that issues the leaves, for messages.
 pub fn run(
     who: &str,
-    anchor: &PathCert<'_>,
+    anchor: Option<&PathCert<'_>>,
     chain: &[PathCert<'_>],
     cas: &[SigningCa<'_>],
     leaves: &[LeafSpec],
@@ -113,7 +114,7 @@ pub fn run(
     let mut broken: BTreeMap<(String, Violation), Vec<String>> = BTreeMap::new();
     let mut warnings = Vec::new();
     for ca in cas {
-        let anchor = (anchor.cert != ca.cert).then_some(anchor);
+        let anchor = anchor.filter(|a| a.cert != ca.cert);
         let path_sources: Vec<&str> = std::iter::once("")
             .chain(std::iter::once(ca.source.as_str()))
             .chain(chain.iter().map(|c| c.source.as_str()))

@@ -281,43 +281,24 @@ fn preflight_findings(
         })
         .collect();
     let leaves = layout.leaves(cluster);
-    let mut report = preflight::Report::default();
-    match anchors {
-        Some((root, chain)) => {
-            let path: Vec<PathCert<'_>> = chain
+    // Without a root the CAs are self-signed: each is the anchor its clients trust.
+    let root = anchors.map(|(root, _)| PathCert {
+        cert: root,
+        source: files::ROOT_PEM.into(),
+    });
+    let path: Vec<PathCert<'_>> = anchors
+        .map(|(_, chain)| {
+            chain
                 .iter()
                 .enumerate()
                 .map(|(i, cert)| PathCert {
                     cert,
                     source: chain_name(i),
                 })
-                .collect();
-            let anchor = PathCert {
-                cert: root,
-                source: files::ROOT_PEM.into(),
-            };
-            report = preflight::run(layout.name(), &anchor, &path, &signing, &leaves, now)?;
-        }
-        // Self-signed CAs: each is the anchor its clients trust.
-        None => {
-            for ca in &signing {
-                let anchor = PathCert {
-                    cert: ca.cert,
-                    source: ca.source.clone(),
-                };
-                let one = preflight::run(
-                    layout.name(),
-                    &anchor,
-                    &[],
-                    std::slice::from_ref(ca),
-                    &leaves,
-                    now,
-                )?;
-                report.errors.extend(one.errors);
-                report.warnings.extend(one.warnings);
-            }
-        }
-    }
+                .collect()
+        })
+        .unwrap_or_default();
+    let report = preflight::run(layout.name(), root.as_ref(), &path, &signing, &leaves, now)?;
     let mut findings: Vec<Finding> = report
         .errors
         .into_iter()
