@@ -10,16 +10,19 @@ use std::time::{Duration, SystemTime};
 
 use argh::FromArgs;
 use serde_json::json;
-use shared::cert::{format_kubeadm_time, format_time};
-use shared::checks::{Finding, any_failed, check_staged};
-use shared::error::{Error, stdout_result};
-use shared::expiry::{self, DEFAULT_WARN_DAYS, Found, KubeadmReport, Named, Report, Status};
+use shared::checks::expiry::{
+    self, DEFAULT_WARN_DAYS, Found, KubeadmReport, Named, Report, Status,
+};
+use shared::checks::finding::{Finding, any_failed};
+use shared::checks::staged::check_staged;
+use shared::checks::tree::check_custom_tree;
+use shared::layout::DataDir;
 use shared::layout::ExpiryScheme;
-use shared::lock::{recover_in, report_notes};
-use shared::pem_file::PemFile;
-use shared::token::{TokenFile, k3s_ca_hash_of};
-use shared::topology::{DataDir, LeafCa};
-use shared::tree_check::check_custom_tree;
+use shared::layout::k3s::token::{TokenFile, k3s_ca_hash_of};
+use shared::pki::cert::{format_kubeadm_time, format_time};
+use shared::pki::error::{Error, stdout_result};
+use shared::pki::pem::PemFile;
+use shared::store::lock::{recover_in, report_notes};
 
 /// Offline checks of k3s/RKE2 CA directories, before k3s or kubectl find out.
 #[derive(FromArgs, Debug)]
@@ -142,22 +145,29 @@ fn main() -> ExitCode {
 }
 
 /// Runs the subcommand and prints its report; Ok(false) when a check failed.
-fn run(args: Args) -> shared::error::Result<bool> {
+fn run(args: Args) -> shared::pki::error::Result<bool> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     // Checks judge what is on disk: an interrupted commit is finished or undone first.
     let staged_dir = match &args.command {
         Command::Staged(staged) => vec![staged.staging_dir.as_path()],
         _ => Vec::new(),
     };
-    report_notes("ca-check", &recover_in(&data_dir, &staged_dir, "ca-check")?);
+    let written = data_dir.written_dirs();
+    let dirs = written.iter().map(PathBuf::as_path).chain(staged_dir);
+    report_notes("ca-check", &recover_in(dirs, "ca-check")?);
     let now = SystemTime::now();
     let mut out = io::stdout().lock();
     if matches!(args.command, Command::Staged(_) | Command::Token(_)) {
-        data_dir.product.require_k3s_layout("ca-check")?;
+        shared::layout::k3s::require(data_dir.layout(), "ca-check")?;
     }
     let (passed, printed) = match args.command {
         Command::Staged(staged) => {
-            let findings = check_staged(&staged.staging_dir, &data_dir.tls_dir(), now);
+            let findings = check_staged(
+                data_dir.layout(),
+                &staged.staging_dir,
+                &data_dir.tls_dir(),
+                now,
+            );
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Tree(tree) => {
@@ -169,8 +179,8 @@ fn run(args: Args) -> shared::error::Result<bool> {
                     tree.cluster_domain,
                     tree.service_cidr.as_deref(),
                 )?
-                .with_nodes(data_dir.product, tree.node_name, tree.node_ip)?;
-            let findings = check_custom_tree(&tree.tls_dir, &layout, &cluster, now)?;
+                .with_nodes(layout, tree.node_name, tree.node_ip)?;
+            let findings = check_custom_tree(&tree.tls_dir, layout, &cluster, now)?;
             (!any_failed(&findings), print_findings(&mut out, &findings))
         }
         Command::Expiry(expiry) => run_expiry(&mut out, &data_dir, expiry, now)?,
@@ -197,7 +207,7 @@ fn run_expiry(
     data_dir: &DataDir,
     expiry: Expiry,
     now: SystemTime,
-) -> shared::error::Result<(bool, io::Result<()>)> {
+) -> shared::pki::error::Result<(bool, io::Result<()>)> {
     let format = match expiry.output.as_str() {
         "table" => Format::Table,
         "json" => Format::Json,
@@ -262,7 +272,7 @@ fn print_findings(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> 
     }
     let failed = findings
         .iter()
-        .filter(|f| f.verdict == shared::checks::Verdict::Fail)
+        .filter(|f| f.verdict == shared::checks::finding::Verdict::Fail)
         .count();
     writeln!(out)?;
     if failed == 0 {
@@ -620,10 +630,13 @@ impl TokenReport {
     }
 }
 
-fn token_report(data_dir: &DataDir, now: SystemTime) -> shared::error::Result<TokenReport> {
-    let server_ca = data_dir.tls_dir().join(LeafCa::Server.cert_file());
+fn token_report(data_dir: &DataDir, now: SystemTime) -> shared::pki::error::Result<TokenReport> {
+    let server_ca = data_dir
+        .tls_dir()
+        .join(format!("{}.crt", data_dir.layout().join_ca));
     let hash = k3s_ca_hash_of(&PemFile::read(&server_ca)?, now)?;
-    let tokens = [data_dir.server_token_file(), data_dir.agent_token_file()]
+    let tokens = data_dir
+        .token_files()
         .into_iter()
         .map(|path| {
             let state = if !path.exists() {

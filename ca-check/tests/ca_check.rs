@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use shared::lock::TargetLock;
-use shared::rotation::{RotationOptions, plan_rotation};
-use shared::topology::DataDir;
+use shared::layout::DataDir;
+use shared::runs::rotation::{RotationOptions, plan_rotation};
+use shared::store::lock::TargetLock;
 use testkit::{Json, gocheck, k3s_hash, ok, openssl, scratch, status};
 
 fn tool(data_dir: &Path) -> Command {
@@ -338,7 +338,7 @@ fn rfc3339_days_from_now(days: i64) -> String {
         .unwrap()
         .as_secs() as i64;
     let at = u64::try_from(now + days * 86_400).unwrap();
-    shared::cert::format_time(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at))
+    shared::pki::cert::format_time(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at))
 }
 
 #[test]
@@ -521,12 +521,12 @@ fn token_says_whether_the_tokens_carry_the_current_hash() {
 fn tree_verifies_a_custom_tree_and_names_what_is_broken() {
     let dir = scratch();
     let data_dir = dir.path().join("data");
-    let options = shared::custom_ca::CustomCaOptions::new(
+    let options = shared::runs::custom_ca::CustomCaOptions::new(
         DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
         SystemTime::now(),
     );
     let lock = TargetLock::acquire(&data_dir, "test", false).unwrap();
-    shared::custom_ca::plan_custom_ca(&options)
+    shared::runs::custom_ca::plan_custom_ca(&options)
         .unwrap()
         .plan
         .apply(&lock)

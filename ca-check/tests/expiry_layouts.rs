@@ -105,7 +105,7 @@ fn openssl_not_after(cert: &Path) -> i64 {
 
 fn rfc3339(epoch: i64) -> String {
     let at = UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(epoch).unwrap());
-    shared::cert::format_time(at)
+    shared::pki::cert::format_time(at)
 }
 
 fn now_epoch() -> i64 {

@@ -9,17 +9,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use shared::custom_ca::{
+use shared::layout::k3s::rotate_ca_command;
+use shared::layout::k3s::token::token_prefix;
+use shared::layout::{CaName, SaSlot};
+use shared::layout::{CaSpec, DataDir};
+use shared::pki::error::{Error, stdout_result};
+use shared::pki::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases};
+use shared::pki::text::shell_quote;
+use shared::runs::custom_ca::{
     CustomCaOptions, CustomCaRun, Join, Origin, ServiceAccount, plan_custom_ca,
 };
-use shared::error::{Error, stdout_result};
-use shared::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases};
-use shared::layout::SaSlot;
-use shared::lock::lock_target;
-use shared::plan::Outcome;
-use shared::staging::{rotate_ca_command, shell_quote};
-use shared::token::token_prefix;
-use shared::topology::{CaSpec, DataDir};
+use shared::store::lock::lock_target;
+use shared::store::plan::Outcome;
 
 /// Generate a custom CA tree: root (RSA-4096, 7300 days), intermediate (RSA-4096,
 /// 3700 days) and the CAs the distribution reads: for k3s/RKE2 the five leaf CAs
@@ -162,11 +163,17 @@ fn main() -> ExitCode {
     shared::cli::main(TOOL, |args| run(args).map(|()| true))
 }
 
-fn run(args: Args) -> shared::error::Result<()> {
+fn run(args: Args) -> shared::pki::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
-    let now = shared::clock::now()?;
+    let now = shared::pki::clock::now()?;
     // Held from the first check until the report is printed.
-    let lock = lock_target(&data_dir, &data_dir.root, TOOL, args.dry_run)?;
+    let written = data_dir.written_dirs();
+    let lock = lock_target(
+        written.iter().map(PathBuf::as_path),
+        &data_dir.root,
+        TOOL,
+        args.dry_run,
+    )?;
     lock.report_recovered(TOOL);
     let mut options = CustomCaOptions::new(data_dir.clone(), now);
     options.force = args.force;
@@ -197,13 +204,10 @@ fn run(args: Args) -> shared::error::Result<()> {
     )?;
     options.passphrases = Passphrases::new(PassphraseSource::from_flag(args.password_file));
     options.encrypt_keys = args.encrypt_keys;
-    if data_dir.product.has_k3s_layout() && !data_dir.is_default() {
-        let live = DataDir {
-            root: args
-                .live_data_dir
-                .unwrap_or_else(|| DataDir::default_root(&data_dir.product)),
-            product: data_dir.product,
-        };
+    if data_dir.stages_rotate_ca() {
+        let live = data_dir.at(args
+            .live_data_dir
+            .unwrap_or_else(|| DataDir::default_root(data_dir.product)));
         options.live_tls = Some(live.tls_dir()).filter(|tls| tls.is_dir());
     }
     options.cluster = options
@@ -214,7 +218,7 @@ fn run(args: Args) -> shared::error::Result<()> {
             args.cluster_domain,
             args.service_cidr.as_deref(),
         )?
-        .with_nodes(data_dir.product, args.node_name, args.node_ip)?;
+        .with_nodes(data_dir.layout(), args.node_name, args.node_ip)?;
     let run = plan_custom_ca(&options)?;
     for warning in &run.warnings {
         eprintln!("{TOOL}: warning: {warning}");
@@ -255,22 +259,18 @@ fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) ->
             run.chain_above_intermediate
         )?;
     }
-    let names: Vec<String> = match layout.product.has_k3s_layout() {
-        true => layout.cas.iter().map(|ca| ca.stem.clone()).collect(),
-        false => layout
-            .cas
-            .iter()
-            .map(|ca| format!("{} (CN {})", ca.stem, ca.common_name(layout.product, 0)))
-            .collect(),
-    };
+    let names: Vec<String> = layout
+        .cas
+        .iter()
+        .map(|ca| match ca.name {
+            CaName::Stamped(_) => ca.stem.to_string(),
+            CaName::Fixed(cn) => format!("{} (CN {cn})", ca.stem),
+        })
+        .collect();
     writeln!(
         out,
-        "  {}        {} (generated, {})",
-        if layout.product.has_k3s_layout() {
-            "leaf CAs:"
-        } else {
-            "CAs:     "
-        },
+        "  {:<9}        {} (generated, {})",
+        format!("{}:", layout.cas_title),
         names.join(", "),
         run.leaf_ca
     )?;
@@ -334,7 +334,7 @@ fn print_report(run: &CustomCaRun, data_dir: &DataDir, outcome: &Outcome<'_>) ->
             path.display()
         )?;
     }
-    if data_dir.product.has_k3s_layout() && !data_dir.is_default() {
+    if data_dir.stages_rotate_ca() {
         print_rotate_ca(&mut out, run, data_dir)?;
     }
     Ok(())
@@ -408,7 +408,7 @@ fn print_join(out: &mut impl io::Write, run: &CustomCaRun, data_dir: &DataDir) -
             writeln!(
                 out,
                 "Every controller needs this same set in {}/pki before its first start",
-                data_dir.layout().default_data_dir.display()
+                data_dir.layout().default_data_dir
             )?;
             writeln!(
                 out,
@@ -438,7 +438,7 @@ fn print_rotate_ca(
 ) -> io::Result<()> {
     let command = format!(
         "  {}",
-        rotate_ca_command(data_dir.product, &data_dir.server_dir())
+        rotate_ca_command(data_dir.layout(), &data_dir.cert_parent())
     );
     writeln!(out)?;
     match &run.rotate_ca {

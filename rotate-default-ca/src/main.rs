@@ -9,16 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use shared::error::{Error, stdout_result};
-use shared::keys::GeneratedKey;
+use shared::layout::DataDir;
+use shared::layout::k3s::rotate_ca_command;
+use shared::layout::k3s::token::token_prefix;
 use shared::layout::kubeadm::KubeadmCa;
-use shared::lock::lock_target;
-use shared::pki_rotation::{PkiRotationOptions, PkiRotationRun, Role, plan_pki_rotation};
-use shared::plan::Outcome;
-use shared::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
-use shared::staging::{self, rotate_ca_command, shell_quote};
-use shared::token::token_prefix;
-use shared::topology::{DataDir, Product};
+use shared::layout::{JoinScheme, RotationScheme};
+use shared::pki::error::{Error, stdout_result};
+use shared::pki::keys::GeneratedKey;
+use shared::pki::text::shell_quote;
+use shared::runs::pki_rotation::{PkiRotationOptions, PkiRotationRun, Role, plan_pki_rotation};
+use shared::runs::rotation::{RotationOptions, RotationRun, TokenUpdate, plan_rotation};
+use shared::store::lock::lock_target;
+use shared::store::plan::Outcome;
+use shared::store::staging;
 
 /// Stage a rotation of k3s's self-signed CAs: per CA a new P-256 root, self-signed
 /// and cross-signed by the current root, and a new intermediate; plus a new
@@ -78,9 +81,9 @@ fn main() -> ExitCode {
     shared::cli::main(TOOL, |args| run(args).map(|()| true))
 }
 
-fn run(args: Args) -> shared::error::Result<()> {
+fn run(args: Args) -> shared::pki::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
-    let k3s = data_dir.product.has_k3s_layout();
+    let k3s = data_dir.layout().rotation == RotationScheme::RotateCa;
     if k3s && args.algorithm.is_some() {
         return Err(Error::Usage {
             problem: "--algorithm is for kubeadm and k0s: k3s's rotation makes P-256 CAs, \
@@ -92,11 +95,17 @@ fn run(args: Args) -> shared::error::Result<()> {
         .output
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| data_dir.ca_staging_dir());
-    let now = shared::clock::now()?;
+    let now = shared::pki::clock::now()?;
     // Refused before the lock creates the staging dir.
     staging::cert_dir(&staging_dir, &data_dir.tls_dir())?;
     // Held from the first check until the report is printed.
-    let lock = lock_target(&data_dir, &staging_dir, TOOL, args.dry_run)?;
+    let written = data_dir.written_dirs();
+    let lock = lock_target(
+        written.iter().map(PathBuf::as_path),
+        &staging_dir,
+        TOOL,
+        args.dry_run,
+    )?;
     lock.report_recovered(TOOL);
     if !k3s {
         let run = plan_pki_rotation(&PkiRotationOptions {
@@ -138,7 +147,7 @@ fn print_report(
         writeln!(
             out,
             "  {:<22} old root \"{}\" cross-signs new root \"{}\"; new intermediate \"{}\"",
-            rotated.ca.cert_file(),
+            data_dir.layout().cert_file(rotated.ca),
             rotated.old_root.subject_cn(),
             rotated.new_root.subject_cn(),
             rotated.intermediate.subject_cn()
@@ -183,7 +192,7 @@ fn print_report(
     writeln!(
         out,
         "  {}",
-        rotate_ca_command(data_dir.product, staging_dir)
+        rotate_ca_command(data_dir.layout(), staging_dir)
     )?;
     Ok(())
 }
@@ -208,23 +217,24 @@ fn print_pki_report(
             out,
             "  {:<16} \"{}\" (until {}) is replaced by a new {} \"{}\" (until {}), \
              also cross-signed by the old one",
-            rotated.ca.stem(),
+            rotated.ca.stem,
             rotated.old.subject_cn(),
-            shared::cert::format_time(rotated.old.not_after()),
+            shared::pki::cert::format_time(rotated.old.not_after()),
             rotated.algorithm,
             rotated.new.subject_cn(),
-            shared::cert::format_time(rotated.new.not_after()),
+            shared::pki::cert::format_time(rotated.new.not_after()),
         )?;
     }
     writeln!(out)?;
     write!(out, "{outcome}")?;
     writeln!(out)?;
     writeln!(out, "What each staged file is for:")?;
-    let kubeadm = run.layout.product == Product::Kubeadm;
+    let kubeadm = run.layout.join == JoinScheme::KubeadmDiscovery;
     for rotated in &run.rotated {
         for (role, path) in &rotated.files {
             writeln!(out, "  {}", path.display())?;
-            writeln!(out, "      {}", purpose(*role, rotated.ca, kubeadm))?;
+            let ca = KubeadmCa::of_stem(rotated.ca.stem).unwrap_or(KubeadmCa::Cluster);
+            writeln!(out, "      {}", purpose(*role, ca, kubeadm))?;
         }
     }
     if !run.notes.is_empty() {

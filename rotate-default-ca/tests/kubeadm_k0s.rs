@@ -14,8 +14,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use shared::custom_ca::{CustomCaOptions, plan_custom_ca};
-use shared::topology::{DataDir, Product};
+use shared::layout::{DataDir, Product};
+use shared::runs::custom_ca::{CustomCaOptions, plan_custom_ca};
 use testkit::{
     Json, Party, describe_certs, fails, file_names, gocheck, handshake, issue_leaf, mode, ok,
     openssl, pkilint_errors, scratch, snapshot, split_bundle, status,

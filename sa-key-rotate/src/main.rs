@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use shared::error::stdout_result;
 use shared::layout::SaSlot;
-use shared::lock::lock_target;
-use shared::plan::Outcome;
-use shared::sa_rotation::{SaRotationOptions, SaRotationRun, plan_sa_rotation};
-use shared::staging::{self, rotate_ca_command, shell_quote};
-use shared::topology::{DataDir, Product};
+use shared::layout::k3s::rotate_ca_command;
+use shared::layout::{DataDir, Product};
+use shared::pki::error::stdout_result;
+use shared::pki::text::shell_quote;
+use shared::runs::sa_rotation::{SaRotationOptions, SaRotationRun, plan_sa_rotation};
+use shared::store::lock::lock_target;
+use shared::store::plan::Outcome;
+use shared::store::staging;
 
 /// Stage a service-account key rotation. k3s/RKE2: <staging>/tls/service.key
 /// holds a new RSA key (PKCS#1) first, then the current keys byte for byte, so
@@ -83,7 +85,7 @@ fn main() -> ExitCode {
     shared::cli::main(TOOL, |args| run(args).map(|()| true))
 }
 
-fn run(args: Args) -> shared::error::Result<()> {
+fn run(args: Args) -> shared::pki::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let staging_dir = args
         .output
@@ -93,7 +95,13 @@ fn run(args: Args) -> shared::error::Result<()> {
     // Refused before the lock creates the staging dir.
     staging::cert_dir(&staging_dir, &live)?;
     // Held from the first check until the report is printed.
-    let lock = lock_target(&data_dir, &staging_dir, TOOL, args.dry_run)?;
+    let written = data_dir.written_dirs();
+    let lock = lock_target(
+        written.iter().map(PathBuf::as_path),
+        &staging_dir,
+        TOOL,
+        args.dry_run,
+    )?;
     lock.report_recovered(TOOL);
     let slot = data_dir.layout().service_account;
     let (key, public) = match slot {
@@ -194,7 +202,7 @@ fn print_report(
             writeln!(
                 out,
                 "  {}",
-                rotate_ca_command(data_dir.product, staging_dir)
+                rotate_ca_command(data_dir.layout(), staging_dir)
             )?;
         }
     }

@@ -1,45 +1,27 @@
-//! The k3s / RKE2 certificate-authority topology, and everything the PKI tools share.
+//! Everything the PKI tools share, in layers; each imports only from the
+//! layers before it in this list (a test, in `layers.rs`, keeps it so):
 //!
-//! Bottom up:
-//! - data and formats: [`topology`] (which CAs exist, their files, CNs and
-//!   profiles), [`input`] (bounded reads of regular files), [`pem_file`],
-//!   [`keys`], [`cert`], [`service_key`], [`token`];
-//! - operations: [`issue`] (CA certificates), [`verify`] (signatures and
-//!   Go-style chain building, to predict what k3s computes);
-//! - runs: [`custom_ca`], [`rotation`], [`pki_rotation`], [`sa_rotation`] and
-//!   [`sign_csr`] check their inputs and build a [`plan::Plan`] of every output
-//!   file; [`staging`] guards staging dirs; [`csr`] reads and checks signing
-//!   requests, [`kubeconfig`] fills kubeadm's partial kubeconfigs;
-//! - checks: [`checks`] (rotate-ca staging dirs, custom trees), [`expiry`];
-//! - output: [`plan`] writes a plan all or nothing ([`commit`]), under a
-//!   [`lock`] of its target directory; [`error`] is the one error type;
-//!   [`cli`] is every tool's `main`: `--version`, argument parsing, the exit code.
-pub mod cert;
-pub mod checks;
-pub mod cli;
-pub mod clock;
-pub mod commit;
-pub mod constraints;
-pub mod csr;
-pub mod custom_ca;
-pub mod error;
-pub mod expiry;
-pub mod input;
-pub mod issue;
-pub mod keys;
-pub mod kubeconfig;
+//! 1. [`pki`]: error, input, PEM, keys, certificates, CSRs, issuance,
+//!    verification; never names a distribution.
+//! 2. [`layout`]: the distributions as data (k3s, RKE2, kubeadm, k0s): the
+//!    only code that knows them.
+//! 3. [`store`]: plans, the all-or-nothing commit, its journal, locks.
+//! 4. [`checks`]: findings about files: pre-flight, staging dirs, trees,
+//!    expiry, tokens.
+//! 5. [`runs`]: options in, a plan and a report out.
+//! 6. [`cli`]: what every tool's `main` shares.
+
+pub mod pki;
+
 pub mod layout;
-pub mod lock;
-pub mod pem_file;
-pub mod pki_rotation;
-pub mod plan;
-pub mod preflight;
-pub mod rotation;
-pub mod sa_rotation;
-pub mod service_key;
-pub mod sign_csr;
-pub mod staging;
-pub mod token;
-pub mod topology;
-pub mod tree_check;
-pub mod verify;
+
+pub mod store;
+
+pub mod checks;
+
+pub mod runs;
+
+pub mod cli;
+
+#[cfg(test)]
+mod layers;

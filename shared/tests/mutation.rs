@@ -15,19 +15,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::SystemTime;
 
-use shared::cert::bundle_in;
-use shared::expiry;
-use shared::keys::PrivateKey;
-use shared::pem_file::PemFile;
-use shared::service_key::ServiceKeyFile;
-use shared::token::{TokenFile, k3s_ca_hash};
+use shared::checks::expiry;
+use shared::layout::k3s::token::{TokenFile, k3s_ca_hash};
+use shared::layout::service_key::ServiceKeyFile;
+use shared::pki::cert::bundle_in;
+use shared::pki::keys::PrivateKey;
+use shared::pki::pem::PemFile;
 use testkit::mutate::{Mutator, message_problem, secret_windows};
 
 /// Every reader a tool applies to a file, on `bytes` written at `path`; the
 /// messages of the errors met.
 fn read_all_ways(path: &Path, bytes: &[u8]) -> Vec<String> {
     let mut messages = Vec::new();
-    let mut note = |result: Result<(), shared::error::Error>| {
+    let mut note = |result: Result<(), shared::pki::error::Error>| {
         if let Err(e) = result {
             messages.push(e.to_string());
         }

@@ -9,18 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use shared::cert::format_time;
-use shared::error::{Error, Result, stdout_result};
-use shared::keys::{PassphraseSource, Passphrases};
+use shared::layout::ClusterNames;
+use shared::layout::Product;
 use shared::layout::kubeadm::DEFAULT_DATA_DIR;
-use shared::lock::TargetLock;
-use shared::plan::Outcome;
-use shared::preflight::ClusterNames;
-use shared::sign_csr::{
+use shared::pki::cert::format_time;
+use shared::pki::error::{Error, Result, stdout_result};
+use shared::pki::keys::{PassphraseSource, Passphrases};
+use shared::runs::sign_csr::{
     CsrProfile, DEFAULT_DAYS, GenericTargets, KubeadmOptions, SignRun, SigningCa, plan_generic,
     plan_kubeadm,
 };
-use shared::topology::Product;
+use shared::store::lock::TargetLock;
+use shared::store::plan::Outcome;
 
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
 /// (--product kubeadm), or any CSR with a server, client or peer profile.
@@ -129,14 +129,14 @@ fn usage(problem: impl Into<String>) -> Error {
 }
 
 fn run(args: Args) -> Result<bool> {
-    let now = shared::clock::now()?;
+    let now = shared::pki::clock::now()?;
     let days = match args.days {
         Some(0) => return Err(usage("--days must be at least 1")),
         days => days.unwrap_or(DEFAULT_DAYS),
     };
     let passphrases = Passphrases::new(PassphraseSource::from_flag(args.password_file.clone()));
     match args.product.as_deref().map(Product::new).transpose()? {
-        Some(Product::Kubeadm) => kubeadm(args, days, passphrases, now),
+        Some(product) if product.layout().external_ca => kubeadm(args, days, passphrases, now),
         Some(other) => Err(usage(format!(
             "--product {}: only kubeadm writes CSRs to sign; for a k3s or RKE2 CA use \
              --ca <tls dir>/server-ca (or client-ca) with --profile and --csr",

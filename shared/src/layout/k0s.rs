@@ -4,41 +4,37 @@
 
 use std::net::IpAddr;
 
-use super::kubeadm::KubeadmCa;
-use super::{JoinScheme, Layout};
-use crate::constraints::Usage;
-use crate::issue::San;
-use crate::preflight::{ClusterNames, LeafSpec, kubernetes_service_sans};
-use crate::topology::Product;
+use super::kubeadm::{KubeadmCa, pki_layout, slot};
+use super::{ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec, kubernetes_service_sans};
+use crate::pki::constraints::Usage;
+use crate::pki::names::San;
 
 /// `/var/lib/k0s`: certificates in `pki/`.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/k0s";
 
-/// k0s's layout. k0s renews the leaves of a CA whose CN it knows
-/// (`kubernetes-ca`, ...), so these CNs are kept as k0s writes them.
-pub fn layout() -> Layout {
-    super::kubernetes_layout(
-        Product::K0s,
-        common_name,
-        JoinScheme::K0sPreShared,
-        |_, cluster| leaves(cluster),
-        "k0s rotates CAs only by hand, with every node stopped: to change the CAs \
-         of a running cluster, follow k0s's docs (troubleshooting/certificate-authorities)",
-        // The admin kubeconfig lives in pki/ and embeds the admin client certificate.
-        super::ExpiryScheme::Scan {
-            kubeconfigs: &["admin.conf"],
-        },
-    )
-}
-
-/// The CN k0s gives each CA (cfssl `initca`).
-pub fn common_name(ca: KubeadmCa) -> &'static str {
-    match ca {
-        KubeadmCa::Cluster => "kubernetes-ca",
-        KubeadmCa::FrontProxy => "kubernetes-front-proxy-ca",
-        KubeadmCa::Etcd => "etcd-ca",
-    }
-}
+/// k0s's layout. k0s renews the leaves of a CA whose CN it knows (its
+/// cfssl `initca` names), so these CNs are kept as k0s writes them.
+pub static LAYOUT: Layout = pki_layout(
+    "k0s",
+    DEFAULT_DATA_DIR,
+    &[
+        slot(KubeadmCa::Cluster, "kubernetes-ca"),
+        slot(KubeadmCa::FrontProxy, "kubernetes-front-proxy-ca"),
+        slot(KubeadmCa::Etcd, "etcd-ca"),
+    ],
+    " and its signer refuses more",
+    JoinScheme::K0sPreShared,
+    |_, cluster| leaves(cluster),
+    "k0s rotates CAs only by hand, with every node stopped: to change the CAs \
+     of a running cluster, follow k0s's docs (troubleshooting/certificate-authorities)",
+    // The admin kubeconfig lives in pki/ and embeds the admin client certificate.
+    ExpiryScheme::Scan {
+        kubeconfigs: &["admin.conf"],
+    },
+    // k0s sets its flags itself and is stopped meanwhile.
+    None,
+    false,
+);
 
 /// Which names a k0s leaf carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,7 +178,7 @@ mod tests {
 
     #[test]
     fn the_serving_certificates_carry_the_service_names_and_etcd_its_loopbacks() {
-        let cluster = Product::K0s.layout().cluster_names();
+        let cluster = LAYOUT.cluster_names();
         let leaves = leaves(&cluster);
         let server = leaves.iter().find(|l| l.name == "server").unwrap();
         assert_eq!(server.ca, "ca");

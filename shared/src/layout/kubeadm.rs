@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 
 use der::Encode as _;
 
-use super::{JoinScheme, Layout};
-use crate::cert::Certificate;
-use crate::constraints::Usage;
-use crate::error::{Error, Result};
-use crate::issue::San;
-use crate::keys::sha256_hex;
-use crate::preflight::{ClusterNames, LeafSpec, kubernetes_service_sans};
-use crate::topology::Product;
+use super::{
+    CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
+    RotationScheme, SaSlot, kubernetes_service_sans,
+};
+use crate::pki::cert::Certificate;
+use crate::pki::constraints::Usage;
+use crate::pki::error::{Error, Result};
+use crate::pki::keys::{KeyAlgorithm, sha256_hex};
+use crate::pki::names::San;
 
 /// `/etc/kubernetes`: kubeconfigs here, certificates in `pki/`.
 pub const DEFAULT_DATA_DIR: &str = "/etc/kubernetes";
@@ -27,16 +28,78 @@ pub const DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1));
 
 /// kubeadm's layout: its three CAs under `/etc/kubernetes/pki` with the CNs
 /// kubeadm writes, and the discovery hash of `ca.crt`.
-pub fn layout() -> Layout {
-    super::kubernetes_layout(
-        Product::Kubeadm,
-        KubeadmCa::common_name,
-        JoinScheme::KubeadmDiscovery,
-        |_, cluster| KubeadmNames::offline(cluster).leaves(),
-        "kubeadm has no CA rotation: to change the CAs of a running cluster, follow \
-         the manual rotation of CA certificates in the Kubernetes docs",
-        super::ExpiryScheme::Kubeadm,
-    )
+pub static LAYOUT: Layout = pki_layout(
+    "kubeadm",
+    DEFAULT_DATA_DIR,
+    &[
+        slot(KubeadmCa::Cluster, "kubernetes"),
+        slot(KubeadmCa::FrontProxy, "front-proxy-ca"),
+        slot(KubeadmCa::Etcd, "etcd-ca"),
+    ],
+    "",
+    JoinScheme::KubeadmDiscovery,
+    |_, cluster| KubeadmNames::offline(cluster).leaves(),
+    "kubeadm has no CA rotation: to change the CAs of a running cluster, follow \
+     the manual rotation of CA certificates in the Kubernetes docs",
+    ExpiryScheme::Kubeadm,
+    // kube-controller-manager's --client-ca-file and --cluster-signing-cert-file
+    // cannot take a bundle.
+    Some("ca"),
+    true,
+);
+
+/// The slot of `ca` with the CN `common_name`.
+pub(super) const fn slot(ca: KubeadmCa, common_name: &'static str) -> CaSlot {
+    CaSlot {
+        stem: ca.stem(),
+        name: CaName::Fixed(common_name),
+    }
+}
+
+/// What kubeadm and k0s share: `pki/` under the data dir, kubeadm's three CA
+/// stems (in `cas`, with their CNs), one certificate per `.crt`, `sa.key` +
+/// `sa.pub`, RSA-2048 CAs for ten years (both make those by default), the
+/// service CIDR 10.96.0.0/12, and no CA rotation of their own.
+#[allow(clippy::too_many_arguments, reason = "one layout, fully described")]
+pub(super) const fn pki_layout(
+    name: &'static str,
+    default_data_dir: &'static str,
+    cas: &'static [CaSlot],
+    more_refused: &'static str,
+    join: JoinScheme,
+    leaves: fn(&Layout, &ClusterNames) -> Vec<LeafSpec>,
+    rotation_advice: &'static str,
+    expiry: ExpiryScheme,
+    new_only: Option<&'static str>,
+    external_ca: bool,
+) -> Layout {
+    Layout {
+        name,
+        default_data_dir,
+        cert_dir: PKI_DIR,
+        staging_parent: "",
+        cas,
+        cas_title: "CAs",
+        ca_files: CaFiles::Single { more_refused },
+        ca_default: CaSpec {
+            key: KeyAlgorithm::Rsa(2048),
+            validity_days: 3650,
+        },
+        self_signed_cas: true,
+        service_account: SaSlot::Pair {
+            key: "sa.key",
+            public: "sa.pub",
+        },
+        join,
+        join_ca: KubeadmCa::Cluster.stem(),
+        default_service_ip: DEFAULT_SERVICE_IP,
+        node_names: false,
+        leaves,
+        rotation: RotationScheme::Manual { new_only },
+        rotation_advice,
+        expiry,
+        external_ca,
+    }
 }
 
 /// kubeadm's `--discovery-token-ca-cert-hash` of a CA certificate:
@@ -64,21 +127,17 @@ impl KubeadmCa {
     /// All three, in kubeadm's order.
     pub const ALL: [KubeadmCa; 3] = [KubeadmCa::Cluster, KubeadmCa::FrontProxy, KubeadmCa::Etcd];
 
+    /// The CA whose file stem is `stem`.
+    pub fn of_stem(stem: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|ca| ca.stem() == stem)
+    }
+
     /// The file stem under `pki/`: `ca`, `front-proxy-ca`, `etcd/ca`.
-    pub fn stem(self) -> &'static str {
+    pub const fn stem(self) -> &'static str {
         match self {
             KubeadmCa::Cluster => "ca",
             KubeadmCa::FrontProxy => "front-proxy-ca",
             KubeadmCa::Etcd => "etcd/ca",
-        }
-    }
-
-    /// The CN kubeadm writes (`kubeadm init phase certs`).
-    pub fn common_name(self) -> &'static str {
-        match self {
-            KubeadmCa::Cluster => "kubernetes",
-            KubeadmCa::FrontProxy => "front-proxy-ca",
-            KubeadmCa::Etcd => "etcd-ca",
         }
     }
 

@@ -1,8 +1,8 @@
 //! Distributions as data: where each keeps its CAs and keys, what it issues
 //! from them, and the few rules it adds. A [`Layout`] is one value per
-//! distribution ([`crate::topology::Product::layout`]); the runs read it instead
-//! of naming files, so kubeadm and k0s are values here, not copies of the k3s
-//! code.
+//! distribution ([`Product::layout`], the one match on the product); the runs
+//! and checks read it instead of naming files or products, so adding a
+//! distribution is one module here and one arm of [`Product`].
 //!
 //! | | k3s, RKE2 | kubeadm | k0s |
 //! |---|---|---|---|
@@ -12,36 +12,60 @@
 //! | CA files | `X.pem` alone, `X.crt` = [X, chain..., root] | `X.crt` alone, chain in `X-chain.crt` | as kubeadm |
 //! | service account | `service.key`: new key first, old keys after | `sa.key` (the one signing key) + `sa.pub` (verify set) | as kubeadm |
 //! | join | `K10<hash>::` token | `--discovery-token-ca-cert-hash` | `k0s token pre-shared` |
+//! | CA rotation | `rotate-ca --path=<staging>` | by hand (docs) | by hand, every node stopped |
+//!
+//! This layer sits on [`crate::pki`] only; it is the one part of the library
+//! that knows k3s, RKE2, kubeadm or k0s by name.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::cert::{Certificate, bundle_pem};
-use crate::keys::KeyAlgorithm;
-use crate::preflight::{ClusterNames, LeafSpec};
-use crate::topology::{CUSTOM_LEAF_CA, CaSpec, LeafCa, Product, SERVICE_KEY_FILE, k3s_leaves};
+use crate::pki::cert::{Certificate, bundle_pem};
+use crate::pki::keys::KeyAlgorithm;
 
+mod cluster;
+pub mod custom_tree;
+mod data_dir;
 pub mod k0s;
+pub mod k3s;
 pub mod kubeadm;
+pub mod kubeconfig;
+mod product;
+pub mod service_key;
 
-/// k3s's (and RKE2's) kubernetes service IP: the first address of its default
-/// service CIDR, 10.43.0.0/16.
-pub const K3S_DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 43, 0, 1));
+pub use cluster::{ClusterNames, LEAF_VALIDITY_DAYS, LeafSpec, kubernetes_service_sans};
+pub use data_dir::DataDir;
+pub use product::Product;
+
+/// How one kind of CA certificate is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaSpec {
+    /// The key type of the CA.
+    pub key: KeyAlgorithm,
+    /// Lifetime in days from issuance.
+    pub validity_days: u32,
+}
+
+/// A new service-account signing key, in every layout: what k3s expects first
+/// in `service.key`, and what kubeadm and k0s make for `sa.key`.
+pub const SERVICE_ACCOUNT_KEY: KeyAlgorithm = KeyAlgorithm::Rsa(2048);
 
 /// One distribution's PKI layout.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Layout {
-    /// The product it is the layout of.
-    pub product: Product,
+    /// The name messages and CNs use (`k3s`, `rke2`, `kubeadm`, `k0s`).
+    pub name: &'static str,
     /// The default `DATA_DIR`.
-    pub default_data_dir: PathBuf,
+    pub default_data_dir: &'static str,
     /// Where the CAs live under the data dir (`server/tls`, `pki`).
     pub cert_dir: &'static str,
     /// Where staging dirs go under the data dir by default (`server`, or the
     /// data dir itself).
     pub staging_parent: &'static str,
     /// The CAs the distribution signs with, in the order it lists them.
-    pub cas: Vec<CaSlot>,
+    pub cas: &'static [CaSlot],
+    /// What reports call them (`leaf CAs` under k3s's custom root, `CAs`).
+    pub cas_title: &'static str,
     /// How each CA's certificate and the chain above it are written.
     pub ca_files: CaFiles,
     /// Key type and lifetime of these CAs when nothing else is asked.
@@ -56,24 +80,33 @@ pub struct Layout {
     pub join_ca: &'static str,
     /// The first address of the default service CIDR (the kubernetes service IP).
     pub default_service_ip: IpAddr,
+    /// Whether the nodes' names and addresses go into the certificates the
+    /// distribution issues (k3s's `--node-name` and `--node-ip`); pre-flight
+    /// stands `localhost` in for them otherwise.
+    pub node_names: bool,
     /// Every certificate the distribution issues from its CAs (pre-flight).
-    pub leaves: fn(Product, &ClusterNames) -> Vec<LeafSpec>,
+    pub leaves: fn(&Layout, &ClusterNames) -> Vec<LeafSpec>,
+    /// How its CAs are rotated.
+    pub rotation: RotationScheme,
     /// What to do instead of overwriting the CAs of a running cluster (a
     /// sentence, for the refusal of an initialised directory).
     pub rotation_advice: &'static str,
     /// What `ca-check expiry` lists.
     pub expiry: ExpiryScheme,
+    /// Whether the distribution writes CSRs for an external CA to sign
+    /// (kubeadm's `certs generate-csr`), which `sign-csr` signs.
+    pub external_ca: bool,
 }
 
 impl Layout {
     /// The name messages use for the layout (`k3s`, `rke2`, `kubeadm`, `k0s`).
     pub fn name(&self) -> &'static str {
-        self.product.name()
+        self.name
     }
 
     /// Every certificate the distribution issues from its CAs, for `cluster`.
     pub fn leaves(&self, cluster: &ClusterNames) -> Vec<LeafSpec> {
-        (self.leaves)(self.product, cluster)
+        (self.leaves)(self, cluster)
     }
 
     /// The default cluster names: k3s's, with this layout's service IP.
@@ -95,6 +128,23 @@ impl Layout {
         format!("{}.key", ca.stem)
     }
 
+    /// The CN this run gives the CA `ca` (`k3s-server-ca@TS`, `kubernetes`).
+    pub fn ca_common_name(&self, ca: &CaSlot, timestamp: u64) -> String {
+        match ca.name {
+            CaName::Stamped(kind) => format!("{}-{kind}-ca@{timestamp}", self.name),
+            CaName::Fixed(cn) => cn.to_string(),
+        }
+    }
+
+    /// The CN of the new root that replaces `ca` in a rotation
+    /// (`k3s-server-root@TS`, as `rotate-default-ca-certs.sh` names it).
+    pub fn rotated_root_common_name(&self, ca: &CaSlot, timestamp: u64) -> String {
+        match ca.name {
+            CaName::Stamped(kind) => format!("{}-{kind}-root@{timestamp}", self.name),
+            CaName::Fixed(cn) => cn.to_string(),
+        }
+    }
+
     /// The CA files whose presence marks an initialised cluster.
     pub fn initialised_files(&self, cert_dir: &Path) -> Vec<PathBuf> {
         self.cas
@@ -103,32 +153,28 @@ impl Layout {
             .map(|name| cert_dir.join(name))
             .collect()
     }
+
+    /// The CA slot whose file stem is `stem`.
+    pub fn ca(&self, stem: &str) -> Option<&'static CaSlot> {
+        self.cas.iter().find(|ca| ca.stem == stem)
+    }
 }
 
 /// One CA the distribution signs with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CaSlot {
     /// The file stem under the cert dir (`client-ca`, `etcd/ca`).
-    pub stem: String,
+    pub stem: &'static str,
     /// How its CN is made.
     pub name: CaName,
-}
-
-impl CaSlot {
-    /// The CN this run gives the CA.
-    pub fn common_name(&self, product: Product, timestamp: u64) -> String {
-        match &self.name {
-            CaName::K3s(leaf) => leaf.custom_cn(&product, timestamp),
-            CaName::Fixed(cn) => (*cn).to_string(),
-        }
-    }
 }
 
 /// How a CA's CN is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaName {
-    /// The upstream script's `<product>-<kind>-ca@<timestamp>`.
-    K3s(LeafCa),
+    /// The upstream script's `<layout name>-<kind>-ca@<timestamp>`, with this
+    /// kind (`client`, `etcd-peer`).
+    Stamped(&'static str),
     /// Always this CN (kubeadm's `kubernetes`, k0s's `kubernetes-ca`; k0s
     /// recognises the leaves it must renew by their issuer's CN).
     Fixed(&'static str),
@@ -141,9 +187,13 @@ pub enum CaFiles {
     /// that k3s serves and trusts.
     Bundle,
     /// kubeadm and k0s: `X.crt` holds exactly one certificate (both read only
-    /// the first, and k0s's signer refuses more); the chain above it,
-    /// [issuing..., root], goes into `X-chain.crt` for whoever needs it.
-    Single,
+    /// the first); the chain above it, [issuing..., root], goes into
+    /// `X-chain.crt` for whoever needs it.
+    Single {
+        /// Why more than one certificate in `X.crt` breaks the distribution,
+        /// for findings: `" and its signer refuses more"` for k0s, else empty.
+        more_refused: &'static str,
+    },
 }
 
 impl CaFiles {
@@ -165,7 +215,7 @@ impl CaFiles {
                     false,
                 ),
             ],
-            CaFiles::Single => {
+            CaFiles::Single { .. } => {
                 let mut files = vec![(format!("{stem}.crt"), cert.to_pem(), false)];
                 if !chain.is_empty() {
                     files.push((
@@ -196,6 +246,15 @@ pub enum SaSlot {
     },
 }
 
+impl SaSlot {
+    /// The file holding the signing key (`service.key`, `sa.key`).
+    pub fn key_file(self) -> &'static str {
+        match self {
+            SaSlot::KeyFile(name) | SaSlot::Pair { key: name, .. } => name,
+        }
+    }
+}
+
 /// How joining nodes learn which CA to trust.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinScheme {
@@ -205,6 +264,24 @@ pub enum JoinScheme {
     KubeadmDiscovery,
     /// k0s's `k0s token pre-shared --cert <pki>/ca.crt`.
     K0sPreShared,
+}
+
+/// How a distribution's CAs are rotated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationScheme {
+    /// k3s's `certificate rotate-ca --path=<staging>`: it reads each CA's
+    /// bundle and key and `service.key` from `<staging>/tls`, and accepts a
+    /// bundle whose first certificate chains to the current root.
+    RotateCa,
+    /// No rotation of its own: new CAs, each also cross-signed by the CA it
+    /// replaces, and the transition files of a manual procedure, staged
+    /// beside the live cert dir.
+    Manual {
+        /// The CA whose new certificate and key are also staged as `-new`
+        /// copies, for flags that cannot take a bundle while the live file
+        /// is still the old CA (kubeadm's kube-controller-manager: `ca`).
+        new_only: Option<&'static str>,
+    },
 }
 
 /// What `ca-check expiry` lists for a layout.
@@ -223,78 +300,6 @@ pub enum ExpiryScheme {
     Kubeadm,
 }
 
-/// The k3s / RKE2 layout (see [`crate::topology`] for its names).
-pub fn k3s(product: Product) -> Layout {
-    Layout {
-        product,
-        default_data_dir: product.default_data_dir(),
-        cert_dir: product.cert_dir(),
-        staging_parent: product.staging_parent(),
-        cas: LeafCa::ALL
-            .iter()
-            .map(|ca| CaSlot {
-                stem: ca.file_stem(),
-                name: CaName::K3s(*ca),
-            })
-            .collect(),
-        ca_files: CaFiles::Bundle,
-        ca_default: CUSTOM_LEAF_CA,
-        self_signed_cas: false,
-        service_account: SaSlot::KeyFile(SERVICE_KEY_FILE),
-        join: JoinScheme::K3sToken,
-        join_ca: "server-ca",
-        default_service_ip: K3S_DEFAULT_SERVICE_IP,
-        leaves: |product, cluster| k3s_leaves(&product, cluster),
-        rotation_advice: "To change the CAs of a running cluster, generate into a staging \
-                          DATA_DIR and load it with \
-                          `k3s certificate rotate-ca --path=<DATA_DIR>/server`",
-        expiry: ExpiryScheme::Scan { kubeconfigs: &[] },
-    }
-}
-
-/// What kubeadm and k0s share: `pki/` under the data dir, kubeadm's three CA
-/// stems (with the CNs `common_name` gives), one certificate per `.crt`,
-/// `sa.key` + `sa.pub`, RSA-2048 CAs for ten years (both make those by
-/// default), the service CIDR 10.96.0.0/12.
-fn kubernetes_layout(
-    product: Product,
-    common_name: fn(kubeadm::KubeadmCa) -> &'static str,
-    join: JoinScheme,
-    leaves: fn(Product, &ClusterNames) -> Vec<LeafSpec>,
-    rotation_advice: &'static str,
-    expiry: ExpiryScheme,
-) -> Layout {
-    Layout {
-        product,
-        default_data_dir: product.default_data_dir(),
-        cert_dir: product.cert_dir(),
-        staging_parent: product.staging_parent(),
-        cas: kubeadm::KubeadmCa::ALL
-            .into_iter()
-            .map(|ca| CaSlot {
-                stem: ca.stem().to_string(),
-                name: CaName::Fixed(common_name(ca)),
-            })
-            .collect(),
-        ca_files: CaFiles::Single,
-        ca_default: CaSpec {
-            key: KeyAlgorithm::Rsa(2048),
-            validity_days: 3650,
-        },
-        self_signed_cas: true,
-        service_account: SaSlot::Pair {
-            key: "sa.key",
-            public: "sa.pub",
-        },
-        join,
-        join_ca: kubeadm::KubeadmCa::Cluster.stem(),
-        default_service_ip: kubeadm::DEFAULT_SERVICE_IP,
-        leaves,
-        rotation_advice,
-        expiry,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,27 +309,21 @@ mod tests {
         let k3s = Product::K3s.layout();
         assert_eq!(k3s.cas.len(), 5);
         assert_eq!(k3s.cert_file(&k3s.cas[3]), "etcd/peer-ca.crt");
+        assert_eq!(k3s.ca_common_name(&k3s.cas[3], 7), "k3s-etcd-peer-ca@7");
         let kubeadm = Product::Kubeadm.layout();
-        let stems: Vec<&str> = kubeadm.cas.iter().map(|c| c.stem.as_str()).collect();
+        let stems: Vec<&str> = kubeadm.cas.iter().map(|c| c.stem).collect();
         assert_eq!(stems, ["ca", "front-proxy-ca", "etcd/ca"]);
-        assert_eq!(
-            kubeadm.cas[0].common_name(Product::Kubeadm, 1),
-            "kubernetes"
-        );
+        assert_eq!(kubeadm.ca_common_name(&kubeadm.cas[0], 1), "kubernetes");
         let k0s = Product::K0s.layout();
-        let cns: Vec<String> = k0s
-            .cas
-            .iter()
-            .map(|c| c.common_name(Product::K0s, 1))
-            .collect();
+        let cns: Vec<String> = k0s.cas.iter().map(|c| k0s.ca_common_name(c, 1)).collect();
         assert_eq!(
             cns,
             ["kubernetes-ca", "kubernetes-front-proxy-ca", "etcd-ca"]
         );
-        assert_eq!(k0s.default_data_dir, Path::new("/var/lib/k0s"));
+        assert_eq!(k0s.default_data_dir, "/var/lib/k0s");
         assert_eq!(
             Product::Rke2.layout().default_data_dir,
-            Path::new("/var/lib/rancher/rke2")
+            "/var/lib/rancher/rke2"
         );
     }
 }

@@ -1,0 +1,55 @@
+//! Findings: what a check says about one file, with a verdict.
+
+/// The verdict on one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not staged: k3s keeps the current file.
+    Reused,
+    /// Passes.
+    Ok,
+    /// Passes k3s's checks, but breaks something later.
+    Warn,
+    /// Fails: k3s would refuse it, or the tree is broken.
+    Fail,
+}
+
+impl Verdict {
+    /// The word printed in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Reused => "reused",
+            Verdict::Ok => "OK",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
+/// One finding: a file, a verdict and the reason in plain words.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The file, relative to the checked directory.
+    pub file: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: String,
+}
+
+/// A finding about `file`.
+pub(crate) fn finding(
+    file: impl Into<String>,
+    verdict: Verdict,
+    reason: impl Into<String>,
+) -> Finding {
+    Finding {
+        file: file.into(),
+        verdict,
+        reason: reason.into(),
+    }
+}
+
+/// Whether any finding fails.
+pub fn any_failed(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.verdict == Verdict::Fail)
+}

@@ -1,0 +1,189 @@
+//! Pre-flight: before a tree is written (or when one is checked), issue in
+//! memory each kind of certificate the distribution issues from each of its CAs,
+//! and verify each as a client that trusts only the root (see [`constraints`]).
+//! Every finding names the input file, the constraint, and the certificates and
+//! names it would break.
+//!
+//! [`constraints`]: crate::pki::constraints
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use crate::layout::{LEAF_VALIDITY_DAYS, LeafSpec};
+use crate::pki::cert::{Certificate, format_time};
+use crate::pki::constraints::{Violation, check_path, rejected_names};
+use crate::pki::error::{Error, Result};
+use crate::pki::issue::{IssueRequest, Profile, Signer, days_after, issue};
+use crate::pki::keys::{KeyAlgorithm, PrivateKey};
+use crate::pki::names::{San, subject_name};
+
+/// One certificate of the path above the CAs that sign, and where it came from.
+pub struct PathCert<'a> {
+    /// The certificate.
+    pub cert: &'a Certificate,
+    /// The file it is in, as the user knows it (`intermediate-ca.pem (certificate #2)`).
+    pub source: String,
+}
+
+/// A CA that signs leaves, with its key.
+pub struct SigningCa<'a> {
+    /// Its file stem (`server-ca`).
+    pub stem: String,
+    /// Its certificate.
+    pub cert: &'a Certificate,
+    /// Its key.
+    pub key: &'a PrivateKey,
+    /// The file it is in, or "the generated server-ca".
+    pub source: String,
+}
+
+/// One finding: the file that holds the constraint, and what it breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// The input file (or "the generated X").
+    pub source: String,
+    /// The constraint and the certificates and names it breaks.
+    pub message: String,
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+/// What pre-flight found: errors break clients now; warnings later.
+#[derive(Debug)]
+pub struct Report {
+    /// Findings that make clients reject certificates.
+    pub errors: Vec<Issue>,
+    /// Findings that will make them reject certificates later.
+    pub warnings: Vec<Issue>,
+}
+
+impl Report {
+    /// The report as a refusal when it has errors; else its warnings, as text.
+    pub fn into_result(self) -> Result<Vec<String>> {
+        if self.errors.is_empty() {
+            Ok(self.warnings.iter().map(Issue::to_string).collect())
+        } else {
+            Err(Error::Preflight {
+                findings: self.errors.iter().map(Issue::to_string).collect(),
+            })
+        }
+    }
+}
+
+/// Issues every leaf of `leaves` from its CA in `cas` and verifies it along
+/// [leaf, CA, `chain`..., `anchor`] for each of its usages at `now`. Without an
+/// `anchor` the CAs are self-signed (kubeadm's own topology), each its own
+/// anchor; so is a CA that is the anchor itself. `who` names the distribution
+/// that issues the leaves, for messages.
+pub fn run(
+    who: &str,
+    anchor: Option<&PathCert<'_>>,
+    chain: &[PathCert<'_>],
+    cas: &[SigningCa<'_>],
+    leaves: &[LeafSpec],
+    now: SystemTime,
+) -> Result<Report> {
+    let leaf_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    let public_key = leaf_key.public_key_info()?;
+    let leaf_end = days_after(now, LEAF_VALIDITY_DAYS);
+    // (source, violation) -> the leaves it breaks, with the names it rejects.
+    let mut broken: BTreeMap<(String, Violation), Vec<String>> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for ca in cas {
+        let anchor = anchor.filter(|a| a.cert != ca.cert);
+        let path_sources: Vec<&str> = std::iter::once("")
+            .chain(std::iter::once(ca.source.as_str()))
+            .chain(chain.iter().map(|c| c.source.as_str()))
+            .chain(anchor.map(|a| a.source.as_str()))
+            .collect();
+        let above: Vec<&Certificate> = std::iter::once(ca.cert)
+            .chain(chain.iter().map(|c| c.cert))
+            .chain(anchor.map(|a| a.cert))
+            .collect();
+        for (cert, source) in above.iter().zip(&path_sources[1..]) {
+            if cert.not_after() < leaf_end {
+                let warning = Issue {
+                    source: source.to_string(),
+                    message: format!(
+                        "\"{}\" expires on {}, before the {LEAF_VALIDITY_DAYS}-day \
+                         certificates issued under {} today: they stop verifying then",
+                        cert.subject_cn(),
+                        format_time(cert.not_after()),
+                        ca.stem
+                    ),
+                };
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+        }
+        for spec in leaves.iter().filter(|l| l.ca == ca.stem) {
+            let organizations: Vec<&str> = spec.organizations.to_vec();
+            let leaf = issue(
+                &IssueRequest {
+                    subject: subject_name(&spec.common_name, &organizations)?,
+                    public_key: public_key.clone(),
+                    profile: Profile::Leaf {
+                        usages: spec.usages.iter().map(|u| u.oid()).collect(),
+                        sans: spec.sans.clone(),
+                    },
+                    not_before: now,
+                    not_after: leaf_end,
+                },
+                Signer::Ca {
+                    cert: ca.cert,
+                    key: ca.key,
+                },
+            )?;
+            let path: Vec<&Certificate> = std::iter::once(&leaf).chain(above.clone()).collect();
+            for usage in &spec.usages {
+                for finding in check_path(&path, *usage, now) {
+                    // A link failure at the leaf is the signing CA's fault.
+                    let at = finding.at.max(1);
+                    let needs = needs(who, &finding.violation, path[at], spec);
+                    broken
+                        .entry((path_sources[at].to_string(), finding.violation))
+                        .or_default()
+                        .push(needs);
+                }
+            }
+        }
+    }
+    let errors = broken
+        .into_iter()
+        .map(|((source, violation), mut leaves)| {
+            leaves.dedup();
+            Issue {
+                source,
+                message: format!("{violation}; {}", leaves.join("; ")),
+            }
+        })
+        .collect();
+    Ok(Report { errors, warnings })
+}
+
+/// What the broken leaf needs, in words: its names for name constraints, its
+/// name and CA otherwise.
+fn needs(who: &str, violation: &Violation, constrained: &Certificate, spec: &LeafSpec) -> String {
+    let what = format!("{who}'s {} certificate (from {})", spec.name, spec.ca);
+    match violation {
+        Violation::Names { .. } => {
+            let rejected = constrained
+                .name_constraints()
+                .map(|nc| rejected_names(&nc, &spec.sans))
+                .unwrap_or_default();
+            let mut names: Vec<String> = Vec::new();
+            for name in rejected.iter().map(San::to_string) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            format!("{what} needs {}", names.join(", "))
+        }
+        _ => format!("{what} is rejected"),
+    }
+}

@@ -1,0 +1,259 @@
+//! k3s's (and RKE2's) PKI as data (K3S-CONTRACT.md): five CAs under
+//! `server/tls`, each written as `X.pem` (the CA alone) and `X.crt` (the
+//! bundle k3s serves and trusts), `service.key`, the `K10<hash>::` join token
+//! and `k3s certificate rotate-ca --path=<staging>`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use super::{
+    CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
+    RotationScheme, SaSlot,
+};
+use crate::pki::constraints::Usage;
+use crate::pki::error::{Error, Result};
+use crate::pki::keys::KeyAlgorithm;
+use crate::pki::names::San;
+use crate::pki::text::shell_quote;
+
+pub mod token;
+
+/// k3s's (and RKE2's) kubernetes service IP: the first address of its default
+/// service CIDR, 10.43.0.0/16.
+pub const DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 43, 0, 1));
+
+/// The service-account key file under `server/tls`.
+pub const SERVICE_KEY_FILE: &str = "service.key";
+
+/// The join-token files under the data dir, which carry the CA hash.
+pub const TOKEN_FILES: [&str; 2] = ["server/token", "server/agent-token"];
+
+/// Each of the five CAs of a custom tree: what the upstream script makes.
+pub const CUSTOM_LEAF_CA: CaSpec = CaSpec {
+    key: KeyAlgorithm::EcdsaP256,
+    validity_days: 3700,
+};
+
+/// The client CA: kubelets, admin, controllers.
+pub const CLIENT_CA: &str = "client-ca";
+/// The server CA: kube-apiserver, supervisor and kubelet serving certificates.
+/// Its bundle is what the join token hashes.
+pub const SERVER_CA: &str = "server-ca";
+/// The front-proxy (aggregation layer) client CA.
+pub const REQUEST_HEADER_CA: &str = "request-header-ca";
+/// The etcd peer CA.
+pub const ETCD_PEER_CA: &str = "etcd/peer-ca";
+/// The etcd server and client CA.
+pub const ETCD_SERVER_CA: &str = "etcd/server-ca";
+
+/// The five CAs k3s reads from `server/tls` and signs its leaf certificates
+/// with, in the order the upstream scripts process them; the CN kind is the
+/// script's CA type with `/` turned into `-`.
+const CAS: [CaSlot; 5] = [
+    slot(CLIENT_CA, "client"),
+    slot(SERVER_CA, "server"),
+    slot(REQUEST_HEADER_CA, "request-header"),
+    slot(ETCD_PEER_CA, "etcd-peer"),
+    slot(ETCD_SERVER_CA, "etcd-server"),
+];
+
+const fn slot(stem: &'static str, kind: &'static str) -> CaSlot {
+    CaSlot {
+        stem,
+        name: CaName::Stamped(kind),
+    }
+}
+
+/// k3s's layout.
+pub static K3S: Layout = layout("k3s", "/var/lib/rancher/k3s");
+/// RKE2's: k3s's under its own name and data dir.
+pub static RKE2: Layout = layout("rke2", "/var/lib/rancher/rke2");
+
+const fn layout(name: &'static str, default_data_dir: &'static str) -> Layout {
+    Layout {
+        name,
+        default_data_dir,
+        cert_dir: "server/tls",
+        staging_parent: "server",
+        cas: &CAS,
+        cas_title: "leaf CAs",
+        ca_files: CaFiles::Bundle,
+        ca_default: CUSTOM_LEAF_CA,
+        self_signed_cas: false,
+        service_account: SaSlot::KeyFile(SERVICE_KEY_FILE),
+        join: JoinScheme::K3sToken,
+        join_ca: SERVER_CA,
+        default_service_ip: DEFAULT_SERVICE_IP,
+        node_names: true,
+        leaves,
+        rotation: RotationScheme::RotateCa,
+        rotation_advice: "To change the CAs of a running cluster, generate into a staging \
+                          DATA_DIR and load it with \
+                          `k3s certificate rotate-ca --path=<DATA_DIR>/server`",
+        expiry: ExpiryScheme::Scan { kubeconfigs: &[] },
+        external_ca: false,
+    }
+}
+
+/// The command that loads `staging_dir` into a running cluster, quoted for a
+/// POSIX shell so that it can be pasted whatever the path holds.
+pub fn rotate_ca_command(layout: &Layout, staging_dir: &Path) -> String {
+    format!(
+        "{} certificate rotate-ca --path={}",
+        layout.name,
+        shell_quote(staging_dir.as_os_str())
+    )
+}
+
+/// Refuses, before `tool` reads or writes anything, a layout that is not
+/// k3s's: what it checks (rotate-ca staging dirs, join tokens) exists only there.
+pub fn require(layout: &Layout, tool: &str) -> Result<()> {
+    if layout.rotation == RotationScheme::RotateCa && layout.join == JoinScheme::K3sToken {
+        return Ok(());
+    }
+    Err(Error::Usage {
+        problem: format!(
+            "{tool} works on the k3s and RKE2 layouts (server/tls); {} is not one of them",
+            layout.name
+        ),
+    })
+}
+
+/// Every kind of certificate k3s issues from its five CAs (k3s
+/// pkg/daemons/control/deps/deps.go, the agent's kubelet certificates and
+/// dynamiclistener's supervisor certificate), with the names and usages its
+/// consumers check: what pre-flight issues and verifies.
+fn leaves(layout: &Layout, names: &ClusterNames) -> Vec<LeafSpec> {
+    use Usage::{ClientAuth, ServerAuth};
+    let product = layout.name;
+    let leaf =
+        |ca: &str, name, cn: String, orgs: &[&'static str], usages: &[Usage], sans| LeafSpec {
+            ca: ca.to_string(),
+            name,
+            common_name: cn,
+            organizations: orgs.to_vec(),
+            usages: usages.to_vec(),
+            sans,
+        };
+    let client = |name, cn: String, orgs: &[&'static str]| {
+        leaf(CLIENT_CA, name, cn, orgs, &[ClientAuth], Vec::new())
+    };
+    let masters = &["system:masters"];
+    let mut etcd_sans = vec![San::Dns("kine.sock".into())];
+    etcd_sans.extend(names.config_sans());
+    // The supervisor's servingKubeletCert: the node name and localhost,
+    // 127.0.0.1 and the node IPs.
+    let mut kubelet_sans = vec![
+        San::Dns("localhost".into()),
+        San::Ip(IpAddr::from([127, 0, 0, 1])),
+    ];
+    kubelet_sans.extend(names.node_sans());
+    vec![
+        leaf(
+            SERVER_CA,
+            "kube-apiserver serving",
+            "kube-apiserver".into(),
+            &[],
+            &[ServerAuth],
+            names.serving_sans(),
+        ),
+        leaf(
+            SERVER_CA,
+            "supervisor serving",
+            product.into(),
+            &[],
+            &[ServerAuth],
+            names.serving_sans(),
+        ),
+        leaf(
+            SERVER_CA,
+            "kubelet serving",
+            "node".into(),
+            &[],
+            &[ServerAuth],
+            kubelet_sans,
+        ),
+        client("admin", "system:admin".into(), masters),
+        client(
+            "supervisor client",
+            format!("system:{product}-supervisor"),
+            masters,
+        ),
+        client("kube-apiserver client", "system:apiserver".into(), masters),
+        client(
+            "kube-controller-manager",
+            "system:kube-controller-manager".into(),
+            &[],
+        ),
+        client("kube-scheduler", "system:kube-scheduler".into(), &[]),
+        client("kube-proxy", "system:kube-proxy".into(), &[]),
+        client("controller", format!("system:{product}-controller"), &[]),
+        client(
+            "kubelet client",
+            "system:node:node".into(),
+            &["system:nodes"],
+        ),
+        leaf(
+            REQUEST_HEADER_CA,
+            "auth-proxy client",
+            "system:auth-proxy".into(),
+            &[],
+            &[ClientAuth],
+            Vec::new(),
+        ),
+        leaf(
+            ETCD_SERVER_CA,
+            "etcd server",
+            "etcd-server".into(),
+            &[],
+            &[ServerAuth, ClientAuth],
+            etcd_sans.clone(),
+        ),
+        leaf(
+            ETCD_SERVER_CA,
+            "etcd client",
+            "etcd-client".into(),
+            &[],
+            &[ClientAuth],
+            Vec::new(),
+        ),
+        leaf(
+            ETCD_PEER_CA,
+            "etcd peer",
+            "etcd-peer".into(),
+            &[],
+            &[ServerAuth, ClientAuth],
+            etcd_sans,
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_upstream_scripts() {
+        let peer = K3S.ca(ETCD_PEER_CA).unwrap();
+        assert_eq!(K3S.cert_file(peer), "etcd/peer-ca.crt");
+        assert_eq!(K3S.ca_common_name(peer, 7), "k3s-etcd-peer-ca@7");
+        let request_header = K3S.ca(REQUEST_HEADER_CA).unwrap();
+        assert_eq!(K3S.cert_file(request_header), "request-header-ca.crt");
+        let etcd_server = K3S.ca(ETCD_SERVER_CA).unwrap();
+        assert_eq!(
+            K3S.rotated_root_common_name(etcd_server, 9),
+            "k3s-etcd-server-root@9"
+        );
+    }
+
+    /// Issue 10 case 11: the printed `rotate-ca --path=...` was not shell-quoted.
+    #[test]
+    fn the_printed_command_is_shell_quoted() {
+        assert_eq!(
+            rotate_ca_command(&RKE2, Path::new("/s $x")),
+            "rke2 certificate rotate-ca --path='/s $x'"
+        );
+        assert!(require(&super::super::kubeadm::LAYOUT, "tool").is_err());
+        assert!(require(&RKE2, "tool").is_ok());
+    }
+}

@@ -1,0 +1,297 @@
+//! Certificate signing requests (PKCS#10), read the way a careful CA reads
+//! them: the self-signature must verify (proof of possession of the key), the
+//! key must be one we would issue for, and of the extensions the request asks
+//! for only the subject alternative names are kept. A request for CA:TRUE or
+//! keyCertSign is refused outright rather than quietly ignored, because it says
+//! the requester expects something no leaf profile gives.
+//!
+//! Usages and validity never come from the request: the signer's profile sets
+//! them (see [`crate::runs::sign_csr`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use der::asn1::ObjectIdentifier;
+use der::{Decode as _, Encode as _};
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::{DirectoryString, GeneralName};
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, SubjectAltName};
+use x509_cert::name::Name;
+use x509_cert::request::CertReq;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+
+use crate::pki::error::{Error, Result};
+use crate::pki::keys::{KeyAlgorithm, PublicKey, SignatureAlgorithm};
+use crate::pki::names::San;
+use crate::pki::pem::PemFile;
+
+/// PKCS#9 extensionRequest: the attribute carrying requested extensions.
+const EXTENSION_REQUEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
+/// id-at-commonName.
+const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+/// id-at-organizationName.
+const ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
+
+/// The smallest RSA modulus we sign for (what kubeadm and every current
+/// baseline require).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Why a CSR is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CsrProblem {
+    /// The file holds no CSR we can decode.
+    Malformed(String),
+    /// The self-signature does not verify: whoever made the request may not
+    /// hold the key.
+    BadSignature(String),
+    /// A signature algorithm outside the algorithm table.
+    UnsupportedSignature(String),
+    /// A key type outside the algorithm table, or one the product cannot read.
+    KeyType(String),
+    /// An RSA key below [`MIN_RSA_BITS`].
+    WeakRsa(usize),
+    /// basicConstraints CA:TRUE requested.
+    AsksForCa,
+    /// keyUsage keyCertSign requested.
+    AsksForKeyCertSign,
+    /// A subject alternative name of a type leaves do not carry here.
+    SanType(&'static str),
+    /// The subject is empty.
+    EmptySubject,
+    /// The subject is not the one the file must carry.
+    Subject {
+        /// What it must be.
+        expected: String,
+        /// What the request says.
+        found: String,
+    },
+    /// Names outside what the certificate may hold.
+    NamesOutside {
+        /// The names refused.
+        names: Vec<San>,
+        /// How to allow them.
+        hint: &'static str,
+    },
+    /// The request's key is not the private key kept beside it.
+    NotItsKey(PathBuf),
+    /// No CA to sign it with.
+    NoCa(PathBuf),
+    /// A file name no tool writes as a CSR of this layout.
+    UnknownFile(&'static str),
+}
+
+impl fmt::Display for CsrProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CsrProblem::Malformed(why) => write!(f, "not a certificate signing request: {why}"),
+            CsrProblem::BadSignature(why) => write!(
+                f,
+                "its signature does not verify with its own key (no proof of possession): {why}"
+            ),
+            CsrProblem::UnsupportedSignature(oid) => {
+                write!(f, "signed with an unsupported algorithm {oid}")
+            }
+            CsrProblem::KeyType(why) => write!(f, "{why}"),
+            CsrProblem::WeakRsa(bits) => write!(
+                f,
+                "an RSA-{bits} key: keys under RSA-{MIN_RSA_BITS} are refused"
+            ),
+            CsrProblem::AsksForCa => write!(f, "asks for basicConstraints CA:TRUE"),
+            CsrProblem::AsksForKeyCertSign => write!(f, "asks for keyUsage keyCertSign"),
+            CsrProblem::SanType(kind) => write!(
+                f,
+                "asks for a {kind} subject alternative name; only DNS names and IP addresses are issued"
+            ),
+            CsrProblem::EmptySubject => write!(f, "has an empty subject"),
+            CsrProblem::Subject { expected, found } => {
+                write!(f, "subject is \"{found}\", expected \"{expected}\"")
+            }
+            CsrProblem::NamesOutside { names, hint } => {
+                let names: Vec<String> = names.iter().map(San::to_string).collect();
+                write!(
+                    f,
+                    "asks for {} outside the cluster's names ({hint})",
+                    names.join(", ")
+                )
+            }
+            CsrProblem::NotItsKey(key) => write!(
+                f,
+                "its public key is not the key in {}: the certificate would not match it",
+                key.display()
+            ),
+            CsrProblem::NoCa(cert) => write!(
+                f,
+                "no CA to sign it with: {} and its .key are needed",
+                cert.display()
+            ),
+            CsrProblem::UnknownFile(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+/// A CSR whose self-signature verified.
+#[derive(Clone, Debug)]
+pub struct Csr {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The requested subject, as encoded.
+    pub subject: Name,
+    /// The requested public key.
+    pub public_key: SubjectPublicKeyInfoOwned,
+    /// Its type and size.
+    pub algorithm: KeyAlgorithm,
+    /// The DNS and IP subject alternative names requested, in order.
+    pub sans: Vec<San>,
+}
+
+impl Csr {
+    /// Reads and checks the CSR in `path` (see [`Csr::parse`]).
+    pub fn read(path: &Path) -> Result<Self> {
+        Self::parse(path, crate::pki::input::read(path)?)
+    }
+
+    /// Parses the first `CERTIFICATE REQUEST` block of `bytes` and checks it:
+    /// signature, key type and size, and the extensions asked for.
+    pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
+        let refuse = |problem| Error::Csr {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let file = PemFile::parse(path, bytes)?;
+        let block = file
+            .blocks
+            .iter()
+            // OpenSSL once wrote "NEW CERTIFICATE REQUEST"; Go reads both.
+            .find(|b| b.label == "CERTIFICATE REQUEST" || b.label == "NEW CERTIFICATE REQUEST")
+            .ok_or_else(|| refuse(CsrProblem::Malformed("no CERTIFICATE REQUEST block".into())))?;
+        let request = CertReq::from_der(&block.der)
+            .map_err(|e| refuse(CsrProblem::Malformed(e.to_string())))?;
+        let info = &request.info;
+        let public_key =
+            PublicKey::from_spki(&info.public_key).map_err(|e| refuse(CsrProblem::KeyType(e)))?;
+        let oid = request.algorithm.oid;
+        let signature_algorithm = SignatureAlgorithm::from_oid(oid)
+            .ok_or_else(|| refuse(CsrProblem::UnsupportedSignature(oid.to_string())))?;
+        let signed = info
+            .to_der()
+            .map_err(|e| refuse(CsrProblem::Malformed(e.to_string())))?;
+        let signature = request.signature.as_bytes().ok_or_else(|| {
+            refuse(CsrProblem::BadSignature(
+                "the signature is not a whole number of bytes".into(),
+            ))
+        })?;
+        public_key
+            .verify(signature_algorithm, &signed, signature)
+            .map_err(|e| refuse(CsrProblem::BadSignature(e)))?;
+        let algorithm = public_key.algorithm();
+        if let KeyAlgorithm::Rsa(bits) = algorithm {
+            if bits < MIN_RSA_BITS {
+                return Err(refuse(CsrProblem::WeakRsa(bits)));
+            }
+        }
+        let mut sans = Vec::new();
+        for extension in
+            requested_extensions(&request).map_err(|e| refuse(CsrProblem::Malformed(e)))?
+        {
+            read_extension(&extension, &mut sans).map_err(refuse)?;
+        }
+        Ok(Csr {
+            path: path.to_path_buf(),
+            subject: info.subject.clone(),
+            public_key: info.public_key.clone(),
+            algorithm,
+            sans,
+        })
+    }
+
+    /// The subject's CN values.
+    pub fn common_names(&self) -> Vec<String> {
+        self.values(COMMON_NAME)
+    }
+
+    /// The subject's O values, in order.
+    pub fn organizations(&self) -> Vec<String> {
+        self.values(ORGANIZATION)
+    }
+
+    /// Whether the subject holds attributes other than CN and O.
+    pub fn has_other_attributes(&self) -> bool {
+        self.subject
+            .iter()
+            .any(|atv| atv.oid != COMMON_NAME && atv.oid != ORGANIZATION)
+    }
+
+    fn values(&self, oid: ObjectIdentifier) -> Vec<String> {
+        self.subject
+            .iter()
+            .filter(|atv| atv.oid == oid)
+            .map(|atv| match DirectoryString::try_from(&atv.value) {
+                Ok(value) => value.value().into_owned(),
+                // Not a string type: shown as its DER, so it never matches a name.
+                Err(_) => format!("#{}", crate::pki::keys::hex(atv.value.value())),
+            })
+            .collect()
+    }
+}
+
+/// Every extension of the request's extensionRequest attributes.
+fn requested_extensions(request: &CertReq) -> std::result::Result<Vec<Extension>, String> {
+    let mut extensions = Vec::new();
+    for attribute in request
+        .info
+        .attributes
+        .iter()
+        .filter(|a| a.oid == EXTENSION_REQUEST)
+    {
+        for value in attribute.values.iter() {
+            let list: Vec<Extension> = value
+                .decode_as()
+                .map_err(|e| format!("the extensionRequest attribute is malformed: {e}"))?;
+            extensions.extend(list);
+        }
+    }
+    Ok(extensions)
+}
+
+/// Collects the names of a subjectAltName and refuses what no leaf may ask
+/// for; every other extension is ignored (the profile decides).
+fn read_extension(
+    extension: &Extension,
+    sans: &mut Vec<San>,
+) -> std::result::Result<(), CsrProblem> {
+    let value = extension.extn_value.as_bytes();
+    let malformed =
+        |what: &str, e: der::Error| CsrProblem::Malformed(format!("its {what} is malformed: {e}"));
+    if extension.extn_id == <BasicConstraints as der::oid::AssociatedOid>::OID {
+        let basic =
+            BasicConstraints::from_der(value).map_err(|e| malformed("basicConstraints", e))?;
+        if basic.ca {
+            return Err(CsrProblem::AsksForCa);
+        }
+    } else if extension.extn_id == <KeyUsage as der::oid::AssociatedOid>::OID {
+        let usage = KeyUsage::from_der(value).map_err(|e| malformed("keyUsage", e))?;
+        if usage.key_cert_sign() {
+            return Err(CsrProblem::AsksForKeyCertSign);
+        }
+    } else if extension.extn_id == <SubjectAltName as der::oid::AssociatedOid>::OID {
+        let names = SubjectAltName::from_der(value).map_err(|e| malformed("subjectAltName", e))?;
+        for name in names.0 {
+            sans.push(match name {
+                GeneralName::DnsName(dns) => San::Dns(dns.to_string()),
+                GeneralName::IpAddress(octets) => San::Ip(
+                    crate::pki::constraints::ip_from(octets.as_bytes())
+                        .ok_or(CsrProblem::SanType("malformed IP address"))?,
+                ),
+                GeneralName::Rfc822Name(_) => return Err(CsrProblem::SanType("email")),
+                GeneralName::UniformResourceIdentifier(_) => {
+                    return Err(CsrProblem::SanType("URI"));
+                }
+                GeneralName::DirectoryName(_) => return Err(CsrProblem::SanType("directory name")),
+                GeneralName::OtherName(_) => return Err(CsrProblem::SanType("otherName")),
+                GeneralName::RegisteredId(_) => return Err(CsrProblem::SanType("registeredID")),
+                GeneralName::EdiPartyName(_) => return Err(CsrProblem::SanType("EDI party name")),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! Issuing certificates from a public key with a named profile, signed by any
+//! key of the algorithm table.
+//!
+//! Two profiles, each standards-clean (pkilint finds no ERROR):
+//! - [`Profile::Ca`]: the upstream scripts' `v3_ca`: subjectKeyIdentifier =
+//!   SHA-1 of the public key bits (OpenSSL `hash`), authorityKeyIdentifier keyid
+//!   = the issuer's SKI, basicConstraints critical CA:TRUE (pathLen only when
+//!   asked), keyUsage critical digitalSignature, keyCertSign (+ keyEncipherment
+//!   for RSA keys only: RFC 5480 and RFC 8410 forbid it elsewhere). No
+//!   extendedKeyUsage: Go checks EKU along the whole chain, so a CA restricted
+//!   to one usage would break the other, or change the join-token hash.
+//! - [`Profile::Leaf`]: what k3s and kubeadm issue to servers and clients: SKI,
+//!   AKI, basicConstraints critical CA:FALSE (as Go, and so kubeadm, writes
+//!   it), keyUsage critical digitalSignature (+ keyEncipherment for RSA),
+//!   extendedKeyUsage, subjectAltName when there are names.
+//!
+//! The signature algorithm follows the issuer's key ([`crate::pki::keys::KeyAlgorithm::signature_algorithm`]);
+//! serials are random and positive.
+
+use std::time::{Duration, SystemTime};
+
+use der::asn1::{ObjectIdentifier, OctetString};
+use sha1::{Digest as _, Sha1};
+use x509_cert::builder::profile::BuilderProfile;
+use x509_cert::builder::{Builder as _, CertificateBuilder};
+use x509_cert::certificate::TbsCertificate;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
+};
+use x509_cert::ext::{Extension, ToExtension as _};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
+use x509_cert::time::{Time, Validity};
+
+use crate::pki::cert::Certificate;
+use crate::pki::error::{Error, Result};
+use crate::pki::keys::{KeySigner, PrivateKey, PublicKey};
+use crate::pki::names::{San, general_name, subject_name};
+
+/// id-kp-serverAuth.
+pub const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+/// id-kp-clientAuth.
+pub const CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+
+/// Who signs a new certificate.
+#[derive(Clone, Copy)]
+pub enum Signer<'a> {
+    /// The certificate signs itself with this key (its public half is the
+    /// request's public key).
+    SelfSigned(&'a PrivateKey),
+    /// An existing CA signs it.
+    Ca {
+        /// The issuing CA's certificate.
+        cert: &'a Certificate,
+        /// The issuing CA's key.
+        key: &'a PrivateKey,
+    },
+}
+
+/// What kind of certificate to make.
+#[derive(Clone, Debug)]
+pub enum Profile {
+    /// A CA certificate.
+    Ca {
+        /// pathLenConstraint, when the CA must not have CAs below it beyond this.
+        path_len: Option<u8>,
+    },
+    /// A server or client certificate.
+    Leaf {
+        /// extendedKeyUsage OIDs ([`SERVER_AUTH`], [`CLIENT_AUTH`]).
+        usages: Vec<ObjectIdentifier>,
+        /// subjectAltName entries; none means no extension.
+        sans: Vec<San>,
+    },
+}
+
+/// A certificate to issue: whose key, which names, which profile, how long.
+pub struct IssueRequest {
+    /// The subject name.
+    pub subject: Name,
+    /// The subject's public key (from a key we hold or from a CSR).
+    pub public_key: SubjectPublicKeyInfoOwned,
+    /// The profile.
+    pub profile: Profile,
+    /// Start of validity.
+    pub not_before: SystemTime,
+    /// End of validity.
+    pub not_after: SystemTime,
+}
+
+/// Issues the certificate `request` describes, signed as `signer` says.
+pub fn issue(request: &IssueRequest, signer: Signer<'_>) -> Result<Certificate> {
+    let (issuer_name, authority_key_id, signing_key) = match signer {
+        Signer::SelfSigned(key) => (
+            request.subject.clone(),
+            key_identifier(&request.public_key),
+            key,
+        ),
+        Signer::Ca { cert, key } => (
+            cert.subject().clone(),
+            cert.subject_key_id()
+                .unwrap_or_else(|| key_identifier(cert.public_key())),
+            key,
+        ),
+    };
+    let subject_algorithm = PublicKey::from_spki(&request.public_key)
+        .map_err(|e| Error::crypto("reading the subject public key", e))?
+        .algorithm();
+    let profile = NamedProfile {
+        subject: request.subject.clone(),
+        issuer: issuer_name,
+        authority_key_id,
+        can_encipher: subject_algorithm.can_encipher(),
+        profile: request.profile.clone(),
+    };
+    let time =
+        |t: SystemTime| Time::try_from(t).map_err(|e| Error::crypto("encoding a validity date", e));
+    let validity = Validity::new(time(request.not_before)?, time(request.not_after)?);
+    let serial = SerialNumber::generate(&mut rand::rng());
+    let what = || format!("signing \"{}\"", request.subject);
+    let builder = CertificateBuilder::new(profile, serial, validity, request.public_key.clone())
+        .map_err(|e| Error::crypto(what(), e))?;
+    let built = builder
+        .build::<_, crate::pki::keys::RawSignature>(&KeySigner::new(signing_key)?)
+        .map_err(|e| Error::crypto(what(), e))?;
+    Certificate::from_built(built)
+}
+
+/// What to put in a new CA certificate whose key we hold.
+pub struct CaRequest<'a> {
+    /// The subject CN.
+    pub common_name: &'a str,
+    /// The subject's key pair.
+    pub key: &'a PrivateKey,
+    /// Start of validity (the run's timestamp).
+    pub not_before: SystemTime,
+    /// End of validity.
+    pub not_after: SystemTime,
+}
+
+/// Issues a CA certificate (CN only, no pathLen) for a key we hold.
+pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certificate> {
+    issue(
+        &IssueRequest {
+            subject: subject_name(request.common_name, &[])?,
+            public_key: request.key.public_key_info()?,
+            profile: Profile::Ca { path_len: None },
+            not_before: request.not_before,
+            not_after: request.not_after,
+        },
+        signer,
+    )
+}
+
+/// `days` after `start`.
+pub fn days_after(start: SystemTime, days: u32) -> SystemTime {
+    start + Duration::from_secs(u64::from(days) * 86_400)
+}
+
+/// The timestamp of a run: whole unix seconds (the `@TS` of CNs) and the same
+/// instant as the start of validity of everything the run issues.
+pub fn run_timestamp(now: SystemTime) -> (u64, SystemTime) {
+    let seconds = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (
+        seconds,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
+    )
+}
+
+/// OpenSSL's `subjectKeyIdentifier = hash`: SHA-1 of the subjectPublicKey bits.
+pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+    Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
+}
+
+/// The extensions of a [`Profile`], for x509-cert's builder.
+struct NamedProfile {
+    subject: Name,
+    issuer: Name,
+    authority_key_id: Vec<u8>,
+    can_encipher: bool,
+    profile: Profile,
+}
+
+impl NamedProfile {
+    fn key_usage(&self) -> KeyUsage {
+        let mut usages = KeyUsages::DigitalSignature.into();
+        if let Profile::Ca { .. } = self.profile {
+            usages |= KeyUsages::KeyCertSign;
+        }
+        if self.can_encipher {
+            usages |= KeyUsages::KeyEncipherment;
+        }
+        KeyUsage(usages)
+    }
+}
+
+impl BuilderProfile for NamedProfile {
+    fn get_issuer(&self, _subject: &Name) -> Name {
+        self.issuer.clone()
+    }
+
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        spk: SubjectPublicKeyInfoRef<'_>,
+        _issuer_spk: SubjectPublicKeyInfoRef<'_>,
+        tbs: &TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        let subject = tbs.subject();
+        let ski = Sha1::digest(spk.subject_public_key.raw_bytes());
+        let ski = SubjectKeyIdentifier(OctetString::new(ski.as_slice())?);
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(OctetString::new(self.authority_key_id.as_slice())?),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        };
+        let mut extensions = vec![
+            (false, &ski).to_extension(subject, &[])?,
+            (false, &aki).to_extension(subject, &[])?,
+        ];
+        match &self.profile {
+            Profile::Ca { path_len } => {
+                let basic = BasicConstraints {
+                    ca: true,
+                    path_len_constraint: *path_len,
+                };
+                extensions.push((true, &basic).to_extension(subject, &[])?);
+                extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
+            }
+            Profile::Leaf { usages, sans } => {
+                let basic = BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                };
+                extensions.push((true, &basic).to_extension(subject, &[])?);
+                extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
+                let eku = ExtendedKeyUsage(usages.clone());
+                extensions.push((false, &eku).to_extension(subject, &[])?);
+                if !sans.is_empty() {
+                    let names = sans
+                        .iter()
+                        .map(general_name)
+                        .collect::<der::Result<Vec<_>>>()?;
+                    let san = SubjectAltName(names);
+                    extensions.push((false, &san).to_extension(subject, &[])?);
+                }
+            }
+        }
+        Ok(extensions)
+    }
+}

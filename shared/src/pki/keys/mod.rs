@@ -1,0 +1,277 @@
+//! Private keys of every type in [`algorithm`]: generation, reading in every
+//! form k3s, Kubernetes and OpenSSL write (PKCS#1, SEC1, PKCS#8, encrypted
+//! PKCS#8 and OpenSSL's traditional encrypted PEM), writing in OpenSSL's
+//! traditional encodings (what k3s itself writes) or encrypted PKCS#8, and signing.
+
+use std::fmt;
+use std::path::Path;
+
+use der::{Decode as _, Encode as _};
+use p256::elliptic_curve::Generate as _;
+use pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
+use rsa::pkcs1::EncodeRsaPrivateKey as _;
+use sha2::{Digest as _, Sha256};
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+use zeroize::Zeroizing;
+
+use crate::pki::error::{Error, Result};
+use crate::pki::pem::{PemBlock, PemFile};
+
+pub mod algorithm;
+mod decode;
+pub mod encrypted;
+mod public;
+mod rsa_primes;
+mod sign;
+
+pub use algorithm::{GeneratedKey, KeyAlgorithm, SignatureAlgorithm};
+pub use encrypted::{Passphrase, PassphraseSource, Passphrases};
+pub use public::PublicKey;
+pub(crate) use sign::{KeySigner, RawSignature};
+
+/// A private key of one of the supported algorithms.
+#[derive(Clone)]
+pub enum PrivateKey {
+    /// An RSA key.
+    Rsa(Box<rsa::RsaPrivateKey>),
+    /// An ECDSA P-256 key. ECDSA keys are held as signing keys, which keep
+    /// their public point: deriving it costs a scalar multiplication, as much
+    /// as a signature, and a run signs thousands of certificates with one key.
+    P256(p256::ecdsa::SigningKey),
+    /// An ECDSA P-384 key.
+    P384(p384::ecdsa::SigningKey),
+    /// An ECDSA P-521 key.
+    P521(Box<p521::ecdsa::SigningKey>),
+    /// An Ed25519 key.
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        write!(f, "PrivateKey({})", self.algorithm())
+    }
+}
+
+/// The PEM label of a PKCS#8 private key.
+pub const PKCS8_LABEL: &str = "PRIVATE KEY";
+/// The PEM label of an encrypted PKCS#8 private key.
+pub const ENCRYPTED_PKCS8_LABEL: &str = "ENCRYPTED PRIVATE KEY";
+
+impl PrivateKey {
+    /// Generates a new key. RSA keys use e = 65537.
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self> {
+        let mut keys = Self::generate_all(&[algorithm])?;
+        keys.pop()
+            .ok_or_else(|| Error::crypto("generating a key", "no key"))
+    }
+
+    /// Generates one key per entry, in order. The RSA prime searches of all the
+    /// keys share every core (see `rsa_primes`), so asking for the keys of a run
+    /// together is faster than one by one.
+    pub fn generate_all(algorithms: &[KeyAlgorithm]) -> Result<Vec<Self>> {
+        let rsa_bits: Vec<usize> = algorithms
+            .iter()
+            .filter_map(|a| match a {
+                KeyAlgorithm::Rsa(bits) => Some(*bits),
+                _ => None,
+            })
+            .collect();
+        let mut rsa_keys = rsa_primes::generate(&rsa_bits)?.into_iter();
+        let mut rng = rand::rng();
+        algorithms
+            .iter()
+            .map(|algorithm| {
+                Ok(match algorithm {
+                    KeyAlgorithm::Rsa(_) => PrivateKey::Rsa(Box::new(
+                        rsa_keys
+                            .next()
+                            .ok_or_else(|| Error::crypto("generating an RSA key", "no key"))?,
+                    )),
+                    KeyAlgorithm::EcdsaP256 => {
+                        PrivateKey::P256(p256::SecretKey::generate_from_rng(&mut rng).into())
+                    }
+                    KeyAlgorithm::EcdsaP384 => {
+                        PrivateKey::P384(p384::SecretKey::generate_from_rng(&mut rng).into())
+                    }
+                    KeyAlgorithm::EcdsaP521 => PrivateKey::P521(Box::new(
+                        p521::SecretKey::generate_from_rng(&mut rng).into(),
+                    )),
+                    KeyAlgorithm::Ed25519 => {
+                        PrivateKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// The algorithm and size of this key.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            PrivateKey::Rsa(key) => {
+                KeyAlgorithm::Rsa(rsa::traits::PublicKeyParts::n(key.as_ref()).bits() as usize)
+            }
+            PrivateKey::P256(_) => KeyAlgorithm::EcdsaP256,
+            PrivateKey::P384(_) => KeyAlgorithm::EcdsaP384,
+            PrivateKey::P521(_) => KeyAlgorithm::EcdsaP521,
+            PrivateKey::Ed25519(_) => KeyAlgorithm::Ed25519,
+        }
+    }
+
+    /// The key in OpenSSL's traditional encoding, as k3s writes keys: PKCS#1
+    /// `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`; Ed25519 has no traditional form,
+    /// so PKCS#8 `PRIVATE KEY` (what `openssl genpkey` writes).
+    pub fn to_pem(&self) -> Result<Zeroizing<String>> {
+        let line_ending = der::pem::LineEnding::LF;
+        let encoded = match self {
+            PrivateKey::Rsa(key) => key.to_pkcs1_pem(line_ending).map_err(|e| e.to_string()),
+            PrivateKey::P256(key) => p256::SecretKey::from(key)
+                .to_sec1_pem(line_ending)
+                .map_err(|e| e.to_string()),
+            PrivateKey::P384(key) => p384::SecretKey::from(key)
+                .to_sec1_pem(line_ending)
+                .map_err(|e| e.to_string()),
+            PrivateKey::P521(key) => p521::SecretKey::from(&**key)
+                .to_sec1_pem(line_ending)
+                .map_err(|e| e.to_string()),
+            PrivateKey::Ed25519(_) => {
+                let der = self.to_pkcs8_der()?;
+                return Ok(Zeroizing::new(crate::pki::pem::encode(PKCS8_LABEL, &der)));
+            }
+        };
+        encoded.map_err(|e| Error::crypto(format!("encoding an {} key", self.algorithm()), e))
+    }
+
+    /// The key as PKCS#8 DER (a `PRIVATE KEY` block's contents).
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let document = match self {
+            PrivateKey::Rsa(key) => key.to_pkcs8_der(),
+            PrivateKey::P256(key) => key.to_pkcs8_der(),
+            PrivateKey::P384(key) => key.to_pkcs8_der(),
+            PrivateKey::P521(key) => key.to_pkcs8_der(),
+            PrivateKey::Ed25519(key) => key.to_pkcs8_der(),
+        };
+        document
+            .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+            .map_err(|e| Error::crypto(format!("encoding an {} key", self.algorithm()), e))
+    }
+
+    /// The key as an `ENCRYPTED PRIVATE KEY` block (PKCS#8 PBES2, see [`encrypted`]).
+    pub fn to_encrypted_pem(&self, passphrase: &Passphrase) -> Result<Zeroizing<String>> {
+        encrypted::encrypt_pkcs8_pem(&self.to_pkcs8_der()?, passphrase)
+    }
+
+    /// The DER SubjectPublicKeyInfo of the public half.
+    pub fn public_key_der(&self) -> Result<Vec<u8>> {
+        let document = match self {
+            PrivateKey::Rsa(key) => key.to_public_key().to_public_key_der(),
+            PrivateKey::P256(key) => key.verifying_key().to_public_key_der(),
+            PrivateKey::P384(key) => key.verifying_key().to_public_key_der(),
+            PrivateKey::P521(key) => key.verifying_key().to_public_key_der(),
+            PrivateKey::Ed25519(key) => key.verifying_key().to_public_key_der(),
+        };
+        document
+            .map(|d| d.as_bytes().to_vec())
+            .map_err(|e| Error::crypto("encoding a public key", e))
+    }
+
+    /// The public half as a typed SubjectPublicKeyInfo, for certificate building.
+    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned> {
+        let der = self.public_key_der()?;
+        SubjectPublicKeyInfoOwned::from_der(&der)
+            .map_err(|e| Error::crypto("decoding a public key", e))
+    }
+
+    /// Whether this key is the private half of `spki` (a certificate's public key).
+    pub fn matches(&self, spki: &SubjectPublicKeyInfoOwned) -> Result<bool> {
+        let ours = self.public_key_der()?;
+        let theirs = spki
+            .to_der()
+            .map_err(|e| Error::crypto("encoding a public key", e))?;
+        Ok(ours == theirs)
+    }
+
+    /// Reads the first private key of a PEM file (unencrypted: k3s reads it).
+    pub fn read_first(path: &Path) -> Result<Self> {
+        let file = PemFile::read(path)?;
+        Self::first_in(&file)
+    }
+
+    /// The first private key among the blocks of `file` (unencrypted).
+    pub fn first_in(file: &PemFile) -> Result<Self> {
+        Self::from_block(&file.path, first_key_block(file)?)
+    }
+
+    /// The first private key among the blocks of `file`, decrypted with the run's
+    /// passphrase when it is encrypted: for the keys that never reach k3s (a root
+    /// or an issuing CA brought to sign with).
+    pub fn first_in_decrypting(file: &PemFile, passphrases: &Passphrases) -> Result<Self> {
+        let block = first_key_block(file)?;
+        if block.label == ENCRYPTED_PKCS8_LABEL || block.is_encrypted() {
+            let passphrase = passphrases.get(&file.path)?;
+            let (label, der) = encrypted::decrypt(&file.path, block, passphrase)?;
+            return decode::private_key(&label, &der).map_err(|problem| Error::Key {
+                path: file.path.clone(),
+                problem,
+            });
+        }
+        Self::from_block(&file.path, block)
+    }
+
+    /// Decodes one unencrypted PEM block as a PKCS#1, SEC1 or PKCS#8 private key.
+    /// An encrypted block is refused: k3s cannot read it.
+    pub fn from_block(path: &Path, block: &PemBlock) -> Result<Self> {
+        if block.is_encrypted() || block.label == ENCRYPTED_PKCS8_LABEL {
+            return Err(Error::Key {
+                path: path.to_path_buf(),
+                problem: format!(
+                    "the {} block is encrypted, and k3s reads this file in the clear",
+                    block.label
+                ),
+            });
+        }
+        decode::private_key(&block.label, &block.der).map_err(|problem| Error::Key {
+            path: path.to_path_buf(),
+            problem,
+        })
+    }
+}
+
+/// The first block of `file` whose label names a private key.
+fn first_key_block(file: &PemFile) -> Result<&PemBlock> {
+    file.blocks
+        .iter()
+        .find(|b| b.label.ends_with(PKCS8_LABEL))
+        .ok_or_else(|| Error::Key {
+            path: file.path.clone(),
+            problem: "no PRIVATE KEY block in the file".into(),
+        })
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The bytes `text` spells in hex (either case); `None` unless it is whole
+/// pairs of hex digits.
+pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

@@ -1,0 +1,16 @@
+//! PKI primitives: bounded input, PEM, keys of every algorithm, certificates,
+//! signing requests, issuance and Go-style verification. Nothing here knows a
+//! distribution; every layer above builds on it.
+
+pub mod cert;
+pub mod clock;
+pub mod constraints;
+pub mod csr;
+pub mod error;
+pub mod input;
+pub mod issue;
+pub mod keys;
+pub mod names;
+pub mod pem;
+pub mod text;
+pub mod verify;

@@ -1,0 +1,62 @@
+//! Text that reaches a terminal or a shell: one line per message whatever a
+//! path holds, and paths quoted so that a printed command can be pasted.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
+
+/// `message` on one line: a path may hold line breaks and other control
+/// characters, which are shown escaped (`\n`).
+pub fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` as one shell word: unchanged when it holds only safe characters,
+/// single-quoted when it is printable UTF-8, else `$'...'` with `\xNN` escapes.
+pub fn shell_quote(text: &OsStr) -> String {
+    let bytes = text.as_bytes();
+    let safe = |b: &u8| b.is_ascii_alphanumeric() || b"/._-+=:,@%".contains(b);
+    if !bytes.is_empty() && bytes.iter().all(safe) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(char::is_control) => {
+            format!("'{}'", text.replace('\'', r"'\''"))
+        }
+        _ => {
+            let mut quoted = String::from("$'");
+            for &b in bytes {
+                match b {
+                    b'\'' | b'\\' => quoted.extend(['\\', char::from(b)]),
+                    0x20..=0x7e => quoted.push(char::from(b)),
+                    _ => quoted.push_str(&format!("\\x{b:02x}")),
+                }
+            }
+            quoted.push('\'');
+            quoted
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10 case 11: the printed `rotate-ca --path=...` was not shell-quoted.
+    #[test]
+    fn printed_paths_are_shell_quoted() {
+        let quote = |s: &[u8]| shell_quote(OsStr::from_bytes(s));
+        assert_eq!(quote(b"/var/lib/x"), "/var/lib/x");
+        assert_eq!(quote(b"/a b/it's"), r"'/a b/it'\''s'");
+        assert_eq!(quote(b"/a\nb\xff"), r"$'/a\x0ab\xff'");
+        assert_eq!(quote(b""), "''");
+    }
+}

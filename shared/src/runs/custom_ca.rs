@@ -1,0 +1,935 @@
+//! The custom CA tree of `generate-custom-ca-certs.sh`, as a plan, for the PKIs
+//! organisations really bring, in the layout of any distribution (see
+//! [`crate::layout`]): k3s's five CAs and `service.key`, or kubeadm's and k0s's
+//! three CAs and `sa.key` + `sa.pub`.
+//!
+//! Inputs the user may bring (looked up in `${DATA_DIR}/`, where the script copies
+//! from, then in the layout's cert dir, `server/tls/` or `pki/`):
+//!
+//! | brought | made |
+//! |---|---|
+//! | nothing | root, intermediate, the distribution's CAs |
+//! | `root-ca.pem` + `root-ca.key` | intermediate, the distribution's CAs |
+//! | `root-ca.pem` + `intermediate-ca.pem` + `intermediate-ca.key` | the distribution's CAs |
+//!
+//! Keys of any type of the algorithm table, encrypted or not; `intermediate-ca.pem`
+//! may hold the issuing CA followed by the CAs above it (a chain of any depth,
+//! optionally ending with the root). For kubeadm and k0s the CAs may instead
+//! each be self-signed (kubeadm's own topology). Every input is checked before
+//! anything is planned, link by link, and the planned tree is pre-flighted:
+//! every kind of certificate the distribution issues is issued in memory and
+//! verified as a client that trusts only the root does. On any finding nothing
+//! is written.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::checks::preflight::{self, PathCert, SigningCa};
+use crate::layout::custom_tree::{self as files, INTERMEDIATE, ROOT};
+use crate::layout::k3s::token::k3s_ca_hash_of;
+use crate::layout::kubeadm::discovery_hash;
+use crate::layout::service_key::ServiceKeyFile;
+use crate::layout::{CaSpec, DataDir, Product, SERVICE_ACCOUNT_KEY};
+use crate::layout::{ClusterNames, JoinScheme, Layout, SaSlot};
+use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
+use crate::pki::error::{Error, Result};
+use crate::pki::issue::{CaRequest, Signer, days_after, issue_ca, run_timestamp};
+use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey};
+use crate::pki::pem::PemFile;
+use crate::pki::verify::check_issued_by;
+use crate::store::plan::Plan;
+
+/// What the user asked for.
+pub struct CustomCaOptions {
+    /// `DATA_DIR` and `PRODUCT`.
+    pub data_dir: DataDir,
+    /// Replace the leaf CAs of a tls directory that already has them.
+    pub force: bool,
+    /// The run's timestamp: start of validity and the `@TS` of every CN.
+    pub now: SystemTime,
+    /// Key type and lifetime of a generated root.
+    pub root: CaSpec,
+    /// Key type and lifetime of a generated intermediate.
+    pub intermediate: CaSpec,
+    /// Key type and lifetime of the CAs the distribution signs with (k3s's
+    /// five leaf CAs, kubeadm's and k0s's three).
+    pub leaf_ca: CaSpec,
+    /// Make each of those CAs self-signed, without a shared root (kubeadm and
+    /// k0s only: their own topology).
+    pub self_signed_cas: bool,
+    /// The passphrase for encrypted input keys and `encrypt_keys`.
+    pub passphrases: Passphrases,
+    /// Write the root and intermediate keys this run generates encrypted.
+    pub encrypt_keys: bool,
+    /// The names pre-flight issues serving certificates for.
+    pub cluster: ClusterNames,
+    /// The live cluster's tls dir when this run writes a staging tree for
+    /// `rotate-ca`: its `service.key` is carried forward, and the staged tree is
+    /// checked against it with rotate-ca's rules.
+    pub live_tls: Option<PathBuf>,
+}
+
+impl CustomCaOptions {
+    /// The upstream script's tree: RSA-4096 root (7300 days) and intermediate
+    /// (3700), the layout's CAs (k3s: P-256, 3700 days; kubeadm and k0s:
+    /// RSA-2048, 3650 days), the layout's default cluster names, no passphrase.
+    pub fn new(data_dir: DataDir, now: SystemTime) -> Self {
+        let layout = data_dir.layout();
+        CustomCaOptions {
+            data_dir,
+            force: false,
+            now,
+            root: ROOT,
+            intermediate: INTERMEDIATE,
+            leaf_ca: layout.ca_default,
+            self_signed_cas: false,
+            passphrases: Passphrases::none(),
+            encrypt_keys: false,
+            cluster: layout.cluster_names(),
+            live_tls: None,
+        }
+    }
+}
+
+/// Where a CA of the tree came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Made by this run.
+    Generated,
+    /// Brought by the user, read from this file.
+    Reused(PathBuf),
+}
+
+/// How joining nodes will recognise the new CAs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Join {
+    /// k3s's join-token CA hash of the planned `server-ca.crt`.
+    K3s {
+        /// The hash (hex), as in `K10<hash>::`.
+        ca_hash: String,
+    },
+    /// kubeadm's `--discovery-token-ca-cert-hash` values, one per certificate
+    /// of the planned `ca.crt`.
+    Kubeadm {
+        /// `sha256:<hex>` each.
+        discovery_hashes: Vec<String>,
+    },
+    /// k0s's pre-shared tokens are made from this planned file.
+    K0s {
+        /// `pki/ca.crt`.
+        ca_cert: PathBuf,
+    },
+}
+
+/// What the run does with the service-account keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceAccount {
+    /// k3s: a new key first in `service.key`, this many existing keys after it.
+    KeyFile {
+        /// Existing keys kept.
+        kept: usize,
+    },
+    /// kubeadm and k0s: `sa.key` and `sa.pub` (its public key).
+    Pair {
+        /// The brought `sa.key` reused (kubeadm and k0s reuse an existing one
+        /// too), or `None` for a new RSA-2048 key.
+        reused: Option<PathBuf>,
+    },
+}
+
+/// A planned custom CA tree and what to tell the user about it.
+pub struct CustomCaRun {
+    /// Every file to write.
+    pub plan: Plan,
+    /// The layout the tree follows.
+    pub layout: &'static Layout,
+    /// The layout's cert dir: `${DATA_DIR}/server/tls` or `${DATA_DIR}/pki`.
+    pub tls_dir: PathBuf,
+    /// Where the shared root came from, and its key type; `None` when each CA
+    /// is self-signed.
+    pub root: Option<(Origin, KeyAlgorithm)>,
+    /// Where the intermediate came from, and its key type (`None` likewise).
+    pub intermediate: Option<(Origin, KeyAlgorithm)>,
+    /// How many CAs of a brought chain sit between the intermediate and the root.
+    pub chain_above_intermediate: usize,
+    /// The key type of the distribution's CAs.
+    pub leaf_ca: KeyAlgorithm,
+    /// The service-account keys.
+    pub service_account: ServiceAccount,
+    /// What joining nodes check the new CAs by.
+    pub join: Join,
+    /// For kubeadm and k0s: the files holding the chain above each CA
+    /// ([intermediate, ..., root]), which clients that trust only the root need.
+    pub chain_files: Vec<PathBuf>,
+    /// Files the distribution never reads that belong in a vault (root and intermediate).
+    pub vault_files: Vec<PathBuf>,
+    /// Things the user should know that do not stop the run.
+    pub warnings: Vec<String>,
+    /// For a staging tree: what `k3s certificate rotate-ca` will say about it
+    /// (`Ok`, or the reasons it will refuse), checked against the live tls dir.
+    pub rotate_ca: Option<std::result::Result<(), Vec<String>>>,
+    /// The live `service.key` carried forward into a staging tree, if any.
+    pub service_key_carried: Option<PathBuf>,
+}
+
+/// A CA brought by the user or made by this run.
+struct Ca {
+    cert: Certificate,
+    /// The file to write as `X.pem`: the user's bytes when reused.
+    pem: Vec<u8>,
+    key: Option<PrivateKey>,
+    /// The key file bytes to write: the user's bytes when reused (an encrypted
+    /// key stays encrypted).
+    key_pem: Option<Vec<u8>>,
+    origin: Origin,
+    /// For the intermediate: the CAs of a brought chain between it and the root.
+    above: Vec<Certificate>,
+}
+
+impl Ca {
+    /// How messages name it: its file, or "the generated <what>".
+    fn source(&self, what: &str) -> String {
+        match &self.origin {
+            Origin::Reused(path) => path.display().to_string(),
+            Origin::Generated => format!("the generated {what}"),
+        }
+    }
+}
+
+/// Checks the inputs and plans the whole tree; writes nothing.
+pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
+    let layout = options.data_dir.layout();
+    let tls_dir = options.data_dir.tls_dir();
+    if options.self_signed_cas && !layout.self_signed_cas {
+        return Err(Error::Usage {
+            problem: format!(
+                "--self-signed-cas is for kubeadm and k0s: {} makes its own self-signed CAs \
+                 at first start, and its custom tree shares one root",
+                layout.name()
+            ),
+        });
+    }
+    let mut warnings = refuse_initialised(layout, &tls_dir, options.force)?;
+    let inputs = Inputs::find(&options.data_dir, layout);
+    if options.self_signed_cas {
+        inputs.refuse_shared_root()?;
+    }
+    let mut brought = inputs.read(options.now, &options.passphrases)?;
+    // The docs' staging flow copies root-ca.*, intermediate-ca.* and service.key;
+    // forgetting service.key makes rotate-ca refuse (k3s issue 7100): carry the
+    // live one forward unless one was brought.
+    let live_service_key = options
+        .live_tls
+        .as_ref()
+        .map(|tls| tls.join(layout.service_account.key_file()))
+        .filter(|path| path.is_file());
+    let mut service_key_carried = None;
+    if brought.service_key.is_none() {
+        if let Some(path) = &live_service_key {
+            brought.service_key = Some(ServiceKeyFile::read(path)?);
+            service_key_carried = Some(path.clone());
+        }
+    }
+    // kubeadm and k0s keep a brought sa.key; k3s always puts a new key first.
+    let reused_sa_key = match layout.service_account {
+        SaSlot::Pair { .. } => brought
+            .service_key
+            .take()
+            .map(one_signing_key)
+            .transpose()?,
+        SaSlot::KeyFile(_) => None,
+    };
+
+    // Every key of the run at once: the RSA prime searches share the cores.
+    let mut wanted = Vec::new();
+    if reused_sa_key.is_none() {
+        wanted.push(SERVICE_ACCOUNT_KEY);
+    }
+    let shared_root = !options.self_signed_cas;
+    if shared_root && brought.root.is_none() {
+        wanted.push(options.root.key);
+    }
+    if shared_root && brought.intermediate.is_none() {
+        wanted.push(options.intermediate.key);
+    }
+    wanted.extend(std::iter::repeat_n(options.leaf_ca.key, layout.cas.len()));
+    let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
+    let mut next_key = move || {
+        keys.next()
+            .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
+    };
+    let new_service_key = match reused_sa_key {
+        Some(_) => None,
+        None => Some(next_key()?),
+    };
+
+    let (timestamp, not_before) = run_timestamp(options.now);
+    let product = options.data_dir.product;
+    let naming = Naming { not_before };
+    let above = if shared_root {
+        let root = match brought.root {
+            Some(root) => root,
+            None => {
+                let key = next_key()?;
+                let cert = naming.issue(
+                    &mut warnings,
+                    "root CA",
+                    &custom_cn(product, "root", timestamp),
+                    &key,
+                    &options.root,
+                    Signer::SelfSigned(&key),
+                    &[],
+                )?;
+                generated(cert, key, options, &tls_dir.join(files::ROOT_KEY))?
+            }
+        };
+        let intermediate = match brought.intermediate {
+            Some(intermediate) => intermediate,
+            None => {
+                let key = next_key()?;
+                let cert = naming.issue(
+                    &mut warnings,
+                    "intermediate CA",
+                    &custom_cn(product, "intermediate", timestamp),
+                    &key,
+                    &options.intermediate,
+                    signer_of(&root)?,
+                    &[&root.cert],
+                )?;
+                generated(cert, key, options, &tls_dir.join(files::INTERMEDIATE_KEY))?
+            }
+        };
+        Some((root, intermediate))
+    } else {
+        None
+    };
+    // [intermediate, above..., root]: what every bundle ends with (empty for
+    // self-signed CAs).
+    let chain: Vec<&Certificate> = match &above {
+        Some((root, intermediate)) => std::iter::once(&intermediate.cert)
+            .chain(&intermediate.above)
+            .chain(std::iter::once(&root.cert))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut cas = Vec::new();
+    for slot in layout.cas {
+        let key = next_key()?;
+        let signer = match &above {
+            Some((_, intermediate)) => signer_of(intermediate)?,
+            None => Signer::SelfSigned(&key),
+        };
+        let cert = naming.issue(
+            &mut warnings,
+            &format!("CA {}", slot.stem),
+            &layout.ca_common_name(slot, timestamp),
+            &key,
+            &options.leaf_ca,
+            signer,
+            &chain,
+        )?;
+        cas.push((slot, cert, key));
+    }
+    warnings.dedup();
+
+    let signing: Vec<SigningCa<'_>> = cas
+        .iter()
+        .map(|(slot, cert, key)| SigningCa {
+            stem: slot.stem.to_string(),
+            cert,
+            key,
+            source: format!("the generated {}", slot.stem),
+        })
+        .collect();
+    let leaves = layout.leaves(&options.cluster);
+    let root = above.as_ref().map(|(root, _)| PathCert {
+        cert: &root.cert,
+        source: root.source("root"),
+    });
+    let root_path = above
+        .as_ref()
+        .map(|(_, intermediate)| chain_sources(intermediate))
+        .unwrap_or_default();
+    let report = preflight::run(
+        layout.name(),
+        root.as_ref(),
+        &root_path,
+        &signing,
+        &leaves,
+        options.now,
+    )?;
+    warnings.extend(report.into_result()?);
+
+    let in_tls = |name: &str| tls_dir.join(name);
+    let mut plan = Plan::new();
+    if let Some((root, intermediate)) = &above {
+        plan.add_public(in_tls(files::ROOT_PEM), root.pem.clone());
+        plan.add_public(in_tls(files::ROOT_CRT), root.cert.to_pem());
+        plan.add_public(in_tls(files::INTERMEDIATE_PEM), intermediate.pem.clone());
+        plan.add_public(
+            in_tls(files::INTERMEDIATE_CRT),
+            bundle_pem(chain.iter().copied()),
+        );
+        for (name, ca) in [
+            (files::ROOT_KEY, root),
+            (files::INTERMEDIATE_KEY, intermediate),
+        ] {
+            if let Some(key_pem) = &ca.key_pem {
+                plan.add_secret(in_tls(name), key_pem.clone());
+            }
+        }
+    }
+    let mut chain_files = Vec::new();
+    for (slot, cert, key) in &cas {
+        plan.add_secret(
+            in_tls(&layout.key_file(slot)),
+            key.to_pem()?.as_bytes().to_vec(),
+        );
+        for (name, contents, is_chain) in layout.ca_files.public_files(slot.stem, cert, &chain) {
+            if is_chain {
+                chain_files.push(in_tls(&name));
+            }
+            plan.add_public(in_tls(&name), contents);
+        }
+    }
+
+    let new_service_pem = new_service_key
+        .as_ref()
+        .map(PrivateKey::to_pem)
+        .transpose()?;
+    let service_account = match (layout.service_account, &new_service_pem) {
+        (SaSlot::KeyFile(name), Some(new)) => {
+            let (contents, kept) = match &brought.service_key {
+                Some(existing) => (existing.after(new.as_bytes()), existing.keys.len()),
+                None => (new.as_bytes().to_vec(), 0),
+            };
+            plan.add_secret(in_tls(name), contents);
+            ServiceAccount::KeyFile { kept }
+        }
+        (SaSlot::Pair { key, public }, new) => {
+            let (private, reused) = match (&reused_sa_key, new) {
+                (Some(file), _) => (file.bytes.clone(), Some(file.path.clone())),
+                (None, Some(new)) => (new.as_bytes().to_vec(), None),
+                (None, None) => return Err(Error::crypto("planning sa.key", "no key")),
+            };
+            plan.add_secret(in_tls(key), private);
+            let planned = ServiceKeyFile::parse(plan.planned_pem(&in_tls(key))?)?;
+            let signing = planned
+                .signing_key()
+                .ok_or_else(|| Error::crypto("planning sa.pub", "no signing key"))?;
+            plan.add_public(in_tls(public), signing.public_pem());
+            ServiceAccount::Pair { reused }
+        }
+        (SaSlot::KeyFile(_), None) => {
+            return Err(Error::crypto("planning service.key", "no new key"));
+        }
+    };
+
+    let join_ca = in_tls(&format!("{}.crt", layout.join_ca));
+    let join = match layout.join {
+        JoinScheme::K3sToken => Join::K3s {
+            ca_hash: k3s_ca_hash_of(&plan.planned_pem(&join_ca)?, options.now)?,
+        },
+        JoinScheme::KubeadmDiscovery => Join::Kubeadm {
+            discovery_hashes: bundle_in(&plan.planned_pem(&join_ca)?)?
+                .iter()
+                .map(discovery_hash)
+                .collect::<Result<_>>()?,
+        },
+        JoinScheme::K0sPreShared => Join::K0s { ca_cert: join_ca },
+    };
+    let rotate_ca = match &options.live_tls {
+        Some(live) if live.is_dir() => Some(rotate_ca_verdict(
+            layout,
+            &plan,
+            &tls_dir,
+            live,
+            options.now,
+        )?),
+        _ => None,
+    };
+    let vault_files = [
+        files::ROOT_PEM,
+        files::ROOT_CRT,
+        files::ROOT_KEY,
+        files::INTERMEDIATE_PEM,
+        files::INTERMEDIATE_CRT,
+        files::INTERMEDIATE_KEY,
+    ]
+    .into_iter()
+    .map(in_tls)
+    .filter(|path| plan.files().iter().any(|f| &f.path == path))
+    .collect();
+    let (root, intermediate, chain_above_intermediate) = match &above {
+        Some((root, intermediate)) => (
+            Some((root.origin.clone(), root.cert_algorithm()?)),
+            Some((intermediate.origin.clone(), intermediate.cert_algorithm()?)),
+            intermediate.above.len(),
+        ),
+        None => (None, None, 0),
+    };
+    Ok(CustomCaRun {
+        plan,
+        tls_dir: tls_dir.clone(),
+        root,
+        intermediate,
+        chain_above_intermediate,
+        leaf_ca: options.leaf_ca.key,
+        service_account,
+        join,
+        chain_files,
+        vault_files,
+        warnings,
+        rotate_ca,
+        service_key_carried,
+        layout,
+    })
+}
+
+/// A brought `sa.key` for kubeadm or k0s: one key, which signs (both read the
+/// first private key of the file and ignore the rest).
+fn one_signing_key(file: ServiceKeyFile) -> Result<ServiceKeyFile> {
+    if file.keys.len() != 1 {
+        return Err(Error::Key {
+            path: file.path.clone(),
+            problem: format!(
+                "holds {} keys; this file is the one signing key (verify keys belong in sa.pub)",
+                file.keys.len()
+            ),
+        });
+    }
+    Ok(file)
+}
+
+/// The CN of a custom tree's root or intermediate: `k3s-root-ca@1700000000`.
+fn custom_cn(product: Product, what: &str, timestamp: u64) -> String {
+    format!("{}-{what}-ca@{timestamp}", product.name())
+}
+
+/// rotate-ca's rules on the planned staging tree against the live one: each
+/// staged bundle's first certificate must chain to the current roots (the key
+/// files match by construction), and the new service.key must keep the live
+/// signing key.
+fn rotate_ca_verdict(
+    layout: &Layout,
+    plan: &Plan,
+    staged_tls: &Path,
+    live_tls: &Path,
+    now: SystemTime,
+) -> Result<std::result::Result<(), Vec<String>>> {
+    let mut refusals = Vec::new();
+    for ca in layout.cas {
+        let name = layout.cert_file(ca);
+        let staged = bundle_in(&plan.planned_pem(&staged_tls.join(&name))?)?;
+        let current = match PemFile::read(&live_tls.join(&name)).and_then(|f| bundle_in(&f)) {
+            Ok(current) => current,
+            Err(e) => {
+                refusals.push(format!("current {name} unreadable: {e}"));
+                continue;
+            }
+        };
+        let finding = crate::checks::staged::bundle_finding(&name, &staged, &current, now);
+        if finding.verdict == crate::checks::finding::Verdict::Fail {
+            refusals.push(format!("{name}: {}", finding.reason));
+        }
+    }
+    let key_file = layout.service_account.key_file();
+    if let Ok(live) = ServiceKeyFile::read(&live_tls.join(key_file)) {
+        let staged = plan.planned_pem(&staged_tls.join(key_file))?;
+        let staged = ServiceKeyFile::parse(staged)?;
+        if let Some(signing) = live.signing_key() {
+            if !staged.contains(&signing.public_key_der) {
+                refusals.push(format!(
+                    "{key_file}: does not keep the live signing key {}",
+                    signing.fingerprint()
+                ));
+            }
+        }
+    }
+    Ok(if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(refusals)
+    })
+}
+
+/// What every CA of a run shares: the run's start.
+struct Naming {
+    not_before: SystemTime,
+}
+
+impl Naming {
+    /// Issues the CA `what` (for messages: `root CA`, `CA server-ca`) named
+    /// `common_name` for `spec.validity_days`, capped at the end of the CAs
+    /// `above` it: a CA never outlives its issuer, and the user is told when it
+    /// is capped.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one CA of the run, fully described"
+    )]
+    fn issue(
+        &self,
+        warnings: &mut Vec<String>,
+        what: &str,
+        common_name: &str,
+        key: &PrivateKey,
+        spec: &CaSpec,
+        signer: Signer<'_>,
+        above: &[&Certificate],
+    ) -> Result<Certificate> {
+        let wanted_end = days_after(self.not_before, spec.validity_days);
+        let not_after = match above.iter().map(|c| c.not_after()).min() {
+            Some(cap) if cap < wanted_end => {
+                warnings.push(format!(
+                    "the {what} would outlive the CA above it: its end is capped at {} \
+                     instead of {} days",
+                    format_time(cap),
+                    spec.validity_days
+                ));
+                cap
+            }
+            _ => wanted_end,
+        };
+        issue_ca(
+            &CaRequest {
+                common_name,
+                key,
+                not_before: self.not_before,
+                not_after,
+            },
+            signer,
+        )
+    }
+}
+
+/// The certificates between the leaf CAs and the root, named for messages.
+fn chain_sources(intermediate: &Ca) -> Vec<PathCert<'_>> {
+    let mut chain = vec![PathCert {
+        cert: &intermediate.cert,
+        source: intermediate.source("intermediate"),
+    }];
+    for (i, cert) in intermediate.above.iter().enumerate() {
+        chain.push(PathCert {
+            cert,
+            source: format!(
+                "{} (certificate #{}, \"{}\")",
+                intermediate.source("intermediate"),
+                i + 2,
+                cert.subject_cn()
+            ),
+        });
+    }
+    chain
+}
+
+/// A cert dir that holds the layout's CA files belongs to an initialised
+/// cluster: refused without `force`, and with it, a warning.
+fn refuse_initialised(layout: &Layout, tls_dir: &Path, force: bool) -> Result<Vec<String>> {
+    let existing: Vec<PathBuf> = layout
+        .initialised_files(tls_dir)
+        .into_iter()
+        .filter(|path| path.exists())
+        .collect();
+    if existing.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !force {
+        return Err(Error::Initialised {
+            dir: tls_dir.to_path_buf(),
+            found: existing,
+            advice: layout.rotation_advice,
+        });
+    }
+    Ok(vec![format!(
+        "--force: replacing the CAs in {}. On a cluster that has been started this \
+         breaks every certificate it issued. {}.",
+        tls_dir.display(),
+        layout.rotation_advice
+    )])
+}
+
+/// What the user brought, checked: the CAs to reuse and the service keys to keep.
+struct Brought {
+    root: Option<Ca>,
+    intermediate: Option<Ca>,
+    service_key: Option<ServiceKeyFile>,
+}
+
+/// The input files found, by role.
+struct Inputs {
+    root_pem: Option<PathBuf>,
+    root_key: Option<PathBuf>,
+    intermediate_pem: Option<PathBuf>,
+    intermediate_key: Option<PathBuf>,
+    service_key: Option<PathBuf>,
+}
+
+impl Inputs {
+    /// `${DATA_DIR}/X` wins over the cert dir's `X`, as the script copies the
+    /// former over the latter. The service-account key is the layout's
+    /// (`service.key`, `sa.key`).
+    fn find(data_dir: &DataDir, layout: &Layout) -> Self {
+        let tls = data_dir.tls_dir();
+        let find = |name: &str| {
+            [data_dir.root.join(name), tls.join(name)]
+                .into_iter()
+                .find(|p| p.is_file())
+        };
+        Inputs {
+            root_pem: find(files::ROOT_PEM),
+            root_key: find(files::ROOT_KEY),
+            intermediate_pem: find(files::INTERMEDIATE_PEM),
+            intermediate_key: find(files::INTERMEDIATE_KEY),
+            service_key: find(layout.service_account.key_file()),
+        }
+    }
+
+    /// With self-signed CAs there is no shared root to bring: a brought root
+    /// or intermediate is refused rather than silently ignored.
+    fn refuse_shared_root(&self) -> Result<()> {
+        let brought = [
+            &self.root_pem,
+            &self.root_key,
+            &self.intermediate_pem,
+            &self.intermediate_key,
+        ]
+        .into_iter()
+        .find_map(Option::as_ref);
+        match brought {
+            Some(path) => Err(Error::Inputs {
+                path: path.clone(),
+                problem: "--self-signed-cas makes each CA its own root: remove this file, \
+                          or drop the flag to sign the CAs under it"
+                    .into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads and checks every input before anything is generated: each CA is
+    /// usable, each key matches its certificate, the intermediate was issued by
+    /// the root, and the combination can sign the leaf CAs.
+    fn read(&self, now: SystemTime, passphrases: &Passphrases) -> Result<Brought> {
+        let read = |path: &Option<PathBuf>| path.as_deref().map(|p| read_ca(p, now)).transpose();
+        let (mut root, mut intermediate) = (read(&self.root_pem)?, read(&self.intermediate_pem)?);
+        let service_key = self
+            .service_key
+            .as_deref()
+            .map(ServiceKeyFile::read)
+            .transpose()?;
+        let missing = |path: &Option<PathBuf>, problem: String| Error::Inputs {
+            path: path.clone().unwrap_or_default(),
+            problem,
+        };
+        match (&mut root, &self.root_key) {
+            (Some(root), Some(key)) => attach_key(root, key, passphrases)?,
+            (None, Some(_)) => {
+                return Err(missing(
+                    &self.root_key,
+                    format!(
+                        "{} without {}: bring both",
+                        files::ROOT_KEY,
+                        files::ROOT_PEM
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        match (&mut intermediate, &root) {
+            (Some(_), None) => {
+                return Err(missing(
+                    &self.intermediate_pem,
+                    format!(
+                        "{} without {}: bring the root certificate that issued it",
+                        files::INTERMEDIATE_PEM,
+                        files::ROOT_PEM
+                    ),
+                ));
+            }
+            (Some(intermediate), Some(root)) => {
+                link_chain(
+                    intermediate,
+                    root,
+                    &self.intermediate_pem.clone().unwrap_or_default(),
+                    &self.root_pem.clone().unwrap_or_default(),
+                    now,
+                )?;
+                let Some(key) = &self.intermediate_key else {
+                    let hint = if root.key.is_some() {
+                        format!(
+                            "bring {}, or remove {} to have a new intermediate made from the root key",
+                            files::INTERMEDIATE_KEY,
+                            files::INTERMEDIATE_PEM
+                        )
+                    } else {
+                        format!("bring {}", files::INTERMEDIATE_KEY)
+                    };
+                    return Err(missing(
+                        &self.intermediate_pem,
+                        format!(
+                            "no {} to sign the leaf CAs with: {hint}",
+                            files::INTERMEDIATE_KEY
+                        ),
+                    ));
+                };
+                attach_key(intermediate, key, passphrases)?;
+            }
+            (None, _) if self.intermediate_key.is_some() => {
+                return Err(missing(
+                    &self.intermediate_key,
+                    format!(
+                        "{} without {}: bring both, or neither",
+                        files::INTERMEDIATE_KEY,
+                        files::INTERMEDIATE_PEM
+                    ),
+                ));
+            }
+            (None, Some(root)) if root.key.is_none() => {
+                let root_pem = self.root_pem.clone().unwrap_or_default();
+                return Err(Error::Inputs {
+                    path: root_pem.with_file_name(files::ROOT_KEY),
+                    problem: format!(
+                        "cannot make an intermediate without the root key: bring {} (or {} and {})",
+                        files::ROOT_KEY,
+                        files::INTERMEDIATE_PEM,
+                        files::INTERMEDIATE_KEY
+                    ),
+                });
+            }
+            (None, _) => {}
+        }
+        Ok(Brought {
+            root,
+            intermediate,
+            service_key,
+        })
+    }
+}
+
+/// Reads a CA file: its first certificate is the CA (usable now); any that
+/// follow are kept as the chain above it, checked by [`link_chain`].
+fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
+    let file = PemFile::read(path)?;
+    let mut certs = bundle_in(&file)?;
+    let cert = certs.remove(0);
+    cert.require_usable_ca(path, now)?;
+    Ok(Ca {
+        cert,
+        pem: file.bytes,
+        key: None,
+        key_pem: None,
+        origin: Origin::Reused(path.to_path_buf()),
+        above: certs,
+    })
+}
+
+/// Checks a brought chain link by link: `intermediate-ca.pem` holds the issuing
+/// CA, then the CAs above it, optionally ending with the root; each is a CA
+/// usable now and is signed by the next, the last by the root. Keeps the CAs
+/// strictly between the issuing CA and the root.
+fn link_chain(
+    intermediate: &mut Ca,
+    root: &Ca,
+    intermediate_path: &Path,
+    root_path: &Path,
+    now: SystemTime,
+) -> Result<()> {
+    if intermediate.above.last() == Some(&root.cert) {
+        intermediate.above.pop();
+    }
+    let at = |index: usize| match index {
+        0 => intermediate_path.to_path_buf(),
+        i => PathBuf::from(format!(
+            "{} (certificate #{})",
+            intermediate_path.display(),
+            i + 1
+        )),
+    };
+    for (i, cert) in intermediate.above.iter().enumerate() {
+        cert.require_usable_ca(&at(i + 1), now)?;
+    }
+    let links: Vec<&Certificate> = std::iter::once(&intermediate.cert)
+        .chain(&intermediate.above)
+        .chain(std::iter::once(&root.cert))
+        .collect();
+    for (i, pair) in links.windows(2).enumerate() {
+        check_issued_by(pair[0], pair[1]).map_err(|problem| Error::NotIssuedBy {
+            cert: at(i),
+            issuer: if i + 2 == links.len() {
+                root_path.to_path_buf()
+            } else {
+                at(i + 1)
+            },
+            problem,
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads the key of a brought CA (decrypting it with the run's passphrase when
+/// needed) and checks it belongs to the certificate. The file's bytes are what
+/// gets written back: an encrypted key stays encrypted.
+fn attach_key(ca: &mut Ca, key_path: &Path, passphrases: &Passphrases) -> Result<()> {
+    let file = PemFile::read(key_path)?;
+    let key = PrivateKey::first_in_decrypting(&file, passphrases)?;
+    if !key.matches(ca.cert.public_key())? {
+        let cert = match &ca.origin {
+            Origin::Reused(path) => path.clone(),
+            Origin::Generated => PathBuf::new(),
+        };
+        return Err(Error::KeyMismatch {
+            cert,
+            key: key_path.to_path_buf(),
+        });
+    }
+    ca.key = Some(key);
+    ca.key_pem = Some(file.bytes.clone());
+    Ok(())
+}
+
+/// A CA this run made; its key is written encrypted when asked.
+fn generated(
+    cert: Certificate,
+    key: PrivateKey,
+    options: &CustomCaOptions,
+    key_path: &Path,
+) -> Result<Ca> {
+    let key_pem = if options.encrypt_keys {
+        key.to_encrypted_pem(options.passphrases.get_new(key_path)?)?
+    } else {
+        key.to_pem()?
+    };
+    Ok(Ca {
+        pem: cert.to_pem().into_bytes(),
+        cert,
+        key: Some(key),
+        key_pem: Some(key_pem.as_bytes().to_vec()),
+        origin: Origin::Generated,
+        above: Vec::new(),
+    })
+}
+
+impl Ca {
+    fn cert_algorithm(&self) -> Result<KeyAlgorithm> {
+        crate::pki::keys::PublicKey::from_spki(self.cert.public_key())
+            .map(|k| k.algorithm())
+            .map_err(|problem| Error::Certificate {
+                path: match &self.origin {
+                    Origin::Reused(path) => path.clone(),
+                    Origin::Generated => PathBuf::new(),
+                },
+                index: 1,
+                problem,
+            })
+    }
+}
+
+fn signer_of(ca: &Ca) -> Result<Signer<'_>> {
+    match &ca.key {
+        Some(key) => Ok(Signer::Ca {
+            cert: &ca.cert,
+            key,
+        }),
+        None => Err(Error::crypto("signing", "the issuing CA has no key")),
+    }
+}

@@ -1,0 +1,204 @@
+//! Staging a service-account signing key rotation in a layout's service-account
+//! slot ([`SaSlot`]):
+//! - k3s, as its docs describe it: a new RSA key first (it signs new tokens),
+//!   then the current keys (they keep verifying tokens already issued), in
+//!   `<staging>/tls/service.key` for `k3s certificate rotate-ca --path=<staging>`;
+//! - kubeadm and k0s: `<staging>/pki/sa.key` holds the new key alone (the one
+//!   signing key) and `<staging>/pki/sa.pub` its public key first, then the
+//!   current verify keys, for the four steps of KUBEADM-K0S-CONTRACT.md
+//!   section 6 (verify set first, then the signing key, wait, then drop).
+
+use std::path::{Path, PathBuf};
+
+use crate::layout::SaSlot;
+use crate::layout::service_key::{ServiceKey, ServiceKeyFile};
+use crate::pki::error::{Error, Result};
+use crate::pki::keys::{KeyAlgorithm, PrivateKey};
+use crate::store::plan::Plan;
+use crate::store::staging;
+
+/// What the user asked for.
+pub struct SaRotationOptions {
+    /// The layout's service-account slot.
+    pub slot: SaSlot,
+    /// The current key file (`${DATA_DIR}/server/tls/service.key`, or `sa.key`).
+    pub current: PathBuf,
+    /// For [`SaSlot::Pair`]: the current verify keys (`sa.pub`), if there is
+    /// such a file.
+    pub current_public: Option<PathBuf>,
+    /// The live cert directory, never written.
+    pub live_tls: PathBuf,
+    /// The staging directory; the files go to its `tls/` or `pki/` (the
+    /// layout's cert dir name).
+    pub staging_dir: PathBuf,
+    /// Size of the new RSA key.
+    pub bits: usize,
+    /// Keep at most this many keys in total, the new one included.
+    pub keep: Option<usize>,
+    /// Also write the public keys of the new set here (k3s; kubeadm and k0s
+    /// stage `sa.pub` anyway).
+    pub public_out: Option<PathBuf>,
+    /// Replace an existing staged file.
+    pub force: bool,
+}
+
+/// A planned service-account key rotation.
+pub struct SaRotationRun {
+    /// The files to write.
+    pub plan: Plan,
+    /// `<staging>/tls/service.key`, or `<staging>/pki/sa.key`.
+    pub staged_file: PathBuf,
+    /// `<staging>/pki/sa.pub` for [`SaSlot::Pair`].
+    pub staged_public: Option<PathBuf>,
+    /// Fingerprint (SHA-256 of the SubjectPublicKeyInfo) of the new key.
+    pub new_fingerprint: String,
+    /// The current keys carried over, in order.
+    pub kept: Vec<ServiceKey>,
+    /// The public key (DER) of the key that signs today.
+    pub signing: Option<Vec<u8>>,
+    /// The oldest keys left out by `--keep`.
+    pub dropped: Vec<ServiceKey>,
+}
+
+/// The RSA sizes accepted for a new service-account key.
+pub const ALLOWED_BITS: [usize; 3] = [2048, 3072, 4096];
+
+/// Checks the inputs and plans the staged key file; writes nothing.
+pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
+    if !ALLOWED_BITS.contains(&options.bits) {
+        return Err(Error::Inputs {
+            path: options.current.clone(),
+            problem: format!(
+                "--bits {}: use 2048 (what k3s makes), 3072 or 4096",
+                options.bits
+            ),
+        });
+    }
+    if let Some(keep) = options.keep {
+        if keep < 2 {
+            return Err(Error::Inputs {
+                path: options.current.clone(),
+                problem: format!(
+                    "--keep {keep}: keep at least 2 keys (the new one and the one that signs today), \
+                     or every token issued so far stops working"
+                ),
+            });
+        }
+    }
+    let dir = staging::cert_dir(&options.staging_dir, &options.live_tls)?;
+    let (staged_key, staged_public) = match options.slot {
+        SaSlot::KeyFile(name) => (dir.join(name), None),
+        SaSlot::Pair { key, public } => {
+            if let Some(public_out) = &options.public_out {
+                return Err(Error::Inputs {
+                    path: public_out.clone(),
+                    problem: format!(
+                        "--public-out is for k3s: the staged {public} already holds the new set"
+                    ),
+                });
+            }
+            (dir.join(key), Some(dir.join(public)))
+        }
+    };
+    if let Some(public_out) = &options.public_out {
+        staging::refuse_live(public_out, &options.live_tls)?;
+    }
+    for staged in std::iter::once(&staged_key).chain(&staged_public) {
+        if !options.force && staged.exists() {
+            return Err(Error::StagingExists {
+                dir: staged.clone(),
+            });
+        }
+    }
+    let current = ServiceKeyFile::read(&options.current)?;
+    let signing = current.signing_key().map(|k| k.public_key_der.clone());
+    let candidates = match options.slot {
+        SaSlot::KeyFile(_) => current.keys.clone(),
+        SaSlot::Pair { .. } => verify_set(&current, options.current_public.as_deref())?,
+    };
+    let (kept, dropped) = select_kept(candidates, signing.as_deref(), options.keep);
+
+    let new_key = PrivateKey::generate(KeyAlgorithm::Rsa(options.bits))?;
+    let new_public = new_key.public_key_der()?;
+    let new_pem = new_key.to_pem()?;
+    let mut public = crate::pki::pem::encode("PUBLIC KEY", &new_public);
+    for key in &kept {
+        public.push_str(&key.public_pem());
+    }
+    let mut plan = Plan::new();
+    plan.forbid_under(options.live_tls.clone());
+    match &staged_public {
+        None => {
+            let mut contents = new_pem.as_bytes().to_vec();
+            for key in &kept {
+                contents.extend_from_slice(&key.text);
+                if !key.text.ends_with(b"\n") {
+                    contents.push(b'\n');
+                }
+            }
+            plan.add_secret(staged_key.clone(), contents);
+            if let Some(public_out) = &options.public_out {
+                plan.add_public(public_out.clone(), public);
+            }
+        }
+        Some(staged_public) => {
+            plan.add_secret(staged_key.clone(), new_pem.as_bytes().to_vec());
+            plan.add_public(staged_public.clone(), public);
+        }
+    }
+    Ok(SaRotationRun {
+        plan,
+        staged_file: staged_key,
+        staged_public,
+        new_fingerprint: crate::pki::keys::sha256_hex(&new_public),
+        kept,
+        signing,
+        dropped,
+    })
+}
+
+/// kubeadm's and k0s's current verify keys: those of `sa.pub`, in order, with
+/// the key `sa.key` signs with first when `sa.pub` lacks it (its tokens must
+/// keep verifying); without `sa.pub`, that key alone.
+fn verify_set(signing: &ServiceKeyFile, public: Option<&Path>) -> Result<Vec<ServiceKey>> {
+    let mut keys = match public.filter(|p| p.exists()) {
+        Some(path) => ServiceKeyFile::read_verify_keys(path)?.keys,
+        None => Vec::new(),
+    };
+    if let Some(key) = signing.signing_key() {
+        if !keys.iter().any(|k| k.public_key_der == key.public_key_der) {
+            keys.insert(0, key.clone());
+        }
+    }
+    Ok(keys)
+}
+
+/// The current keys to carry over: all of them, or the newest `keep - 1`, always
+/// including the key that signs today (`signing`, its public key).
+fn select_kept(
+    mut kept: Vec<ServiceKey>,
+    signing: Option<&[u8]>,
+    keep: Option<usize>,
+) -> (Vec<ServiceKey>, Vec<ServiceKey>) {
+    let Some(keep) = keep else {
+        return (kept, Vec::new());
+    };
+    let room = keep.saturating_sub(1);
+    if kept.len() <= room {
+        return (kept, Vec::new());
+    }
+    let mut dropped = kept.split_off(room);
+    let is_signing = |k: &ServiceKey| Some(k.public_key_der.as_slice()) == signing;
+    if !kept.iter().any(is_signing) {
+        // Only when the signing key is not among the newest (public keys
+        // before it in service.key, or an sa.pub that lists it late).
+        if let Some(position) = dropped.iter().position(is_signing) {
+            let signing = dropped.remove(position);
+            if let Some(last) = kept.pop() {
+                dropped.insert(0, last);
+            }
+            kept.push(signing);
+        }
+    }
+    (kept, dropped)
+}

@@ -1,0 +1,749 @@
+//! The run of `sign-csr`: the CA's half of kubeadm's external-CA flow, and of
+//! any "send me a CSR" request.
+//!
+//! Two modes build one [`Plan`]:
+//! - kubeadm ([`plan_kubeadm`]): every CSR `kubeadm certs generate-csr` writes
+//!   is matched to its row of [`crate::layout::kubeadm::CERTIFICATES`], which
+//!   gives the CA, the subject it must carry, its usages and the names it may
+//!   hold; certificates land as `<base>.crt` beside their key, kubeconfig
+//!   certificates in their partial kubeconfig (see [`crate::layout::kubeconfig`]).
+//! - generic ([`plan_generic`]): one CSR or a directory of them, one CA, one
+//!   [`CsrProfile`].
+//!
+//! Either way the CSR only proposes a subject, a key and names (see
+//! [`crate::pki::csr`]); usages and validity come from the profile, and a
+//! certificate never outlives its CA. Every CSR is checked before anything is
+//! issued; each refusal is one [`Error`] naming its CSR, and a run with any
+//! refusal writes nothing.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::layout::kubeadm::{
+    self, CERTIFICATES, KubeadmCa, KubeadmCert, KubeadmNames, Names, with_suffix,
+};
+use crate::layout::kubeconfig::Kubeconfig;
+use crate::pki::cert::{Certificate, format_time, read_bundle};
+use crate::pki::constraints::Usage;
+use crate::pki::csr::{Csr, CsrProblem};
+use crate::pki::error::{Error, Result};
+use crate::pki::issue::{IssueRequest, Profile, Signer, days_after, issue};
+use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey};
+use crate::pki::names::{San, subject_name};
+use crate::pki::pem::PemFile;
+use crate::store::plan::Plan;
+
+/// Default lifetime of a signed certificate: kubeadm's 8760h.
+pub const DEFAULT_DAYS: u32 = 365;
+
+/// How far `notBefore` lies before now, as kubeadm's `CertificateBackdate`:
+/// clocks of the machines that check the certificate may lag the CA's.
+const BACKDATE: Duration = Duration::from_secs(5 * 60);
+
+/// A CA that signs: its first certificate and its key.
+pub struct SigningCa {
+    /// What reports call it (`ca`, `etcd/ca`, or the certificate file).
+    pub label: String,
+    /// Its certificate file.
+    pub cert_path: PathBuf,
+    /// The first certificate of that file (what kubeadm treats as the CA).
+    pub cert: Certificate,
+    key: PrivateKey,
+}
+
+impl SigningCa {
+    /// Loads the first certificate of `cert_path` and the key of `key_path`
+    /// (decrypted with `passphrases` when encrypted); the certificate must be a
+    /// CA valid at `now` and the key its own.
+    pub fn load(
+        label: &str,
+        cert_path: &Path,
+        key_path: &Path,
+        passphrases: &Passphrases,
+        now: SystemTime,
+    ) -> Result<Self> {
+        let cert = read_bundle(cert_path)?.swap_remove(0);
+        cert.require_usable_ca(cert_path, now)?;
+        let key = PrivateKey::first_in_decrypting(&PemFile::read(key_path)?, passphrases)?;
+        if !key.matches(cert.public_key())? {
+            return Err(Error::KeyMismatch {
+                cert: cert_path.to_path_buf(),
+                key: key_path.to_path_buf(),
+            });
+        }
+        Ok(SigningCa {
+            label: label.to_string(),
+            cert_path: cert_path.to_path_buf(),
+            cert,
+            key,
+        })
+    }
+}
+
+/// The profile of a generic run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CsrProfile {
+    /// TLS server: serverAuth, SANs kept.
+    Server,
+    /// TLS client: clientAuth, SANs dropped.
+    Client,
+    /// Peer (etcd): serverAuth and clientAuth, SANs kept.
+    Peer,
+}
+
+impl CsrProfile {
+    /// Its extended key usages.
+    pub fn usages(self) -> &'static [Usage] {
+        match self {
+            CsrProfile::Server => &[Usage::ServerAuth],
+            CsrProfile::Client => &[Usage::ClientAuth],
+            CsrProfile::Peer => &[Usage::ServerAuth, Usage::ClientAuth],
+        }
+    }
+}
+
+impl CsrProfile {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            CsrProfile::Server => "server",
+            CsrProfile::Client => "client",
+            CsrProfile::Peer => "peer",
+        }
+    }
+}
+
+impl std::str::FromStr for CsrProfile {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Self, String> {
+        [CsrProfile::Server, CsrProfile::Client, CsrProfile::Peer]
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| format!("unknown profile \"{name}\": use server, client or peer"))
+    }
+}
+
+/// One certificate a run signed.
+#[derive(Debug)]
+pub struct Signed {
+    /// The CSR.
+    pub csr: PathBuf,
+    /// Where the certificate goes (a `.crt`, or the kubeconfig it fills).
+    pub out: PathBuf,
+    /// The CA's label.
+    pub ca: String,
+    /// The subject, RFC 4514.
+    pub subject: String,
+    /// Its subject alternative names.
+    pub sans: Vec<San>,
+    /// Its extended key usages.
+    pub usages: Vec<Usage>,
+    /// Its end.
+    pub not_after: SystemTime,
+}
+
+/// What a run signed, refused and has to say; write `plan` only when
+/// `refused` is empty.
+#[derive(Default)]
+pub struct SignRun {
+    /// Every output file.
+    pub plan: Plan,
+    /// What was signed, in CSR order.
+    pub signed: Vec<Signed>,
+    /// One error per refused CSR, naming it.
+    pub refused: Vec<Error>,
+    /// Warnings: names dropped from client certificates, older kubeadm O
+    /// values, lifetimes capped at the CA's end.
+    pub warnings: Vec<String>,
+}
+
+/// The validity of what one CA signs in a run: backdated [`BACKDATE`] (not
+/// before the CA's start), `days` long, capped at the CA's end.
+#[derive(Clone, Copy)]
+struct Validity {
+    not_before: SystemTime,
+    not_after: SystemTime,
+}
+
+impl Validity {
+    /// For `ca`, with the warning to give when its end caps the lifetime.
+    fn of(ca: &SigningCa, now: SystemTime, days: u32) -> (Self, Option<String>) {
+        let not_before = (now - BACKDATE).max(ca.cert.not_before());
+        let wanted = days_after(now, days);
+        let not_after = wanted.min(ca.cert.not_after());
+        let warning = (not_after < wanted).then(|| {
+            format!(
+                "certificates signed by {} end with it on {}, sooner than {days} days",
+                ca.cert_path.display(),
+                format_time(not_after)
+            )
+        });
+        (
+            Validity {
+                not_before,
+                not_after,
+            },
+            warning,
+        )
+    }
+}
+
+/// A certificate just issued, with the names and usages it was issued with
+/// (for the report, so it need not be decoded again).
+struct Issued {
+    cert: Certificate,
+    sans: Vec<San>,
+    usages: Vec<Usage>,
+}
+
+/// Issues the certificate `csr` asks for with `usages` and `sans`, signed by `ca`.
+fn issue_for(
+    csr: &Csr,
+    usages: &[Usage],
+    sans: Vec<San>,
+    ca: &SigningCa,
+    validity: Validity,
+) -> Result<Issued> {
+    let cert = issue(
+        &IssueRequest {
+            subject: csr.subject.clone(),
+            public_key: csr.public_key.clone(),
+            profile: Profile::Leaf {
+                usages: usages.iter().map(|u| u.oid()).collect(),
+                sans: sans.clone(),
+            },
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+        },
+        Signer::Ca {
+            cert: &ca.cert,
+            key: &ca.key,
+        },
+    )?;
+    Ok(Issued {
+        cert,
+        sans,
+        usages: usages.to_vec(),
+    })
+}
+
+/// The names a certificate keeps: the CSR's when `keeps`, else none, with a
+/// warning when the CSR asked for some (client certificates carry no names).
+fn kept_sans(csr: &Csr, keeps: bool) -> (Vec<San>, Option<String>) {
+    if keeps || csr.sans.is_empty() {
+        return (if keeps { csr.sans.clone() } else { Vec::new() }, None);
+    }
+    let names: Vec<String> = csr.sans.iter().map(San::to_string).collect();
+    let warning = format!(
+        "{}: a client certificate carries no names; dropped {}",
+        csr.path.display(),
+        names.join(", ")
+    );
+    (Vec::new(), Some(warning))
+}
+
+impl SignRun {
+    /// Plans `issued`, issued for `csr`, as `out` (`contents`, a secret when it
+    /// holds a key) and records it, with its names and usages, for the report.
+    fn add(
+        &mut self,
+        csr: &Csr,
+        out: PathBuf,
+        contents: Vec<u8>,
+        secret: bool,
+        ca: &SigningCa,
+        issued: Issued,
+    ) {
+        if secret {
+            self.plan.add_secret(out.clone(), contents);
+        } else {
+            self.plan.add_public(out.clone(), contents);
+        }
+        self.signed.push(Signed {
+            csr: csr.path.clone(),
+            out,
+            ca: ca.label.clone(),
+            subject: issued.cert.subject().to_string(),
+            not_after: issued.cert.not_after(),
+            sans: issued.sans,
+            usages: issued.usages,
+        });
+    }
+}
+
+/// `f` over `items` on every core, results in order: checking and signing
+/// ten thousand CSRs is ECDSA arithmetic, and a run should use the machine.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Where a generic run reads and writes: each CSR and its certificate, and the
+/// directory to lock.
+pub struct GenericTargets {
+    /// The directory the certificates go to (locked while the run works).
+    pub dir: PathBuf,
+    /// (CSR, certificate) pairs, sorted by CSR.
+    pub pairs: Vec<(PathBuf, PathBuf)>,
+}
+
+impl GenericTargets {
+    /// `csr` is a CSR file or a directory of `*.csr` files; certificates go
+    /// beside them as `<name>.crt`, or to `out` (a file for one CSR, a
+    /// directory for a directory).
+    pub fn resolve(csr: &Path, out: Option<&Path>) -> Result<Self> {
+        let crt = |csr: &Path| match csr.extension() {
+            Some(ext) if ext == "csr" => csr.with_extension("crt"),
+            _ => with_suffix(csr.to_path_buf(), ".crt"),
+        };
+        if !csr.is_dir() {
+            let cert = out.map_or_else(|| crt(csr), Path::to_path_buf);
+            let dir = parent(&cert);
+            return Ok(GenericTargets {
+                dir,
+                pairs: vec![(csr.to_path_buf(), cert)],
+            });
+        }
+        let csrs = csr_files(csr)?;
+        if csrs.is_empty() {
+            return Err(Error::Inputs {
+                path: csr.to_path_buf(),
+                problem: "no *.csr file in this directory".into(),
+            });
+        }
+        let dir = out.unwrap_or(csr).to_path_buf();
+        let pairs = csrs
+            .into_iter()
+            .map(|path| {
+                let cert = match out {
+                    Some(out) => out.join(crt(&path).file_name().unwrap_or_default()),
+                    None => crt(&path),
+                };
+                (path, cert)
+            })
+            .collect();
+        Ok(GenericTargets { dir, pairs })
+    }
+}
+
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The `*.csr` regular files of `dir`, sorted; none when `dir` does not exist.
+fn csr_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, "listing", e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, "listing", e))?;
+        let path = entry.path();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && path.extension().is_some_and(|ext| ext == "csr") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Signs every CSR of `targets` with `ca` and `profile`, `days` long.
+pub fn plan_generic(
+    targets: &GenericTargets,
+    ca: &SigningCa,
+    profile: CsrProfile,
+    days: u32,
+    now: SystemTime,
+) -> Result<SignRun> {
+    let (validity, capped) = Validity::of(ca, now, days);
+    let mut run = SignRun::default();
+    run.warnings.extend(capped);
+    let keeps = profile != CsrProfile::Client;
+    // Outer error: the run fails; inner error: this CSR is refused.
+    let signed = in_parallel(&targets.pairs, |(path, _)| -> Result<Result<_>> {
+        let csr = match Csr::read(path) {
+            Ok(csr) if csr.subject.is_empty() => {
+                return Ok(Err(refuse(path, CsrProblem::EmptySubject)));
+            }
+            Ok(csr) => csr,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let (sans, warning) = kept_sans(&csr, keeps);
+        let issued = issue_for(&csr, profile.usages(), sans, ca, validity)?;
+        Ok(Ok((csr, issued, warning)))
+    });
+    for ((_, out), signed) in targets.pairs.iter().zip(signed) {
+        match signed? {
+            Ok((csr, issued, warning)) => {
+                run.warnings.extend(warning);
+                let pem = issued.cert.to_pem().into_bytes();
+                run.add(&csr, out.clone(), pem, false, ca, issued);
+            }
+            Err(refusal) => run.refused.push(refusal),
+        }
+    }
+    Ok(run)
+}
+
+fn refuse(path: &Path, problem: CsrProblem) -> Error {
+    Error::Csr {
+        path: path.to_path_buf(),
+        problem,
+    }
+}
+
+/// A kubeadm run's inputs.
+pub struct KubeadmOptions {
+    /// `/etc/kubernetes`: kubeconfigs here, `pki/` below.
+    pub data_dir: PathBuf,
+    /// Lifetime in days.
+    pub days: u32,
+    /// The run's time.
+    pub now: SystemTime,
+    /// For encrypted CA keys.
+    pub passphrases: Passphrases,
+    /// `--node-name`; default: the CSRs' own (etcd's CN, the kubelet's), then the host name.
+    pub node_name: Option<String>,
+    /// `networking.dnsDomain`.
+    pub dns_domain: String,
+    /// The first IP of `networking.serviceSubnet`.
+    pub service_ip: IpAddr,
+    /// `localAPIEndpoint.advertiseAddress`; default: the one address the
+    /// apiserver and etcd CSRs all ask for.
+    pub advertise_address: Option<IpAddr>,
+    /// Extra names serving certificates may hold (`apiServer.certSANs`,
+    /// `etcd.local.serverCertSANs`, the controlPlaneEndpoint host).
+    pub allow_sans: Vec<String>,
+}
+
+impl KubeadmOptions {
+    /// kubeadm's defaults for `data_dir`.
+    pub fn new(data_dir: PathBuf, now: SystemTime) -> Self {
+        let defaults = KubeadmNames::defaults("");
+        KubeadmOptions {
+            data_dir,
+            days: DEFAULT_DAYS,
+            now,
+            passphrases: Passphrases::none(),
+            node_name: None,
+            dns_domain: defaults.dns_domain,
+            service_ip: defaults.service_ip,
+            advertise_address: None,
+            allow_sans: Vec::new(),
+        }
+    }
+}
+
+/// What a kubeadm run found and did.
+pub struct KubeadmRun {
+    /// Signed, refused, warnings and the plan.
+    pub run: SignRun,
+    /// The cluster names the CSRs were checked against.
+    pub names: KubeadmNames,
+}
+
+/// Every CSR `kubeadm certs generate-csr` leaves under the data dir, matched
+/// to the certificate it asks for; `None` for a `.csr` kubeadm does not write.
+fn kubeadm_csrs(data_dir: &Path) -> Result<Vec<(PathBuf, Option<&'static KubeadmCert>)>> {
+    let pki = data_dir.join(kubeadm::PKI_DIR);
+    let mut found = Vec::new();
+    for dir in [data_dir.to_path_buf(), pki.clone(), pki.join("etcd")] {
+        for path in csr_files(&dir)? {
+            let cert = CERTIFICATES
+                .iter()
+                .find(|cert| cert.csr_path(data_dir) == path);
+            found.push((path, cert));
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::Inputs {
+            path: data_dir.to_path_buf(),
+            problem: "no CSRs found (kubeadm certs generate-csr writes pki/*.csr, \
+                      pki/etcd/*.csr and <name>.conf.csr here)"
+                .into(),
+        });
+    }
+    Ok(found)
+}
+
+/// Signs every CSR of a `kubeadm certs generate-csr` output (see the module
+/// documentation).
+pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
+    let data_dir = &options.data_dir;
+    let mut run = SignRun::default();
+    let mut csrs: Vec<(&KubeadmCert, Csr)> = Vec::new();
+    for (path, cert) in kubeadm_csrs(data_dir)? {
+        let Some(cert) = cert else {
+            run.refused.push(refuse(
+                &path,
+                CsrProblem::UnknownFile("not a CSR kubeadm certs generate-csr writes"),
+            ));
+            continue;
+        };
+        match Csr::read(&path) {
+            Ok(csr) => csrs.push((cert, csr)),
+            Err(error) => run.refused.push(error),
+        }
+    }
+    let names = cluster_names(options, &csrs);
+    let allowed_extra: Vec<San> = options
+        .allow_sans
+        .iter()
+        .map(|name| San::parse(name))
+        .collect();
+    let mut cas: BTreeMap<KubeadmCa, Option<(SigningCa, Validity)>> = BTreeMap::new();
+    for (cert, csr) in &csrs {
+        let ca = match cas.entry(cert.ca) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                let loaded = load_kubeadm_ca(cert.ca, options)?.map(|ca| {
+                    let (validity, capped) = Validity::of(&ca, options.now, options.days);
+                    run.warnings.extend(capped);
+                    (ca, validity)
+                });
+                entry.insert(loaded)
+            }
+        };
+        let Some((ca, validity)) = ca.as_ref() else {
+            run.refused.push(refuse(
+                &csr.path,
+                CsrProblem::NoCa(cert.ca.cert_path(data_dir)),
+            ));
+            continue;
+        };
+        if let Err(error) = check_kubeadm(cert, csr, &names, &allowed_extra, &mut run.warnings) {
+            run.refused.push(error);
+            continue;
+        }
+        let target = cert.path(data_dir);
+        let kubeconfig = if cert.kubeconfig {
+            match kubeconfig_for(csr, &target) {
+                Ok(kubeconfig) => Some(kubeconfig),
+                Err(error) => {
+                    run.refused.push(error);
+                    continue;
+                }
+            }
+        } else {
+            let key = with_suffix(target.clone(), ".key");
+            if let Err(error) = own_key(csr, &key) {
+                run.refused.push(error);
+                continue;
+            }
+            None
+        };
+        let (sans, warning) = kept_sans(csr, cert.names != Names::None);
+        run.warnings.extend(warning);
+        let issued = issue_for(csr, cert.usages, sans, ca, *validity)?;
+        match kubeconfig {
+            Some(kubeconfig) => {
+                let filled = kubeconfig.with_credentials(&ca.cert, &issued.cert)?;
+                run.add(csr, target, filled, true, ca, issued);
+            }
+            None => {
+                let pem = issued.cert.to_pem().into_bytes();
+                run.add(csr, with_suffix(target, ".crt"), pem, false, ca, issued);
+            }
+        }
+    }
+    Ok(KubeadmRun { run, names })
+}
+
+/// The CA `ca` under the data dir, or `None` when its certificate or key is
+/// missing (its CSRs are then refused, each naming the file).
+fn load_kubeadm_ca(ca: KubeadmCa, options: &KubeadmOptions) -> Result<Option<SigningCa>> {
+    let (cert, key) = (
+        ca.cert_path(&options.data_dir),
+        ca.key_path(&options.data_dir),
+    );
+    if !cert.exists() || !key.exists() {
+        return Ok(None);
+    }
+    SigningCa::load(ca.stem(), &cert, &key, &options.passphrases, options.now).map(Some)
+}
+
+/// The names the CSRs are checked against: the flags, else what the CSRs
+/// themselves say (kubeadm uses one node name and one advertise address for
+/// all of them), else the host name.
+fn cluster_names(options: &KubeadmOptions, csrs: &[(&KubeadmCert, Csr)]) -> KubeadmNames {
+    let of = |base: &str| {
+        csrs.iter()
+            .find(|(cert, _)| cert.base == base)
+            .map(|(_, csr)| csr)
+    };
+    let node_name = options
+        .node_name
+        .clone()
+        .or_else(|| {
+            ["etcd/server", "etcd/peer"]
+                .iter()
+                .filter_map(|base| of(base)?.common_names().into_iter().next())
+                .next()
+        })
+        .or_else(|| {
+            of("kubelet.conf")?
+                .common_names()
+                .first()?
+                .strip_prefix("system:node:")
+                .map(str::to_string)
+        })
+        .or_else(host_name)
+        .unwrap_or_default();
+    let mut names = KubeadmNames::defaults(&node_name);
+    names.dns_domain = options.dns_domain.clone();
+    names.service_ip = options.service_ip;
+    names.advertise_address = options.advertise_address.or_else(|| {
+        // The address every serving CSR asks for besides loopbacks and the
+        // service IP; kubeadm puts the advertise address in all three.
+        let candidates = |csr: &Csr| -> Vec<IpAddr> {
+            csr.sans
+                .iter()
+                .filter_map(|san| match san {
+                    San::Ip(ip) if !ip.is_loopback() && *ip != options.service_ip => Some(*ip),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut serving = ["apiserver", "etcd/server", "etcd/peer"]
+            .iter()
+            .filter_map(|base| of(base))
+            .map(candidates);
+        let first = serving.next()?;
+        let common: Vec<IpAddr> = serving.fold(first, |common, ips| {
+            common.into_iter().filter(|ip| ips.contains(ip)).collect()
+        });
+        match common.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    });
+    names
+}
+
+/// This machine's host name, kubeadm's default node name.
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    Some(name.trim().to_lowercase()).filter(|n| !n.is_empty())
+}
+
+/// The rules of a kubeadm file: a key kubeadm reads, the subject of its row
+/// (older O values with a warning), names within the cluster's.
+fn check_kubeadm(
+    cert: &KubeadmCert,
+    csr: &Csr,
+    names: &KubeadmNames,
+    allowed_extra: &[San],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if csr.algorithm == KeyAlgorithm::Ed25519 {
+        return Err(refuse(
+            &csr.path,
+            CsrProblem::KeyType("an Ed25519 key: kubeadm reads only RSA and ECDSA keys".into()),
+        ));
+    }
+    let common_name = names.common_name(cert);
+    let mut organizations = csr.organizations();
+    organizations.sort();
+    let sorted = |list: &[&str]| {
+        let mut list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        list.sort();
+        list
+    };
+    let cn_ok = csr.common_names() == [common_name.clone()] && !csr.has_other_attributes();
+    let current = organizations == sorted(cert.organizations);
+    let older =
+        !cert.older_organizations.is_empty() && organizations == sorted(cert.older_organizations);
+    if !cn_ok || !(current || older) {
+        return Err(refuse(
+            &csr.path,
+            CsrProblem::Subject {
+                expected: subject_name(&common_name, cert.organizations)?.to_string(),
+                found: csr.subject.to_string(),
+            },
+        ));
+    }
+    if older {
+        warnings.push(format!(
+            "{}: O={} is what older kubeadm releases wrote (current: {}); signed as asked",
+            csr.path.display(),
+            cert.older_organizations.join(","),
+            if cert.organizations.is_empty() {
+                "none".to_string()
+            } else {
+                cert.organizations.join(",")
+            }
+        ));
+    }
+    if cert.names != Names::None {
+        let allowed = names.sans(cert.names);
+        let outside: Vec<San> = csr
+            .sans
+            .iter()
+            .filter(|san| !allowed.contains(san) && !allowed_extra.contains(san))
+            .cloned()
+            .collect();
+        if !outside.is_empty() {
+            return Err(refuse(
+                &csr.path,
+                CsrProblem::NamesOutside {
+                    names: outside,
+                    hint: "allow them with --allow-san, or give --node-name, \
+                           --advertise-address, --dns-domain, --service-cidr",
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `csr` unless its key is the private key in `key_path`.
+fn own_key(csr: &Csr, key_path: &Path) -> Result<()> {
+    if !key_path.exists() {
+        return Err(Error::Inputs {
+            path: csr.path.clone(),
+            problem: format!(
+                "no key {} beside it, where kubeadm reads the certificate's key",
+                key_path.display()
+            ),
+        });
+    }
+    let key = PrivateKey::read_first(key_path)?;
+    if !key.matches(&csr.public_key)? {
+        return Err(refuse(
+            &csr.path,
+            CsrProblem::NotItsKey(key_path.to_path_buf()),
+        ));
+    }
+    Ok(())
+}
+
+/// The partial kubeconfig `path`, whose `client-key-data` must be `csr`'s key.
+fn kubeconfig_for(csr: &Csr, path: &Path) -> Result<Kubeconfig> {
+    let kubeconfig = Kubeconfig::read(path)?;
+    if !kubeconfig.client_key()?.matches(&csr.public_key)? {
+        return Err(refuse(&csr.path, CsrProblem::NotItsKey(path.to_path_buf())));
+    }
+    Ok(kubeconfig)
+}

@@ -1,0 +1,213 @@
+//! Plan, then apply: a run first builds every output file in memory, then one
+//! writer puts them on disk so that either every file lands or none does, even
+//! when the process is interrupted or killed (see [`crate::store::commit`]).
+//! Dry runs and manifests read the same plan.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::pki::error::{Error, Result};
+use crate::pki::pem::PemFile;
+use crate::store::commit;
+use crate::store::lock::{TargetLock, check_interrupted};
+
+/// Mode of private key files: what k3s itself uses.
+pub const SECRET_MODE: u32 = 0o600;
+/// Mode of certificate files.
+pub const PUBLIC_MODE: u32 = 0o644;
+/// Mode of directories the writer creates (they hold keys).
+pub const DIR_MODE: u32 = 0o700;
+
+/// One file of a plan.
+pub struct PlannedFile {
+    /// Where it goes.
+    pub path: PathBuf,
+    /// Its full contents (wiped from memory on drop: they may be a key).
+    pub contents: Zeroizing<Vec<u8>>,
+    /// Its permission bits.
+    pub mode: u32,
+}
+
+impl std::fmt::Debug for PlannedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Contents may be a private key: never print them.
+        write!(
+            f,
+            "{} ({:o}, {} bytes)",
+            self.path.display(),
+            self.mode,
+            self.contents.len()
+        )
+    }
+}
+
+/// What applying a plan does to one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The file does not exist yet.
+    Create,
+    /// The file exists with other contents or mode.
+    Replace,
+    /// The file already holds exactly these bytes and mode; it is not touched.
+    Unchanged,
+}
+
+impl Change {
+    /// A short word for listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Create => "create",
+            Change::Replace => "replace",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Every output file of a run, in the order it was planned.
+#[derive(Default)]
+pub struct Plan {
+    files: Vec<PlannedFile>,
+    /// The planned paths, so adding is not a scan of every file (sign-csr
+    /// plans tens of thousands).
+    paths: std::collections::HashSet<PathBuf>,
+    /// A directory nothing may be written under, however the paths resolve.
+    forbidden: Option<PathBuf>,
+}
+
+impl Plan {
+    /// An empty plan.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Refuses, when applying, every write that would land under `dir` (the live
+    /// tls directory), whatever symbolic links lie on the way.
+    pub fn forbid_under(&mut self, dir: PathBuf) {
+        self.forbidden = Some(dir);
+    }
+
+    /// Adds a public file (certificate, bundle), mode 0644.
+    pub fn add_public(&mut self, path: PathBuf, contents: impl Into<Vec<u8>>) {
+        self.add(path, contents.into(), PUBLIC_MODE);
+    }
+
+    /// Adds a secret file (private key), mode 0600.
+    pub fn add_secret(&mut self, path: PathBuf, contents: impl Into<Vec<u8>>) {
+        self.add(path, contents.into(), SECRET_MODE);
+    }
+
+    fn add(&mut self, path: PathBuf, contents: Vec<u8>, mode: u32) {
+        // A later entry for the same path replaces the earlier one.
+        if !self.paths.insert(path.clone()) {
+            self.files.retain(|f| f.path != path);
+        }
+        self.files.push(PlannedFile {
+            path,
+            contents: Zeroizing::new(contents),
+            mode,
+        });
+    }
+
+    /// The planned files.
+    pub fn files(&self) -> &[PlannedFile] {
+        &self.files
+    }
+
+    /// The planned contents of `path`, parsed as PEM: what a consumer will read
+    /// once the plan is applied.
+    pub fn planned_pem(&self, path: &Path) -> Result<PemFile> {
+        let file = self
+            .files
+            .iter()
+            .find(|f| f.path == path)
+            .ok_or_else(|| Error::Inputs {
+                path: path.to_path_buf(),
+                problem: "not part of this run's plan".into(),
+            })?;
+        PemFile::parse(path, file.contents.to_vec())
+    }
+
+    /// What applying would do to each file, without writing anything.
+    pub fn changes(&self) -> Vec<(&PlannedFile, Change)> {
+        self.files.iter().map(|f| (f, change_for(f))).collect()
+    }
+
+    /// Applies the plan under `lock`, or with `dry_run` only works out what
+    /// applying would do.
+    pub fn write(&self, lock: &TargetLock, dry_run: bool) -> Result<Outcome<'_>> {
+        check_interrupted()?;
+        let changes = if dry_run {
+            self.changes()
+        } else {
+            self.apply(lock)?
+        };
+        Ok(Outcome { dry_run, changes })
+    }
+
+    /// Writes every file, or none: see the module documentation.
+    pub fn apply(&self, lock: &TargetLock) -> Result<Vec<(&PlannedFile, Change)>> {
+        let changes = self.changes();
+        let todo: Vec<&PlannedFile> = changes
+            .iter()
+            .filter(|(_, c)| *c != Change::Unchanged)
+            .map(|(f, _)| *f)
+            .collect();
+        if todo.is_empty() {
+            return Ok(changes);
+        }
+        commit::commit(lock, &todo, self.forbidden.as_deref())?;
+        Ok(changes)
+    }
+}
+
+/// What a run did, or would do with `--dry-run`, to each planned file.
+pub struct Outcome<'a> {
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// Each file and its change.
+    pub changes: Vec<(&'a PlannedFile, Change)>,
+}
+
+impl Outcome<'_> {
+    /// "wrote", or "would write" for a dry run.
+    pub fn verb(&self) -> &'static str {
+        if self.dry_run { "would write" } else { "wrote" }
+    }
+}
+
+/// One line per file: change, mode, path.
+impl std::fmt::Display for Outcome<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (file, change) in &self.changes {
+            writeln!(
+                f,
+                "  {:<9} {:o}  {}",
+                change.as_str(),
+                file.mode,
+                file.path.display()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn change_for(file: &PlannedFile) -> Change {
+    match fs::symlink_metadata(&file.path) {
+        Err(_) => Change::Create,
+        Ok(meta) => {
+            let same_mode = meta.permissions().mode() & 0o7777 == file.mode;
+            let same_bytes = meta.is_file()
+                && crate::pki::input::read(&file.path)
+                    .map(|old| Zeroizing::new(old).as_slice() == file.contents.as_slice())
+                    .unwrap_or(false);
+            if same_mode && same_bytes {
+                Change::Unchanged
+            } else {
+                Change::Replace
+            }
+        }
+    }
+}
