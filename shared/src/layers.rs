@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom up.
-const LAYERS: [&str; 6] = ["pki", "layout", "store", "checks", "runs", "cli"];
+const LAYERS: [&str; 7] = ["pki", "layout", "store", "checks", "runs", "report", "cli"];
 
 /// Files at the crate root that belong to no layer.
 const ROOT_FILES: [&str; 2] = ["lib.rs", "layers.rs"];

@@ -8,8 +8,9 @@
 //! 3. [`store`]: plans, the all-or-nothing commit, its journal, locks.
 //! 4. [`checks`]: findings about files: pre-flight, staging dirs, trees,
 //!    expiry, tokens.
-//! 5. [`runs`]: options in, a plan and a report out.
-//! 6. [`cli`]: what every tool's `main` shares.
+//! 5. [`runs`]: options in, a plan and what to report out.
+//! 6. [`report`]: those results rendered as text and JSON.
+//! 7. [`cli`]: what every tool's `main` shares.
 
 pub mod pki;
 
@@ -20,6 +21,8 @@ pub mod store;
 pub mod checks;
 
 pub mod runs;
+
+pub mod report;
 
 pub mod cli;
 
