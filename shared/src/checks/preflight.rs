@@ -13,7 +13,7 @@ use crate::layout::{LEAF_VALIDITY_DAYS, LeafSpec};
 use crate::pki::cert::{Certificate, format_time};
 use crate::pki::constraints::{Violation, check_path, rejected_names};
 use crate::pki::error::{Error, Result};
-use crate::pki::issue::{IssueRequest, Profile, Signer, days_after, issue};
+use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey};
 use crate::pki::names::{San, subject_name};
 
@@ -134,7 +134,7 @@ pub fn run(
                     not_before: now,
                     not_after: leaf_end,
                 },
-                Signer::Ca {
+                Issuer::Ca {
                     cert: ca.cert,
                     key: ca.key,
                 },

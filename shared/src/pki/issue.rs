@@ -46,7 +46,7 @@ pub const CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.
 
 /// Who signs a new certificate.
 #[derive(Clone, Copy)]
-pub enum Signer<'a> {
+pub enum Issuer<'a> {
     /// The certificate signs itself with this key (its public half is the
     /// request's public key).
     SelfSigned(&'a PrivateKey),
@@ -90,15 +90,15 @@ pub struct IssueRequest {
     pub not_after: SystemTime,
 }
 
-/// Issues the certificate `request` describes, signed as `signer` says.
-pub fn issue(request: &IssueRequest, signer: Signer<'_>) -> Result<Certificate> {
-    let (issuer_name, authority_key_id, signing_key) = match signer {
-        Signer::SelfSigned(key) => (
+/// Issues the certificate `request` describes, signed by `issuer`.
+pub fn issue(request: &IssueRequest, issuer: Issuer<'_>) -> Result<Certificate> {
+    let (issuer_name, authority_key_id, signing_key) = match issuer {
+        Issuer::SelfSigned(key) => (
             request.subject.clone(),
             key_identifier(&request.public_key),
             key,
         ),
-        Signer::Ca { cert, key } => (
+        Issuer::Ca { cert, key } => (
             cert.subject().clone(),
             cert.subject_key_id()
                 .unwrap_or_else(|| key_identifier(cert.public_key())),
@@ -141,7 +141,7 @@ pub struct CaRequest<'a> {
 }
 
 /// Issues a CA certificate (CN only, no pathLen) for a key we hold.
-pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certificate> {
+pub fn issue_ca(request: &CaRequest<'_>, issuer: Issuer<'_>) -> Result<Certificate> {
     issue(
         &IssueRequest {
             subject: subject_name(request.common_name, &[])?,
@@ -150,7 +150,7 @@ pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certifica
             not_before: request.not_before,
             not_after: request.not_after,
         },
-        signer,
+        issuer,
     )
 }
 

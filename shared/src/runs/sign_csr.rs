@@ -29,7 +29,7 @@ use crate::pki::cert::{Certificate, format_time, read_bundle};
 use crate::pki::constraints::Usage;
 use crate::pki::csr::{Csr, CsrProblem};
 use crate::pki::error::{Error, Result};
-use crate::pki::issue::{IssueRequest, Profile, Signer, days_after, issue};
+use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey};
 use crate::pki::names::{San, subject_name};
 use crate::pki::pem::PemFile;
@@ -218,7 +218,7 @@ fn issue_for(
             not_before: validity.not_before,
             not_after: validity.not_after,
         },
-        Signer::Ca {
+        Issuer::Ca {
             cert: &ca.cert,
             key: &ca.key,
         },
