@@ -13,8 +13,8 @@ use crate::layout::{LEAF_VALIDITY_DAYS, LeafSpec};
 use crate::pki::cert::{Certificate, format_time};
 use crate::pki::constraints::{Violation, check_path, rejected_names};
 use crate::pki::error::{Error, Result};
-use crate::pki::issue::{IssueRequest, Profile, Signer, days_after, issue};
-use crate::pki::keys::{KeyAlgorithm, PrivateKey};
+use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
+use crate::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
 
 /// One certificate of the path above the CAs that sign, and where it came from.
@@ -31,8 +31,8 @@ pub struct SigningCa<'a> {
     pub stem: String,
     /// Its certificate.
     pub cert: &'a Certificate,
-    /// Its key.
-    pub key: &'a PrivateKey,
+    /// Its key, in memory or not.
+    pub key: &'a dyn SigningKey,
     /// The file it is in, or "the generated server-ca".
     pub source: String,
 }
@@ -134,7 +134,7 @@ pub fn run(
                     not_before: now,
                     not_after: leaf_end,
                 },
-                Signer::Ca {
+                Issuer::Ca {
                     cert: ca.cert,
                     key: ca.key,
                 },

@@ -1,5 +1,5 @@
 //! Issuing certificates from a public key with a named profile, signed by any
-//! key of the algorithm table.
+//! [`SigningKey`] of the algorithm table, in memory or not.
 //!
 //! Two profiles, each standards-clean (pkilint finds no ERROR):
 //! - [`Profile::Ca`]: the upstream scripts' `v3_ca`: subjectKeyIdentifier =
@@ -36,7 +36,7 @@ use x509_cert::time::{Time, Validity};
 
 use crate::pki::cert::Certificate;
 use crate::pki::error::{Error, Result};
-use crate::pki::keys::{KeySigner, PrivateKey, PublicKey};
+use crate::pki::keys::{KeySigner, PublicKey, SigningKey};
 use crate::pki::names::{San, general_name, subject_name};
 
 /// id-kp-serverAuth.
@@ -44,18 +44,20 @@ pub const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.
 /// id-kp-clientAuth.
 pub const CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
 
-/// Who signs a new certificate.
+/// Who signs a new certificate. Keys are trait objects: one run holds keys of
+/// several kinds side by side (a CA brought in a token, CAs generated in
+/// memory), and a call through the vtable is nothing beside a signature.
 #[derive(Clone, Copy)]
-pub enum Signer<'a> {
+pub enum Issuer<'a> {
     /// The certificate signs itself with this key (its public half is the
     /// request's public key).
-    SelfSigned(&'a PrivateKey),
+    SelfSigned(&'a dyn SigningKey),
     /// An existing CA signs it.
     Ca {
         /// The issuing CA's certificate.
         cert: &'a Certificate,
         /// The issuing CA's key.
-        key: &'a PrivateKey,
+        key: &'a dyn SigningKey,
     },
 }
 
@@ -90,19 +92,21 @@ pub struct IssueRequest {
     pub not_after: SystemTime,
 }
 
-/// Issues the certificate `request` describes, signed as `signer` says.
-pub fn issue(request: &IssueRequest, signer: Signer<'_>) -> Result<Certificate> {
-    let (issuer_name, authority_key_id, signing_key) = match signer {
-        Signer::SelfSigned(key) => (
+/// Issues the certificate `request` describes, signed by `issuer`.
+pub fn issue(request: &IssueRequest, issuer: Issuer<'_>) -> Result<Certificate> {
+    let (issuer_name, authority_key_id, signing_key, issuer_key) = match issuer {
+        Issuer::SelfSigned(key) => (
             request.subject.clone(),
             key_identifier(&request.public_key),
             key,
+            &request.public_key,
         ),
-        Signer::Ca { cert, key } => (
+        Issuer::Ca { cert, key } => (
             cert.subject().clone(),
             cert.subject_key_id()
                 .unwrap_or_else(|| key_identifier(cert.public_key())),
             key,
+            cert.public_key(),
         ),
     };
     let subject_algorithm = PublicKey::from_spki(&request.public_key)
@@ -123,7 +127,7 @@ pub fn issue(request: &IssueRequest, signer: Signer<'_>) -> Result<Certificate> 
     let builder = CertificateBuilder::new(profile, serial, validity, request.public_key.clone())
         .map_err(|e| Error::crypto(what(), e))?;
     let built = builder
-        .build::<_, crate::pki::keys::RawSignature>(&KeySigner::new(signing_key)?)
+        .build::<_, crate::pki::keys::RawSignature>(&KeySigner::new(signing_key, issuer_key))
         .map_err(|e| Error::crypto(what(), e))?;
     Certificate::from_built(built)
 }
@@ -132,8 +136,9 @@ pub fn issue(request: &IssueRequest, signer: Signer<'_>) -> Result<Certificate> 
 pub struct CaRequest<'a> {
     /// The subject CN.
     pub common_name: &'a str,
-    /// The subject's key pair.
-    pub key: &'a PrivateKey,
+    /// The subject's key: its public half goes into the certificate (and it
+    /// signs it, when the CA is self-signed).
+    pub key: &'a dyn SigningKey,
     /// Start of validity (the run's timestamp).
     pub not_before: SystemTime,
     /// End of validity.
@@ -141,7 +146,7 @@ pub struct CaRequest<'a> {
 }
 
 /// Issues a CA certificate (CN only, no pathLen) for a key we hold.
-pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certificate> {
+pub fn issue_ca(request: &CaRequest<'_>, issuer: Issuer<'_>) -> Result<Certificate> {
     issue(
         &IssueRequest {
             subject: subject_name(request.common_name, &[])?,
@@ -150,7 +155,7 @@ pub fn issue_ca(request: &CaRequest<'_>, signer: Signer<'_>) -> Result<Certifica
             not_before: request.not_before,
             not_after: request.not_after,
         },
-        signer,
+        issuer,
     )
 }
 

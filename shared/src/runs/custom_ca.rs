@@ -33,7 +33,7 @@ use crate::layout::{CaSpec, DataDir, Product, SERVICE_ACCOUNT_KEY};
 use crate::layout::{ClusterNames, JoinScheme, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::pki::error::{Error, Result};
-use crate::pki::issue::{CaRequest, Signer, days_after, issue_ca, run_timestamp};
+use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
 use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey};
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
@@ -277,7 +277,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
                     &custom_cn(product, "root", timestamp),
                     &key,
                     &options.root,
-                    Signer::SelfSigned(&key),
+                    Issuer::SelfSigned(&key),
                     &[],
                 )?;
                 generated(cert, key, options, &tls_dir.join(files::ROOT_KEY))?
@@ -317,7 +317,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         let key = next_key()?;
         let signer = match &above {
             Some((_, intermediate)) => signer_of(intermediate)?,
-            None => Signer::SelfSigned(&key),
+            None => Issuer::SelfSigned(&key),
         };
         let cert = naming.issue(
             &mut warnings,
@@ -574,7 +574,7 @@ impl Naming {
         common_name: &str,
         key: &PrivateKey,
         spec: &CaSpec,
-        signer: Signer<'_>,
+        signer: Issuer<'_>,
         above: &[&Certificate],
     ) -> Result<Certificate> {
         let wanted_end = days_after(self.not_before, spec.validity_days);
@@ -924,9 +924,9 @@ impl Ca {
     }
 }
 
-fn signer_of(ca: &Ca) -> Result<Signer<'_>> {
+fn signer_of(ca: &Ca) -> Result<Issuer<'_>> {
     match &ca.key {
-        Some(key) => Ok(Signer::Ca {
+        Some(key) => Ok(Issuer::Ca {
             cert: &ca.cert,
             key,
         }),

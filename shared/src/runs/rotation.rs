@@ -18,7 +18,7 @@ use crate::layout::k3s::token::{TokenFile, k3s_ca_hash_of};
 use crate::layout::{CaSlot, DataDir, Layout, SERVICE_ACCOUNT_KEY};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::pki::error::{Error, Result};
-use crate::pki::issue::{CaRequest, Signer, days_after, issue_ca, run_timestamp};
+use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
 use crate::pki::keys::PrivateKey;
 use crate::pki::pem::PemFile;
 use crate::store::plan::Plan;
@@ -244,7 +244,7 @@ fn rotate_one(
             not_before,
             not_after: days_after(not_before, ROTATION_VALIDITY_DAYS),
         },
-        Signer::Ca {
+        Issuer::Ca {
             cert: &new_root,
             key: root_key,
         },
@@ -263,10 +263,10 @@ pub(crate) fn new_root_pair(
     request: &CaRequest<'_>,
     old: &OldRoot,
 ) -> Result<(Certificate, Certificate)> {
-    let new_root = issue_ca(request, Signer::SelfSigned(request.key))?;
+    let new_root = issue_ca(request, Issuer::SelfSigned(request.key))?;
     let cross_signed = issue_ca(
         request,
-        Signer::Ca {
+        Issuer::Ca {
             cert: &old.cert,
             key: &old.key,
         },

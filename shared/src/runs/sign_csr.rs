@@ -29,8 +29,8 @@ use crate::pki::cert::{Certificate, format_time, read_bundle};
 use crate::pki::constraints::Usage;
 use crate::pki::csr::{Csr, CsrProblem};
 use crate::pki::error::{Error, Result};
-use crate::pki::issue::{IssueRequest, Profile, Signer, days_after, issue};
-use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey};
+use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
+use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
 use crate::pki::pem::PemFile;
 use crate::store::plan::Plan;
@@ -50,7 +50,8 @@ pub struct SigningCa {
     pub cert_path: PathBuf,
     /// The first certificate of that file (what kubeadm treats as the CA).
     pub cert: Certificate,
-    key: PrivateKey,
+    /// Boxed: a CA key read from a file or held in a token, the same type.
+    key: Box<dyn SigningKey>,
 }
 
 impl SigningCa {
@@ -73,12 +74,24 @@ impl SigningCa {
                 key: key_path.to_path_buf(),
             });
         }
-        Ok(SigningCa {
+        Ok(SigningCa::new(label, cert_path, cert, key))
+    }
+
+    /// A CA whose key is held elsewhere than in a file [`Self::load`] reads.
+    /// The caller has checked what `load` checks: `cert` is a CA valid now,
+    /// and `key` is its key.
+    pub fn new(
+        label: &str,
+        cert_path: &Path,
+        cert: Certificate,
+        key: impl SigningKey + 'static,
+    ) -> Self {
+        SigningCa {
             label: label.to_string(),
             cert_path: cert_path.to_path_buf(),
             cert,
-            key,
-        })
+            key: Box::new(key),
+        }
     }
 }
 
@@ -218,9 +231,9 @@ fn issue_for(
             not_before: validity.not_before,
             not_after: validity.not_after,
         },
-        Signer::Ca {
+        Issuer::Ca {
             cert: &ca.cert,
-            key: &ca.key,
+            key: ca.key.as_ref(),
         },
     )?;
     Ok(Issued {

@@ -1,12 +1,13 @@
 //! Private keys of every type in [`algorithm`]: generation, reading in every
 //! form k3s, Kubernetes and OpenSSL write (PKCS#1, SEC1, PKCS#8, encrypted
 //! PKCS#8 and OpenSSL's traditional encrypted PEM), writing in OpenSSL's
-//! traditional encodings (what k3s itself writes) or encrypted PKCS#8, and signing.
+//! traditional encodings (what k3s itself writes) or encrypted PKCS#8, and
+//! signing, through [`SigningKey`] like any key held elsewhere.
 
 use std::fmt;
 use std::path::Path;
 
-use der::{Decode as _, Encode as _};
+use der::Encode as _;
 use p256::elliptic_curve::Generate as _;
 use pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
 use rsa::pkcs1::EncodeRsaPrivateKey as _;
@@ -27,6 +28,7 @@ mod sign;
 pub use algorithm::{GeneratedKey, KeyAlgorithm, SignatureAlgorithm};
 pub use encrypted::{Passphrase, PassphraseSource, Passphrases};
 pub use public::PublicKey;
+pub use sign::SigningKey;
 pub(crate) use sign::{KeySigner, RawSignature};
 
 /// A private key of one of the supported algorithms.
@@ -173,13 +175,6 @@ impl PrivateKey {
         document
             .map(|d| d.as_bytes().to_vec())
             .map_err(|e| Error::crypto("encoding a public key", e))
-    }
-
-    /// The public half as a typed SubjectPublicKeyInfo, for certificate building.
-    pub fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned> {
-        let der = self.public_key_der()?;
-        SubjectPublicKeyInfoOwned::from_der(&der)
-            .map_err(|e| Error::crypto("decoding a public key", e))
     }
 
     /// Whether this key is the private half of `spki` (a certificate's public key).

@@ -1,26 +1,57 @@
-//! Signing with any [`PrivateKey`], and the adaptor that lets x509-cert's
-//! certificate builder sign with it whatever its type.
+//! The signing seam: [`SigningKey`], all that issuance asks of a key, its
+//! implementation for an in-memory [`PrivateKey`], and the adaptor that lets
+//! x509-cert's certificate builder sign through any of them.
 
 use der::asn1::{BitString, Null};
 use der::{Any, Decode as _, Encode as _};
 use p256::ecdsa::signature::{self, Keypair, Signer};
 use x509_cert::spki::{
     AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey,
-    SignatureBitStringEncoding,
+    SignatureBitStringEncoding, SubjectPublicKeyInfoOwned,
 };
 
-use super::{PrivateKey, SignatureAlgorithm};
+use super::{KeyAlgorithm, PrivateKey};
 use crate::pki::error::{Error, Result};
 
-impl PrivateKey {
-    /// The signature algorithm this key signs certificates with.
-    pub fn signature_algorithm(&self) -> SignatureAlgorithm {
-        self.algorithm().signature_algorithm()
+/// A key that signs certificates, wherever it is held: a [`PrivateKey`] in
+/// memory, or a key that never leaves a token (PKCS#11) and signs there.
+/// Issuance, pre-flight and CSR signing ask only for this, so another kind of
+/// key is another implementation, and [`PrivateKey`] (how keys are read and
+/// written) stays as it is. `Send + Sync`: `sign-csr` signs on every core.
+pub trait SigningKey: Send + Sync {
+    /// The key's type and size. Certificates it signs carry
+    /// [`KeyAlgorithm::signature_algorithm`]: the algorithm table decides, not
+    /// the key.
+    fn algorithm(&self) -> KeyAlgorithm;
+
+    /// The public half, as DER SubjectPublicKeyInfo. Asked once per key (the
+    /// public key of a CA certificate, or the check that a key is its
+    /// certificate's), never per signature.
+    fn public_key_der(&self) -> Result<Vec<u8>>;
+
+    /// Signs `message` with the signature algorithm of [`Self::algorithm`],
+    /// returning the bytes X.509 carries in the signature BIT STRING (ECDSA
+    /// signatures DER-encoded, RSA and Ed25519 raw).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+
+    /// The public half as a typed SubjectPublicKeyInfo, for certificate building.
+    fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned> {
+        let der = self.public_key_der()?;
+        SubjectPublicKeyInfoOwned::from_der(&der)
+            .map_err(|e| Error::crypto("decoding a public key", e))
+    }
+}
+
+impl SigningKey for PrivateKey {
+    fn algorithm(&self) -> KeyAlgorithm {
+        PrivateKey::algorithm(self)
     }
 
-    /// Signs `message` with [`Self::signature_algorithm`]; ECDSA signatures are
-    /// DER-encoded, as X.509 carries them.
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+    fn public_key_der(&self) -> Result<Vec<u8>> {
+        PrivateKey::public_key_der(self)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         let failed = |e: signature::Error| Error::crypto("signing", e);
         // The same two lines for each curve: the ECDSA types are generic over
         // curves whose trait bounds are longer than the code they would save.
@@ -46,42 +77,45 @@ impl PrivateKey {
     }
 }
 
-/// A [`PrivateKey`] seen as the signer x509-cert's builder expects.
+/// A [`SigningKey`] seen as the signer x509-cert's builder expects.
 pub(crate) struct KeySigner<'a> {
-    key: &'a PrivateKey,
-    public: PublicKeyDer,
+    key: &'a dyn SigningKey,
+    issuer_key: IssuerKey<'a>,
 }
 
 impl<'a> KeySigner<'a> {
-    pub(crate) fn new(key: &'a PrivateKey) -> Result<Self> {
-        Ok(KeySigner {
+    /// `issuer_key` is the issuer's public key as its certificate carries it
+    /// (the request's, when self-signed): the builder asks for it, and taking
+    /// it from there derives nothing from `key` per certificate.
+    pub(crate) fn new(key: &'a dyn SigningKey, issuer_key: &'a SubjectPublicKeyInfoOwned) -> Self {
+        KeySigner {
             key,
-            public: PublicKeyDer(key.public_key_der()?),
-        })
+            issuer_key: IssuerKey(issuer_key),
+        }
     }
 }
 
-/// A public key kept as its DER SubjectPublicKeyInfo.
-#[derive(Clone)]
-pub(crate) struct PublicKeyDer(Vec<u8>);
+/// The issuer's public key, borrowed from where it is already decoded.
+#[derive(Clone, Copy)]
+pub(crate) struct IssuerKey<'a>(&'a SubjectPublicKeyInfoOwned);
 
-impl EncodePublicKey for PublicKeyDer {
+impl EncodePublicKey for IssuerKey<'_> {
     fn to_public_key_der(&self) -> x509_cert::spki::Result<der::Document> {
-        Ok(der::Document::try_from(self.0.as_slice())?)
+        Ok(der::Document::encode_msg(self.0)?)
     }
 }
 
-impl Keypair for KeySigner<'_> {
-    type VerifyingKey = PublicKeyDer;
+impl<'a> Keypair for KeySigner<'a> {
+    type VerifyingKey = IssuerKey<'a>;
 
-    fn verifying_key(&self) -> PublicKeyDer {
-        self.public.clone()
+    fn verifying_key(&self) -> IssuerKey<'a> {
+        self.issuer_key
     }
 }
 
 impl DynSignatureAlgorithmIdentifier for KeySigner<'_> {
     fn signature_algorithm_identifier(&self) -> x509_cert::spki::Result<AlgorithmIdentifierOwned> {
-        let algorithm = self.key.signature_algorithm();
+        let algorithm = self.key.algorithm().signature_algorithm();
         let parameters = if algorithm.has_null_parameters() {
             Some(Any::from_der(&Null.to_der()?)?)
         } else {
