@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::pem::PemFile;
 use crate::store::commit;
 use crate::store::lock::{TargetLock, check_interrupted};
@@ -119,13 +119,9 @@ impl Plan {
     /// The planned contents of `path`, parsed as PEM: what a consumer will read
     /// once the plan is applied.
     pub fn planned_pem(&self, path: &Path) -> Result<PemFile> {
-        let file = self
-            .files
-            .iter()
-            .find(|f| f.path == path)
-            .ok_or_else(|| Error::Inputs {
-                path: path.to_path_buf(),
-                problem: "not part of this run's plan".into(),
+        let file =
+            self.files.iter().find(|f| f.path == path).ok_or_else(|| {
+                Error::at(path, Kind::Inputs("not part of this run's plan".into()))
             })?;
         PemFile::parse(path, file.contents.to_vec())
     }

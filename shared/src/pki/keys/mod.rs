@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use zeroize::Zeroizing;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::pem::{PemBlock, PemFile};
 
 pub mod algorithm;
@@ -210,10 +210,8 @@ impl PrivateKey {
         if block.label == ENCRYPTED_PKCS8_LABEL || block.is_encrypted() {
             let passphrase = passphrases.get(&file.path)?;
             let (label, der) = encrypted::decrypt(&file.path, block, passphrase)?;
-            return decode::private_key(&label, &der).map_err(|problem| Error::Key {
-                path: file.path.clone(),
-                problem,
-            });
+            return decode::private_key(&label, &der)
+                .map_err(|problem| Error::at(&file.path, Kind::Key(problem)));
         }
         Self::from_block(&file.path, block)
     }
@@ -222,18 +220,16 @@ impl PrivateKey {
     /// An encrypted block is refused: k3s cannot read it.
     pub fn from_block(path: &Path, block: &PemBlock) -> Result<Self> {
         if block.is_encrypted() || block.label == ENCRYPTED_PKCS8_LABEL {
-            return Err(Error::Key {
-                path: path.to_path_buf(),
-                problem: format!(
+            return Err(Error::at(
+                path,
+                Kind::Key(format!(
                     "the {} block is encrypted, and k3s reads this file in the clear",
                     block.label
-                ),
-            });
+                )),
+            ));
         }
-        decode::private_key(&block.label, &block.der).map_err(|problem| Error::Key {
-            path: path.to_path_buf(),
-            problem,
-        })
+        decode::private_key(&block.label, &block.der)
+            .map_err(|problem| Error::at(path, Kind::Key(problem)))
     }
 }
 
@@ -242,9 +238,11 @@ fn first_key_block(file: &PemFile) -> Result<&PemBlock> {
     file.blocks
         .iter()
         .find(|b| b.label.ends_with(PKCS8_LABEL))
-        .ok_or_else(|| Error::Key {
-            path: file.path.clone(),
-            problem: "no PRIVATE KEY block in the file".into(),
+        .ok_or_else(|| {
+            Error::at(
+                &file.path,
+                Kind::Key("no PRIVATE KEY block in the file".into()),
+            )
         })
 }
 
