@@ -254,7 +254,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
     let mut next_key = move || {
         keys.next()
-            .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
+            .ok_or_else(|| Error::bug("fewer keys generated than asked for"))
     };
     let new_service_key = match reused_sa_key {
         Some(_) => None,
@@ -408,18 +408,18 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             let (private, reused) = match (&reused_sa_key, new) {
                 (Some(file), _) => (file.bytes.clone(), Some(file.path.clone())),
                 (None, Some(new)) => (new.as_bytes().to_vec(), None),
-                (None, None) => return Err(Error::crypto("planning sa.key", "no key")),
+                (None, None) => return Err(Error::bug("neither a kept nor a new sa.key to write")),
             };
             plan.add_secret(in_tls(key), private);
             let planned = ServiceKeyFile::parse(plan.planned_pem(&in_tls(key))?)?;
             let signing = planned
                 .signing_key()
-                .ok_or_else(|| Error::crypto("planning sa.pub", "no signing key"))?;
+                .ok_or_else(|| Error::bug("the planned sa.key has no signing key"))?;
             plan.add_public(in_tls(public), signing.public_pem());
             ServiceAccount::Pair { reused }
         }
         (SaSlot::KeyFile(_), None) => {
-            return Err(Error::crypto("planning service.key", "no new key"));
+            return Err(Error::bug("no new key for the planned service.key"));
         }
     };
 
@@ -875,7 +875,7 @@ fn attach_key(ca: &mut Ca, key_path: &Path, passphrases: &Passphrases) -> Result
     if !key.matches(ca.cert.public_key())? {
         let cert = match &ca.origin {
             Origin::Reused(path) => path.clone(),
-            Origin::Generated => PathBuf::new(),
+            Origin::Generated => return Err(Error::bug("a key brought for a generated CA")),
         };
         return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
     }
@@ -910,15 +910,12 @@ impl Ca {
     fn cert_algorithm(&self) -> Result<KeyAlgorithm> {
         crate::pki::keys::PublicKey::from_spki(self.cert.public_key())
             .map(|k| k.algorithm())
-            .map_err(|problem| {
-                let path = match &self.origin {
-                    Origin::Reused(path) => path.clone(),
-                    Origin::Generated => PathBuf::new(),
-                };
-                Error::at(
-                    Location::Certificate { path, index: 1 },
-                    Kind::Certificate(problem),
-                )
+            .map_err(|problem| match &self.origin {
+                Origin::Reused(path) => {
+                    let path = path.clone();
+                    Error::at(Location::Certificate { path, index: 1 }, Kind::Key(problem))
+                }
+                Origin::Generated => Error::bug("a generated CA's key is of no known algorithm"),
             })
     }
 }
@@ -929,6 +926,6 @@ fn signer_of(ca: &Ca) -> Result<Signer<'_>> {
             cert: &ca.cert,
             key,
         }),
-        None => Err(Error::crypto("signing", "the issuing CA has no key")),
+        None => Err(Error::bug("the issuing CA has no key")),
     }
 }

@@ -104,7 +104,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
     let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
     let mut next_key = || {
         keys.next()
-            .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
+            .ok_or_else(|| Error::bug("fewer keys generated than asked for"))
     };
 
     let new_service_key = next_key()?;

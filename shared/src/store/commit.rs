@@ -58,13 +58,9 @@ pub(crate) fn commit(
     files: &[&PlannedFile],
     forbidden: Option<&Path>,
 ) -> Result<()> {
-    let lock_dir = lock.fd().ok_or_else(|| {
-        Error::io(
-            lock.dir(),
-            "locking",
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        )
-    })?;
+    let lock_dir = lock
+        .fd()
+        .ok_or_else(|| Error::at(lock.dir(), Kind::Bug("committing without holding its lock")))?;
     let journal = journal_for(files, lock.dir())?;
     let forbidden = forbidden.and_then(|dir| {
         rustix::fs::stat(dir)

@@ -119,10 +119,11 @@ impl Plan {
     /// The planned contents of `path`, parsed as PEM: what a consumer will read
     /// once the plan is applied.
     pub fn planned_pem(&self, path: &Path) -> Result<PemFile> {
-        let file =
-            self.files.iter().find(|f| f.path == path).ok_or_else(|| {
-                Error::at(path, Kind::Inputs("not part of this run's plan".into()))
-            })?;
+        let file = self
+            .files
+            .iter()
+            .find(|f| f.path == path)
+            .ok_or_else(|| Error::at(path, Kind::Bug("not part of this run's plan")))?;
         PemFile::parse(path, file.contents.to_vec())
     }
 

@@ -111,6 +111,9 @@ pub enum Kind {
         /// The library's message.
         problem: String,
     },
+    /// An invariant of the tool itself does not hold: whatever the input, this
+    /// is a bug to report. A fixed text, so that it never carries user data.
+    Bug(&'static str),
 }
 
 impl Kind {
@@ -198,6 +201,7 @@ impl fmt::Display for Kind {
             Kind::Clock(problem) => write!(f, "the system clock is wrong: {problem}"),
             Kind::Csr(problem) => write!(f, "refused: {problem}"),
             Kind::Crypto { what, problem } => write!(f, "{what} failed: {problem}"),
+            Kind::Bug(what) => write!(f, "{what} (a bug in this tool, please report it)"),
         }
     }
 }

@@ -72,6 +72,11 @@ impl Error {
         })
     }
 
+    /// A [`Kind::Bug`]: an invariant of the tool itself does not hold.
+    pub fn bug(what: &'static str) -> Self {
+        Error::new(Kind::Bug(what))
+    }
+
     /// Where it went wrong, when a place is to blame.
     pub fn location(&self) -> Option<&Location> {
         self.0.location.as_ref()
@@ -164,6 +169,10 @@ mod tests {
                 "/d/rotate-ca already exists (a staged rotation may already be loaded \
                  from it); use --force to replace it",
             ),
+            (
+                Error::bug("no key"),
+                "no key (a bug in this tool, please report it)",
+            ),
         ];
         for (error, message) in cases {
             assert_eq!(error.to_string(), message);
@@ -179,7 +188,7 @@ mod tests {
             io::Error::from(io::ErrorKind::NotFound),
         );
         assert!(error.source().is_some());
-        assert!(Error::usage("x").source().is_none());
+        assert!(Error::bug("x").source().is_none());
         assert_eq!(error.location(), Some(&Location::File("/d/a.crt".into())));
     }
 

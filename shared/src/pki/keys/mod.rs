@@ -63,7 +63,7 @@ impl PrivateKey {
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self> {
         let mut keys = Self::generate_all(&[algorithm])?;
         keys.pop()
-            .ok_or_else(|| Error::crypto("generating a key", "no key"))
+            .ok_or_else(|| Error::bug("no key generated for the one asked for"))
     }
 
     /// Generates one key per entry, in order. The RSA prime searches of all the
@@ -83,11 +83,11 @@ impl PrivateKey {
             .iter()
             .map(|algorithm| {
                 Ok(match algorithm {
-                    KeyAlgorithm::Rsa(_) => PrivateKey::Rsa(Box::new(
-                        rsa_keys
-                            .next()
-                            .ok_or_else(|| Error::crypto("generating an RSA key", "no key"))?,
-                    )),
+                    KeyAlgorithm::Rsa(_) => {
+                        PrivateKey::Rsa(Box::new(rsa_keys.next().ok_or_else(|| {
+                            Error::bug("fewer RSA keys generated than asked for")
+                        })?))
+                    }
                     KeyAlgorithm::EcdsaP256 => {
                         PrivateKey::P256(p256::SecretKey::generate_from_rng(&mut rng).into())
                     }
