@@ -20,7 +20,7 @@ use shared::layout::DataDir;
 use shared::layout::ExpiryScheme;
 use shared::layout::k3s::token::{TokenFile, k3s_ca_hash_of};
 use shared::pki::cert::{format_kubeadm_time, format_time};
-use shared::pki::error::{Error, stdout_result};
+use shared::pki::error::{Error, Kind, Location, stdout_result};
 use shared::pki::pem::PemFile;
 use shared::store::lock::{recover_in, report_notes};
 
@@ -213,10 +213,12 @@ fn run_expiry(
         "json" => Format::Json,
         "kubeadm-json" => Format::KubeadmJson,
         other => {
-            return Err(Error::Inputs {
-                path: PathBuf::from(other),
-                problem: "unknown output format: use table, json or kubeadm-json".into(),
-            });
+            let flag = Location::Flag {
+                name: "-o",
+                value: Some(other.to_string()),
+            };
+            let problem = "unknown output format: use table, json or kubeadm-json".into();
+            return Err(Error::at(flag, Kind::Usage(problem)));
         }
     };
     let layout = data_dir.layout();
@@ -226,13 +228,11 @@ fn run_expiry(
     let warn = Duration::from_secs(warn_days * 86_400);
     Ok(match layout.expiry {
         ExpiryScheme::Scan { .. } if format == Format::KubeadmJson => {
-            return Err(Error::Usage {
-                problem: format!(
-                    "-o kubeadm-json is kubeadm's format: use --product kubeadm \
-                     (this is the {} layout)",
-                    layout.name()
-                ),
-            });
+            return Err(Error::usage(format!(
+                "-o kubeadm-json is kubeadm's format: use --product kubeadm \
+                 (this is the {} layout)",
+                layout.name()
+            )));
         }
         ExpiryScheme::Scan { kubeconfigs } => {
             let report = expiry::scan(&dir, now, warn, kubeconfigs);

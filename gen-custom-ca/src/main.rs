@@ -180,9 +180,7 @@ fn run(args: Args) -> shared::pki::error::Result<()> {
     options.self_signed_cas = args.self_signed_cas;
     let spec = |default: CaSpec, key: Option<GeneratedKey>, days: Option<u32>, flag: &str| {
         if days == Some(0) {
-            return Err(Error::Usage {
-                problem: format!("--{flag}-days must be at least 1"),
-            });
+            return Err(Error::usage(format!("--{flag}-days must be at least 1")));
         }
         Ok(CaSpec {
             key: key.map_or(default.key, GeneratedKey::algorithm),

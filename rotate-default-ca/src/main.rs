@@ -85,11 +85,10 @@ fn run(args: Args) -> shared::pki::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
     let k3s = data_dir.layout().rotation == RotationScheme::RotateCa;
     if k3s && args.algorithm.is_some() {
-        return Err(Error::Usage {
-            problem: "--algorithm is for kubeadm and k0s: k3s's rotation makes P-256 CAs, \
-                      as rotate-default-ca-certs.sh does"
-                .into(),
-        });
+        return Err(Error::usage(
+            "--algorithm is for kubeadm and k0s: k3s's rotation makes P-256 CAs, \
+             as rotate-default-ca-certs.sh does",
+        ));
     }
     let staging_dir = args
         .output

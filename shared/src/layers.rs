@@ -292,6 +292,24 @@ fn no_module_imports_from_a_layer_above_its_own() {
     assert!(lines.is_empty(), "\n{}", lines.join("\n"));
 }
 
+/// The error type is what every module builds on: it imports nothing of the
+/// crate, so that no module is pulled in with it (the CSR reader once was).
+#[test]
+fn the_error_module_imports_nothing_of_the_crate() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut checked = 0;
+    for (relative, module) in modules(&src) {
+        if !module.starts_with(&["pki".to_string(), "error".to_string()]) {
+            continue;
+        }
+        let text = fs::read_to_string(src.join(&relative)).unwrap();
+        let imported = imported_layers(&code_only(&text), &module);
+        assert!(imported.is_empty(), "{}: {imported:?}", relative.display());
+        checked += 1;
+    }
+    assert!(checked > 0, "no pki/error module under {src:?}");
+}
+
 #[test]
 fn lib_declares_exactly_the_layers() {
     let lib = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();

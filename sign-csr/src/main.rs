@@ -122,22 +122,16 @@ fn main() -> ExitCode {
     shared::cli::main(TOOL, run)
 }
 
-fn usage(problem: impl Into<String>) -> Error {
-    Error::Usage {
-        problem: problem.into(),
-    }
-}
-
 fn run(args: Args) -> Result<bool> {
     let now = shared::pki::clock::now()?;
     let days = match args.days {
-        Some(0) => return Err(usage("--days must be at least 1")),
+        Some(0) => return Err(Error::usage("--days must be at least 1")),
         days => days.unwrap_or(DEFAULT_DAYS),
     };
     let passphrases = Passphrases::new(PassphraseSource::from_flag(args.password_file.clone()));
     match args.product.as_deref().map(Product::new).transpose()? {
         Some(product) if product.layout().external_ca => kubeadm(args, days, passphrases, now),
-        Some(other) => Err(usage(format!(
+        Some(other) => Err(Error::usage(format!(
             "--product {}: only kubeadm writes CSRs to sign; for a k3s or RKE2 CA use \
              --ca <tls dir>/server-ca (or client-ca) with --profile and --csr",
             other.name()
@@ -163,7 +157,7 @@ fn kubeadm(
     .iter()
     .find_map(|(flag, given)| given.then_some(flag))
     {
-        return Err(usage(format!(
+        return Err(Error::usage(format!(
             "{flag} is for the generic mode; --product kubeadm finds its CSRs and CAs under --data-dir"
         )));
     }
@@ -211,20 +205,20 @@ fn generic(
         ("--allow-san", !args.allow_san.is_empty()),
     ] {
         if given {
-            return Err(usage(format!("{flag} is for --product kubeadm")));
+            return Err(Error::usage(format!("{flag} is for --product kubeadm")));
         }
     }
     let (cert, key) = match (args.ca, args.ca_cert, args.ca_key) {
         (Some(stem), None, None) => (with_extension(&stem, "crt"), with_extension(&stem, "key")),
         (None, Some(cert), Some(key)) => (cert, key),
         _ => {
-            return Err(usage(
+            return Err(Error::usage(
                 "give the CA as --ca DIR/STEM, or as --ca-cert FILE and --ca-key FILE",
             ));
         }
     };
     let (Some(profile), Some(csr)) = (args.profile, args.csr) else {
-        return Err(usage(
+        return Err(Error::usage(
             "give --profile server|client|peer and --csr FILE|DIR (or --product kubeadm)",
         ));
     };

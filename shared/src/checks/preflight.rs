@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use crate::layout::{LEAF_VALIDITY_DAYS, LeafSpec};
 use crate::pki::cert::{Certificate, format_time};
 use crate::pki::constraints::{Violation, check_path, rejected_names};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
@@ -67,9 +67,9 @@ impl Report {
         if self.errors.is_empty() {
             Ok(self.warnings.iter().map(Issue::to_string).collect())
         } else {
-            Err(Error::Preflight {
-                findings: self.errors.iter().map(Issue::to_string).collect(),
-            })
+            Err(Error::new(Kind::Preflight(
+                self.errors.iter().map(Issue::to_string).collect(),
+            )))
         }
     }
 }

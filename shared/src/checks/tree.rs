@@ -16,7 +16,7 @@ use crate::layout::custom_tree as files;
 use crate::layout::service_key::ServiceKeyFile;
 use crate::layout::{CaFiles, CaSlot, ClusterNames, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::keys::{ENCRYPTED_PKCS8_LABEL, PrivateKey};
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
@@ -40,14 +40,14 @@ pub fn check_custom_tree(
     now: SystemTime,
 ) -> Result<Vec<Finding>> {
     if !cert_dir.is_dir() {
-        return Err(Error::Inputs {
-            path: cert_dir.to_path_buf(),
-            problem: format!(
+        return Err(Error::at(
+            cert_dir,
+            Kind::Inputs(format!(
                 "not a directory: give the {} certificate directory ({})",
                 layout.name(),
                 layout.cert_dir
-            ),
-        });
+            )),
+        ));
     }
     let mut findings = Vec::new();
     // A shared root, unless the layout allows self-signed CAs and none is here.

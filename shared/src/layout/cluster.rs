@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use crate::pki::constraints::Usage;
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::names::San;
 
 /// How long the leaf certificates k3s and kubeadm issue live.
@@ -85,13 +85,11 @@ impl ClusterNames {
     ) -> Result<Self> {
         let given = !node_names.is_empty() || !node_ips.is_empty();
         if given && !layout.node_names {
-            return Err(Error::Usage {
-                problem: format!(
-                    "--node-name and --node-ip are read for k3s and RKE2; {}'s pre-flight \
-                     checks its node certificates with localhost as the node name",
-                    layout.name
-                ),
-            });
+            return Err(Error::usage(format!(
+                "--node-name and --node-ip are read for k3s and RKE2; {}'s pre-flight \
+                 checks its node certificates with localhost as the node name",
+                layout.name
+            )));
         }
         Ok(ClusterNames {
             node_names: node_names.iter().map(|n| n.to_lowercase()).collect(),
@@ -106,10 +104,13 @@ impl ClusterNames {
         cidrs
             .split(',')
             .map(|cidr| {
-                first_host(cidr.trim()).ok_or_else(|| Error::Usage {
-                    problem: format!(
-                        "--service-cidr: \"{cidr}\" is not a CIDR such as 10.43.0.0/16"
-                    ),
+                first_host(cidr.trim()).ok_or_else(|| {
+                    let flag = Location::Flag {
+                        name: "--service-cidr",
+                        value: None,
+                    };
+                    let problem = format!("\"{cidr}\" is not a CIDR such as 10.43.0.0/16");
+                    Error::at(flag, Kind::Usage(problem))
                 })
             })
             .collect()

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::{JoinScheme, Layout, Product, k3s};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 
 /// Where a product keeps its files: `DATA_DIR` and what lies under it.
 #[derive(Clone, Debug)]
@@ -32,8 +32,9 @@ impl DataDir {
         let product = match product_flag.filter(|p| !p.is_empty()) {
             Some(flag) => Product::new(&flag)?,
             None => match env("PRODUCT") {
-                Some(value) => Product::new(value.to_str().ok_or_else(|| Error::Product {
-                    value: value.as_encoded_bytes().escape_ascii().to_string(),
+                Some(value) => Product::new(value.to_str().ok_or_else(|| {
+                    let escaped = value.as_encoded_bytes().escape_ascii().to_string();
+                    Error::new(Kind::Product(escaped))
                 })?)?,
                 None => Product::K3s,
             },

@@ -19,7 +19,7 @@ use base64ct::Encoding as _;
 use zeroize::Zeroizing;
 
 use crate::pki::cert::{Certificate, bundle_in};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::keys::PrivateKey;
 use crate::pki::pem::PemFile;
 
@@ -45,10 +45,8 @@ impl Kubeconfig {
 
     /// Takes the text of a kubeconfig; `path` names it in errors.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        let text = String::from_utf8(bytes).map_err(|_| Error::Inputs {
-            path: path.to_path_buf(),
-            problem: "not UTF-8 text".into(),
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::at(path, Kind::Inputs("not UTF-8 text".into())))?;
         Ok(Kubeconfig {
             path: path.to_path_buf(),
             lines: text.split_inclusive('\n').map(str::to_string).collect(),
@@ -109,10 +107,7 @@ impl Kubeconfig {
     }
 
     fn error(&self, problem: String) -> Error {
-        Error::Inputs {
-            path: self.path.clone(),
-            problem,
-        }
+        Error::at(&self.path, Kind::Inputs(problem))
     }
 
     fn layout_error(&self, what: String) -> Error {

@@ -1,7 +1,7 @@
 //! The distributions the tools know, each naming its [`Layout`].
 
 use super::{Layout, k0s, k3s, kubeadm};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 
 /// The distribution whose layout the tools follow: it names the default data
 /// directory, prefixes CNs, and picks the [`Layout`] (which CAs, which files).
@@ -39,9 +39,7 @@ impl Product {
         Self::ALL
             .into_iter()
             .find(|p| p.name() == name)
-            .ok_or_else(|| Error::Product {
-                value: name.escape_debug().to_string(),
-            })
+            .ok_or_else(|| Error::new(Kind::Product(name.escape_debug().to_string())))
     }
 
     /// The name, e.g. `k3s`.

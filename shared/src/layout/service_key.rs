@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use der::Decode as _;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey, PublicKey, sha256_hex};
 use crate::pki::pem::{PemBlock, PemFile};
 
@@ -66,10 +66,7 @@ impl ServiceKeyFile {
     pub fn read_verify_keys(path: &Path) -> Result<Self> {
         let file = Self::parse_any(PemFile::read(path)?)?;
         if file.keys.is_empty() {
-            return Err(Error::Key {
-                path: path.to_path_buf(),
-                problem: "no key".into(),
-            });
+            return Err(Error::at(path, Kind::Key("no key".into())));
         }
         Ok(file)
     }
@@ -78,12 +75,13 @@ impl ServiceKeyFile {
     pub fn parse(file: PemFile) -> Result<Self> {
         let file = Self::parse_any(file)?;
         if !file.keys.iter().any(|k| k.private) {
-            return Err(Error::Key {
-                path: file.path,
-                problem:
+            return Err(Error::at(
+                file.path,
+                Kind::Key(
                     "no private key: the first private key is what signs service-account tokens"
                         .into(),
-            });
+                ),
+            ));
         }
         Ok(file)
     }
@@ -138,9 +136,9 @@ fn read_block(
     index: usize,
     block: &PemBlock,
 ) -> Result<(KeyAlgorithm, Vec<u8>, bool)> {
-    let error = |problem: String| Error::Key {
-        path: path.to_path_buf(),
-        problem: format!("block #{index} (\"{}\"): {problem}", block.label),
+    let error = |problem: String| {
+        let problem = format!("block #{index} (\"{}\"): {problem}", block.label);
+        Error::at(path, Kind::Key(problem))
     };
     match block.label.as_str() {
         "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
@@ -150,9 +148,9 @@ fn read_block(
                         .into(),
                 ));
             }
-            let key = PrivateKey::from_block(path, block).map_err(|e| match e {
-                Error::Key { problem, .. } => error(problem),
-                other => other,
+            let key = PrivateKey::from_block(path, block).map_err(|e| match e.kind() {
+                Kind::Key(problem) => error(problem.clone()),
+                _ => e,
             })?;
             Ok((
                 kubernetes_algorithm(key.algorithm()).map_err(error)?,

@@ -12,7 +12,7 @@ use x509_cert::ext::pkix::{
 use x509_cert::name::Name;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::pem::{self, PemFile};
 
 /// One X.509 certificate: its exact DER and a typed view of it.
@@ -31,10 +31,12 @@ impl PartialEq for Certificate {
 impl Certificate {
     /// Parses DER; `path` and the 1-based `index` only serve the error message.
     pub fn from_der(path: &Path, index: usize, der: &[u8]) -> Result<Self> {
-        let parsed = x509_cert::Certificate::from_der(der).map_err(|e| Error::Certificate {
-            path: path.to_path_buf(),
-            index,
-            problem: e.to_string(),
+        let parsed = x509_cert::Certificate::from_der(der).map_err(|e| {
+            let location = Location::Certificate {
+                path: path.to_path_buf(),
+                index,
+            };
+            Error::at(location, Kind::Certificate(e.to_string()))
         })?;
         Ok(Certificate {
             der: der.to_vec(),
@@ -165,13 +167,14 @@ impl Certificate {
         self.not_before() <= at && at <= self.not_after()
     }
 
-    /// Checks that this is a CA valid now; `path` names the file in the error.
-    pub fn require_usable_ca(&self, path: &Path, now: SystemTime) -> Result<()> {
-        self.require_ca(path)?;
-        let validity = |problem| Error::Validity {
-            path: path.to_path_buf(),
-            subject: self.subject_cn(),
-            problem,
+    /// Checks that this is a CA valid now; `location` (its file, or its place
+    /// in a bundle) is named in the error.
+    pub fn require_usable_ca(&self, location: impl Into<Location>, now: SystemTime) -> Result<()> {
+        let location = location.into();
+        self.require_ca(location.clone())?;
+        let validity = |problem| {
+            let subject = self.subject_cn();
+            Error::at(location.clone(), Kind::Validity { subject, problem })
         };
         if now > self.not_after() {
             return Err(validity(format!(
@@ -190,11 +193,11 @@ impl Certificate {
 
     /// Checks that this certificate may sign others: CA:TRUE, and keyCertSign
     /// when keyUsage is present.
-    pub fn require_ca(&self, path: &Path) -> Result<()> {
-        let not_ca = |problem| Error::NotCa {
-            path: path.to_path_buf(),
-            subject: self.subject_cn(),
-            problem,
+    pub fn require_ca(&self, location: impl Into<Location>) -> Result<()> {
+        let location = location.into();
+        let not_ca = |problem| {
+            let subject = self.subject_cn();
+            Error::at(location.clone(), Kind::NotCa { subject, problem })
         };
         if !self.is_ca() {
             return Err(not_ca("basicConstraints CA:TRUE is missing"));
@@ -269,10 +272,10 @@ pub fn bundle_in(file: &PemFile) -> Result<Vec<Certificate>> {
         .map(|(i, der)| Certificate::from_der(&file.path, i + 1, der))
         .collect::<Result<Vec<_>>>()?;
     if certs.is_empty() {
-        return Err(Error::Pem {
-            path: file.path.clone(),
-            problem: "no CERTIFICATE block in the file".into(),
-        });
+        return Err(Error::at(
+            &file.path,
+            Kind::Pem("no CERTIFICATE block in the file".into()),
+        ));
     }
     Ok(certs)
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::pki::cert::format_time;
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 
 /// 2020-01-01T00:00:00Z: no clock that issues today's certificates is earlier.
 pub const EARLIEST_SANE: Duration = Duration::from_secs(1_577_836_800);
@@ -20,17 +20,15 @@ pub fn now() -> Result<SystemTime> {
 /// Refuses a time before [`EARLIEST_SANE`].
 pub fn check(now: SystemTime) -> Result<()> {
     if now < UNIX_EPOCH + EARLIEST_SANE {
-        return Err(Error::Clock {
-            problem: format!(
-                "it says {}, before 2020: every certificate issued now would carry that date; \
-                 set the clock (timedatectl, NTP) and run again",
-                if now < UNIX_EPOCH {
-                    "a time before 1970".to_string()
-                } else {
-                    format_time(now)
-                }
-            ),
-        });
+        return Err(Error::new(Kind::Clock(format!(
+            "it says {}, before 2020: every certificate issued now would carry that date; \
+             set the clock (timedatectl, NTP) and run again",
+            if now < UNIX_EPOCH {
+                "a time before 1970".to_string()
+            } else {
+                format_time(now)
+            }
+        ))));
     }
     Ok(())
 }

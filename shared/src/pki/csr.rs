@@ -8,7 +8,6 @@
 //! Usages and validity never come from the request: the signer's profile sets
 //! them (see [`crate::runs::sign_csr`]).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use der::asn1::ObjectIdentifier;
@@ -20,7 +19,7 @@ use x509_cert::name::Name;
 use x509_cert::request::CertReq;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{CsrProblem, Error, Kind, Result};
 use crate::pki::keys::{KeyAlgorithm, PublicKey, SignatureAlgorithm};
 use crate::pki::names::San;
 use crate::pki::pem::PemFile;
@@ -35,99 +34,6 @@ const ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
 /// The smallest RSA modulus we sign for (what kubeadm and every current
 /// baseline require).
 pub const MIN_RSA_BITS: usize = 2048;
-
-/// Why a CSR is refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CsrProblem {
-    /// The file holds no CSR we can decode.
-    Malformed(String),
-    /// The self-signature does not verify: whoever made the request may not
-    /// hold the key.
-    BadSignature(String),
-    /// A signature algorithm outside the algorithm table.
-    UnsupportedSignature(String),
-    /// A key type outside the algorithm table, or one the product cannot read.
-    KeyType(String),
-    /// An RSA key below [`MIN_RSA_BITS`].
-    WeakRsa(usize),
-    /// basicConstraints CA:TRUE requested.
-    AsksForCa,
-    /// keyUsage keyCertSign requested.
-    AsksForKeyCertSign,
-    /// A subject alternative name of a type leaves do not carry here.
-    SanType(&'static str),
-    /// The subject is empty.
-    EmptySubject,
-    /// The subject is not the one the file must carry.
-    Subject {
-        /// What it must be.
-        expected: String,
-        /// What the request says.
-        found: String,
-    },
-    /// Names outside what the certificate may hold.
-    NamesOutside {
-        /// The names refused.
-        names: Vec<San>,
-        /// How to allow them.
-        hint: &'static str,
-    },
-    /// The request's key is not the private key kept beside it.
-    NotItsKey(PathBuf),
-    /// No CA to sign it with.
-    NoCa(PathBuf),
-    /// A file name no tool writes as a CSR of this layout.
-    UnknownFile(&'static str),
-}
-
-impl fmt::Display for CsrProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CsrProblem::Malformed(why) => write!(f, "not a certificate signing request: {why}"),
-            CsrProblem::BadSignature(why) => write!(
-                f,
-                "its signature does not verify with its own key (no proof of possession): {why}"
-            ),
-            CsrProblem::UnsupportedSignature(oid) => {
-                write!(f, "signed with an unsupported algorithm {oid}")
-            }
-            CsrProblem::KeyType(why) => write!(f, "{why}"),
-            CsrProblem::WeakRsa(bits) => write!(
-                f,
-                "an RSA-{bits} key: keys under RSA-{MIN_RSA_BITS} are refused"
-            ),
-            CsrProblem::AsksForCa => write!(f, "asks for basicConstraints CA:TRUE"),
-            CsrProblem::AsksForKeyCertSign => write!(f, "asks for keyUsage keyCertSign"),
-            CsrProblem::SanType(kind) => write!(
-                f,
-                "asks for a {kind} subject alternative name; only DNS names and IP addresses are issued"
-            ),
-            CsrProblem::EmptySubject => write!(f, "has an empty subject"),
-            CsrProblem::Subject { expected, found } => {
-                write!(f, "subject is \"{found}\", expected \"{expected}\"")
-            }
-            CsrProblem::NamesOutside { names, hint } => {
-                let names: Vec<String> = names.iter().map(San::to_string).collect();
-                write!(
-                    f,
-                    "asks for {} outside the cluster's names ({hint})",
-                    names.join(", ")
-                )
-            }
-            CsrProblem::NotItsKey(key) => write!(
-                f,
-                "its public key is not the key in {}: the certificate would not match it",
-                key.display()
-            ),
-            CsrProblem::NoCa(cert) => write!(
-                f,
-                "no CA to sign it with: {} and its .key are needed",
-                cert.display()
-            ),
-            CsrProblem::UnknownFile(what) => write!(f, "{what}"),
-        }
-    }
-}
 
 /// A CSR whose self-signature verified.
 #[derive(Clone, Debug)]
@@ -153,10 +59,7 @@ impl Csr {
     /// Parses the first `CERTIFICATE REQUEST` block of `bytes` and checks it:
     /// signature, key type and size, and the extensions asked for.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        let refuse = |problem| Error::Csr {
-            path: path.to_path_buf(),
-            problem,
-        };
+        let refuse = |problem| Error::at(path, Kind::Csr(problem));
         let file = PemFile::parse(path, bytes)?;
         let block = file
             .blocks
@@ -186,7 +89,10 @@ impl Csr {
         let algorithm = public_key.algorithm();
         if let KeyAlgorithm::Rsa(bits) = algorithm {
             if bits < MIN_RSA_BITS {
-                return Err(refuse(CsrProblem::WeakRsa(bits)));
+                return Err(refuse(CsrProblem::WeakRsa {
+                    bits,
+                    min: MIN_RSA_BITS,
+                }));
             }
         }
         let mut sans = Vec::new();

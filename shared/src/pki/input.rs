@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 
 /// The largest input file read: far above any PEM bundle or key file.
 pub const MAX_INPUT_BYTES: u64 = 4 * 1024 * 1024;
@@ -32,10 +32,7 @@ pub fn file_kind(file_type: FileType) -> &'static str {
 /// The contents of the regular file at `path` (symlinks followed), refusing
 /// anything else and anything larger than [`MAX_INPUT_BYTES`].
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    let refuse = |file_type: FileType| Error::NotAFile {
-        path: path.to_path_buf(),
-        kind: file_kind(file_type),
-    };
+    let refuse = |file_type: FileType| Error::at(path, Kind::NotAFile(file_kind(file_type)));
     // stat first, so that a device is never even opened (opening some has side
     // effects); then fstat the opened file, which is what is actually read.
     let before = rustix::fs::stat(path).map_err(|e| Error::io(path, "reading", e.into()))?;
@@ -61,10 +58,12 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, "reading", e))?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            limit: MAX_INPUT_BYTES,
-        });
+        return Err(Error::at(
+            path,
+            Kind::TooLarge {
+                limit: MAX_INPUT_BYTES,
+            },
+        ));
     }
     Ok(bytes)
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use base64ct::Encoding as _;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 
 /// One PEM block: its label (`CERTIFICATE`, `EC PRIVATE KEY`, ...) and DER contents.
 #[derive(Clone)]
@@ -69,10 +69,7 @@ impl PemFile {
 
     /// Decodes PEM `bytes` that came from `path`.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        let blocks = parse_blocks(&bytes).map_err(|problem| Error::Pem {
-            path: path.to_path_buf(),
-            problem,
-        })?;
+        let blocks = parse_blocks(&bytes).map_err(|problem| Error::at(path, Kind::Pem(problem)))?;
         Ok(PemFile {
             path: path.to_path_buf(),
             bytes,

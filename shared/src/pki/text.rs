@@ -59,4 +59,18 @@ mod tests {
         assert_eq!(quote(b"/a\nb\xff"), r"$'/a\x0ab\xff'");
         assert_eq!(quote(b""), "''");
     }
+
+    /// The promise of one line per error holds for paths with line breaks.
+    #[test]
+    fn an_error_is_one_line_whatever_the_path_holds() {
+        use crate::pki::error::{Error, Kind};
+        let error = Error::at(
+            std::path::Path::new("/d/evil\nname"),
+            Kind::NotAFile("a FIFO"),
+        );
+        assert_eq!(
+            one_line(&error.to_string()),
+            "/d/evil\\nname: is a FIFO, not a regular file"
+        );
+    }
 }

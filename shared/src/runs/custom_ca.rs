@@ -32,7 +32,7 @@ use crate::layout::service_key::ServiceKeyFile;
 use crate::layout::{CaSpec, DataDir, Product, SERVICE_ACCOUNT_KEY};
 use crate::layout::{ClusterNames, JoinScheme, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
 use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey};
 use crate::pki::pem::PemFile;
@@ -201,13 +201,11 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let layout = options.data_dir.layout();
     let tls_dir = options.data_dir.tls_dir();
     if options.self_signed_cas && !layout.self_signed_cas {
-        return Err(Error::Usage {
-            problem: format!(
-                "--self-signed-cas is for kubeadm and k0s: {} makes its own self-signed CAs \
-                 at first start, and its custom tree shares one root",
-                layout.name()
-            ),
-        });
+        return Err(Error::usage(format!(
+            "--self-signed-cas is for kubeadm and k0s: {} makes its own self-signed CAs \
+             at first start, and its custom tree shares one root",
+            layout.name()
+        )));
     }
     let mut warnings = refuse_initialised(layout, &tls_dir, options.force)?;
     let inputs = Inputs::find(&options.data_dir, layout);
@@ -256,7 +254,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
     let mut next_key = move || {
         keys.next()
-            .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
+            .ok_or_else(|| Error::bug("fewer keys generated than asked for"))
     };
     let new_service_key = match reused_sa_key {
         Some(_) => None,
@@ -410,18 +408,18 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             let (private, reused) = match (&reused_sa_key, new) {
                 (Some(file), _) => (file.bytes.clone(), Some(file.path.clone())),
                 (None, Some(new)) => (new.as_bytes().to_vec(), None),
-                (None, None) => return Err(Error::crypto("planning sa.key", "no key")),
+                (None, None) => return Err(Error::bug("neither a kept nor a new sa.key to write")),
             };
             plan.add_secret(in_tls(key), private);
             let planned = ServiceKeyFile::parse(plan.planned_pem(&in_tls(key))?)?;
             let signing = planned
                 .signing_key()
-                .ok_or_else(|| Error::crypto("planning sa.pub", "no signing key"))?;
+                .ok_or_else(|| Error::bug("the planned sa.key has no signing key"))?;
             plan.add_public(in_tls(public), signing.public_pem());
             ServiceAccount::Pair { reused }
         }
         (SaSlot::KeyFile(_), None) => {
-            return Err(Error::crypto("planning service.key", "no new key"));
+            return Err(Error::bug("no new key for the planned service.key"));
         }
     };
 
@@ -490,13 +488,13 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
 /// first private key of the file and ignore the rest).
 fn one_signing_key(file: ServiceKeyFile) -> Result<ServiceKeyFile> {
     if file.keys.len() != 1 {
-        return Err(Error::Key {
-            path: file.path.clone(),
-            problem: format!(
+        return Err(Error::at(
+            &file.path,
+            Kind::Key(format!(
                 "holds {} keys; this file is the one signing key (verify keys belong in sa.pub)",
                 file.keys.len()
-            ),
-        });
+            )),
+        ));
     }
     Ok(file)
 }
@@ -634,11 +632,13 @@ fn refuse_initialised(layout: &Layout, tls_dir: &Path, force: bool) -> Result<Ve
         return Ok(Vec::new());
     }
     if !force {
-        return Err(Error::Initialised {
-            dir: tls_dir.to_path_buf(),
-            found: existing,
-            advice: layout.rotation_advice,
-        });
+        return Err(Error::at(
+            tls_dir,
+            Kind::Initialised {
+                found: existing,
+                advice: layout.rotation_advice,
+            },
+        ));
     }
     Ok(vec![format!(
         "--force: replacing the CAs in {}. On a cluster that has been started this \
@@ -696,12 +696,14 @@ impl Inputs {
         .into_iter()
         .find_map(Option::as_ref);
         match brought {
-            Some(path) => Err(Error::Inputs {
-                path: path.clone(),
-                problem: "--self-signed-cas makes each CA its own root: remove this file, \
-                          or drop the flag to sign the CAs under it"
-                    .into(),
-            }),
+            Some(path) => Err(Error::at(
+                path,
+                Kind::Inputs(
+                    "--self-signed-cas makes each CA its own root: remove this file, \
+                     or drop the flag to sign the CAs under it"
+                        .into(),
+                ),
+            )),
             None => Ok(()),
         }
     }
@@ -717,9 +719,9 @@ impl Inputs {
             .as_deref()
             .map(ServiceKeyFile::read)
             .transpose()?;
-        let missing = |path: &Option<PathBuf>, problem: String| Error::Inputs {
-            path: path.clone().unwrap_or_default(),
-            problem,
+        let missing = |path: &Option<PathBuf>, problem: String| match path {
+            Some(path) => Error::at(path, Kind::Inputs(problem)),
+            None => Error::new(Kind::Inputs(problem)),
         };
         match (&mut root, &self.root_key) {
             (Some(root), Some(key)) => attach_key(root, key, passphrases)?,
@@ -786,15 +788,15 @@ impl Inputs {
             }
             (None, Some(root)) if root.key.is_none() => {
                 let root_pem = self.root_pem.clone().unwrap_or_default();
-                return Err(Error::Inputs {
-                    path: root_pem.with_file_name(files::ROOT_KEY),
-                    problem: format!(
+                return Err(Error::at(
+                    root_pem.with_file_name(files::ROOT_KEY),
+                    Kind::Inputs(format!(
                         "cannot make an intermediate without the root key: bring {} (or {} and {})",
                         files::ROOT_KEY,
                         files::INTERMEDIATE_PEM,
                         files::INTERMEDIATE_KEY
-                    ),
-                });
+                    )),
+                ));
             }
             (None, _) => {}
         }
@@ -838,29 +840,27 @@ fn link_chain(
         intermediate.above.pop();
     }
     let at = |index: usize| match index {
-        0 => intermediate_path.to_path_buf(),
-        i => PathBuf::from(format!(
-            "{} (certificate #{})",
-            intermediate_path.display(),
-            i + 1
-        )),
+        0 => Location::from(intermediate_path),
+        i => Location::Certificate {
+            path: intermediate_path.to_path_buf(),
+            index: i + 1,
+        },
     };
     for (i, cert) in intermediate.above.iter().enumerate() {
-        cert.require_usable_ca(&at(i + 1), now)?;
+        cert.require_usable_ca(at(i + 1), now)?;
     }
     let links: Vec<&Certificate> = std::iter::once(&intermediate.cert)
         .chain(&intermediate.above)
         .chain(std::iter::once(&root.cert))
         .collect();
     for (i, pair) in links.windows(2).enumerate() {
-        check_issued_by(pair[0], pair[1]).map_err(|problem| Error::NotIssuedBy {
-            cert: at(i),
-            issuer: if i + 2 == links.len() {
-                root_path.to_path_buf()
+        check_issued_by(pair[0], pair[1]).map_err(|problem| {
+            let issuer = if i + 2 == links.len() {
+                Location::from(root_path)
             } else {
                 at(i + 1)
-            },
-            problem,
+            };
+            Error::at(at(i), Kind::NotIssuedBy { issuer, problem })
         })?;
     }
     Ok(())
@@ -875,12 +875,9 @@ fn attach_key(ca: &mut Ca, key_path: &Path, passphrases: &Passphrases) -> Result
     if !key.matches(ca.cert.public_key())? {
         let cert = match &ca.origin {
             Origin::Reused(path) => path.clone(),
-            Origin::Generated => PathBuf::new(),
+            Origin::Generated => return Err(Error::bug("a key brought for a generated CA")),
         };
-        return Err(Error::KeyMismatch {
-            cert,
-            key: key_path.to_path_buf(),
-        });
+        return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
     }
     ca.key = Some(key);
     ca.key_pem = Some(file.bytes.clone());
@@ -913,13 +910,12 @@ impl Ca {
     fn cert_algorithm(&self) -> Result<KeyAlgorithm> {
         crate::pki::keys::PublicKey::from_spki(self.cert.public_key())
             .map(|k| k.algorithm())
-            .map_err(|problem| Error::Certificate {
-                path: match &self.origin {
-                    Origin::Reused(path) => path.clone(),
-                    Origin::Generated => PathBuf::new(),
-                },
-                index: 1,
-                problem,
+            .map_err(|problem| match &self.origin {
+                Origin::Reused(path) => {
+                    let path = path.clone();
+                    Error::at(Location::Certificate { path, index: 1 }, Kind::Key(problem))
+                }
+                Origin::Generated => Error::bug("a generated CA's key is of no known algorithm"),
             })
     }
 }
@@ -930,6 +926,6 @@ fn signer_of(ca: &Ca) -> Result<Issuer<'_>> {
             cert: &ca.cert,
             key,
         }),
-        None => Err(Error::crypto("signing", "the issuing CA has no key")),
+        None => Err(Error::bug("the issuing CA has no key")),
     }
 }

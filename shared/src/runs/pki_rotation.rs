@@ -23,7 +23,7 @@ use crate::layout::DataDir;
 use crate::layout::kubeadm::discovery_hash;
 use crate::layout::{CaSlot, JoinScheme, Layout, RotationScheme};
 use crate::pki::cert::{Certificate, bundle_pem};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::{CaRequest, days_after, run_timestamp};
 use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PrivateKey};
 use crate::runs::rotation::{OldRoot, check_clock, expiry_note, new_root_pair, read_ca_pair};
@@ -118,9 +118,7 @@ pub fn plan_pki_rotation(options: &PkiRotationOptions) -> Result<PkiRotationRun>
     let live_dir = options.data_dir.tls_dir();
     let staged_dir = staging::cert_dir(&options.staging_dir, &live_dir)?;
     if !options.force && staging::is_non_empty_dir(&options.staging_dir) {
-        return Err(Error::StagingExists {
-            dir: options.staging_dir.clone(),
-        });
+        return Err(Error::at(&options.staging_dir, Kind::StagingExists));
     }
     let new_only = match layout.rotation {
         RotationScheme::Manual { new_only } => new_only,
@@ -228,14 +226,14 @@ fn read_old_ca(layout: &Layout, live_dir: &std::path::Path, stem: &str) -> Resul
     let cert_path = live_dir.join(format!("{stem}.crt"));
     let key_path = live_dir.join(format!("{stem}.key"));
     if cert_path.is_file() && !key_path.exists() {
-        return Err(Error::Inputs {
-            path: key_path,
-            problem: format!(
+        return Err(Error::at(
+            key_path,
+            Kind::Inputs(format!(
                 "missing: {stem}.crt without its key is {}'s external-CA mode; only the \
                  holder of that key can cross-sign a new CA, so rotate it where the key is",
                 layout.name()
-            ),
-        });
+            )),
+        ));
     }
     let (mut bundle, mut keys) = read_ca_pair(&cert_path, &key_path)?;
     let cert = bundle.swap_remove(0);

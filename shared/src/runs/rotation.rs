@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use crate::layout::k3s::token::{TokenFile, k3s_ca_hash_of};
 use crate::layout::{CaSlot, DataDir, Layout, SERVICE_ACCOUNT_KEY};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
 use crate::pki::keys::PrivateKey;
 use crate::pki::pem::PemFile;
@@ -74,9 +74,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
     let live_tls = options.data_dir.tls_dir();
     let staged_tls_dir = staging::tls_dir(&options.staging_dir, &live_tls)?;
     if !options.force && staging::is_non_empty_dir(&options.staging_dir) {
-        return Err(Error::StagingExists {
-            dir: options.staging_dir.clone(),
-        });
+        return Err(Error::at(&options.staging_dir, Kind::StagingExists));
     }
     let (timestamp, not_before) = run_timestamp(options.now);
     let new_lifetime_end = days_after(not_before, ROTATION_VALIDITY_DAYS);
@@ -106,7 +104,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
     let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
     let mut next_key = || {
         keys.next()
-            .ok_or_else(|| Error::crypto("generating keys", "fewer keys than asked for"))
+            .ok_or_else(|| Error::bug("fewer keys generated than asked for"))
     };
 
     let new_service_key = next_key()?;
@@ -282,15 +280,13 @@ pub(crate) fn check_clock<'a>(
 ) -> Result<()> {
     crate::pki::clock::check(now)?;
     match current.into_iter().find(|(_, old)| now < old.not_before()) {
-        Some((file, old)) => Err(Error::Clock {
-            problem: format!(
-                "it says {}, before the current root \"{}\" of {file} became valid ({}): \
-                 set the clock (timedatectl, NTP) and run again",
-                format_time(now),
-                old.subject_cn(),
-                format_time(old.not_before())
-            ),
-        }),
+        Some((file, old)) => Err(Error::new(Kind::Clock(format!(
+            "it says {}, before the current root \"{}\" of {file} became valid ({}): \
+             set the clock (timedatectl, NTP) and run again",
+            format_time(now),
+            old.subject_cn(),
+            format_time(old.not_before())
+        )))),
         None => Ok(()),
     }
 }
@@ -310,15 +306,15 @@ pub(crate) fn read_ca_pair(
         .filter(|b| b.label.ends_with("PRIVATE KEY"))
         .map(|b| PrivateKey::from_block(key_path, b))
         .collect::<Result<Vec<_>>>()?;
-    let first_key = keys.first().ok_or_else(|| Error::Key {
-        path: key_path.to_path_buf(),
-        problem: "no PRIVATE KEY block in the file".into(),
+    let first_key = keys.first().ok_or_else(|| {
+        Error::at(
+            key_path,
+            Kind::Key("no PRIVATE KEY block in the file".into()),
+        )
     })?;
     if !first_key.matches(bundle[0].public_key())? {
-        return Err(Error::KeyMismatch {
-            cert: cert_path.to_path_buf(),
-            key: key_path.to_path_buf(),
-        });
+        let cert = cert_path.to_path_buf();
+        return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
     }
     Ok((bundle, keys))
 }
@@ -329,15 +325,17 @@ fn read_old_root(layout: &Layout, live_tls: &Path, ca: &CaSlot) -> Result<OldRoo
     let key_path = live_tls.join(layout.key_file(ca));
     let (bundle, keys) = read_ca_pair(&cert_path, &key_path)?;
     let position = if bundle.len() == 1 { 0 } else { 1 };
-    let custom_tree = || Error::Inputs {
-        path: cert_path.clone(),
-        problem: format!(
-            "this cluster uses custom CAs (the bundle chains \"{}\" to \"{}\" and the key file \
-             has no key for it), not k3s's self-signed ones: rotate it with `gen-custom-ca` \
-             and the same root into a staging DATA_DIR, then `k3s certificate rotate-ca`",
-            bundle[0].subject_cn(),
-            bundle[1].subject_cn()
-        ),
+    let custom_tree = || {
+        Error::at(
+            &cert_path,
+            Kind::Inputs(format!(
+                "this cluster uses custom CAs (the bundle chains \"{}\" to \"{}\" and the key file \
+                 has no key for it), not k3s's self-signed ones: rotate it with `gen-custom-ca` \
+                 and the same root into a staging DATA_DIR, then `k3s certificate rotate-ca`",
+                bundle[0].subject_cn(),
+                bundle[1].subject_cn()
+            )),
+        )
     };
     let key = match keys.into_iter().nth(position) {
         Some(key) => key,

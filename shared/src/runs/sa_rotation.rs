@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::layout::SaSlot;
 use crate::layout::service_key::{ServiceKey, ServiceKeyFile};
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey};
 use crate::store::plan::Plan;
 use crate::store::staging;
@@ -66,36 +66,39 @@ pub const ALLOWED_BITS: [usize; 3] = [2048, 3072, 4096];
 /// Checks the inputs and plans the staged key file; writes nothing.
 pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
     if !ALLOWED_BITS.contains(&options.bits) {
-        return Err(Error::Inputs {
-            path: options.current.clone(),
-            problem: format!(
-                "--bits {}: use 2048 (what k3s makes), 3072 or 4096",
-                options.bits
-            ),
-        });
+        let flag = Location::Flag {
+            name: "--bits",
+            value: Some(options.bits.to_string()),
+        };
+        return Err(Error::at(
+            flag,
+            Kind::Usage("use 2048 (what k3s makes), 3072 or 4096".into()),
+        ));
     }
     if let Some(keep) = options.keep {
         if keep < 2 {
-            return Err(Error::Inputs {
-                path: options.current.clone(),
-                problem: format!(
-                    "--keep {keep}: keep at least 2 keys (the new one and the one that signs today), \
+            let flag = Location::Flag {
+                name: "--keep",
+                value: Some(keep.to_string()),
+            };
+            return Err(Error::at(
+                flag,
+                Kind::Usage(
+                    "keep at least 2 keys (the new one and the one that signs today), \
                      or every token issued so far stops working"
+                        .into(),
                 ),
-            });
+            ));
         }
     }
     let dir = staging::cert_dir(&options.staging_dir, &options.live_tls)?;
     let (staged_key, staged_public) = match options.slot {
         SaSlot::KeyFile(name) => (dir.join(name), None),
         SaSlot::Pair { key, public } => {
-            if let Some(public_out) = &options.public_out {
-                return Err(Error::Inputs {
-                    path: public_out.clone(),
-                    problem: format!(
-                        "--public-out is for k3s: the staged {public} already holds the new set"
-                    ),
-                });
+            if options.public_out.is_some() {
+                return Err(Error::usage(format!(
+                    "--public-out is for k3s: the staged {public} already holds the new set"
+                )));
             }
             (dir.join(key), Some(dir.join(public)))
         }
@@ -105,9 +108,7 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
     }
     for staged in std::iter::once(&staged_key).chain(&staged_public) {
         if !options.force && staged.exists() {
-            return Err(Error::StagingExists {
-                dir: staged.clone(),
-            });
+            return Err(Error::at(staged, Kind::StagingExists));
         }
     }
     let current = ServiceKeyFile::read(&options.current)?;

@@ -27,8 +27,8 @@ use crate::layout::kubeadm::{
 use crate::layout::kubeconfig::Kubeconfig;
 use crate::pki::cert::{Certificate, format_time, read_bundle};
 use crate::pki::constraints::Usage;
-use crate::pki::csr::{Csr, CsrProblem};
-use crate::pki::error::{Error, Result};
+use crate::pki::csr::Csr;
+use crate::pki::error::{CsrProblem, Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
@@ -69,10 +69,8 @@ impl SigningCa {
         cert.require_usable_ca(cert_path, now)?;
         let key = PrivateKey::first_in_decrypting(&PemFile::read(key_path)?, passphrases)?;
         if !key.matches(cert.public_key())? {
-            return Err(Error::KeyMismatch {
-                cert: cert_path.to_path_buf(),
-                key: key_path.to_path_buf(),
-            });
+            let cert = cert_path.to_path_buf();
+            return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
         }
         Ok(SigningCa::new(label, cert_path, cert, key))
     }
@@ -335,10 +333,10 @@ impl GenericTargets {
         }
         let csrs = csr_files(csr)?;
         if csrs.is_empty() {
-            return Err(Error::Inputs {
-                path: csr.to_path_buf(),
-                problem: "no *.csr file in this directory".into(),
-            });
+            return Err(Error::at(
+                csr,
+                Kind::Inputs("no *.csr file in this directory".into()),
+            ));
         }
         let dir = out.unwrap_or(csr).to_path_buf();
         let pairs = csrs
@@ -421,10 +419,7 @@ pub fn plan_generic(
 }
 
 fn refuse(path: &Path, problem: CsrProblem) -> Error {
-    Error::Csr {
-        path: path.to_path_buf(),
-        problem,
-    }
+    Error::at(path, Kind::Csr(problem))
 }
 
 /// A kubeadm run's inputs.
@@ -491,12 +486,14 @@ fn kubeadm_csrs(data_dir: &Path) -> Result<Vec<(PathBuf, Option<&'static Kubeadm
         }
     }
     if found.is_empty() {
-        return Err(Error::Inputs {
-            path: data_dir.to_path_buf(),
-            problem: "no CSRs found (kubeadm certs generate-csr writes pki/*.csr, \
-                      pki/etcd/*.csr and <name>.conf.csr here)"
-                .into(),
-        });
+        return Err(Error::at(
+            data_dir,
+            Kind::Inputs(
+                "no CSRs found (kubeadm certs generate-csr writes pki/*.csr, \
+                 pki/etcd/*.csr and <name>.conf.csr here)"
+                    .into(),
+            ),
+        ));
     }
     Ok(found)
 }
@@ -711,11 +708,11 @@ fn check_kubeadm(
     }
     if cert.names != Names::None {
         let allowed = names.sans(cert.names);
-        let outside: Vec<San> = csr
+        let outside: Vec<String> = csr
             .sans
             .iter()
             .filter(|san| !allowed.contains(san) && !allowed_extra.contains(san))
-            .cloned()
+            .map(San::to_string)
             .collect();
         if !outside.is_empty() {
             return Err(refuse(
@@ -734,13 +731,13 @@ fn check_kubeadm(
 /// Refuses `csr` unless its key is the private key in `key_path`.
 fn own_key(csr: &Csr, key_path: &Path) -> Result<()> {
     if !key_path.exists() {
-        return Err(Error::Inputs {
-            path: csr.path.clone(),
-            problem: format!(
+        return Err(Error::at(
+            &csr.path,
+            Kind::Inputs(format!(
                 "no key {} beside it, where kubeadm reads the certificate's key",
                 key_path.display()
-            ),
-        });
+            )),
+        ));
     }
     let key = PrivateKey::read_first(key_path)?;
     if !key.matches(&csr.public_key)? {

@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::store::lock::{OWN_PREFIX, TargetLock, check_interrupted};
 use crate::store::plan::{DIR_MODE, PlannedFile, SECRET_MODE};
 
@@ -58,13 +58,9 @@ pub(crate) fn commit(
     files: &[&PlannedFile],
     forbidden: Option<&Path>,
 ) -> Result<()> {
-    let lock_dir = lock.fd().ok_or_else(|| {
-        Error::io(
-            lock.dir(),
-            "locking",
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        )
-    })?;
+    let lock_dir = lock
+        .fd()
+        .ok_or_else(|| Error::at(lock.dir(), Kind::Bug("committing without holding its lock")))?;
     let journal = journal_for(files, lock.dir())?;
     let forbidden = forbidden.and_then(|dir| {
         rustix::fs::stat(dir)
@@ -83,10 +79,7 @@ pub(crate) fn commit(
         }
         Err(cause) => match roll_back(lock_dir, &journal) {
             Ok(()) => Err(cause),
-            Err(kept) => Err(Error::RollBackFailed {
-                kept,
-                cause: Box::new(cause),
-            }),
+            Err(kept) => Err(Error::new(Kind::RollBackFailed { kept, cause })),
         },
     }
 }
@@ -101,10 +94,7 @@ fn journal_for(todo: &[&PlannedFile], lock_dir: &Path) -> Result<Journal> {
             std::path::absolute(&file.path).map_err(|e| Error::io(&file.path, "resolving", e))?;
         let existing = fs::symlink_metadata(&target).ok();
         if existing.as_ref().is_some_and(fs::Metadata::is_dir) {
-            return Err(Error::NotAFile {
-                path: file.path.clone(),
-                kind: "a directory",
-            });
+            return Err(Error::at(&file.path, Kind::NotAFile("a directory")));
         }
         targets.push((target, existing.is_some()));
     }
@@ -433,14 +423,14 @@ fn refuse_forbidden(dir: &OwnedFd, path: &Path, forbidden: Forbidden<'_>) -> Res
         let st = rustix::fs::fstat(&current).map_err(io)?;
         let id = (st.st_dev, st.st_ino);
         if id == forbidden_id {
-            return Err(Error::Inputs {
-                path: path.to_path_buf(),
-                problem: format!(
+            return Err(Error::at(
+                path,
+                Kind::Inputs(format!(
                     "resolves into the live tls directory {} (through a symbolic link?): \
                      refusing to write there",
                     forbidden_path.display()
-                ),
-            });
+                )),
+            ));
         }
         let parent = rustix::fs::openat(
             &current,
@@ -925,9 +915,11 @@ pub(crate) fn recover(lock: &TargetLock) -> Result<Vec<String>> {
             continue;
         }
         let bytes = crate::pki::input::read(&path)?;
-        let journal = Journal::decode(&bytes).ok_or_else(|| Error::Journal {
-            path: path.clone(),
-            problem: "not a journal this tool wrote (damaged?); remove it once the files it names are checked".into(),
+        let journal = Journal::decode(&bytes).ok_or_else(|| {
+            Error::at(
+                &path,
+                Kind::Journal("not a journal this tool wrote (damaged?); remove it once the files it names are checked".into()),
+            )
         })?;
         let files = match &journal.swap {
             Some(swap) => format!("directory {}", swap.dir.display()),
@@ -940,12 +932,9 @@ pub(crate) fn recover(lock: &TargetLock) -> Result<Vec<String>> {
                 lock.dir().display()
             ));
         } else {
-            roll_back(lock_dir, &journal).map_err(|kept| Error::RollBackFailed {
-                kept,
-                cause: Box::new(Error::Journal {
-                    path: path.clone(),
-                    problem: "an interrupted commit".into(),
-                }),
+            roll_back(lock_dir, &journal).map_err(|kept| {
+                let cause = Error::at(&path, Kind::Journal("an interrupted commit".into()));
+                Error::new(Kind::RollBackFailed { kept, cause })
             })?;
             notes.push(format!(
                 "{}: a run was interrupted during its commit; rolled it back ({files} as before it)",
@@ -1133,10 +1122,10 @@ mod tests {
         assert_eq!(kept, [(target, backup.clone())]);
         assert_eq!(fs::read(&backup).unwrap(), b"old key");
         assert!(has_journal(dir.path()), "kept for the next run to retry");
-        let err = Error::RollBackFailed {
+        let err = Error::new(Kind::RollBackFailed {
             kept,
-            cause: Box::new(Error::Interrupted { signal: "SIGTERM" }),
-        }
+            cause: Error::new(Kind::Interrupted("SIGTERM")),
+        })
         .to_string();
         assert!(err.contains(&backup.display().to_string()), "{err}");
     }

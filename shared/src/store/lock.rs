@@ -14,7 +14,7 @@
 //!
 //! From the moment a lock is taken, SIGINT, SIGTERM and SIGHUP only set a flag;
 //! the writer checks it between steps, rolls back and returns
-//! [`Error::Interrupted`], so the process exits with everything as it was.
+//! [`Kind::Interrupted`], so the process exits with everything as it was.
 
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::store::commit;
 
 /// How long a second run waits for the lock before refusing.
@@ -55,7 +55,10 @@ fn catch_signals() -> Result<()> {
         }
     });
     match failed {
-        Some(e) => Err(Error::io(Path::new("<signals>"), "installing handlers", e)),
+        Some(source) => Err(Error::new(Kind::Io {
+            action: "installing signal handlers",
+            source,
+        })),
         None => Ok(()),
     }
 }
@@ -68,7 +71,7 @@ pub fn check_interrupted() -> Result<()> {
         s if s == signal_hook::consts::SIGTERM as usize => "SIGTERM",
         _ => "SIGHUP",
     };
-    Err(Error::Interrupted { signal })
+    Err(Error::new(Kind::Interrupted(signal)))
 }
 
 /// The lock of one target directory, released on drop.
@@ -117,10 +120,7 @@ impl TargetLock {
                                     .to_string()
                             })
                             .unwrap_or_else(|_| "holder unknown".into());
-                        return Err(Error::Locked {
-                            dir: dir.to_path_buf(),
-                            holder,
-                        });
+                        return Err(Error::at(dir, Kind::Locked { holder }));
                     }
                     Err(e) => return Err(Error::io(dir, "locking", e.into())),
                 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::pem::PemFile;
 use crate::store::commit;
 use crate::store::lock::{TargetLock, check_interrupted};
@@ -123,10 +123,7 @@ impl Plan {
             .files
             .iter()
             .find(|f| f.path == path)
-            .ok_or_else(|| Error::Inputs {
-                path: path.to_path_buf(),
-                problem: "not part of this run's plan".into(),
-            })?;
+            .ok_or_else(|| Error::at(path, Kind::Bug("not part of this run's plan")))?;
         PemFile::parse(path, file.contents.to_vec())
     }
 

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 
 /// `<staging>/tls` for the live `server/tls`, refused when it is (or lies
 /// inside) the live tls directory, however the paths are spelled (symlinks, `..`).
@@ -27,13 +27,13 @@ pub fn cert_dir(staging_dir: &Path, live: &Path) -> Result<PathBuf> {
 /// reads it while it runs, so nothing is ever written there.
 pub fn refuse_live(path: &Path, live_tls: &Path) -> Result<()> {
     if resolve(path).starts_with(resolve(live_tls)) {
-        return Err(Error::Inputs {
-            path: path.to_path_buf(),
-            problem: format!(
+        return Err(Error::at(
+            path,
+            Kind::Inputs(format!(
                 "this is inside the live tls directory {}: write it elsewhere",
                 live_tls.display()
-            ),
-        });
+            )),
+        ));
     }
     Ok(())
 }

@@ -111,12 +111,10 @@ pub fn require(layout: &Layout, tool: &str) -> Result<()> {
     if layout.rotation == RotationScheme::RotateCa && layout.join == JoinScheme::K3sToken {
         return Ok(());
     }
-    Err(Error::Usage {
-        problem: format!(
-            "{tool} works on the k3s and RKE2 layouts (server/tls); {} is not one of them",
-            layout.name
-        ),
-    })
+    Err(Error::usage(format!(
+        "{tool} works on the k3s and RKE2 layouts (server/tls); {} is not one of them",
+        layout.name
+    )))
 }
 
 /// Every kind of certificate k3s issues from its five CAs (k3s

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 
 use crate::pki::cert::{Certificate, bundle_in};
 use crate::pki::keys::sha256_hex;
@@ -59,20 +59,24 @@ impl TokenFile {
     /// Reads and parses a token file.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = crate::pki::input::read(path)?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| Error::Inputs {
-            path: path.to_path_buf(),
-            problem: "not a k3s token (not UTF-8 text)".into(),
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Error::at(
+                path,
+                Kind::Inputs("not a k3s token (not UTF-8 text)".into()),
+            )
         })?;
         Self::parse(path, text.trim())
     }
 
     /// Parses a full token.
     pub fn parse(path: &Path, token: &str) -> Result<Self> {
-        let malformed = |problem: &str| Error::Inputs {
-            path: path.to_path_buf(),
-            problem: format!(
-                "not a k3s token ({problem}); expected K10<ca-hash>::<user>:<password>"
-            ),
+        let malformed = |problem: &str| {
+            Error::at(
+                path,
+                Kind::Inputs(format!(
+                    "not a k3s token ({problem}); expected K10<ca-hash>::<user>:<password>"
+                )),
+            )
         };
         let rest = token
             .strip_prefix(TOKEN_PREFIX)

@@ -104,12 +104,10 @@ impl FromStr for GeneratedKey {
             .find(|choice| choice.to_string().eq_ignore_ascii_case(name))
             .ok_or_else(|| {
                 let names: Vec<String> = GeneratedKey::ALL.iter().map(|c| c.to_string()).collect();
-                Error::Usage {
-                    problem: format!(
-                        "unknown key algorithm \"{name}\": use one of {}",
-                        names.join(", ")
-                    ),
-                }
+                Error::usage(format!(
+                    "unknown key algorithm \"{name}\": use one of {}",
+                    names.join(", ")
+                ))
             })
     }
 }

@@ -18,7 +18,7 @@ use der::Decode as _;
 use md5::{Digest as _, Md5};
 use zeroize::Zeroizing;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::pem::PemBlock;
 
 /// PBKDF2-HMAC-SHA256 iterations of the keys we encrypt.
@@ -98,17 +98,18 @@ impl Passphrases {
             PassphraseSource::File(path) => read_first_line(path)?,
             PassphraseSource::Terminal => {
                 let prompt = format!("Passphrase for {}: ", for_file.display());
-                let text = rpassword::prompt_password(prompt)
-                    .map_err(|e| Error::io(Path::new("<terminal>"), "reading a passphrase", e))?;
+                let text = rpassword::prompt_password(prompt).map_err(read_from_terminal)?;
                 Passphrase::new(text)
             }
             PassphraseSource::None => {
-                return Err(Error::Key {
-                    path: for_file.to_path_buf(),
-                    problem: "is encrypted: give its passphrase with --password-file FILE \
-                              (first line), or run on a terminal to be asked"
-                        .into(),
-                });
+                return Err(Error::at(
+                    for_file,
+                    Kind::Key(
+                        "is encrypted: give its passphrase with --password-file FILE \
+                         (first line), or run on a terminal to be asked"
+                            .into(),
+                    ),
+                ));
             }
         };
         Ok(self.cached.get_or_init(|| passphrase))
@@ -122,17 +123,15 @@ impl Passphrases {
         if self.cached.get().is_none() {
             if let PassphraseSource::Terminal = self.source {
                 let prompt = format!("New passphrase for {}: ", for_file.display());
-                let ask = |prompt: String| {
-                    rpassword::prompt_password(prompt)
-                        .map_err(|e| Error::io(Path::new("<terminal>"), "reading a passphrase", e))
-                };
+                let ask =
+                    |prompt: String| rpassword::prompt_password(prompt).map_err(read_from_terminal);
                 let first = Zeroizing::new(ask(prompt)?);
                 let again = Zeroizing::new(ask("Repeat it: ".into())?);
                 if first != again || first.is_empty() {
-                    return Err(Error::Key {
-                        path: for_file.to_path_buf(),
-                        problem: "the two passphrases typed differ (or are empty)".into(),
-                    });
+                    return Err(Error::at(
+                        for_file,
+                        Kind::Key("the two passphrases typed differ (or are empty)".into()),
+                    ));
                 }
                 return Ok(self
                     .cached
@@ -143,18 +142,31 @@ impl Passphrases {
     }
 }
 
+/// A passphrase prompt that failed (no terminal, or it was closed).
+fn read_from_terminal(source: std::io::Error) -> Error {
+    Error::at(
+        Location::Terminal,
+        Kind::Io {
+            action: "reading a passphrase",
+            source,
+        },
+    )
+}
+
 fn read_first_line(path: &Path) -> Result<Passphrase> {
     let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io(path, "reading", e))?);
-    let text = std::str::from_utf8(&bytes).map_err(|_| Error::Inputs {
-        path: path.to_path_buf(),
-        problem: "the passphrase file is not UTF-8 text".into(),
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::at(
+            path,
+            Kind::Inputs("the passphrase file is not UTF-8 text".into()),
+        )
     })?;
     let line = text.lines().next().unwrap_or("");
     if line.is_empty() {
-        return Err(Error::Inputs {
-            path: path.to_path_buf(),
-            problem: "the first line of the passphrase file is empty".into(),
-        });
+        return Err(Error::at(
+            path,
+            Kind::Inputs("the first line of the passphrase file is empty".into()),
+        ));
     }
     Ok(Passphrase::new(line.to_string()))
 }
@@ -166,10 +178,7 @@ pub(super) fn decrypt(
     block: &PemBlock,
     passphrase: &Passphrase,
 ) -> Result<(String, Zeroizing<Vec<u8>>)> {
-    let error = |problem: String| Error::Key {
-        path: path.to_path_buf(),
-        problem,
-    };
+    let error = |problem: String| Error::at(path, Kind::Key(problem));
     let wrong = || error("wrong passphrase (or a damaged key): cannot decrypt it".into());
     if block.label == super::ENCRYPTED_PKCS8_LABEL {
         let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(&block.der)

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use zeroize::Zeroizing;
 
-use crate::pki::error::{Error, Result};
+use crate::pki::error::{Error, Kind, Result};
 use crate::pki::pem::{PemBlock, PemFile};
 
 pub mod algorithm;
@@ -65,7 +65,7 @@ impl PrivateKey {
     pub fn generate(algorithm: KeyAlgorithm) -> Result<Self> {
         let mut keys = Self::generate_all(&[algorithm])?;
         keys.pop()
-            .ok_or_else(|| Error::crypto("generating a key", "no key"))
+            .ok_or_else(|| Error::bug("no key generated for the one asked for"))
     }
 
     /// Generates one key per entry, in order. The RSA prime searches of all the
@@ -85,11 +85,11 @@ impl PrivateKey {
             .iter()
             .map(|algorithm| {
                 Ok(match algorithm {
-                    KeyAlgorithm::Rsa(_) => PrivateKey::Rsa(Box::new(
-                        rsa_keys
-                            .next()
-                            .ok_or_else(|| Error::crypto("generating an RSA key", "no key"))?,
-                    )),
+                    KeyAlgorithm::Rsa(_) => {
+                        PrivateKey::Rsa(Box::new(rsa_keys.next().ok_or_else(|| {
+                            Error::bug("fewer RSA keys generated than asked for")
+                        })?))
+                    }
                     KeyAlgorithm::EcdsaP256 => {
                         PrivateKey::P256(p256::SecretKey::generate_from_rng(&mut rng).into())
                     }
@@ -205,10 +205,8 @@ impl PrivateKey {
         if block.label == ENCRYPTED_PKCS8_LABEL || block.is_encrypted() {
             let passphrase = passphrases.get(&file.path)?;
             let (label, der) = encrypted::decrypt(&file.path, block, passphrase)?;
-            return decode::private_key(&label, &der).map_err(|problem| Error::Key {
-                path: file.path.clone(),
-                problem,
-            });
+            return decode::private_key(&label, &der)
+                .map_err(|problem| Error::at(&file.path, Kind::Key(problem)));
         }
         Self::from_block(&file.path, block)
     }
@@ -217,18 +215,16 @@ impl PrivateKey {
     /// An encrypted block is refused: k3s cannot read it.
     pub fn from_block(path: &Path, block: &PemBlock) -> Result<Self> {
         if block.is_encrypted() || block.label == ENCRYPTED_PKCS8_LABEL {
-            return Err(Error::Key {
-                path: path.to_path_buf(),
-                problem: format!(
+            return Err(Error::at(
+                path,
+                Kind::Key(format!(
                     "the {} block is encrypted, and k3s reads this file in the clear",
                     block.label
-                ),
-            });
+                )),
+            ));
         }
-        decode::private_key(&block.label, &block.der).map_err(|problem| Error::Key {
-            path: path.to_path_buf(),
-            problem,
-        })
+        decode::private_key(&block.label, &block.der)
+            .map_err(|problem| Error::at(path, Kind::Key(problem)))
     }
 }
 
@@ -237,9 +233,11 @@ fn first_key_block(file: &PemFile) -> Result<&PemBlock> {
     file.blocks
         .iter()
         .find(|b| b.label.ends_with(PKCS8_LABEL))
-        .ok_or_else(|| Error::Key {
-            path: file.path.clone(),
-            problem: "no PRIVATE KEY block in the file".into(),
+        .ok_or_else(|| {
+            Error::at(
+                &file.path,
+                Kind::Key("no PRIVATE KEY block in the file".into()),
+            )
         })
 }
 

@@ -36,7 +36,7 @@ pub(crate) fn generate(bits: &[usize]) -> Result<Vec<rsa::RsaPrivateKey>> {
     let mut keys = Vec::with_capacity(bits.len());
     for &size in bits {
         let (Some(p), Some(q)) = (primes.next(), primes.next()) else {
-            return Err(Error::crypto("generating an RSA key", "missing primes"));
+            return Err(Error::bug("fewer primes found than RSA keys need"));
         };
         keys.push(assemble(size, p, q)?);
     }
@@ -93,9 +93,8 @@ fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
         handles
             .into_iter()
             .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::crypto("generating RSA primes", "a worker panicked"))
-                })
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::bug("a prime search worker panicked")))
             })
             .collect::<Result<Vec<()>>>()
     })?;
@@ -103,7 +102,7 @@ fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
         .map(|job| {
             job.found
                 .into_inner()
-                .ok_or_else(|| Error::crypto("generating RSA primes", "a search did not finish"))
+                .ok_or_else(|| Error::bug("a prime search did not finish"))
         })
         .collect()
 }
@@ -136,7 +135,7 @@ fn assemble(bits: usize, mut p: BoxedUint, mut q: BoxedUint) -> Result<rsa::RsaP
         let never = || false;
         let search = || {
             random_prime(half, &never)?
-                .ok_or_else(|| Error::crypto("searching a prime", "cancelled"))
+                .ok_or_else(|| Error::bug("an uncancellable prime search was cancelled"))
         };
         p = search()?;
         q = search()?;
