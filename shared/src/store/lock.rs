@@ -8,7 +8,7 @@
 //! holds the lock.
 //!
 //! Taking the lock also finishes whatever an interrupted run left there (see
-//! [`crate::store::commit`]): a run killed by SIGKILL or a power loss leaves its commit
+//! the `commit` module): a run killed by SIGKILL or a power loss leaves its commit
 //! journal, and the next run of any tool completes or undoes that commit before
 //! it does anything else.
 //!
@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
 
+use super::{fs, journal, recover};
 use crate::pki::error::{Error, Kind, Result};
-use crate::store::commit;
 
 /// How long a second run waits for the lock before refusing.
 pub const LOCK_WAIT: Duration = Duration::from_secs(5);
@@ -101,9 +101,9 @@ impl TargetLock {
                 if dry_run {
                     return Ok(lock);
                 }
-                lock.created.extend(commit::create_dirs(dir)?);
+                lock.created.extend(fs::create_dirs(dir)?);
             }
-            let fd = commit::open_dir(dir)?;
+            let fd = fs::open_dir(dir)?;
             loop {
                 match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
                     Ok(()) => break,
@@ -144,7 +144,7 @@ impl TargetLock {
         // Who holds the lock is a courtesy for the message of a waiting run.
         let _ = writeln!(std::fs::File::from(holder), "pid {pid} ({tool})");
         lock.fd = Some(fd);
-        lock.recovered = commit::recover(&lock)?;
+        lock.recovered = recover::recover(&lock)?;
         Ok(lock)
     }
 
@@ -196,7 +196,7 @@ pub fn report_notes(tool: &str, notes: &[String]) {
 pub fn recover_in<'a>(dirs: impl IntoIterator<Item = &'a Path>, tool: &str) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     for dir in dirs {
-        if commit::has_journal(dir) {
+        if journal::has_journal(dir) {
             notes.extend_from_slice(TargetLock::acquire(dir, tool, true)?.recovered());
         }
     }

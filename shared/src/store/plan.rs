@@ -1,6 +1,6 @@
 //! Plan, then apply: a run first builds every output file in memory, then one
 //! writer puts them on disk so that either every file lands or none does, even
-//! when the process is interrupted or killed (see [`crate::store::commit`]).
+//! when the process is interrupted or killed (see the `commit` module).
 //! Dry runs and manifests read the same plan.
 
 use std::fs;
