@@ -5,9 +5,11 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::checks::finding::{Checked, Finding, OrFail as _, Verdict, finding, settle};
+use crate::checks::{TOOL, recover};
 use crate::layout::service_key::ServiceKeyFile;
-use crate::layout::{CaSlot, Layout};
+use crate::layout::{CaSlot, DataDir, Layout, k3s};
 use crate::pki::cert::{Certificate, bundle_in};
+use crate::pki::error::Result;
 use crate::pki::keys::PrivateKey;
 use crate::pki::pem::PemFile;
 use crate::pki::verify::go_first_chain;
@@ -25,6 +27,19 @@ fn rotatable_files(layout: &Layout) -> Vec<String> {
 
 fn is_missing_or_empty(path: &Path) -> bool {
     std::fs::metadata(path).map_or(true, |m| m.len() == 0)
+}
+
+/// `staging_dir` against the current CAs of `data_dir` (k3s and RKE2 only),
+/// as `rotate-ca --path=<staging_dir>` will judge it, at `now`.
+pub fn check(data_dir: &DataDir, staging_dir: &Path, now: SystemTime) -> Result<Vec<Finding>> {
+    recover(data_dir, Some(staging_dir))?;
+    k3s::require(data_dir.layout(), TOOL)?;
+    Ok(check_staged(
+        data_dir.layout(),
+        staging_dir,
+        &data_dir.tls_dir(),
+        now,
+    ))
 }
 
 /// Checks a staging directory against the current tls directory as

@@ -12,9 +12,10 @@ use std::time::SystemTime;
 
 use crate::checks::finding::{Checked, Finding, OrFail as _, Verdict, finding, settle};
 use crate::checks::preflight::{self, PathCert, SigningCa};
+use crate::checks::recover;
 use crate::layout::custom_tree as files;
 use crate::layout::service_key::ServiceKeyFile;
-use crate::layout::{CaFiles, CaSlot, ClusterNames, Layout, SaSlot};
+use crate::layout::{CaFiles, CaSlot, ClusterFlags, ClusterNames, DataDir, Layout, SaSlot};
 use crate::pki::cert::{Certificate, read_bundle};
 use crate::pki::error::{Error, Result};
 use crate::pki::keys::{ENCRYPTED_PKCS8_LABEL, PrivateKey};
@@ -28,6 +29,19 @@ struct FoundCa {
     key: Option<PrivateKey>,
     /// The file its certificate was read from.
     source: String,
+}
+
+/// The tree in `cert_dir` laid out as `data_dir`'s product lays it out, for a
+/// cluster reached by the names `flags` add, at `now`.
+pub fn check(
+    data_dir: &DataDir,
+    cert_dir: &Path,
+    flags: ClusterFlags,
+    now: SystemTime,
+) -> Result<Vec<Finding>> {
+    recover(data_dir, None)?;
+    let layout = data_dir.layout();
+    check_custom_tree(cert_dir, layout, &flags.names(layout)?, now)
 }
 
 /// Checks the tree in `cert_dir` laid out as `layout`. An error means the
