@@ -244,13 +244,17 @@ fn row(file: PathBuf, index: usize, cert: &Certificate, now: SystemTime, warn: D
     }
 }
 
-/// The status of `cert` at `now` with a warning window of `warn`.
+/// The status of `cert` at `now` with a warning window of `warn`; a window
+/// that reaches past the end of time warns about every valid certificate.
 pub fn status(cert: &Certificate, now: SystemTime, warn: Duration) -> Status {
     if now < cert.not_before() {
         Status::NotYetValid
     } else if now > cert.not_after() {
         Status::Expired
-    } else if cert.not_after() < now + warn {
+    } else if now
+        .checked_add(warn)
+        .is_none_or(|limit| cert.not_after() < limit)
+    {
         Status::Warning
     } else {
         Status::Ok
@@ -446,7 +450,7 @@ pub fn check(
     let layout = data_dir.layout();
     let dir = dir.unwrap_or_else(|| data_dir.tls_dir());
     std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "reading directory", e))?;
-    let warn = Duration::from_secs(warn_days * 86_400);
+    let warn = Duration::from_secs(warn_days.saturating_mul(86_400));
     let found = match layout.expiry {
         ExpiryScheme::Scan { kubeconfigs } => Expiries::Scan(scan(&dir, now, warn, kubeconfigs)),
         ExpiryScheme::Kubeadm => Expiries::Kubeadm {
@@ -566,5 +570,17 @@ mod tests {
                 "zero.crt: is a character device, not a regular file"
             ]
         );
+    }
+
+    /// `--warn-days 99999999999999999` overflowed and panicked.
+    #[test]
+    fn a_warning_window_past_the_end_of_time_warns() {
+        let bundle =
+            testkit::workspace_root().join("fixtures/k3s-default/server/tls/server-ca.crt");
+        let cert = crate::pki::cert::read_bundle(&bundle).unwrap().remove(0);
+        let now = cert.not_before();
+        // What `check` makes of it: u64::MAX seconds.
+        let warn = Duration::from_secs(u64::MAX);
+        assert_eq!(status(&cert, now, warn), Status::Warning);
     }
 }
