@@ -2,13 +2,15 @@
 //! kubeadm's two tables, and kubeadm's own `check-expiration -o json`.
 //!
 //! Our JSON is built as a `serde_json::Value`, whose map sorts the keys: that
-//! order is the format. kubeadm's keeps Go's field order.
+//! order is the format. kubeadm's keeps Go's field order, so it is serialized
+//! from structs that mirror kubeadm's.
 
 use std::io::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::SystemTime;
 
+use serde::Serialize as _;
 use serde_json::json;
 
 use crate::checks::expiry::{
@@ -341,60 +343,83 @@ fn write_kubeadm_json(
     writeln!(out, "{document:#}")
 }
 
-/// kubeadm's own `check-expiration -o json`: its output.kubeadm.k8s.io/v1alpha3
-/// `CertificateExpirationInfo` as Go's `json.MarshalIndent(obj, "", "    ")`
-/// writes it (kubernetes/kubernetes cmd/kubeadm/app/apis/output/v1alpha3 and
-/// cmd/certs.go): fields in declaration order, `residualTime` in whole seconds
-/// (the Go duration divided by time.Second, so truncated toward zero), and for
-/// a missing file only its name and `missing` set (a zero time is `null`,
-/// `caName` omitted). A file that cannot be read (kubeadm stops there) is
-/// listed like a missing one but with `missing: false`, and named on stderr.
+/// kubeadm's `output.kubeadm.k8s.io/v1alpha3` `CertificateExpirationInfo`
+/// (kubernetes/kubernetes cmd/kubeadm/app/apis/output/v1alpha3), its fields
+/// in Go's declaration order, which is the order of kubeadm's JSON.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CertificateExpirationInfo<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    certificates: Vec<KubeadmCertificate<'a>>,
+    certificate_authorities: Vec<KubeadmCertificate<'a>>,
+}
+
+/// kubeadm's `Certificate` as its `certs check-expiration` fills it
+/// (cmd/kubeadm/app/cmd/certs.go): `residualTime` in whole seconds (the Go
+/// duration divided by time.Second, so truncated toward zero); for a missing
+/// file only its name and `missing` set (a zero time is `null`, `caName`
+/// omitted when empty).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KubeadmCertificate<'a> {
+    name: &'a str,
+    expiration_date: Option<String>,
+    residual_time: i64,
+    externally_managed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_name: Option<&'a str>,
+    missing: bool,
+}
+
+impl<'a> KubeadmCertificate<'a> {
+    fn list(named: &'a [Named], now: SystemTime) -> Vec<Self> {
+        named.iter().map(|n| Self::of(n, now)).collect()
+    }
+
+    /// A file that cannot be read (kubeadm stops there) is listed like a
+    /// missing one but with `missing: false`.
+    fn of(named: &'a Named, now: SystemTime) -> Self {
+        match &named.found {
+            Found::Read(row) => KubeadmCertificate {
+                name: named.name,
+                expiration_date: Some(format_time(row.not_after)),
+                residual_time: row.seconds_left(now),
+                externally_managed: named.externally_managed,
+                ca_name: named.ca_name,
+                missing: false,
+            },
+            Found::Missing | Found::Unreadable(_) => KubeadmCertificate {
+                name: named.name,
+                expiration_date: None,
+                residual_time: 0,
+                externally_managed: false,
+                ca_name: None,
+                missing: matches!(named.found, Found::Missing),
+            },
+        }
+    }
+}
+
+/// kubeadm's own `check-expiration -o json`, as Go's
+/// `json.MarshalIndent(obj, "", "    ")` writes it; a file that cannot be
+/// read is named on stderr.
 fn write_kubeadm_own_json(
     out: &mut impl Write,
     report: &KubeadmReport,
     now: SystemTime,
 ) -> io::Result<()> {
-    let quote = |text: &str| serde_json::Value::from(text).to_string();
-    let item = |named: &Named| -> String {
-        let mut fields = vec![("name", quote(named.name))];
-        match &named.found {
-            Found::Read(row) => {
-                fields.push(("expirationDate", quote(&format_time(row.not_after))));
-                fields.push(("residualTime", row.seconds_left(now).to_string()));
-                fields.push(("externallyManaged", named.externally_managed.to_string()));
-                fields.extend(named.ca_name.map(|ca| ("caName", quote(ca))));
-            }
-            Found::Missing | Found::Unreadable(_) => {
-                fields.push(("expirationDate", "null".into()));
-                fields.push(("residualTime", "0".into()));
-                fields.push(("externallyManaged", "false".into()));
-            }
-        }
-        fields.push(("missing", matches!(named.found, Found::Missing).to_string()));
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(key, value)| format!("            \"{key}\": {value}"))
-            .collect();
-        format!("        {{\n{}\n        }}", body.join(",\n"))
+    let info = CertificateExpirationInfo {
+        kind: "CertificateExpirationInfo",
+        api_version: "output.kubeadm.k8s.io/v1alpha3",
+        certificates: KubeadmCertificate::list(&report.certificates, now),
+        certificate_authorities: KubeadmCertificate::list(&report.authorities, now),
     };
-    let list = |items: &[Named]| items.iter().map(item).collect::<Vec<_>>().join(",\n");
-    writeln!(out, "{{")?;
-    writeln!(out, "    \"kind\": \"CertificateExpirationInfo\",")?;
-    writeln!(
-        out,
-        "    \"apiVersion\": \"output.kubeadm.k8s.io/v1alpha3\","
-    )?;
-    writeln!(
-        out,
-        "    \"certificates\": [\n{}\n    ],",
-        list(&report.certificates)
-    )?;
-    writeln!(
-        out,
-        "    \"certificateAuthorities\": [\n{}\n    ]",
-        list(&report.authorities)
-    )?;
-    writeln!(out, "}}")?;
+    let indent = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    info.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut *out, indent,
+    ))?;
+    writeln!(out)?;
     for named in report.certificates.iter().chain(&report.authorities) {
         if let Found::Unreadable(problem) = &named.found {
             eprintln!("{}: cannot read: {problem}", named.file.display());
