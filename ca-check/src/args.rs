@@ -7,12 +7,15 @@ use argh::FromArgs;
 use shared::checks::expiry::DEFAULT_WARN_DAYS;
 use shared::report::expiry::ExpiryFormat;
 
-/// Offline checks of k3s/RKE2 CA directories, before k3s or kubectl find out.
+/// Offline checks of a cluster's CA files, before the cluster or kubectl find
+/// out: rotate-ca staging dirs and join tokens (k3s, RKE2), certificate expiry
+/// and custom CA trees (k3s, RKE2, kubeadm, k0s).
 #[derive(FromArgs, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
-    note = "Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}), PRODUCT (default k3s);
-the flags win over them and come before the subcommand.",
+    note = "Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}, /etc/kubernetes for
+kubeadm, /var/lib/k0s for k0s), PRODUCT (default k3s); the flags win over them
+and come before the subcommand.",
     error_code(1, "a check ran and found problems (see each subcommand)"),
     error_code(
         2,
@@ -20,7 +23,8 @@ the flags win over them and come before the subcommand.",
     )
 )]
 pub struct Args {
-    /// data directory (default: $DATA_DIR, else /var/lib/rancher/$PRODUCT)
+    /// data directory (default: $DATA_DIR, else the product's:
+    /// /var/lib/rancher/$PRODUCT, /etc/kubernetes, /var/lib/k0s)
     #[argh(option)]
     pub data_dir: Option<PathBuf>,
 
@@ -41,8 +45,9 @@ pub enum Command {
     Tree(Tree),
 }
 
-/// Check a staging dir as `k3s certificate rotate-ca --path=<dir>` will: each
-/// file reused, OK, WARN or FAIL with the reason. Exit 1 on any FAIL.
+/// Check a staging dir as `k3s certificate rotate-ca --path=<dir>` will (k3s
+/// and RKE2 only): each file reused, OK, WARN or FAIL with the reason. Exit 1
+/// on any FAIL.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "staged")]
 pub struct Staged {
@@ -84,33 +89,42 @@ pub struct Expiry {
 }
 
 /// Print the k3s CA hash of server-ca.crt and whether server/token and
-/// server/agent-token carry it. Exit 1 if a token is stale or unreadable.
+/// server/agent-token carry it (k3s and RKE2 only). Exit 1 if a token is stale
+/// or unreadable.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "token")]
 pub struct Token {}
 
-/// Verify a custom CA tree, whoever made it (gen-custom-ca, the upstream script,
-/// openssl by hand): files present, bundles in order, every link of the chain
-/// (intermediate-ca.pem may hold a chain of any depth), keys match, key modes,
-/// and the pre-flight of gen-custom-ca: every certificate k3s issues, verified
-/// for a client that trusts only root-ca.pem (path length, name constraints,
-/// extended key usage, validity). Exit 1 on any FAIL.
+/// Verify a custom CA tree in the product's layout (k3s, RKE2, kubeadm or k0s),
+/// whoever made it (gen-custom-ca, the upstream script, openssl by hand): files
+/// present, bundles in order, every link of the chain (intermediate-ca.pem may
+/// hold a chain of any depth), keys match, key modes, and the pre-flight of
+/// gen-custom-ca: every certificate the product issues, verified for a client
+/// that trusts only root-ca.pem, or only the CA itself for kubeadm's and k0s's
+/// self-signed CAs (path length, name constraints, extended key usage,
+/// validity). Exit 1 on any FAIL.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "tree")]
 pub struct Tree {
-    /// the tls directory holding the tree
+    /// the certificate directory holding the tree ($DATA_DIR/server/tls for k3s
+    /// and RKE2, $DATA_DIR/pki for kubeadm and k0s)
     #[argh(positional)]
-    pub tls_dir: PathBuf,
+    pub cert_dir: PathBuf,
 
-    /// an extra name the cluster is reached by, as given to k3s --tls-san (repeatable)
+    /// an extra name the cluster is reached by, as given to k3s --tls-san
+    /// (kubeadm: apiServer.certSANs, k0s: spec.api.sans; repeatable)
     #[argh(option)]
     pub tls_san: Vec<String>,
 
-    /// the cluster domain, as given to k3s --cluster-domain (default cluster.local)
+    /// the cluster domain, as given to k3s --cluster-domain (kubeadm:
+    /// networking.dnsDomain, k0s: spec.network.clusterDomain; default
+    /// cluster.local)
     #[argh(option)]
     pub cluster_domain: Option<String>,
 
-    /// the service CIDR(s), as given to k3s --service-cidr (default 10.43.0.0/16)
+    /// the service CIDR(s), as given to k3s --service-cidr (kubeadm:
+    /// networking.serviceSubnet, k0s: spec.network.serviceCIDR; default
+    /// 10.43.0.0/16, kubeadm and k0s 10.96.0.0/12)
     #[argh(option)]
     pub service_cidr: Option<String>,
 

@@ -39,7 +39,7 @@ fn run(args: Args) -> Result<bool> {
                 node_names: tree.node_name,
                 node_ips: tree.node_ip,
             };
-            let findings = tree::check(&data_dir, &tree.tls_dir, flags, now)?;
+            let findings = tree::check(&data_dir, &tree.cert_dir, flags, now)?;
             let printed = report::findings::write(out, &findings);
             (!any_failed(&findings), printed)
         }
