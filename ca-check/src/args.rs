@@ -158,6 +158,22 @@ mod tests {
         assert!(parse(&["expiry", "--data-dir", "/d"]).is_err());
     }
 
+    /// argh refuses a bad `-o` (exit 2 through check_main), naming the formats.
+    #[test]
+    fn an_unknown_output_format_is_refused_with_the_formats() {
+        let Err(refused) = parse(&["expiry", "-o", "xml"]) else {
+            panic!("expected a refusal");
+        };
+        assert!(refused.status.is_err());
+        assert!(
+            refused
+                .output
+                .ends_with("'xml': unknown output format: use table, json or kubeadm-json\n"),
+            "{}",
+            refused.output
+        );
+    }
+
     #[test]
     fn version_needs_no_subcommand() {
         let parsed = shared::cli::parse::<Args>("ca-check", &["--version"]);
