@@ -10,13 +10,18 @@
 //! kubeadm gets its own report ([`kubeadm_report`]): the fixed list of
 //! `kubeadm certs check-expiration`, by kubeadm's names, with each
 //! certificate's CA, external-CA mode, and absent files as missing.
+//!
+//! [`check`] picks the report by the layout's [`ExpiryScheme`].
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::checks::recover;
 use crate::layout::kubeadm::{CERTIFICATES, KubeadmCa};
 use crate::layout::kubeconfig::Kubeconfig;
+use crate::layout::{DataDir, ExpiryScheme, Layout};
 use crate::pki::cert::{Certificate, bundle_in};
+use crate::pki::error::{Error, Result};
 use crate::pki::input;
 use crate::pki::pem::PemFile;
 
@@ -91,9 +96,9 @@ pub struct Problem {
     pub problem: String,
 }
 
-/// The whole report.
+/// The report of a scanned directory.
 #[derive(Debug, Default)]
-pub struct Report {
+pub struct ScanReport {
     /// Rows sorted by expiry, soonest first.
     pub rows: Vec<Row>,
     /// Unreadable certificate files.
@@ -102,7 +107,7 @@ pub struct Report {
     pub dynamic_cert: Option<Status>,
 }
 
-impl Report {
+impl ScanReport {
     /// Whether any certificate is expired or not yet valid.
     pub fn has_invalid(&self) -> bool {
         self.rows
@@ -118,8 +123,8 @@ impl Report {
 /// cannot make the walk endless; links to files are read like the files.
 /// `kubeconfigs` (paths relative to `dir`) are read for the client certificate
 /// they embed.
-pub fn scan(dir: &Path, now: SystemTime, warn: Duration, kubeconfigs: &[&str]) -> Report {
-    let mut report = Report::default();
+pub fn scan(dir: &Path, now: SystemTime, warn: Duration, kubeconfigs: &[&str]) -> ScanReport {
+    let mut report = ScanReport::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
         let entries = match std::fs::read_dir(&current) {
@@ -185,7 +190,7 @@ fn read_certificate_file(
     kubeconfig: bool,
     now: SystemTime,
     warn: Duration,
-    report: &mut Report,
+    report: &mut ScanReport,
 ) {
     match certificates_in(path, kubeconfig) {
         Ok(certs) => add_rows(relative(base, path), &certs, now, warn, report),
@@ -218,7 +223,7 @@ fn add_rows(
     certs: &[Certificate],
     now: SystemTime,
     warn: Duration,
-    report: &mut Report,
+    report: &mut ScanReport,
 ) {
     let listed = if certs[0].is_ca() { certs.len() } else { 1 };
     for (i, cert) in certs.iter().take(listed).enumerate() {
@@ -239,13 +244,17 @@ fn row(file: PathBuf, index: usize, cert: &Certificate, now: SystemTime, warn: D
     }
 }
 
-/// The status of `cert` at `now` with a warning window of `warn`.
+/// The status of `cert` at `now` with a warning window of `warn`; a window
+/// that reaches past the end of time warns about every valid certificate.
 pub fn status(cert: &Certificate, now: SystemTime, warn: Duration) -> Status {
     if now < cert.not_before() {
         Status::NotYetValid
     } else if now > cert.not_after() {
         Status::Expired
-    } else if cert.not_after() < now + warn {
+    } else if now
+        .checked_add(warn)
+        .is_none_or(|limit| cert.not_after() < limit)
+    {
         Status::Warning
     } else {
         Status::Ok
@@ -291,7 +300,7 @@ fn read_dynamic_cert(
     path: &Path,
     now: SystemTime,
     warn: Duration,
-    report: &mut Report,
+    report: &mut ScanReport,
 ) {
     let file = relative(base, path);
     let problem = |problem: String| Problem {
@@ -385,6 +394,77 @@ impl KubeadmReport {
         self.all()
             .any(|named| matches!(named.found, Found::Unreadable(_)))
     }
+}
+
+/// What `ca-check expiry` reports: the list the layout's [`ExpiryScheme`]
+/// makes, and what it was judged against.
+#[derive(Debug)]
+pub struct ExpiryReport {
+    /// The layout read.
+    pub layout: &'static Layout,
+    /// The certificate directory read.
+    pub directory: PathBuf,
+    /// When the certificates were judged.
+    pub checked_at: SystemTime,
+    /// Days before expiry that count as WARNING.
+    pub warn_days: u64,
+    /// The list.
+    pub found: Expiries,
+}
+
+/// The list of an [`ExpiryReport`], one kind per [`ExpiryScheme`].
+#[derive(Debug)]
+pub enum Expiries {
+    /// Every certificate under the directory.
+    Scan(ScanReport),
+    /// kubeadm's named certificates.
+    Kubeadm {
+        /// Where the kubeconfigs were read: the data dir.
+        kubeconfig_dir: PathBuf,
+        /// The certificates and CAs.
+        report: KubeadmReport,
+    },
+}
+
+impl ExpiryReport {
+    /// Whether no certificate is expired or not yet valid and every file
+    /// could be read.
+    pub fn passed(&self) -> bool {
+        match &self.found {
+            Expiries::Scan(report) => !report.has_invalid() && report.problems.is_empty(),
+            Expiries::Kubeadm { report, .. } => !report.has_invalid() && !report.has_problems(),
+        }
+    }
+}
+
+/// The expiry of the certificates in `dir` (default: `data_dir`'s cert dir),
+/// with a warning window of `warn_days`, at `now`; an error when `dir`
+/// cannot be read.
+pub fn check(
+    data_dir: &DataDir,
+    dir: Option<PathBuf>,
+    warn_days: u64,
+    now: SystemTime,
+) -> Result<ExpiryReport> {
+    recover(data_dir, None)?;
+    let layout = data_dir.layout();
+    let dir = dir.unwrap_or_else(|| data_dir.tls_dir());
+    std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "reading directory", e))?;
+    let warn = Duration::from_secs(warn_days.saturating_mul(86_400));
+    let found = match layout.expiry {
+        ExpiryScheme::Scan { kubeconfigs } => Expiries::Scan(scan(&dir, now, warn, kubeconfigs)),
+        ExpiryScheme::Kubeadm => Expiries::Kubeadm {
+            report: kubeadm_report(&dir, &data_dir.root, now, warn),
+            kubeconfig_dir: data_dir.root.clone(),
+        },
+    };
+    Ok(ExpiryReport {
+        layout,
+        directory: dir,
+        checked_at: now,
+        warn_days,
+        found,
+    })
 }
 
 /// What `kubeadm certs check-expiration --cert-dir <cert_dir>` lists, with
@@ -490,5 +570,17 @@ mod tests {
                 "zero.crt: is a character device, not a regular file"
             ]
         );
+    }
+
+    /// `--warn-days 99999999999999999` overflowed and panicked.
+    #[test]
+    fn a_warning_window_past_the_end_of_time_warns() {
+        let bundle =
+            testkit::workspace_root().join("fixtures/k3s-default/server/tls/server-ca.crt");
+        let cert = crate::pki::cert::read_bundle(&bundle).unwrap().remove(0);
+        let now = cert.not_before();
+        // What `check` makes of it: u64::MAX seconds.
+        let warn = Duration::from_secs(u64::MAX);
+        assert_eq!(status(&cert, now, warn), Status::Warning);
     }
 }

@@ -1,5 +1,7 @@
 //! Findings: what a check says about one file, with a verdict.
 
+use std::fmt::Display;
+
 /// The verdict on one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -47,6 +49,28 @@ pub(crate) fn finding(
         verdict,
         reason: reason.into(),
     }
+}
+
+/// A check of one file that a FAIL finding may cut short: `Err` is that
+/// finding (a file it needs could not be read), so `?` ends the check there.
+pub(crate) type Checked<T = Finding> = Result<T, Finding>;
+
+/// What reading a file (or any step a check needs) returned, or the FAIL
+/// finding about `file` with the error as its reason.
+pub(crate) trait OrFail<T> {
+    /// The value, or the FAIL finding that ends the check of `file`.
+    fn or_fail(self, file: &str) -> Checked<T>;
+}
+
+impl<T, E: Display> OrFail<T> for Result<T, E> {
+    fn or_fail(self, file: &str) -> Checked<T> {
+        self.map_err(|e| finding(file, Verdict::Fail, e.to_string()))
+    }
+}
+
+/// The finding a check reached, or the FAIL finding that cut it short.
+pub(crate) fn settle(checked: Checked) -> Finding {
+    checked.unwrap_or_else(|fail| fail)
 }
 
 /// Whether any finding fails.

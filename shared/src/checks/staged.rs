@@ -4,10 +4,12 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::checks::finding::{Finding, Verdict, finding};
+use crate::checks::finding::{Checked, Finding, OrFail as _, Verdict, finding, settle};
+use crate::checks::{TOOL, recover};
 use crate::layout::service_key::ServiceKeyFile;
-use crate::layout::{CaSlot, Layout};
+use crate::layout::{CaSlot, DataDir, Layout, k3s};
 use crate::pki::cert::{Certificate, bundle_in};
+use crate::pki::error::Result;
 use crate::pki::keys::PrivateKey;
 use crate::pki::pem::PemFile;
 use crate::pki::verify::go_first_chain;
@@ -25,6 +27,19 @@ fn rotatable_files(layout: &Layout) -> Vec<String> {
 
 fn is_missing_or_empty(path: &Path) -> bool {
     std::fs::metadata(path).map_or(true, |m| m.len() == 0)
+}
+
+/// `staging_dir` against the current CAs of `data_dir` (k3s and RKE2 only),
+/// as `rotate-ca --path=<staging_dir>` will judge it, at `now`.
+pub fn check(data_dir: &DataDir, staging_dir: &Path, now: SystemTime) -> Result<Vec<Finding>> {
+    recover(data_dir, Some(staging_dir))?;
+    k3s::require(data_dir.layout(), TOOL)?;
+    Ok(check_staged(
+        data_dir.layout(),
+        staging_dir,
+        &data_dir.tls_dir(),
+        now,
+    ))
 }
 
 /// Checks a staging directory against the current tls directory as
@@ -66,11 +81,11 @@ pub fn check_staged(
     for ca in layout.cas {
         findings.extend(check_staged_ca(layout, ca, &staged_tls, current_tls, now));
     }
-    findings.push(check_staged_service_key(
+    findings.push(settle(check_staged_service_key(
         layout.service_account.key_file(),
         &staged_tls,
         current_tls,
-    ));
+    )));
     findings.extend(partial_staging(layout, &staged_tls));
     findings
 }
@@ -194,15 +209,12 @@ fn check_staged_ca(
     let (crt, key) = (staged_tls.join(&crt_name), staged_tls.join(&key_name));
     let (crt_staged, key_staged) = (!is_missing_or_empty(&crt), !is_missing_or_empty(&key));
     let read_bundle = read_bundle_as_go;
-    let current = match read_bundle(&current_tls.join(&crt_name)) {
+    let current = match read_bundle(&current_tls.join(&crt_name))
+        .map_err(|e| format!("current bundle unreadable: {e}"))
+        .or_fail(&crt_name)
+    {
         Ok(certs) => certs,
-        Err(e) => {
-            return vec![finding(
-                &crt_name,
-                Verdict::Fail,
-                format!("current bundle unreadable: {e}"),
-            )];
-        }
+        Err(fail) => return vec![fail],
     };
     let reused = |name: &str| {
         finding(
@@ -241,7 +253,7 @@ fn check_staged_ca(
     } else {
         (current_tls.join(&key_name), "the CURRENT key file's")
     };
-    let mut checked = key_finding(&key_name, &key_path, &bundle, key_origin);
+    let mut checked = settle(key_finding(&key_name, &key_path, &bundle, key_origin));
     if !key_staged && checked.verdict != Verdict::Fail {
         checked.verdict = Verdict::Reused;
     }
@@ -322,26 +334,20 @@ pub(crate) fn bundle_finding(
 
 /// `tls.LoadX509KeyPair`: the first key must belong to the first certificate.
 /// `origin` says whose first key it is, for the message.
-fn key_finding(name: &str, key: &Path, bundle: &[Certificate], origin: &str) -> Finding {
+fn key_finding(name: &str, key: &Path, bundle: &[Certificate], origin: &str) -> Checked {
     let first_cert = &bundle[0];
     let needs_root_key = bundle.get(1).is_some_and(|c| c.subject() == c.issuer());
-    let file = match PemFile::read(key) {
-        Ok(file) => file,
-        Err(e) => return finding(name, Verdict::Fail, e.to_string()),
-    };
-    let first = match PrivateKey::first_in(&file) {
-        Ok(k) => k,
-        Err(e) => return finding(name, Verdict::Fail, e.to_string()),
-    };
+    let file = PemFile::read(key).or_fail(name)?;
+    let first = PrivateKey::first_in(&file).or_fail(name)?;
     if !first.matches(first_cert.public_key()).unwrap_or(false) {
-        return finding(
+        return Err(finding(
             name,
             Verdict::Fail,
             format!(
                 "{origin} first key does not belong to the first certificate of the bundle (\"{}\")",
                 first_cert.subject_cn()
             ),
-        );
+        ));
     }
     // The next rotation reads the 2nd key as the old root's: every key must parse.
     let mut keys = 0;
@@ -352,16 +358,16 @@ fn key_finding(name: &str, key: &Path, bundle: &[Certificate], origin: &str) -> 
     {
         keys += 1;
         if let Err(e) = PrivateKey::from_block(key, block) {
-            return finding(
+            return Err(finding(
                 name,
                 Verdict::Fail,
                 format!("key #{keys} cannot be parsed, so the next rotation fails on it: {e}"),
-            );
+            ));
         }
     }
     // After a default-CA rotation the 2nd certificate is the new self-signed root:
     // its key must follow, or the next rotation has nothing to cross-sign with.
-    if keys < 2 && needs_root_key {
+    Ok(if keys < 2 && needs_root_key {
         finding(
             name,
             Verdict::Warn,
@@ -373,36 +379,30 @@ fn key_finding(name: &str, key: &Path, bundle: &[Certificate], origin: &str) -> 
             Verdict::Ok,
             "its first key matches the first certificate",
         )
-    }
+    })
 }
 
-fn check_staged_service_key(key_file: &str, staged_tls: &Path, current_tls: &Path) -> Finding {
+fn check_staged_service_key(key_file: &str, staged_tls: &Path, current_tls: &Path) -> Checked {
     let staged = staged_tls.join(key_file);
     if is_missing_or_empty(&staged) {
-        return finding(
+        return Ok(finding(
             key_file,
             Verdict::Reused,
             "not staged: the current keys are kept",
-        );
+        ));
     }
-    let new = match ServiceKeyFile::read(&staged) {
-        Ok(f) => f,
-        Err(e) => return finding(key_file, Verdict::Fail, e.to_string()),
-    };
-    let current = match ServiceKeyFile::read(&current_tls.join(key_file)) {
-        Ok(f) => f,
-        Err(e) => {
-            return finding(
-                key_file,
-                Verdict::Fail,
-                format!("current file unreadable: {e}"),
-            );
-        }
-    };
+    let new = ServiceKeyFile::read(&staged).or_fail(key_file)?;
+    let current = ServiceKeyFile::read(&current_tls.join(key_file))
+        .map_err(|e| format!("current file unreadable: {e}"))
+        .or_fail(key_file)?;
     let Some(signing) = current.keys.first() else {
-        return finding(key_file, Verdict::Fail, "the current file holds no key");
+        return Err(finding(
+            key_file,
+            Verdict::Fail,
+            "the current file holds no key",
+        ));
     };
-    if new.contains(&signing.public_key_der) {
+    Ok(if new.contains(&signing.public_key_der) {
         finding(
             key_file,
             Verdict::Ok,
@@ -417,5 +417,5 @@ fn check_staged_service_key(key_file: &str, staged_tls: &Path, current_tls: &Pat
                 signing.fingerprint()
             ),
         )
-    }
+    })
 }

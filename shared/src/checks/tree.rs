@@ -10,12 +10,13 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::checks::finding::{Finding, Verdict, finding};
+use crate::checks::finding::{Checked, Finding, OrFail as _, Verdict, finding, settle};
 use crate::checks::preflight::{self, PathCert, SigningCa};
+use crate::checks::recover;
 use crate::layout::custom_tree as files;
 use crate::layout::service_key::ServiceKeyFile;
-use crate::layout::{CaFiles, CaSlot, ClusterNames, Layout, SaSlot};
-use crate::pki::cert::{Certificate, bundle_in};
+use crate::layout::{CaFiles, CaSlot, ClusterFlags, ClusterNames, DataDir, Layout, SaSlot};
+use crate::pki::cert::{Certificate, read_bundle};
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::keys::{ENCRYPTED_PKCS8_LABEL, PrivateKey};
 use crate::pki::pem::PemFile;
@@ -28,6 +29,19 @@ struct FoundCa {
     key: Option<PrivateKey>,
     /// The file its certificate was read from.
     source: String,
+}
+
+/// The tree in `cert_dir` laid out as `data_dir`'s product lays it out, for a
+/// cluster reached by the names `flags` add, at `now`.
+pub fn check(
+    data_dir: &DataDir,
+    cert_dir: &Path,
+    flags: ClusterFlags,
+    now: SystemTime,
+) -> Result<Vec<Finding>> {
+    recover(data_dir, None)?;
+    let layout = data_dir.layout();
+    check_custom_tree(cert_dir, layout, &flags.names(layout)?, now)
 }
 
 /// Checks the tree in `cert_dir` laid out as `layout`. An error means the
@@ -67,7 +81,10 @@ pub fn check_custom_tree(
             found.push(ca);
         }
     }
-    findings.push(service_account_finding(cert_dir, layout.service_account));
+    findings.push(settle(service_account_finding(
+        cert_dir,
+        layout.service_account,
+    )));
     if !self_signed && anchors.is_none() {
         return Ok(findings);
     }
@@ -137,17 +154,24 @@ fn chain_name(index: usize) -> String {
 }
 
 fn read_certs(dir: &Path, name: &str, findings: &mut Vec<Finding>) -> Option<Vec<Certificate>> {
-    match PemFile::read(&dir.join(name)).and_then(|f| bundle_in(&f)) {
-        Ok(certs) => Some(certs),
-        Err(e) => {
-            findings.push(finding(
-                name,
-                Verdict::Fail,
-                relative_message(&e.to_string(), dir),
-            ));
-            None
-        }
-    }
+    read_in(dir, name, read_bundle)
+        .map_err(|fail| findings.push(fail))
+        .ok()
+}
+
+/// `read` of the file `name` in `dir`, or the FAIL finding about it, whose
+/// message names the file relative to `dir` as the findings do.
+fn read_in<T>(dir: &Path, name: &str, read: impl FnOnce(&Path) -> Result<T>) -> Checked<T> {
+    let prefix = format!("{}/", dir.display());
+    read(&dir.join(name))
+        .map_err(|e| {
+            let message = e.to_string();
+            message
+                .strip_prefix(&prefix)
+                .unwrap_or(&message)
+                .to_string()
+        })
+        .or_fail(name)
 }
 
 /// One CA of the layout: its certificate file(s) as the layout writes them,
@@ -205,37 +229,15 @@ fn check_ca(
 
 /// The service-account keys: k3s's `service.key` (every block a key), or
 /// kubeadm's and k0s's `sa.key` with `sa.pub` starting with its public key.
-fn service_account_finding(cert_dir: &Path, slot: SaSlot) -> Finding {
-    match slot {
-        SaSlot::KeyFile(name) => match ServiceKeyFile::read(&cert_dir.join(name)) {
-            Ok(file) => mode_finding(cert_dir, name, format!("{} key(s)", file.keys.len())),
-            Err(e) => finding(
-                name,
-                Verdict::Fail,
-                relative_message(&e.to_string(), cert_dir),
-            ),
-        },
+fn service_account_finding(cert_dir: &Path, slot: SaSlot) -> Checked {
+    Ok(match slot {
+        SaSlot::KeyFile(name) => {
+            let file = read_in(cert_dir, name, ServiceKeyFile::read)?;
+            mode_finding(cert_dir, name, format!("{} key(s)", file.keys.len()))
+        }
         SaSlot::Pair { key, public } => {
-            let signing = match ServiceKeyFile::read(&cert_dir.join(key)) {
-                Ok(file) => file,
-                Err(e) => {
-                    return finding(
-                        key,
-                        Verdict::Fail,
-                        relative_message(&e.to_string(), cert_dir),
-                    );
-                }
-            };
-            let verify = match ServiceKeyFile::read_verify_keys(&cert_dir.join(public)) {
-                Ok(file) => file,
-                Err(e) => {
-                    return finding(
-                        public,
-                        Verdict::Fail,
-                        relative_message(&e.to_string(), cert_dir),
-                    );
-                }
-            };
+            let signing = read_in(cert_dir, key, ServiceKeyFile::read)?;
+            let verify = read_in(cert_dir, public, ServiceKeyFile::read_verify_keys)?;
             let signs = signing.signing_key().map(|k| &k.public_key_der);
             if signs.is_some() && verify.keys.first().map(|k| &k.public_key_der) == signs {
                 mode_finding(
@@ -256,7 +258,7 @@ fn service_account_finding(cert_dir: &Path, slot: SaSlot) -> Finding {
                 )
             }
         }
-    }
+    })
 }
 
 /// The pre-flight of `gen-custom-ca`, as findings: FAIL for what clients that
@@ -331,11 +333,6 @@ fn preflight_findings(
     Ok(findings)
 }
 
-fn relative_message(message: &str, dir: &Path) -> String {
-    let prefix = format!("{}/", dir.display());
-    message.strip_prefix(&prefix).unwrap_or(message).to_string()
-}
-
 fn ca_finding(name: &str, cert: &Certificate, issuer: &Certificate, now: SystemTime) -> Finding {
     if let Err(e) = cert.require_usable_ca(Path::new(name), now) {
         return finding(name, Verdict::Fail, e.to_string());
@@ -373,16 +370,8 @@ fn check_bundle_order(
     expected: &[&Certificate],
     findings: &mut Vec<Finding>,
 ) {
-    let certs = match PemFile::read(&tls_dir.join(name)).and_then(|f| bundle_in(&f)) {
-        Ok(certs) => certs,
-        Err(e) => {
-            findings.push(finding(
-                name,
-                Verdict::Fail,
-                relative_message(&e.to_string(), tls_dir),
-            ));
-            return;
-        }
+    let Some(certs) = read_certs(tls_dir, name, findings) else {
+        return;
     };
     let names = |certs: &mut dyn Iterator<Item = &Certificate>| {
         certs
@@ -418,7 +407,7 @@ fn leaf_key_finding(
     name: &str,
     cert: &Certificate,
 ) -> (Finding, Option<PrivateKey>) {
-    match PrivateKey::read_first(&tls_dir.join(name)) {
+    match read_in(tls_dir, name, PrivateKey::read_first) {
         Ok(key) if key.matches(cert.public_key()).unwrap_or(false) => (
             mode_finding(tls_dir, name, format!("matches \"{}\"", cert.subject_cn())),
             Some(key),
@@ -431,14 +420,7 @@ fn leaf_key_finding(
             ),
             None,
         ),
-        Err(e) => (
-            finding(
-                name,
-                Verdict::Fail,
-                relative_message(&e.to_string(), tls_dir),
-            ),
-            None,
-        ),
+        Err(fail) => (fail, None),
     }
 }
 

@@ -42,6 +42,38 @@ pub struct ClusterNames {
     pub node_ips: Vec<IpAddr>,
 }
 
+/// The flags that add to a layout's cluster names, as given: k3s's
+/// `--tls-san`, `--cluster-domain`, `--service-cidr`, `--node-name` and
+/// `--node-ip`.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterFlags {
+    /// `--tls-san`.
+    pub tls_sans: Vec<String>,
+    /// `--cluster-domain`.
+    pub cluster_domain: Option<String>,
+    /// `--service-cidr`.
+    pub service_cidr: Option<String>,
+    /// `--node-name`.
+    pub node_names: Vec<String>,
+    /// `--node-ip`.
+    pub node_ips: Vec<IpAddr>,
+}
+
+impl ClusterFlags {
+    /// `layout`'s cluster names with these flags applied (see
+    /// [`ClusterNames::with_flags`] and [`ClusterNames::with_nodes`]).
+    pub fn names(self, layout: &super::Layout) -> Result<ClusterNames> {
+        layout
+            .cluster_names()
+            .with_flags(
+                self.tls_sans,
+                self.cluster_domain,
+                self.service_cidr.as_deref(),
+            )?
+            .with_nodes(layout, self.node_names, self.node_ips)
+    }
+}
+
 impl ClusterNames {
     /// k3s's defaults: no extra names, `cluster.local`, `10.43.0.0/16`.
     pub fn k3s_default() -> Self {

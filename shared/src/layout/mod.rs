@@ -33,7 +33,9 @@ pub mod kubeconfig;
 mod product;
 pub mod service_key;
 
-pub use cluster::{ClusterNames, LEAF_VALIDITY_DAYS, LeafSpec, kubernetes_service_sans};
+pub use cluster::{
+    ClusterFlags, ClusterNames, LEAF_VALIDITY_DAYS, LeafSpec, kubernetes_service_sans,
+};
 pub use data_dir::DataDir;
 pub use product::Product;
 

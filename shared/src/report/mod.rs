@@ -1,3 +1,8 @@
 //! Reports: the typed results of runs and checks rendered for people (text,
 //! tables) and for programs (JSON). The binaries print what these return;
-//! nothing here decides anything.
+//! nothing here judges a file, though a format may refuse a report it has no
+//! form for.
+
+pub mod expiry;
+pub mod findings;
+pub mod token;

@@ -1,0 +1,195 @@
+//! ca-check's command line: what each subcommand takes, and its help.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use argh::FromArgs;
+use shared::checks::expiry::DEFAULT_WARN_DAYS;
+use shared::report::expiry::ExpiryFormat;
+
+/// Offline checks of a cluster's CA files, before the cluster or kubectl find
+/// out: rotate-ca staging dirs and join tokens (k3s, RKE2), certificate expiry
+/// and custom CA trees (k3s, RKE2, kubeadm, k0s).
+#[derive(FromArgs, Debug)]
+#[argh(
+    help_triggers("-h", "--help"),
+    note = "Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}, /etc/kubernetes for
+kubeadm, /var/lib/k0s for k0s), PRODUCT (default k3s); the flags win over them
+and come before the subcommand.",
+    error_code(1, "a check ran and found problems (see each subcommand)"),
+    error_code(
+        2,
+        "a check could not run: bad arguments, or a directory or file it needs is unreadable"
+    )
+)]
+pub struct Args {
+    /// data directory (default: $DATA_DIR, else the product's:
+    /// /var/lib/rancher/$PRODUCT, /etc/kubernetes, /var/lib/k0s)
+    #[argh(option)]
+    pub data_dir: Option<PathBuf>,
+
+    /// product: k3s, rke2, kubeadm or k0s (default: $PRODUCT, else k3s)
+    #[argh(option)]
+    pub product: Option<String>,
+
+    #[argh(subcommand)]
+    pub command: Command,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Staged(Staged),
+    Expiry(Expiry),
+    Token(Token),
+    Tree(Tree),
+}
+
+/// Check a staging dir as `k3s certificate rotate-ca --path=<dir>` will (k3s
+/// and RKE2 only): each file reused, OK, WARN or FAIL with the reason. Exit 1
+/// on any FAIL.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "staged")]
+pub struct Staged {
+    /// the directory given to rotate-ca --path (files are read from its tls/)
+    #[argh(positional)]
+    pub staging_dir: PathBuf,
+}
+
+/// List every certificate under DIR (default: the layout's cert dir,
+/// $DATA_DIR/server/tls or $DATA_DIR/pki) by expiry: file, subject, issuer,
+/// usages, CA or leaf, expiry, time left, status. kubeadm: the certificates of
+/// `kubeadm certs check-expiration`, by its names (kubeconfigs read from
+/// $DATA_DIR). Exit 1 if a certificate is EXPIRED or NOT YET VALID, or a
+/// certificate file cannot be read; WARNING and missing files do not change it.
+#[derive(FromArgs, Debug)]
+#[argh(
+    subcommand,
+    name = "expiry",
+    note = "JSON (-o json): {{\"directory\", \"checked_at\", \"warn_days\", \"certificates\": [{{\"file\",
+\"index\", \"subject\", \"issuer\", \"usages\", \"ca\", \"not_after\", \"seconds_left\",
+\"status\"}}], \"problems\": [{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null}}.
+kubeadm adds \"name\", \"ca_name\", \"externally_managed\", \"missing\" to each item, lists
+its CAs in \"certificate_authorities\" and has \"kubeconfig_directory\" instead of
+\"dynamic_cert\". -o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
+Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID."
+)]
+pub struct Expiry {
+    /// the certificate directory (scanned recursively; kubeadm: its --cert-dir)
+    #[argh(positional)]
+    pub dir: Option<PathBuf>,
+
+    /// days before expiry that count as WARNING (default 120, when k3s renews)
+    #[argh(option, default = "DEFAULT_WARN_DAYS")]
+    pub warn_days: u64,
+
+    /// output: table (default), json, or kubeadm-json (kubeadm's own JSON)
+    #[argh(option, short = 'o', default = "ExpiryFormat::Table")]
+    pub output: ExpiryFormat,
+}
+
+/// Print the k3s CA hash of server-ca.crt and whether server/token and
+/// server/agent-token carry it (k3s and RKE2 only). Exit 1 if a token is stale
+/// or unreadable.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "token")]
+pub struct Token {}
+
+/// Verify a custom CA tree in the product's layout (k3s, RKE2, kubeadm or k0s),
+/// whoever made it (gen-custom-ca, the upstream script, openssl by hand): files
+/// present, bundles in order, every link of the chain (intermediate-ca.pem may
+/// hold a chain of any depth), keys match, key modes, and the pre-flight of
+/// gen-custom-ca: every certificate the product issues, verified for a client
+/// that trusts only root-ca.pem, or only the CA itself for kubeadm's and k0s's
+/// self-signed CAs (path length, name constraints, extended key usage,
+/// validity). Exit 1 on any FAIL.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "tree")]
+pub struct Tree {
+    /// the certificate directory holding the tree ($DATA_DIR/server/tls for k3s
+    /// and RKE2, $DATA_DIR/pki for kubeadm and k0s)
+    #[argh(positional)]
+    pub cert_dir: PathBuf,
+
+    /// an extra name the cluster is reached by, as given to k3s --tls-san
+    /// (kubeadm: apiServer.certSANs, k0s: spec.api.sans; repeatable)
+    #[argh(option)]
+    pub tls_san: Vec<String>,
+
+    /// the cluster domain, as given to k3s --cluster-domain (kubeadm:
+    /// networking.dnsDomain, k0s: spec.network.clusterDomain; default
+    /// cluster.local)
+    #[argh(option)]
+    pub cluster_domain: Option<String>,
+
+    /// the service CIDR(s), as given to k3s --service-cidr (kubeadm:
+    /// networking.serviceSubnet, k0s: spec.network.serviceCIDR; default
+    /// 10.43.0.0/16, kubeadm and k0s 10.96.0.0/12)
+    #[argh(option)]
+    pub service_cidr: Option<String>,
+
+    /// a node's name, as given to k3s --node-name (repeatable, k3s and RKE2)
+    #[argh(option)]
+    pub node_name: Vec<String>,
+
+    /// a node's address, as given to k3s --node-ip (repeatable, k3s and RKE2)
+    #[argh(option)]
+    pub node_ip: Vec<IpAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, argh::EarlyExit> {
+        Args::from_args(&["ca-check"], args)
+    }
+
+    #[test]
+    fn global_options_come_before_the_subcommand() {
+        let args = parse(&["--data-dir", "/d", "expiry", "-o", "json", "/x"]).unwrap();
+        assert_eq!(args.data_dir, Some(PathBuf::from("/d")));
+        let Command::Expiry(expiry) = args.command else {
+            panic!("expected expiry");
+        };
+        assert_eq!(expiry.output, ExpiryFormat::Json);
+        assert_eq!(expiry.dir, Some(PathBuf::from("/x")));
+        assert_eq!(expiry.warn_days, DEFAULT_WARN_DAYS);
+        assert!(parse(&["expiry", "--data-dir", "/d"]).is_err());
+    }
+
+    /// argh refuses a bad `-o` (exit 2 through check_main), naming the formats.
+    #[test]
+    fn an_unknown_output_format_is_refused_with_the_formats() {
+        let Err(refused) = parse(&["expiry", "-o", "xml"]) else {
+            panic!("expected a refusal");
+        };
+        assert!(refused.status.is_err());
+        assert!(
+            refused
+                .output
+                .ends_with("'xml': unknown output format: use table, json or kubeadm-json\n"),
+            "{}",
+            refused.output
+        );
+    }
+
+    #[test]
+    fn version_needs_no_subcommand() {
+        let parsed = shared::cli::parse::<Args>("ca-check", &["--version"]);
+        let shared::cli::Parsed::Print(line) = parsed else {
+            panic!("expected the version, got {parsed:?}");
+        };
+        assert_eq!(line, shared::cli::version_line("ca-check"));
+    }
+
+    #[test]
+    fn staged_and_tree_need_their_directory() {
+        assert!(parse(&["staged"]).is_err());
+        assert!(parse(&["tree"]).is_err());
+        assert!(matches!(
+            parse(&["token"]).unwrap().command,
+            Command::Token(_)
+        ));
+    }
+}
