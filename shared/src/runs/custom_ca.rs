@@ -266,39 +266,42 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let (timestamp, not_before) = run_timestamp(options.now);
     let product = options.data_dir.product;
     let naming = Naming { not_before };
+    // The root and the intermediate alike: the one brought, or a new one on
+    // the run's next key, issued by the CA above it (the root by itself).
+    let mut shared_ca = |brought: Option<Ca>,
+                         what: &str,
+                         spec: &CaSpec,
+                         key_file: &str,
+                         issuer: Option<&Ca>|
+     -> Result<Ca> {
+        if let Some(ca) = brought {
+            return Ok(ca);
+        }
+        let key = next_key()?;
+        let (signer, above) = match issuer {
+            Some(issuer) => (signer_of(issuer)?, vec![&issuer.cert]),
+            None => (Signer::SelfSigned(&key), Vec::new()),
+        };
+        let cert = naming.issue(
+            &mut warnings,
+            &format!("{what} CA"),
+            &custom_cn(product, what, timestamp),
+            &key,
+            spec,
+            signer,
+            &above,
+        )?;
+        generated(cert, key, options, &tls_dir.join(key_file))
+    };
     let above = if shared_root {
-        let root = match brought.root {
-            Some(root) => root,
-            None => {
-                let key = next_key()?;
-                let cert = naming.issue(
-                    &mut warnings,
-                    "root CA",
-                    &custom_cn(product, "root", timestamp),
-                    &key,
-                    &options.root,
-                    Signer::SelfSigned(&key),
-                    &[],
-                )?;
-                generated(cert, key, options, &tls_dir.join(files::ROOT_KEY))?
-            }
-        };
-        let intermediate = match brought.intermediate {
-            Some(intermediate) => intermediate,
-            None => {
-                let key = next_key()?;
-                let cert = naming.issue(
-                    &mut warnings,
-                    "intermediate CA",
-                    &custom_cn(product, "intermediate", timestamp),
-                    &key,
-                    &options.intermediate,
-                    signer_of(&root)?,
-                    &[&root.cert],
-                )?;
-                generated(cert, key, options, &tls_dir.join(files::INTERMEDIATE_KEY))?
-            }
-        };
+        let root = shared_ca(brought.root, "root", &options.root, files::ROOT_KEY, None)?;
+        let intermediate = shared_ca(
+            brought.intermediate,
+            "intermediate",
+            &options.intermediate,
+            files::INTERMEDIATE_KEY,
+            Some(&root),
+        )?;
         Some((root, intermediate))
     } else {
         None
