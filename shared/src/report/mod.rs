@@ -3,3 +3,4 @@
 //! nothing here decides anything.
 
 pub mod custom_ca;
+pub mod sign_csr;
