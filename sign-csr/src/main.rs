@@ -3,24 +3,17 @@
 //! profile; otherwise one CSR or a directory of them with a named profile.
 //! Every CSR is checked first; one refusal and nothing is written.
 
-use std::io::{self, Write as _};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use argh::FromArgs;
-use shared::layout::ClusterNames;
-use shared::layout::Product;
-use shared::layout::kubeadm::DEFAULT_DATA_DIR;
-use shared::pki::cert::format_time;
-use shared::pki::error::{Error, Result, stdout_result};
-use shared::pki::keys::{PassphraseSource, Passphrases};
+use shared::cli::{Planned, finish};
+use shared::pki::error::Result;
+use shared::report;
 use shared::runs::sign_csr::{
-    CsrProfile, DEFAULT_DAYS, GenericTargets, KubeadmOptions, SignRun, SigningCa, plan_generic,
-    plan_kubeadm,
+    CsrProfile, GenericFlags, KubeadmFlags, SignCsrFlags, SignCsrRequest,
 };
-use shared::store::lock::TargetLock;
-use shared::store::plan::Outcome;
 
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
 /// (--product kubeadm), or any CSR with a server, client or peer profile.
@@ -124,178 +117,37 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<bool> {
     let now = shared::pki::clock::now()?;
-    let days = match args.days {
-        Some(0) => return Err(Error::usage("--days must be at least 1")),
-        days => days.unwrap_or(DEFAULT_DAYS),
+    let flags = SignCsrFlags {
+        product: args.product,
+        days: args.days,
+        password_file: args.password_file,
+        kubeadm: KubeadmFlags {
+            data_dir: args.data_dir,
+            node_name: args.node_name,
+            service_cidr: args.service_cidr,
+            dns_domain: args.dns_domain,
+            advertise_address: args.advertise_address,
+            allow_sans: args.allow_san,
+        },
+        generic: GenericFlags {
+            ca_cert: args.ca_cert,
+            ca_key: args.ca_key,
+            ca: args.ca,
+            profile: args.profile,
+            csr: args.csr,
+            out: args.out,
+        },
     };
-    let passphrases = Passphrases::new(PassphraseSource::from_flag(args.password_file.clone()));
-    match args.product.as_deref().map(Product::new).transpose()? {
-        Some(product) if product.layout().external_ca => kubeadm(args, days, passphrases, now),
-        Some(other) => Err(Error::usage(format!(
-            "--product {}: only kubeadm writes CSRs to sign; for a k3s or RKE2 CA use \
-             --ca <tls dir>/server-ca (or client-ca) with --profile and --csr",
-            other.name()
-        ))),
-        None => generic(args, days, passphrases, now),
-    }
-}
-
-fn kubeadm(
-    args: Args,
-    days: u32,
-    passphrases: Passphrases,
-    now: std::time::SystemTime,
-) -> Result<bool> {
-    if let Some(flag) = [
-        ("--ca-cert", args.ca_cert.is_some()),
-        ("--ca-key", args.ca_key.is_some()),
-        ("--ca", args.ca.is_some()),
-        ("--profile", args.profile.is_some()),
-        ("--csr", args.csr.is_some()),
-        ("--out", args.out.is_some()),
-    ]
-    .iter()
-    .find_map(|(flag, given)| given.then_some(flag))
-    {
-        return Err(Error::usage(format!(
-            "{flag} is for the generic mode; --product kubeadm finds its CSRs and CAs under --data-dir"
-        )));
-    }
-    let data_dir = args
-        .data_dir
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    let lock = TargetLock::acquire(&data_dir, TOOL, args.dry_run)?;
-    lock.report_recovered(TOOL);
-    let mut options = KubeadmOptions::new(data_dir.clone(), now);
-    options.days = days;
-    options.passphrases = passphrases;
-    options.node_name = args.node_name;
-    if let Some(domain) = args.dns_domain {
-        options.dns_domain = domain;
-    }
-    if let Some(cidr) = args.service_cidr {
-        options.service_ip = ClusterNames::service_ips_of(&cidr)?[0];
-    }
-    options.advertise_address = args.advertise_address;
-    options.allow_sans = args.allow_san;
-    let kubeadm = plan_kubeadm(&options)?;
-    let names = &kubeadm.names;
-    let mut context = format!(
-        "node name {}, DNS domain {}, service IP {}",
-        names.node_name, names.dns_domain, names.service_ip
-    );
-    if let Some(address) = names.advertise_address {
-        context.push_str(&format!(", advertise address {address}"));
-    }
-    finish(&kubeadm.run, &lock, args.dry_run, &data_dir, &context)
-}
-
-fn generic(
-    args: Args,
-    days: u32,
-    passphrases: Passphrases,
-    now: std::time::SystemTime,
-) -> Result<bool> {
-    for (flag, given) in [
-        ("--data-dir", args.data_dir.is_some()),
-        ("--node-name", args.node_name.is_some()),
-        ("--service-cidr", args.service_cidr.is_some()),
-        ("--dns-domain", args.dns_domain.is_some()),
-        ("--advertise-address", args.advertise_address.is_some()),
-        ("--allow-san", !args.allow_san.is_empty()),
-    ] {
-        if given {
-            return Err(Error::usage(format!("{flag} is for --product kubeadm")));
-        }
-    }
-    let (cert, key) = match (args.ca, args.ca_cert, args.ca_key) {
-        (Some(stem), None, None) => (with_extension(&stem, "crt"), with_extension(&stem, "key")),
-        (None, Some(cert), Some(key)) => (cert, key),
-        _ => {
-            return Err(Error::usage(
-                "give the CA as --ca DIR/STEM, or as --ca-cert FILE and --ca-key FILE",
-            ));
-        }
+    let request = SignCsrRequest::from_flags(flags)?;
+    let (lock, signing) = request.lock_and_plan(TOOL, now, args.dry_run)?;
+    let planned = Planned {
+        plan: &signing.run.plan,
+        warnings: &signing.run.warnings,
+        refusal: report::sign_csr::refusal(TOOL, &signing.run),
     };
-    let (Some(profile), Some(csr)) = (args.profile, args.csr) else {
-        return Err(Error::usage(
-            "give --profile server|client|peer and --csr FILE|DIR (or --product kubeadm)",
-        ));
-    };
-    let targets = GenericTargets::resolve(&csr, args.out.as_deref())?;
-    let lock = TargetLock::acquire(&targets.dir, TOOL, args.dry_run)?;
-    lock.report_recovered(TOOL);
-    let ca = SigningCa::load(&cert.display().to_string(), &cert, &key, &passphrases, now)?;
-    let run = plan_generic(&targets, &ca, profile, days, now)?;
-    let context = format!("profile {}", profile.name());
-    finish(&run, &lock, args.dry_run, &targets.dir, &context)
-}
-
-/// `DIR/STEM` + `.ext`, keeping dots already in the stem (`server-ca.crt`).
-fn with_extension(stem: &Path, ext: &str) -> PathBuf {
-    shared::layout::kubeadm::with_suffix(stem.to_path_buf(), &format!(".{ext}"))
-}
-
-/// Prints warnings and refusals; writes the plan when nothing was refused.
-fn finish(
-    run: &SignRun,
-    lock: &TargetLock,
-    dry_run: bool,
-    dir: &Path,
-    context: &str,
-) -> Result<bool> {
-    for warning in &run.warnings {
-        eprintln!("{TOOL}: warning: {warning}");
-    }
-    if !run.refused.is_empty() {
-        for refusal in &run.refused {
-            eprintln!("{TOOL}: error: {refusal}");
-        }
-        eprintln!(
-            "{TOOL}: nothing was written: {} of {} CSRs refused",
-            run.refused.len(),
-            run.refused.len() + run.signed.len()
-        );
-        return Ok(false);
-    }
-    let outcome = run.plan.write(lock, dry_run)?;
-    stdout_result(print_report(run, dir, context, &outcome))?;
-    Ok(true)
-}
-
-fn print_report(run: &SignRun, dir: &Path, context: &str, outcome: &Outcome<'_>) -> io::Result<()> {
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    let verb = if outcome.dry_run {
-        "would sign"
-    } else {
-        "signed"
-    };
-    writeln!(
-        out,
-        "{verb} {} CSR(s) in {} ({context}):",
-        run.signed.len(),
-        dir.display()
-    )?;
-    for signed in &run.signed {
-        let usages: Vec<&str> = signed.usages.iter().map(|u| u.name()).collect();
-        writeln!(
-            out,
-            "  {} -> {}\n    CA {}, subject \"{}\", {}, expires {}",
-            signed.csr.display(),
-            signed.out.display(),
-            signed.ca,
-            signed.subject,
-            usages.join("+"),
-            format_time(signed.not_after)
-        )?;
-        if !signed.sans.is_empty() {
-            let sans: Vec<String> = signed.sans.iter().map(ToString::to_string).collect();
-            writeln!(out, "    SANs {}", sans.join(", "))?;
-        }
-    }
-    writeln!(out)?;
-    write!(out, "{outcome}")?;
-    out.flush()
+    finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
+        report::sign_csr::write(out, &signing, outcome)
+    })
 }
 
 #[cfg(test)]

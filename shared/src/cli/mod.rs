@@ -3,7 +3,8 @@
 //! argh has no `--version`, and it parses before a tool sees any flag, so a tool
 //! with a required subcommand (`ca-check`) would refuse `ca-check --version`.
 //! [`main`] therefore answers `--version` from the raw arguments first, adds it to
-//! argh's help, and only then lets argh parse.
+//! argh's help, and only then lets argh parse. A writing tool ends its run
+//! with [`finish`].
 
 use std::io::{self, Write as _};
 use std::process::ExitCode;
@@ -12,6 +13,10 @@ use argh::TopLevelCommand;
 
 use crate::pki::error::{Result, stdout_result};
 use crate::pki::text::one_line;
+
+mod finish;
+
+pub use finish::{Planned, finish};
 
 /// The workspace version: every tool is versioned with the workspace, so this
 /// crate's version is each tool's.

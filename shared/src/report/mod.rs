@@ -3,6 +3,8 @@
 //! nothing here judges a file, though a format may refuse a report it has no
 //! form for.
 
+pub mod custom_ca;
 pub mod expiry;
 pub mod findings;
+pub mod sign_csr;
 pub mod token;

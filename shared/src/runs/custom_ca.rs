@@ -21,11 +21,13 @@
 //! verified as a client that trusts only the root does. On any finding nothing
 //! is written.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::checks::preflight::{self, PathCert, SigningCa};
 use crate::layout::custom_tree::{self as files, INTERMEDIATE, ROOT};
+use crate::layout::k3s::rotate_ca_command;
 use crate::layout::k3s::token::k3s_ca_hash_of;
 use crate::layout::kubeadm::discovery_hash;
 use crate::layout::service_key::ServiceKeyFile;
@@ -34,9 +36,10 @@ use crate::layout::{ClusterNames, JoinScheme, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
-use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey};
+use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey};
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
+use crate::store::lock::{TargetLock, lock_target};
 use crate::store::plan::Plan;
 
 /// What the user asked for.
@@ -89,6 +92,125 @@ impl CustomCaOptions {
             live_tls: None,
         }
     }
+
+    /// The options `flags` ask for on `data_dir`: the defaults of [`Self::new`]
+    /// with each flag given laid over them, refused when one makes no sense.
+    pub fn from_flags(data_dir: DataDir, now: SystemTime, flags: CustomCaFlags) -> Result<Self> {
+        let defaults = Self::new(data_dir, now);
+        let root = flags.root.over(defaults.root, "root")?;
+        let intermediate = flags
+            .intermediate
+            .over(defaults.intermediate, "intermediate")?;
+        let leaf_ca = flags.leaf_ca.over(defaults.leaf_ca, "leaf-ca")?;
+        let passphrases = Passphrases::new(PassphraseSource::from_flag(flags.password_file));
+        let data_dir = &defaults.data_dir;
+        // A staging tree is checked against the live one, when there is one.
+        let live_tls = if data_dir.stages_rotate_ca() {
+            let live = data_dir.at(flags
+                .live_data_dir
+                .unwrap_or_else(|| DataDir::default_root(data_dir.product)));
+            Some(live.tls_dir()).filter(|tls| tls.is_dir())
+        } else {
+            None
+        };
+        let cluster = defaults
+            .cluster
+            .with_flags(
+                flags.tls_sans,
+                flags.cluster_domain,
+                flags.service_cidr.as_deref(),
+            )?
+            .with_nodes(data_dir.layout(), flags.node_names, flags.node_ips)?;
+        Ok(CustomCaOptions {
+            force: flags.force,
+            root,
+            intermediate,
+            leaf_ca,
+            self_signed_cas: flags.self_signed_cas,
+            passphrases,
+            encrypt_keys: flags.encrypt_keys,
+            cluster,
+            live_tls,
+            ..defaults
+        })
+    }
+}
+
+/// What `gen-custom-ca`'s flags ask for, as typed values: nothing is
+/// defaulted or checked yet (see [`CustomCaOptions::from_flags`]).
+#[derive(Debug, Default)]
+pub struct CustomCaFlags {
+    /// `--root-algorithm`, `--root-days`.
+    pub root: CaFlags,
+    /// `--intermediate-algorithm`, `--intermediate-days`.
+    pub intermediate: CaFlags,
+    /// `--leaf-ca-algorithm`, `--leaf-ca-days`.
+    pub leaf_ca: CaFlags,
+    /// `--self-signed-cas`.
+    pub self_signed_cas: bool,
+    /// `--password-file`; without it the terminal is asked, when there is one.
+    pub password_file: Option<PathBuf>,
+    /// `--encrypt-keys`.
+    pub encrypt_keys: bool,
+    /// `--tls-san`, each.
+    pub tls_sans: Vec<String>,
+    /// `--cluster-domain`.
+    pub cluster_domain: Option<String>,
+    /// `--service-cidr`, as given (comma-separated CIDRs).
+    pub service_cidr: Option<String>,
+    /// `--node-name`, each.
+    pub node_names: Vec<String>,
+    /// `--node-ip`, each.
+    pub node_ips: Vec<IpAddr>,
+    /// `--live-data-dir`.
+    pub live_data_dir: Option<PathBuf>,
+    /// `--force`.
+    pub force: bool,
+}
+
+/// The key type and lifetime asked for one CA of the tree.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CaFlags {
+    /// `--X-algorithm`.
+    pub algorithm: Option<GeneratedKey>,
+    /// `--X-days`.
+    pub days: Option<u32>,
+}
+
+impl CaFlags {
+    /// `default` with what was asked laid over it; `flag` names the CA in the
+    /// flags (`root`, `leaf-ca`): a lifetime of zero days is refused.
+    fn over(self, default: CaSpec, flag: &str) -> Result<CaSpec> {
+        if self.days == Some(0) {
+            return Err(Error::usage(format!("--{flag}-days must be at least 1")));
+        }
+        Ok(CaSpec {
+            key: self.algorithm.map_or(default.key, GeneratedKey::algorithm),
+            validity_days: self.days.unwrap_or(default.validity_days),
+        })
+    }
+}
+
+/// `gen-custom-ca`: finishes commits interrupted anywhere under the data dir,
+/// locks it (`tool` names the holder), makes the options from `flags` and
+/// plans the tree. Keep the lock until the report is printed.
+pub fn lock_and_plan(
+    tool: &str,
+    data_dir: DataDir,
+    flags: CustomCaFlags,
+    now: SystemTime,
+    dry_run: bool,
+) -> Result<(TargetLock, CustomCaRun)> {
+    let written = data_dir.written_dirs();
+    let lock = lock_target(
+        written.iter().map(PathBuf::as_path),
+        &data_dir.root,
+        tool,
+        dry_run,
+    )?;
+    lock.report_recovered(tool);
+    let run = plan_custom_ca(&CustomCaOptions::from_flags(data_dir, now, flags)?)?;
+    Ok((lock, run))
 }
 
 /// Where a CA of the tree came from.
@@ -100,41 +222,70 @@ pub enum Origin {
     Reused(PathBuf),
 }
 
-/// How joining nodes will recognise the new CAs.
+/// How joining nodes will recognise the new CAs: one variant per
+/// [`JoinScheme`], holding all the report says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Join {
-    /// k3s's join-token CA hash of the planned `server-ca.crt`.
-    K3s {
+    /// [`JoinScheme::K3sToken`]: the join-token CA hash of the planned
+    /// `server-ca.crt`.
+    K3sToken {
         /// The hash (hex), as in `K10<hash>::`.
         ca_hash: String,
     },
-    /// kubeadm's `--discovery-token-ca-cert-hash` values, one per certificate
-    /// of the planned `ca.crt`.
-    Kubeadm {
+    /// [`JoinScheme::KubeadmDiscovery`]: the `--discovery-token-ca-cert-hash`
+    /// values, one per certificate of the planned `ca.crt`.
+    KubeadmDiscovery {
         /// `sha256:<hex>` each.
         discovery_hashes: Vec<String>,
+        /// The `--cert-dir` `kubeadm init` needs: the cert dir, unless it is
+        /// the default one kubeadm reads anyway.
+        cert_dir: Option<PathBuf>,
     },
-    /// k0s's pre-shared tokens are made from this planned file.
-    K0s {
-        /// `pki/ca.crt`.
+    /// [`JoinScheme::K0sPreShared`]: pre-shared tokens are made from `ca_cert`;
+    /// every controller starts with the same CA and service-account files.
+    K0sPreShared {
+        /// The planned `pki/ca.crt`.
         ca_cert: PathBuf,
+        /// The files every controller needs, relative to its cert dir.
+        shared_files: Vec<String>,
+        /// Where a controller reads them: the default data dir's cert dir.
+        controller_dir: PathBuf,
     },
 }
 
-/// What the run does with the service-account keys.
+/// What the run does with the service-account keys, in the layout's
+/// [`SaSlot`] (file names as the layout gives them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceAccount {
-    /// k3s: a new key first in `service.key`, this many existing keys after it.
+    /// [`SaSlot::KeyFile`] (k3s's `service.key`): a new key first, this many
+    /// existing keys after it.
     KeyFile {
+        /// The file.
+        file: &'static str,
         /// Existing keys kept.
         kept: usize,
     },
-    /// kubeadm and k0s: `sa.key` and `sa.pub` (its public key).
+    /// [`SaSlot::Pair`] (`sa.key` and `sa.pub`, its public key).
     Pair {
-        /// The brought `sa.key` reused (kubeadm and k0s reuse an existing one
-        /// too), or `None` for a new RSA-2048 key.
+        /// The signing key file.
+        key: &'static str,
+        /// The public key file.
+        public: &'static str,
+        /// The brought signing key reused (kubeadm and k0s reuse an existing
+        /// one too), or `None` for a new [`SERVICE_ACCOUNT_KEY`].
         reused: Option<PathBuf>,
     },
+}
+
+/// A staging tree of a layout that rotates with `rotate-ca --path` (see
+/// [`DataDir::stages_rotate_ca`]): how to load it and whether it will be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staging {
+    /// The `<product> certificate rotate-ca --path=...` command that loads it.
+    pub command: String,
+    /// What rotate-ca will say about it (`Ok`, or the reasons it will refuse),
+    /// checked against the live tls dir; `None` without one.
+    pub verdict: Option<std::result::Result<(), Vec<String>>>,
 }
 
 /// A planned custom CA tree and what to tell the user about it.
@@ -165,9 +316,8 @@ pub struct CustomCaRun {
     pub vault_files: Vec<PathBuf>,
     /// Things the user should know that do not stop the run.
     pub warnings: Vec<String>,
-    /// For a staging tree: what `k3s certificate rotate-ca` will say about it
-    /// (`Ok`, or the reasons it will refuse), checked against the live tls dir.
-    pub rotate_ca: Option<std::result::Result<(), Vec<String>>>,
+    /// For a staging tree: how to load it, and what `rotate-ca` will say.
+    pub staging: Option<Staging>,
     /// The live `service.key` carried forward into a staging tree, if any.
     pub service_key_carried: Option<PathBuf>,
 }
@@ -264,39 +414,42 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     let (timestamp, not_before) = run_timestamp(options.now);
     let product = options.data_dir.product;
     let naming = Naming { not_before };
+    // The root and the intermediate alike: the one brought, or a new one on
+    // the run's next key, issued by the CA above it (the root by itself).
+    let mut shared_ca = |brought: Option<Ca>,
+                         what: &str,
+                         spec: &CaSpec,
+                         key_file: &str,
+                         issuer: Option<&Ca>|
+     -> Result<Ca> {
+        if let Some(ca) = brought {
+            return Ok(ca);
+        }
+        let key = next_key()?;
+        let (signer, above) = match issuer {
+            Some(issuer) => (signer_of(issuer)?, vec![&issuer.cert]),
+            None => (Issuer::SelfSigned(&key), Vec::new()),
+        };
+        let cert = naming.issue(
+            &mut warnings,
+            &format!("{what} CA"),
+            &custom_cn(product, what, timestamp),
+            &key,
+            spec,
+            signer,
+            &above,
+        )?;
+        generated(cert, key, options, &tls_dir.join(key_file))
+    };
     let above = if shared_root {
-        let root = match brought.root {
-            Some(root) => root,
-            None => {
-                let key = next_key()?;
-                let cert = naming.issue(
-                    &mut warnings,
-                    "root CA",
-                    &custom_cn(product, "root", timestamp),
-                    &key,
-                    &options.root,
-                    Issuer::SelfSigned(&key),
-                    &[],
-                )?;
-                generated(cert, key, options, &tls_dir.join(files::ROOT_KEY))?
-            }
-        };
-        let intermediate = match brought.intermediate {
-            Some(intermediate) => intermediate,
-            None => {
-                let key = next_key()?;
-                let cert = naming.issue(
-                    &mut warnings,
-                    "intermediate CA",
-                    &custom_cn(product, "intermediate", timestamp),
-                    &key,
-                    &options.intermediate,
-                    signer_of(&root)?,
-                    &[&root.cert],
-                )?;
-                generated(cert, key, options, &tls_dir.join(files::INTERMEDIATE_KEY))?
-            }
-        };
+        let root = shared_ca(brought.root, "root", &options.root, files::ROOT_KEY, None)?;
+        let intermediate = shared_ca(
+            brought.intermediate,
+            "intermediate",
+            &options.intermediate,
+            files::INTERMEDIATE_KEY,
+            Some(&root),
+        )?;
         Some((root, intermediate))
     } else {
         None
@@ -402,7 +555,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
                 None => (new.as_bytes().to_vec(), 0),
             };
             plan.add_secret(in_tls(name), contents);
-            ServiceAccount::KeyFile { kept }
+            ServiceAccount::KeyFile { file: name, kept }
         }
         (SaSlot::Pair { key, public }, new) => {
             let (private, reused) = match (&reused_sa_key, new) {
@@ -416,7 +569,11 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
                 .signing_key()
                 .ok_or_else(|| Error::bug("the planned sa.key has no signing key"))?;
             plan.add_public(in_tls(public), signing.public_pem());
-            ServiceAccount::Pair { reused }
+            ServiceAccount::Pair {
+                key,
+                public,
+                reused,
+            }
         }
         (SaSlot::KeyFile(_), None) => {
             return Err(Error::bug("no new key for the planned service.key"));
@@ -425,18 +582,23 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
 
     let join_ca = in_tls(&format!("{}.crt", layout.join_ca));
     let join = match layout.join {
-        JoinScheme::K3sToken => Join::K3s {
+        JoinScheme::K3sToken => Join::K3sToken {
             ca_hash: k3s_ca_hash_of(&plan.planned_pem(&join_ca)?, options.now)?,
         },
-        JoinScheme::KubeadmDiscovery => Join::Kubeadm {
+        JoinScheme::KubeadmDiscovery => Join::KubeadmDiscovery {
             discovery_hashes: bundle_in(&plan.planned_pem(&join_ca)?)?
                 .iter()
                 .map(discovery_hash)
                 .collect::<Result<_>>()?,
+            cert_dir: (!options.data_dir.is_default()).then(|| tls_dir.clone()),
         },
-        JoinScheme::K0sPreShared => Join::K0s { ca_cert: join_ca },
+        JoinScheme::K0sPreShared => Join::K0sPreShared {
+            ca_cert: join_ca,
+            shared_files: shared_files(layout),
+            controller_dir: DataDir::default_root(product).join(layout.cert_dir),
+        },
     };
-    let rotate_ca = match &options.live_tls {
+    let verdict = match &options.live_tls {
         Some(live) if live.is_dir() => Some(rotate_ca_verdict(
             layout,
             &plan,
@@ -446,6 +608,10 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         )?),
         _ => None,
     };
+    let staging = options.data_dir.stages_rotate_ca().then(|| Staging {
+        command: rotate_ca_command(layout, &options.data_dir.cert_parent()),
+        verdict,
+    });
     let vault_files = [
         files::ROOT_PEM,
         files::ROOT_CRT,
@@ -478,7 +644,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         chain_files,
         vault_files,
         warnings,
-        rotate_ca,
+        staging,
         service_key_carried,
         layout,
     })
@@ -497,6 +663,21 @@ fn one_signing_key(file: ServiceKeyFile) -> Result<ServiceKeyFile> {
         ));
     }
     Ok(file)
+}
+
+/// The files every controller of the cluster must start with, relative to the
+/// cert dir: each CA's certificate and key, and the service-account files.
+fn shared_files(layout: &Layout) -> Vec<String> {
+    let service_account = match layout.service_account {
+        SaSlot::KeyFile(name) => vec![name],
+        SaSlot::Pair { key, public } => vec![key, public],
+    };
+    layout
+        .cas
+        .iter()
+        .flat_map(|ca| [layout.cert_file(ca), layout.key_file(ca)])
+        .chain(service_account.into_iter().map(str::to_string))
+        .collect()
 }
 
 /// The CN of a custom tree's root or intermediate: `k3s-root-ca@1700000000`.
@@ -927,5 +1108,42 @@ fn signer_of(ca: &Ca) -> Result<Issuer<'_>> {
             key,
         }),
         None => Err(Error::bug("the issuing CA has no key")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flag lays over the default only what it names; zero days is refused
+    /// with the flag's name.
+    #[test]
+    fn ca_flags_lay_over_the_defaults() {
+        let asked = CaFlags {
+            algorithm: Some(GeneratedKey::ECDSA_P256),
+            days: None,
+        };
+        assert_eq!(
+            asked.over(ROOT, "root").unwrap(),
+            CaSpec {
+                key: KeyAlgorithm::EcdsaP256,
+                validity_days: ROOT.validity_days,
+            }
+        );
+        let zero = CaFlags {
+            algorithm: None,
+            days: Some(0),
+        };
+        let refused = zero.over(ROOT, "leaf-ca").unwrap_err().to_string();
+        assert_eq!(refused, "--leaf-ca-days must be at least 1");
+    }
+
+    /// kubeadm and k0s controllers share every CA and both service-account files.
+    #[test]
+    fn every_controller_shares_the_cas_and_the_service_account_files() {
+        let files = shared_files(Product::K0s.layout());
+        assert_eq!(files.first().map(String::as_str), Some("ca.crt"));
+        assert_eq!(&files[files.len() - 2..], ["sa.key", "sa.pub"]);
+        assert_eq!(files.len(), 2 * 3 + 2);
     }
 }

@@ -10,6 +10,9 @@
 //! - generic ([`plan_generic`]): one CSR or a directory of them, one CA, one
 //!   [`CsrProfile`].
 //!
+//! The tool's flags pick the mode ([`SignCsrRequest::from_flags`]), which then
+//! locks what it writes and plans ([`SignCsrRequest::lock_and_plan`]).
+//!
 //! Either way the CSR only proposes a subject, a key and names (see
 //! [`crate::pki::csr`]); usages and validity come from the profile, and a
 //! certificate never outlives its CA. Every CSR is checked before anything is
@@ -25,14 +28,16 @@ use crate::layout::kubeadm::{
     self, CERTIFICATES, KubeadmCa, KubeadmCert, KubeadmNames, Names, with_suffix,
 };
 use crate::layout::kubeconfig::Kubeconfig;
+use crate::layout::{ClusterNames, Layout, Product};
 use crate::pki::cert::{Certificate, format_time, read_bundle};
 use crate::pki::constraints::Usage;
 use crate::pki::csr::Csr;
 use crate::pki::error::{CsrProblem, Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
-use crate::pki::keys::{KeyAlgorithm, Passphrases, PrivateKey, SigningKey};
+use crate::pki::keys::{KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
 use crate::pki::pem::PemFile;
+use crate::store::lock::TargetLock;
 use crate::store::plan::Plan;
 
 /// Default lifetime of a signed certificate: kubeadm's 8760h.
@@ -422,6 +427,255 @@ fn refuse(path: &Path, problem: CsrProblem) -> Error {
     Error::at(path, Kind::Csr(problem))
 }
 
+/// What `sign-csr`'s flags ask for, as typed values: nothing is defaulted or
+/// checked yet (see [`SignCsrRequest::from_flags`]).
+#[derive(Debug, Default)]
+pub struct SignCsrFlags {
+    /// `--product`: the kubeadm mode for a layout whose CSRs an external CA
+    /// signs; no other product is taken.
+    pub product: Option<String>,
+    /// `--days`.
+    pub days: Option<u32>,
+    /// `--password-file`; without it the terminal is asked, when there is one.
+    pub password_file: Option<PathBuf>,
+    /// The flags only the kubeadm mode reads.
+    pub kubeadm: KubeadmFlags,
+    /// The flags only the generic mode reads.
+    pub generic: GenericFlags,
+}
+
+/// The flags of the kubeadm mode.
+#[derive(Debug, Default)]
+pub struct KubeadmFlags {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--node-name`.
+    pub node_name: Option<String>,
+    /// `--service-cidr`, as given.
+    pub service_cidr: Option<String>,
+    /// `--dns-domain`.
+    pub dns_domain: Option<String>,
+    /// `--advertise-address`.
+    pub advertise_address: Option<IpAddr>,
+    /// `--allow-san`, each.
+    pub allow_sans: Vec<String>,
+}
+
+impl KubeadmFlags {
+    /// The first of these flags given, to refuse it in the generic mode.
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            ("--data-dir", self.data_dir.is_some()),
+            ("--node-name", self.node_name.is_some()),
+            ("--service-cidr", self.service_cidr.is_some()),
+            ("--dns-domain", self.dns_domain.is_some()),
+            ("--advertise-address", self.advertise_address.is_some()),
+            ("--allow-san", !self.allow_sans.is_empty()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
+}
+
+/// The flags of the generic mode.
+#[derive(Debug, Default)]
+pub struct GenericFlags {
+    /// `--ca-cert`.
+    pub ca_cert: Option<PathBuf>,
+    /// `--ca-key`.
+    pub ca_key: Option<PathBuf>,
+    /// `--ca DIR/STEM`.
+    pub ca: Option<PathBuf>,
+    /// `--profile`.
+    pub profile: Option<CsrProfile>,
+    /// `--csr`.
+    pub csr: Option<PathBuf>,
+    /// `--out`.
+    pub out: Option<PathBuf>,
+}
+
+impl GenericFlags {
+    /// The first of these flags given, to refuse it in the kubeadm mode.
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            ("--ca-cert", self.ca_cert.is_some()),
+            ("--ca-key", self.ca_key.is_some()),
+            ("--ca", self.ca.is_some()),
+            ("--profile", self.profile.is_some()),
+            ("--csr", self.csr.is_some()),
+            ("--out", self.out.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
+}
+
+/// What `sign-csr` is asked to do, its flags checked against its mode.
+pub struct SignCsrRequest {
+    days: u32,
+    passphrases: Passphrases,
+    mode: Mode,
+}
+
+/// The two ways `sign-csr` signs.
+enum Mode {
+    /// Everything `kubeadm certs generate-csr` wrote under `data_dir`.
+    Kubeadm {
+        data_dir: PathBuf,
+        flags: KubeadmFlags,
+    },
+    /// The CSR or directory `csr` with the CA `cert` + `key` and `profile`.
+    Generic {
+        cert: PathBuf,
+        key: PathBuf,
+        profile: CsrProfile,
+        csr: PathBuf,
+        out: Option<PathBuf>,
+    },
+}
+
+/// What the CSRs of a run were checked and signed against, for the report.
+#[derive(Debug)]
+pub enum Basis {
+    /// The kubeadm mode: the cluster's names.
+    Kubeadm(KubeadmNames),
+    /// The generic mode: one profile.
+    Profile(CsrProfile),
+}
+
+/// A planned `sign-csr` run.
+pub struct Signing {
+    /// The directory the run writes into: the data dir, or where the
+    /// certificates go.
+    pub dir: PathBuf,
+    /// What the CSRs were signed against.
+    pub basis: Basis,
+    /// Signed, refused, warnings and the plan.
+    pub run: SignRun,
+}
+
+impl SignCsrRequest {
+    /// Checks `flags` before anything is read: the lifetime, the product (the
+    /// kubeadm mode for a layout with an external CA, see
+    /// [`crate::layout::Layout::external_ca`]), no flag of the other mode, and
+    /// in the generic mode one CA, a profile and CSRs.
+    pub fn from_flags(flags: SignCsrFlags) -> Result<Self> {
+        let days = match flags.days {
+            Some(0) => return Err(Error::usage("--days must be at least 1")),
+            days => days.unwrap_or(DEFAULT_DAYS),
+        };
+        let passphrases = Passphrases::new(PassphraseSource::from_flag(flags.password_file));
+        let mode = match flags.product.as_deref().map(Product::new).transpose()? {
+            Some(product) if product.layout().external_ca => {
+                Mode::kubeadm(product.layout(), flags.kubeadm, &flags.generic)?
+            }
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "--product {}: only kubeadm writes CSRs to sign; for a k3s or RKE2 CA use \
+                     --ca <tls dir>/server-ca (or client-ca) with --profile and --csr",
+                    other.name()
+                )));
+            }
+            None => Mode::generic(flags.generic, &flags.kubeadm)?,
+        };
+        Ok(SignCsrRequest {
+            days,
+            passphrases,
+            mode,
+        })
+    }
+
+    /// Locks the directory the run writes into (`tool` names the holder),
+    /// reads the CSRs and the CA(s) and plans every certificate. Keep the lock
+    /// until the report is printed.
+    pub fn lock_and_plan(
+        self,
+        tool: &str,
+        now: SystemTime,
+        dry_run: bool,
+    ) -> Result<(TargetLock, Signing)> {
+        match self.mode {
+            Mode::Kubeadm { data_dir, flags } => {
+                let lock = TargetLock::acquire(&data_dir, tool, dry_run)?;
+                lock.report_recovered(tool);
+                let mut options = KubeadmOptions::new(data_dir.clone(), now);
+                options.days = self.days;
+                options.passphrases = self.passphrases;
+                options.set_flags(flags)?;
+                let KubeadmRun { run, names } = plan_kubeadm(&options)?;
+                let basis = Basis::Kubeadm(names);
+                let dir = data_dir;
+                Ok((lock, Signing { dir, basis, run }))
+            }
+            Mode::Generic {
+                cert,
+                key,
+                profile,
+                csr,
+                out,
+            } => {
+                let targets = GenericTargets::resolve(&csr, out.as_deref())?;
+                let lock = TargetLock::acquire(&targets.dir, tool, dry_run)?;
+                lock.report_recovered(tool);
+                let label = cert.display().to_string();
+                let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
+                let run = plan_generic(&targets, &ca, profile, self.days, now)?;
+                let basis = Basis::Profile(profile);
+                let dir = targets.dir;
+                Ok((lock, Signing { dir, basis, run }))
+            }
+        }
+    }
+}
+
+impl Mode {
+    /// The kubeadm mode of `layout`: no generic flag; the data dir defaults
+    /// to the layout's.
+    fn kubeadm(layout: &Layout, mut flags: KubeadmFlags, generic: &GenericFlags) -> Result<Self> {
+        if let Some(flag) = generic.first_given() {
+            return Err(Error::usage(format!(
+                "{flag} is for the generic mode; --product kubeadm finds its CSRs and CAs under --data-dir"
+            )));
+        }
+        let data_dir = flags
+            .data_dir
+            .take()
+            .unwrap_or_else(|| PathBuf::from(layout.default_data_dir));
+        Ok(Mode::Kubeadm { data_dir, flags })
+    }
+
+    /// The generic mode: no kubeadm flag; the CA as `--ca DIR/STEM` or as
+    /// `--ca-cert` and `--ca-key`; a profile and CSRs.
+    fn generic(flags: GenericFlags, kubeadm: &KubeadmFlags) -> Result<Self> {
+        if let Some(flag) = kubeadm.first_given() {
+            return Err(Error::usage(format!("{flag} is for --product kubeadm")));
+        }
+        let (cert, key) = match (flags.ca, flags.ca_cert, flags.ca_key) {
+            (Some(stem), None, None) => {
+                (with_suffix(stem.clone(), ".crt"), with_suffix(stem, ".key"))
+            }
+            (None, Some(cert), Some(key)) => (cert, key),
+            _ => {
+                return Err(Error::usage(
+                    "give the CA as --ca DIR/STEM, or as --ca-cert FILE and --ca-key FILE",
+                ));
+            }
+        };
+        let (Some(profile), Some(csr)) = (flags.profile, flags.csr) else {
+            return Err(Error::usage(
+                "give --profile server|client|peer and --csr FILE|DIR (or --product kubeadm)",
+            ));
+        };
+        Ok(Mode::Generic {
+            cert,
+            key,
+            profile,
+            csr,
+            out: flags.out,
+        })
+    }
+}
+
 /// A kubeadm run's inputs.
 pub struct KubeadmOptions {
     /// `/etc/kubernetes`: kubeconfigs here, `pki/` below.
@@ -447,6 +701,21 @@ pub struct KubeadmOptions {
 }
 
 impl KubeadmOptions {
+    /// Lays the names `flags` give over these options; refuses a service
+    /// CIDR that is not one.
+    fn set_flags(&mut self, flags: KubeadmFlags) -> Result<()> {
+        self.node_name = flags.node_name;
+        if let Some(domain) = flags.dns_domain {
+            self.dns_domain = domain;
+        }
+        if let Some(cidr) = flags.service_cidr {
+            self.service_ip = ClusterNames::service_ips_of(&cidr)?[0];
+        }
+        self.advertise_address = flags.advertise_address;
+        self.allow_sans = flags.allow_sans;
+        Ok(())
+    }
+
     /// kubeadm's defaults for `data_dir`.
     pub fn new(data_dir: PathBuf, now: SystemTime) -> Self {
         let defaults = KubeadmNames::defaults("");
@@ -756,4 +1025,88 @@ fn kubeconfig_for(csr: &Csr, path: &Path) -> Result<Kubeconfig> {
         return Err(refuse(&csr.path, CsrProblem::NotItsKey(path.to_path_buf())));
     }
     Ok(kubeconfig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(flags: SignCsrFlags) -> String {
+        SignCsrRequest::from_flags(flags)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Each mode refuses the other's flags, naming the first one given.
+    #[test]
+    fn each_mode_refuses_the_flags_of_the_other() {
+        let kubeadm = |generic| SignCsrFlags {
+            product: Some("kubeadm".into()),
+            generic,
+            ..SignCsrFlags::default()
+        };
+        let out = GenericFlags {
+            out: Some("x".into()),
+            ..GenericFlags::default()
+        };
+        assert!(refusal(kubeadm(out)).starts_with("--out is for the generic mode"));
+        let generic = SignCsrFlags {
+            kubeadm: KubeadmFlags {
+                allow_sans: vec!["a".into()],
+                ..KubeadmFlags::default()
+            },
+            ..SignCsrFlags::default()
+        };
+        assert_eq!(refusal(generic), "--allow-san is for --product kubeadm");
+        let k3s = SignCsrFlags {
+            product: Some("k3s".into()),
+            ..SignCsrFlags::default()
+        };
+        assert!(refusal(k3s).starts_with("--product k3s: only kubeadm"));
+    }
+
+    /// `--ca DIR/STEM` keeps the dots of the stem; `--ca` and `--ca-cert`
+    /// together are refused.
+    #[test]
+    fn the_ca_is_one_stem_or_a_certificate_and_a_key() {
+        let generic = |generic| SignCsrFlags {
+            generic,
+            ..SignCsrFlags::default()
+        };
+        let request = SignCsrRequest::from_flags(generic(GenericFlags {
+            ca: Some("/tls/server-ca.v2".into()),
+            profile: Some(CsrProfile::Server),
+            csr: Some("a.csr".into()),
+            ..GenericFlags::default()
+        }))
+        .unwrap();
+        let Mode::Generic { cert, key, .. } = request.mode else {
+            panic!("not the generic mode");
+        };
+        assert_eq!(cert, Path::new("/tls/server-ca.v2.crt"));
+        assert_eq!(key, Path::new("/tls/server-ca.v2.key"));
+        let both = refusal(generic(GenericFlags {
+            ca: Some("/tls/server-ca".into()),
+            ca_cert: Some("c.crt".into()),
+            ..GenericFlags::default()
+        }));
+        assert!(both.starts_with("give the CA as --ca DIR/STEM"), "{both}");
+    }
+
+    /// The kubeadm mode defaults to the layout's data dir.
+    #[test]
+    fn kubeadm_mode_defaults_to_the_layouts_data_dir() {
+        let request = SignCsrRequest::from_flags(SignCsrFlags {
+            product: Some("kubeadm".into()),
+            days: Some(30),
+            ..SignCsrFlags::default()
+        })
+        .unwrap();
+        assert_eq!(request.days, 30);
+        let Mode::Kubeadm { data_dir, .. } = request.mode else {
+            panic!("not the kubeadm mode");
+        };
+        assert_eq!(data_dir, Path::new("/etc/kubernetes"));
+    }
 }

@@ -1,0 +1,79 @@
+//! `sign-csr`'s report: each certificate signed, with its CA, subject, usages,
+//! end and names, then the files; or, when CSRs were refused, each refusal.
+
+use std::io::{self, Write};
+
+use crate::pki::cert::format_time;
+use crate::runs::sign_csr::{Basis, SignRun, Signing};
+use crate::store::plan::Outcome;
+
+/// Writes the report of `signing`, whose plan had `outcome`.
+pub fn write(out: &mut dyn Write, signing: &Signing, outcome: &Outcome<'_>) -> io::Result<()> {
+    let run = &signing.run;
+    let verb = if outcome.dry_run {
+        "would sign"
+    } else {
+        "signed"
+    };
+    writeln!(
+        out,
+        "{verb} {} CSR(s) in {} ({}):",
+        run.signed.len(),
+        signing.dir.display(),
+        basis(&signing.basis)
+    )?;
+    for signed in &run.signed {
+        let usages: Vec<&str> = signed.usages.iter().map(|u| u.name()).collect();
+        writeln!(
+            out,
+            "  {} -> {}\n    CA {}, subject \"{}\", {}, expires {}",
+            signed.csr.display(),
+            signed.out.display(),
+            signed.ca,
+            signed.subject,
+            usages.join("+"),
+            format_time(signed.not_after)
+        )?;
+        if !signed.sans.is_empty() {
+            let sans: Vec<String> = signed.sans.iter().map(ToString::to_string).collect();
+            writeln!(out, "    SANs {}", sans.join(", "))?;
+        }
+    }
+    writeln!(out)?;
+    write!(out, "{outcome}")
+}
+
+/// What the CSRs were signed against, for the report's first line.
+fn basis(basis: &Basis) -> String {
+    match basis {
+        Basis::Kubeadm(names) => {
+            let mut context = format!(
+                "node name {}, DNS domain {}, service IP {}",
+                names.node_name, names.dns_domain, names.service_ip
+            );
+            if let Some(address) = names.advertise_address {
+                context.push_str(&format!(", advertise address {address}"));
+            }
+            context
+        }
+        Basis::Profile(profile) => format!("profile {}", profile.name()),
+    }
+}
+
+/// When `run` refused CSRs (and so writes nothing), what `tool` says on
+/// stderr: each refusal, then how many of the CSRs were refused.
+pub fn refusal(tool: &str, run: &SignRun) -> Option<String> {
+    if run.refused.is_empty() {
+        return None;
+    }
+    let mut text = String::new();
+    for refusal in &run.refused {
+        text.push_str(&format!("{tool}: error: {refusal}\n"));
+    }
+    text.push_str(&format!(
+        "{tool}: nothing was written: {} of {} CSRs refused\n",
+        run.refused.len(),
+        run.refused.len() + run.signed.len()
+    ));
+    Some(text)
+}
