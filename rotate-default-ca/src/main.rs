@@ -10,10 +10,10 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 use shared::layout::DataDir;
+use shared::layout::JoinScheme;
 use shared::layout::k3s::rotate_ca_command;
 use shared::layout::k3s::token::token_prefix;
 use shared::layout::kubeadm::KubeadmCa;
-use shared::layout::{JoinScheme, RotationScheme};
 use shared::pki::error::{Error, stdout_result};
 use shared::pki::keys::GeneratedKey;
 use shared::pki::text::shell_quote;
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> shared::pki::error::Result<()> {
     let data_dir = DataDir::from_env(args.data_dir, args.product)?;
-    let k3s = data_dir.layout().rotation == RotationScheme::RotateCa;
+    let k3s = data_dir.layout().rotates_with_rotate_ca();
     if k3s && args.algorithm.is_some() {
         return Err(Error::Usage {
             problem: "--algorithm is for kubeadm and k0s: k3s's rotation makes P-256 CAs, \

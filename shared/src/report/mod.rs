@@ -1,3 +1,5 @@
 //! Reports: the typed results of runs and checks rendered for people (text,
 //! tables) and for programs (JSON). The binaries print what these return;
 //! nothing here decides anything.
+
+pub mod procedure;

@@ -21,6 +21,7 @@ use std::time::SystemTime;
 
 use crate::layout::DataDir;
 use crate::layout::kubeadm::discovery_hash;
+pub use crate::layout::rotation::Role;
 use crate::layout::{CaSlot, JoinScheme, Layout, RotationScheme};
 use crate::pki::cert::{Certificate, bundle_pem};
 use crate::pki::error::{Error, Result};
@@ -43,40 +44,6 @@ pub struct PkiRotationOptions {
     pub force: bool,
     /// The run's timestamp.
     pub now: SystemTime,
-}
-
-/// What a staged file is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// `<stem>.crt`: the new CA alone, what the distribution reads once the
-    /// rotation is done (kubeadm and k0s read only a file's first certificate).
-    NewCert,
-    /// `<stem>.key`: its key.
-    NewKey,
-    /// `<stem>-cross-signed.crt`: the new CA issued by the old one; servers
-    /// send it after their certificate for clients that trust only the old CA.
-    CrossSigned,
-    /// `<stem>-old-new.crt`: [old, new], for every flag that takes a bundle.
-    OldNew,
-    /// `<stem>-new.crt`: a copy of the new CA alone, for flags that cannot take
-    /// a bundle while the live `<stem>.crt` is still the old CA.
-    NewOnly,
-    /// `<stem>-new.key`: the key that goes with [`Role::NewOnly`].
-    NewOnlyKey,
-}
-
-impl Role {
-    /// The file name under `pki/` for the CA `stem`.
-    pub fn file_name(self, stem: &str) -> String {
-        match self {
-            Role::NewCert => format!("{stem}.crt"),
-            Role::NewKey => format!("{stem}.key"),
-            Role::CrossSigned => format!("{stem}-cross-signed.crt"),
-            Role::OldNew => format!("{stem}-old-new.crt"),
-            Role::NewOnly => format!("{stem}-new.crt"),
-            Role::NewOnlyKey => format!("{stem}-new.key"),
-        }
-    }
 }
 
 /// One rotated CA.
@@ -123,7 +90,7 @@ pub fn plan_pki_rotation(options: &PkiRotationOptions) -> Result<PkiRotationRun>
         });
     }
     let new_only = match layout.rotation {
-        RotationScheme::Manual { new_only } => new_only,
+        RotationScheme::Manual(manual) => manual.new_only,
         RotationScheme::RotateCa => None,
     };
     let olds = layout
