@@ -3,3 +3,4 @@
 //! nothing here decides anything.
 
 pub mod procedure;
+pub mod rotation;

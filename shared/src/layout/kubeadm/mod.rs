@@ -134,11 +134,6 @@ impl KubeadmCa {
     /// All three, in kubeadm's order.
     pub const ALL: [KubeadmCa; 3] = [KubeadmCa::Cluster, KubeadmCa::FrontProxy, KubeadmCa::Etcd];
 
-    /// The CA whose file stem is `stem`.
-    pub fn of_stem(stem: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|ca| ca.stem() == stem)
-    }
-
     /// The file stem under `pki/`: `ca`, `front-proxy-ca`, `etcd/ca`.
     pub const fn stem(self) -> &'static str {
         match self {
