@@ -4,3 +4,4 @@
 
 pub mod procedure;
 pub mod rotation;
+pub mod sa_rotation;
