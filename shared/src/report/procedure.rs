@@ -74,3 +74,63 @@ fn render(text: &Text) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::procedure::{Install, Section, text};
+    use std::path::Path;
+
+    /// The layout the binaries have always printed: dots aligned past 9,
+    /// text under the step's first word, commands at one column, paths quoted.
+    #[test]
+    fn steps_line_up_and_paths_are_quoted() {
+        let odd = Path::new("/a b'c");
+        let procedure = Procedure {
+            sections: vec![
+                Section::new(text!["Load it from ", odd, ":"]).line(Line::Command(text![
+                    "k3s certificate rotate-ca --path=",
+                    odd
+                ])),
+                Section::new(text!["Steps:"])
+                    .step(
+                        Label::Number(9),
+                        [
+                            Line::Text(text!["first"]),
+                            Line::Install(Install {
+                                from: odd.join("k"),
+                                to: "/x/k".into(),
+                                secret: true,
+                            }),
+                            Line::Text(text!["then"]),
+                        ],
+                    )
+                    .step(Label::Number(10), [Line::Text(text!["last"])])
+                    .step(
+                        Label::Mark("E1"),
+                        [
+                            Line::Text(text!["etcd"]),
+                            Line::Command(text!["cat ", Path::new("/y")]),
+                            Line::Text(text!["done"]),
+                        ],
+                    ),
+            ],
+        };
+        let mut out = Vec::new();
+        write(&mut out, &procedure).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Load it from '/a b'\\''c':\n\
+             \x20 k3s certificate rotate-ca --path='/a b'\\''c'\n\
+             \n\
+             Steps:\n\
+             \x20 9. first\n\
+             \x20      install -m 0600 '/a b'\\''c/k' /x/k\n\
+             \x20    then\n\
+             \x2010. last\n\
+             \x20 E1. etcd\n\
+             \x20      cat /y\n\
+             \x20     done\n"
+        );
+    }
+}
