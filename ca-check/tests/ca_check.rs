@@ -31,6 +31,7 @@ fn cluster_with_staged_rotation(root: &Path) -> (PathBuf, PathBuf) {
     let options = RotationOptions {
         data_dir: DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
         staging_dir: staging.clone(),
+        algorithm: None,
         force: false,
         now: SystemTime::now(),
     };
@@ -625,6 +626,7 @@ fn a_clock_behind_the_current_roots_is_refused() {
     let options = RotationOptions {
         data_dir: DataDir::resolve(Some(data_dir), Some("k3s".into()), |_| None).unwrap(),
         staging_dir: dir.path().join("staging"),
+        algorithm: None,
         force: false,
         now: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000),
     };

@@ -79,7 +79,7 @@ impl DataDir {
     /// a layout that rotates with `rotate-ca --path`, outside its default
     /// data dir (which the distribution reads at first start).
     pub fn stages_rotate_ca(&self) -> bool {
-        self.layout().rotation == super::RotationScheme::RotateCa && !self.is_default()
+        self.layout().rotates_with_rotate_ca() && !self.is_default()
     }
 
     /// The directory holding the cert dir: `${DATA_DIR}/server` for k3s, what

@@ -4,7 +4,10 @@
 
 use std::net::IpAddr;
 
+use super::kubeadm::rotation::{SaRollout, installs, purpose, sa_procedure, staged};
 use super::kubeadm::{KubeadmCa, pki_layout, slot};
+use super::procedure::{Label, Line, Procedure, Section, StagedPaths, text};
+use super::rotation::{ManualRotation, Role};
 use super::{ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec, kubernetes_service_sans};
 use crate::pki::constraints::Usage;
 use crate::pki::names::San;
@@ -31,10 +34,111 @@ pub static LAYOUT: Layout = pki_layout(
     ExpiryScheme::Scan {
         kubeconfigs: &["admin.conf"],
     },
-    // k0s sets its flags itself and is stopped meanwhile.
-    None,
+    &ROTATION,
     false,
 );
+
+/// k0s's rotations by hand: it sets its flags itself, so its CAs change with
+/// every node stopped (no `-new` copies), and its service-account keys as
+/// kubeadm's, controller by controller.
+static ROTATION: ManualRotation = ManualRotation {
+    new_only: None,
+    purpose: |role, ca| {
+        purpose(
+            role,
+            ca,
+            "on every controller",
+            "for clients outside the cluster while both are in use (kubeconfig \
+             certificate-authority-data)",
+        )
+    },
+    ca_procedure: |paths, _| ca_procedure(paths),
+    sa_procedure: |paths| {
+        sa_procedure(
+            &SaRollout {
+                nodes: "every controller",
+                restart_verifiers: "restart k0s (systemctl restart k0scontroller)",
+                restart_signers: "restart k0s (systemctl restart k0scontroller)",
+                after_signing_key: &[],
+            },
+            paths,
+        )
+    },
+};
+
+/// k0s's CA rotation (contract section 8) with a prepared set instead of
+/// letting one controller make new CAs: the downtime is the time to place
+/// them and restart.
+fn ca_procedure(paths: &StagedPaths) -> Procedure {
+    let root = |name: &str| paths.data_dir.join(name);
+    let cluster = |role| staged(paths, KubeadmCa::Cluster, role);
+    let main = Section::new(text![
+        "k0s rotates CAs only with every node stopped. Instead of deleting them and letting one \
+         controller make new ones, place this prepared set (back up ",
+        paths.live(""),
+        " first):"
+    ])
+    .step(
+        Label::Number(1),
+        [Line::Text(text!["Stop k0s on every node (`k0s stop`)."])],
+    )
+    .step(
+        Label::Number(2),
+        std::iter::once(Line::Text(text![
+            "On every controller, install the same set (k0s renews at start every leaf issued \
+             by a CA it knows by its CN, and rewrites its kubeconfigs):"
+        ]))
+        .chain(
+            KubeadmCa::ALL
+                .into_iter()
+                .flat_map(|ca| installs(paths, ca, &[Role::NewCert, Role::NewKey])),
+        ),
+    )
+    .step(
+        Label::Number(3),
+        [Line::Text(text![
+            "On workers (and controllers with --enable-worker): `rm -rf ",
+            root("kubelet.conf"),
+            " ",
+            root("kubelet/pki"),
+            "`."
+        ])],
+    )
+    .step(
+        Label::Number(4),
+        [Line::Text(text![
+            "Start k0s on every controller (`k0s start`)."
+        ])],
+    )
+    .step(
+        Label::Number(5),
+        [Line::Text(text![
+            "Workers rejoin with a token from the new CA: `k0s token create --role worker` on a \
+             controller (or `k0s token pre-shared --role worker --cert ",
+            cluster(Role::NewCert),
+            " --url https://<ip>:6443/`), decoded and gunzipped into ",
+            root("kubelet-bootstrap.conf"),
+            "; start k0s, then remove that file and invalidate the token."
+        ])],
+    )
+    .step(
+        Label::Number(6),
+        [Line::Text(text![
+            "Kubeconfigs handed out before: certificate-authority-data = ",
+            cluster(Role::OldNew),
+            " until their users take the new CA, then ",
+            cluster(Role::NewCert),
+            "."
+        ])],
+    );
+    let not_covered = Section::new(text![
+        "Not covered: sa.key and sa.pub (`sa-key-rotate --product k0s`: rotate them before or \
+         after, without downtime)."
+    ]);
+    Procedure {
+        sections: vec![main, not_covered],
+    }
+}
 
 /// Which names a k0s leaf carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,7 +30,9 @@ pub mod k0s;
 pub mod k3s;
 pub mod kubeadm;
 pub mod kubeconfig;
+pub mod procedure;
 mod product;
+pub mod rotation;
 pub mod service_key;
 
 pub use cluster::{
@@ -38,6 +40,7 @@ pub use cluster::{
 };
 pub use data_dir::DataDir;
 pub use product::Product;
+pub use rotation::RotationScheme;
 
 /// How one kind of CA certificate is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +91,8 @@ pub struct Layout {
     pub node_names: bool,
     /// Every certificate the distribution issues from its CAs (pre-flight).
     pub leaves: fn(&Layout, &ClusterNames) -> Vec<LeafSpec>,
-    /// How its CAs are rotated.
+    /// How new CAs and service-account keys reach a running cluster: its own
+    /// command, or procedures by hand that it spells out.
     pub rotation: RotationScheme,
     /// What to do instead of overwriting the CAs of a running cluster (a
     /// sentence, for the refusal of an initialised directory).
@@ -169,6 +173,10 @@ pub struct CaSlot {
     pub stem: &'static str,
     /// How its CN is made.
     pub name: CaName,
+    /// What reads it through a Kubernetes setting that takes a bundle
+    /// (KUBEADM-K0S-CONTRACT.md section 7): where a rotation by hand puts the
+    /// [old, new] bundle. Empty for k3s, which reads its bundles itself.
+    pub bundle_readers: &'static str,
 }
 
 /// How a CA's CN is made.
@@ -266,24 +274,6 @@ pub enum JoinScheme {
     KubeadmDiscovery,
     /// k0s's `k0s token pre-shared --cert <pki>/ca.crt`.
     K0sPreShared,
-}
-
-/// How a distribution's CAs are rotated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RotationScheme {
-    /// k3s's `certificate rotate-ca --path=<staging>`: it reads each CA's
-    /// bundle and key and `service.key` from `<staging>/tls`, and accepts a
-    /// bundle whose first certificate chains to the current root.
-    RotateCa,
-    /// No rotation of its own: new CAs, each also cross-signed by the CA it
-    /// replaces, and the transition files of a manual procedure, staged
-    /// beside the live cert dir.
-    Manual {
-        /// The CA whose new certificate and key are also staged as `-new`
-        /// copies, for flags that cannot take a bundle while the live file
-        /// is still the old CA (kubeadm's kube-controller-manager: `ca`).
-        new_only: Option<&'static str>,
-    },
 }
 
 /// What `ca-check expiry` lists for a layout.

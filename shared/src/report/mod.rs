@@ -6,5 +6,8 @@
 pub mod custom_ca;
 pub mod expiry;
 pub mod findings;
+pub mod procedure;
+pub mod rotation;
+pub mod sa_rotation;
 pub mod sign_csr;
 pub mod token;

@@ -10,24 +10,73 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::layout::SaSlot;
+use crate::layout::procedure::{Procedure, StagedPaths};
 use crate::layout::service_key::{ServiceKey, ServiceKeyFile};
+use crate::layout::{DataDir, Layout, SaSlot};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey};
-use crate::store::plan::Plan;
+use crate::store::plan::{Outcome, Plan};
 use crate::store::staging;
 
-/// What the user asked for.
+/// What `sa-key-rotate` was asked for, its flags typed.
+pub struct SaRequest {
+    /// Where the current keys are and the product.
+    pub data_dir: DataDir,
+    /// The current key file; `None`: the layout's, in the live cert dir.
+    pub current: Option<PathBuf>,
+    /// The staging directory; `None` or empty: the layout's default.
+    pub staging_dir: Option<PathBuf>,
+    /// Size of the new RSA key.
+    pub bits: usize,
+    /// Keep at most this many keys in total, the new one included.
+    pub keep: Option<usize>,
+    /// Also write the public keys of the new set here (k3s).
+    pub public_out: Option<PathBuf>,
+    /// Replace an existing staged file.
+    pub force: bool,
+    /// Work out what would be written, write nothing.
+    pub dry_run: bool,
+}
+
+/// Runs `request` from start to end: locks the staging dir (finishing
+/// interrupted commits first), plans, writes, and hands the run and what was
+/// written to `report`, which prints them while the lock is still held.
+pub fn rotate_sa(
+    tool: &str,
+    request: SaRequest,
+    report: impl FnOnce(&SaRotationRun, &Outcome<'_>) -> Result<()>,
+) -> Result<()> {
+    let data_dir = request.data_dir;
+    let staging_dir =
+        super::staging_dir(&data_dir, request.staging_dir, data_dir.sa_staging_dir())?;
+    super::locked(tool, &data_dir, &staging_dir, request.dry_run, |lock| {
+        let current = request.current.unwrap_or_else(|| {
+            data_dir
+                .tls_dir()
+                .join(data_dir.layout().service_account.key_file())
+        });
+        let run = plan_sa_rotation(&SaRotationOptions {
+            data_dir: data_dir.clone(),
+            current,
+            staging_dir: staging_dir.clone(),
+            bits: request.bits,
+            keep: request.keep,
+            public_out: request.public_out,
+            force: request.force,
+        })?;
+        let outcome = run.plan.write(lock, request.dry_run)?;
+        report(&run, &outcome)
+    })
+}
+
+/// What to plan.
 pub struct SaRotationOptions {
-    /// The layout's service-account slot.
-    pub slot: SaSlot,
+    /// Where the live keys are and the product: its layout's service-account
+    /// slot ([`SaSlot`]); for [`SaSlot::Pair`], the current verify keys are
+    /// the live `sa.pub`, if there is one.
+    pub data_dir: DataDir,
     /// The current key file (`${DATA_DIR}/server/tls/service.key`, or `sa.key`).
     pub current: PathBuf,
-    /// For [`SaSlot::Pair`]: the current verify keys (`sa.pub`), if there is
-    /// such a file.
-    pub current_public: Option<PathBuf>,
-    /// The live cert directory, never written.
-    pub live_tls: PathBuf,
     /// The staging directory; the files go to its `tls/` or `pki/` (the
     /// layout's cert dir name).
     pub staging_dir: PathBuf,
@@ -46,18 +95,40 @@ pub struct SaRotationOptions {
 pub struct SaRotationRun {
     /// The files to write.
     pub plan: Plan,
-    /// `<staging>/tls/service.key`, or `<staging>/pki/sa.key`.
-    pub staged_file: PathBuf,
-    /// `<staging>/pki/sa.pub` for [`SaSlot::Pair`].
-    pub staged_public: Option<PathBuf>,
+    /// The layout rotated.
+    pub layout: &'static Layout,
+    /// The current key file read.
+    pub current: PathBuf,
+    /// The new key's type.
+    pub new_algorithm: KeyAlgorithm,
     /// Fingerprint (SHA-256 of the SubjectPublicKeyInfo) of the new key.
     pub new_fingerprint: String,
     /// The current keys carried over, in order.
-    pub kept: Vec<ServiceKey>,
-    /// The public key (DER) of the key that signs today.
-    pub signing: Option<Vec<u8>>,
+    pub kept: Vec<KeptKey>,
     /// The oldest keys left out by `--keep`.
     pub dropped: Vec<ServiceKey>,
+    /// The steps that take the staged keys into the cluster.
+    pub procedure: Procedure,
+}
+
+/// A current key carried over, and why.
+pub struct KeptKey {
+    /// The key.
+    pub key: ServiceKey,
+    /// What it does from now on.
+    pub role: Kept,
+}
+
+/// What a key carried over does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// It is `sa.key` today: it signs until the new key replaces it.
+    SignsToday,
+    /// It verifies tokens already issued (`sa.pub`).
+    VerifiesIssued,
+    /// Its block of the current key file, carried over byte for byte
+    /// (k3s's `service.key`).
+    Carried,
 }
 
 /// The RSA sizes accepted for a new service-account key.
@@ -91,8 +162,10 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
             ));
         }
     }
-    let dir = staging::cert_dir(&options.staging_dir, &options.live_tls)?;
-    let (staged_key, staged_public) = match options.slot {
+    let layout = options.data_dir.layout();
+    let live = options.data_dir.tls_dir();
+    let dir = staging::cert_dir(&options.staging_dir, &live)?;
+    let (staged_key, staged_public) = match layout.service_account {
         SaSlot::KeyFile(name) => (dir.join(name), None),
         SaSlot::Pair { key, public } => {
             if options.public_out.is_some() {
@@ -104,7 +177,7 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
         }
     };
     if let Some(public_out) = &options.public_out {
-        staging::refuse_live(public_out, &options.live_tls)?;
+        staging::refuse_live(public_out, &live)?;
     }
     for staged in std::iter::once(&staged_key).chain(&staged_public) {
         if !options.force && staged.exists() {
@@ -113,25 +186,39 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
     }
     let current = ServiceKeyFile::read(&options.current)?;
     let signing = current.signing_key().map(|k| k.public_key_der.clone());
-    let candidates = match options.slot {
+    let candidates = match layout.service_account {
         SaSlot::KeyFile(_) => current.keys.clone(),
-        SaSlot::Pair { .. } => verify_set(&current, options.current_public.as_deref())?,
+        SaSlot::Pair { public, .. } => verify_set(&current, &live.join(public))?,
     };
     let (kept, dropped) = select_kept(candidates, signing.as_deref(), options.keep);
+    let kept = kept
+        .into_iter()
+        .map(|key| {
+            let role = match layout.service_account {
+                SaSlot::Pair { .. } if signing.as_ref() == Some(&key.public_key_der) => {
+                    Kept::SignsToday
+                }
+                SaSlot::Pair { .. } => Kept::VerifiesIssued,
+                SaSlot::KeyFile(_) => Kept::Carried,
+            };
+            KeptKey { key, role }
+        })
+        .collect::<Vec<_>>();
 
-    let new_key = PrivateKey::generate(KeyAlgorithm::Rsa(options.bits))?;
+    let new_algorithm = KeyAlgorithm::Rsa(options.bits);
+    let new_key = PrivateKey::generate(new_algorithm)?;
     let new_public = new_key.public_key_der()?;
     let new_pem = new_key.to_pem()?;
     let mut public = crate::pki::pem::encode("PUBLIC KEY", &new_public);
-    for key in &kept {
-        public.push_str(&key.public_pem());
+    for kept in &kept {
+        public.push_str(&kept.key.public_pem());
     }
     let mut plan = Plan::new();
-    plan.forbid_under(options.live_tls.clone());
+    plan.forbid_under(live.clone());
     match &staged_public {
         None => {
             let mut contents = new_pem.as_bytes().to_vec();
-            for key in &kept {
+            for KeptKey { key, .. } in &kept {
                 contents.extend_from_slice(&key.text);
                 if !key.text.ends_with(b"\n") {
                     contents.push(b'\n');
@@ -147,24 +234,32 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
             plan.add_public(staged_public.clone(), public);
         }
     }
+    let procedure = layout.sa_rotation_procedure(&StagedPaths {
+        data_dir: options.data_dir.root.clone(),
+        staging_dir: options.staging_dir.clone(),
+        staged_dir: dir,
+        live_dir: live,
+    });
     Ok(SaRotationRun {
         plan,
-        staged_file: staged_key,
-        staged_public,
+        layout,
+        current: options.current.clone(),
+        new_algorithm,
         new_fingerprint: crate::pki::keys::sha256_hex(&new_public),
         kept,
-        signing,
         dropped,
+        procedure,
     })
 }
 
-/// kubeadm's and k0s's current verify keys: those of `sa.pub`, in order, with
-/// the key `sa.key` signs with first when `sa.pub` lacks it (its tokens must
-/// keep verifying); without `sa.pub`, that key alone.
-fn verify_set(signing: &ServiceKeyFile, public: Option<&Path>) -> Result<Vec<ServiceKey>> {
-    let mut keys = match public.filter(|p| p.exists()) {
-        Some(path) => ServiceKeyFile::read_verify_keys(path)?.keys,
-        None => Vec::new(),
+/// kubeadm's and k0s's current verify keys: those of `sa.pub` (`public`), in
+/// order, with the key `sa.key` signs with first when `sa.pub` lacks it (its
+/// tokens must keep verifying); without `sa.pub`, that key alone.
+fn verify_set(signing: &ServiceKeyFile, public: &Path) -> Result<Vec<ServiceKey>> {
+    let mut keys = if public.exists() {
+        ServiceKeyFile::read_verify_keys(public)?.keys
+    } else {
+        Vec::new()
     };
     if let Some(key) = signing.signing_key() {
         if !keys.iter().any(|k| k.public_key_der == key.public_key_der) {

@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
+use super::procedure::{Line, Procedure, Section, text};
 use super::{
     CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
     RotationScheme, SaSlot,
@@ -61,6 +62,7 @@ const fn slot(stem: &'static str, kind: &'static str) -> CaSlot {
     CaSlot {
         stem,
         name: CaName::Stamped(kind),
+        bundle_readers: "",
     }
 }
 
@@ -99,16 +101,35 @@ const fn layout(name: &'static str, default_data_dir: &'static str) -> Layout {
 /// POSIX shell so that it can be pasted whatever the path holds.
 pub fn rotate_ca_command(layout: &Layout, staging_dir: &Path) -> String {
     format!(
-        "{} certificate rotate-ca --path={}",
-        layout.name,
+        "{}{}",
+        rotate_ca_prefix(layout),
         shell_quote(staging_dir.as_os_str())
     )
+}
+
+/// The `rotate-ca` command up to its path.
+fn rotate_ca_prefix(layout: &Layout) -> String {
+    format!("{} certificate rotate-ca --path=", layout.name)
+}
+
+/// Loading `what` (`the rotation`, `it`) staged in `staging_dir`: the
+/// `rotate-ca` command, then a restart of every server.
+pub(super) fn load_procedure(layout: &Layout, what: &str, staging_dir: &Path) -> Procedure {
+    Procedure {
+        sections: vec![
+            Section::new(text![format!(
+                "Load {what}, then restart every {} server:",
+                layout.name
+            )])
+            .line(Line::Command(text![rotate_ca_prefix(layout), staging_dir])),
+        ],
+    }
 }
 
 /// Refuses, before `tool` reads or writes anything, a layout that is not
 /// k3s's: what it checks (rotate-ca staging dirs, join tokens) exists only there.
 pub fn require(layout: &Layout, tool: &str) -> Result<()> {
-    if layout.rotation == RotationScheme::RotateCa && layout.join == JoinScheme::K3sToken {
+    if layout.rotates_with_rotate_ca() && layout.join == JoinScheme::K3sToken {
         return Ok(());
     }
     Err(Error::usage(format!(

@@ -12,16 +12,23 @@ use super::{
     CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
     RotationScheme, SaSlot, kubernetes_service_sans,
 };
+use crate::layout::rotation::ManualRotation;
 use crate::pki::cert::Certificate;
 use crate::pki::constraints::Usage;
 use crate::pki::error::{Error, Result};
 use crate::pki::keys::{KeyAlgorithm, sha256_hex};
 use crate::pki::names::San;
 
+pub(super) mod rotation;
+
 /// `/etc/kubernetes`: kubeconfigs here, certificates in `pki/`.
 pub const DEFAULT_DATA_DIR: &str = "/etc/kubernetes";
 /// The certificate directory under the data dir.
 pub const PKI_DIR: &str = "pki";
+/// The service-account signing key under `pki/`.
+const SA_KEY: &str = "sa.key";
+/// The service-account verify keys under `pki/`.
+const SA_PUB: &str = "sa.pub";
 /// kubeadm's (and k0s's) kubernetes service IP: the first address of the
 /// default `networking.serviceSubnet`, 10.96.0.0/12.
 pub const DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1));
@@ -42,9 +49,7 @@ pub static LAYOUT: Layout = pki_layout(
     "kubeadm has no CA rotation: to change the CAs of a running cluster, follow \
      the manual rotation of CA certificates in the Kubernetes docs",
     ExpiryScheme::Kubeadm,
-    // kube-controller-manager's --client-ca-file and --cluster-signing-cert-file
-    // cannot take a bundle.
-    Some("ca"),
+    &rotation::KUBEADM,
     true,
 );
 
@@ -53,13 +58,15 @@ pub(super) const fn slot(ca: KubeadmCa, common_name: &'static str) -> CaSlot {
     CaSlot {
         stem: ca.stem(),
         name: CaName::Fixed(common_name),
+        bundle_readers: ca.bundle_readers(),
     }
 }
 
 /// What kubeadm and k0s share: `pki/` under the data dir, kubeadm's three CA
 /// stems (in `cas`, with their CNs), one certificate per `.crt`, `sa.key` +
 /// `sa.pub`, RSA-2048 CAs for ten years (both make those by default), the
-/// service CIDR 10.96.0.0/12, and no CA rotation of their own.
+/// service CIDR 10.96.0.0/12, and no CA rotation of their own (`rotation`:
+/// their procedures by hand).
 #[allow(clippy::too_many_arguments, reason = "one layout, fully described")]
 pub(super) const fn pki_layout(
     name: &'static str,
@@ -70,7 +77,7 @@ pub(super) const fn pki_layout(
     leaves: fn(&Layout, &ClusterNames) -> Vec<LeafSpec>,
     rotation_advice: &'static str,
     expiry: ExpiryScheme,
-    new_only: Option<&'static str>,
+    rotation: &'static ManualRotation,
     external_ca: bool,
 ) -> Layout {
     Layout {
@@ -87,15 +94,15 @@ pub(super) const fn pki_layout(
         },
         self_signed_cas: true,
         service_account: SaSlot::Pair {
-            key: "sa.key",
-            public: "sa.pub",
+            key: SA_KEY,
+            public: SA_PUB,
         },
         join,
         join_ca: KubeadmCa::Cluster.stem(),
         default_service_ip: DEFAULT_SERVICE_IP,
         node_names: false,
         leaves,
-        rotation: RotationScheme::Manual { new_only },
+        rotation: RotationScheme::Manual(rotation),
         rotation_advice,
         expiry,
         external_ca,
@@ -127,11 +134,6 @@ impl KubeadmCa {
     /// All three, in kubeadm's order.
     pub const ALL: [KubeadmCa; 3] = [KubeadmCa::Cluster, KubeadmCa::FrontProxy, KubeadmCa::Etcd];
 
-    /// The CA whose file stem is `stem`.
-    pub fn of_stem(stem: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|ca| ca.stem() == stem)
-    }
-
     /// The file stem under `pki/`: `ca`, `front-proxy-ca`, `etcd/ca`.
     pub const fn stem(self) -> &'static str {
         match self {
@@ -143,7 +145,7 @@ impl KubeadmCa {
 
     /// What trusts this CA through a flag or field that takes a bundle, so
     /// reads an old+new bundle during a rotation (contract section 7).
-    pub fn bundle_readers(self) -> &'static str {
+    pub const fn bundle_readers(self) -> &'static str {
         match self {
             KubeadmCa::Cluster => {
                 "kube-apiserver --client-ca-file, kube-controller-manager --root-ca-file, \

@@ -1,0 +1,128 @@
+//! How a distribution takes new CAs and service-account keys: its own command
+//! (k3s's `rotate-ca`), or a procedure by hand with transition files. Each
+//! layout says which ([`RotationScheme`]); a manual scheme brings its files'
+//! purposes and its procedures ([`ManualRotation`]), so a new distribution
+//! that rotates by hand has to write its own.
+
+use super::procedure::{Procedure, StagedPaths};
+use super::{CaSlot, Layout, k3s};
+
+/// How a distribution's CAs are rotated.
+#[derive(Clone, Copy, Debug)]
+pub enum RotationScheme {
+    /// k3s's `certificate rotate-ca --path=<staging>`: it reads each CA's
+    /// bundle and key and `service.key` from `<staging>/tls`, and accepts a
+    /// bundle whose first certificate chains to the current root.
+    RotateCa,
+    /// No rotation of its own: new CAs, each also cross-signed by the CA it
+    /// replaces, and the transition files of a manual procedure, staged
+    /// beside the live cert dir.
+    Manual(&'static ManualRotation),
+}
+
+/// A rotation by hand: which transition files it needs, what each is for,
+/// and the steps that use them.
+#[derive(Debug)]
+pub struct ManualRotation {
+    /// The CA whose new certificate and key are also staged as `-new`
+    /// copies, for flags that cannot take a bundle while the live file
+    /// is still the old CA (kubeadm's kube-controller-manager: `ca`).
+    pub new_only: Option<&'static str>,
+    /// One line on what a staged file of a CA is for.
+    pub purpose: fn(Role, &CaSlot) -> String,
+    /// The CA rotation step by step, given the staged and live paths and the
+    /// join hashes of the current and the new join CA (kubeadm's
+    /// `--discovery-token-ca-cert-hash`), where the layout joins by hash.
+    pub ca_procedure: fn(&StagedPaths, Option<&(String, String)>) -> Procedure,
+    /// The service-account key rotation step by step (`sa.key`, `sa.pub`).
+    pub sa_procedure: fn(&StagedPaths) -> Procedure,
+}
+
+impl ManualRotation {
+    /// The files staged for `ca`, in the order they are listed.
+    pub fn roles(&self, ca: &CaSlot) -> &'static [Role] {
+        const ALL: [Role; 6] = [
+            Role::NewCert,
+            Role::NewKey,
+            Role::CrossSigned,
+            Role::OldNew,
+            Role::NewOnly,
+            Role::NewOnlyKey,
+        ];
+        if self.new_only == Some(ca.stem) {
+            &ALL
+        } else {
+            &ALL[..4]
+        }
+    }
+}
+
+/// What a file staged for a manual rotation is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `<stem>.crt`: the new CA alone, what the distribution reads once the
+    /// rotation is done (kubeadm and k0s read only a file's first certificate).
+    NewCert,
+    /// `<stem>.key`: its key.
+    NewKey,
+    /// `<stem>-cross-signed.crt`: the new CA issued by the old one; servers
+    /// send it after their certificate for clients that trust only the old CA.
+    CrossSigned,
+    /// `<stem>-old-new.crt`: [old, new], for every flag that takes a bundle.
+    OldNew,
+    /// `<stem>-new.crt`: a copy of the new CA alone, for flags that cannot take
+    /// a bundle while the live `<stem>.crt` is still the old CA.
+    NewOnly,
+    /// `<stem>-new.key`: the key that goes with [`Role::NewOnly`].
+    NewOnlyKey,
+}
+
+impl Role {
+    /// The file name under `pki/` for the CA `stem`.
+    pub fn file_name(self, stem: &str) -> String {
+        match self {
+            Role::NewCert => format!("{stem}.crt"),
+            Role::NewKey => format!("{stem}.key"),
+            Role::CrossSigned => format!("{stem}-cross-signed.crt"),
+            Role::OldNew => format!("{stem}-old-new.crt"),
+            Role::NewOnly => format!("{stem}-new.crt"),
+            Role::NewOnlyKey => format!("{stem}-new.key"),
+        }
+    }
+
+    /// Whether the file is a private key.
+    pub fn is_secret(self) -> bool {
+        matches!(self, Role::NewKey | Role::NewOnlyKey)
+    }
+}
+
+impl Layout {
+    /// The steps that take a staged CA rotation at `paths` into the cluster
+    /// (`join_hashes`: see [`ManualRotation::ca_procedure`]).
+    pub fn ca_rotation_procedure(
+        &self,
+        paths: &StagedPaths,
+        join_hashes: Option<&(String, String)>,
+    ) -> Procedure {
+        match self.rotation {
+            RotationScheme::RotateCa => {
+                k3s::load_procedure(self, "the rotation", &paths.staging_dir)
+            }
+            RotationScheme::Manual(manual) => (manual.ca_procedure)(paths, join_hashes),
+        }
+    }
+
+    /// The steps that take a staged service-account key at `paths` into the
+    /// cluster.
+    pub fn sa_rotation_procedure(&self, paths: &StagedPaths) -> Procedure {
+        match self.rotation {
+            RotationScheme::RotateCa => k3s::load_procedure(self, "it", &paths.staging_dir),
+            RotationScheme::Manual(manual) => (manual.sa_procedure)(paths),
+        }
+    }
+
+    /// Whether the layout loads staged files with `rotate-ca --path`.
+    pub fn rotates_with_rotate_ca(&self) -> bool {
+        matches!(self.rotation, RotationScheme::RotateCa)
+    }
+}

@@ -1,0 +1,130 @@
+//! The report of a staged CA rotation ([`RotationRun`]): what was rotated,
+//! what was written, what to know, and the procedure that takes it into the
+//! cluster.
+
+use std::io::{self, Write};
+
+use super::procedure;
+use crate::layout::SERVICE_ACCOUNT_KEY;
+use crate::layout::k3s::token::token_prefix;
+use crate::pki::cert::format_time;
+use crate::runs::rotation::manual::ManualRun;
+use crate::runs::rotation::rotate_ca::{RotateCaRun, TokenUpdate};
+use crate::runs::rotation::{RotationRun, SchemeRun};
+use crate::store::plan::Outcome;
+
+/// Writes the report of `run`, whose plan had `outcome`.
+pub fn write(out: &mut impl Write, run: &RotationRun, outcome: &Outcome<'_>) -> io::Result<()> {
+    match &run.scheme {
+        SchemeRun::RotateCa(staged) => rotate_ca(out, run, staged, outcome)?,
+        SchemeRun::Manual(staged) => manual(out, run, staged, outcome)?,
+    }
+    writeln!(out)?;
+    procedure::write(out, &run.procedure)
+}
+
+/// k3s: the new roots and intermediates, and the join tokens that follow.
+fn rotate_ca(
+    out: &mut impl Write,
+    run: &RotationRun,
+    staged: &RotateCaRun,
+    outcome: &Outcome<'_>,
+) -> io::Result<()> {
+    let layout = run.layout;
+    writeln!(
+        out,
+        "Staged rotation of {}'s self-signed CAs in {} ({}):",
+        layout.name,
+        run.paths.staged_dir.display(),
+        outcome.verb()
+    )?;
+    for rotated in &staged.rotated {
+        writeln!(
+            out,
+            "  {:<22} old root \"{}\" cross-signs new root \"{}\"; new intermediate \"{}\"",
+            layout.cert_file(rotated.ca),
+            rotated.old_root.subject_cn(),
+            rotated.new_root.subject_cn(),
+            rotated.intermediate.subject_cn()
+        )?;
+    }
+    writeln!(
+        out,
+        "  {:<22} new {SERVICE_ACCOUNT_KEY} key first, {} current key(s) kept",
+        layout.service_account.key_file(),
+        staged.service_keys_kept
+    )?;
+    writeln!(out)?;
+    write!(out, "{outcome}")?;
+    notes(out, &run.notes)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Join token CA hash of the new server-ca.crt (what k3s will compute):"
+    )?;
+    let prefix = token_prefix(&staged.ca_hash);
+    writeln!(out, "  {prefix}")?;
+    writeln!(out, "Updated tokens, valid once the rotation is loaded:")?;
+    let generic = format!("{prefix}<user>:<password>");
+    for update in &staged.tokens {
+        match update {
+            TokenUpdate::Updated { path, token } => writeln!(out, "  {}: {token}", path.display())?,
+            TokenUpdate::Missing { path } => {
+                writeln!(out, "  {} is missing: tokens are {generic}", path.display())?;
+            }
+            TokenUpdate::Unusable(error) => writeln!(out, "  {error}: tokens are {generic}")?,
+        }
+    }
+    Ok(())
+}
+
+/// kubeadm, k0s: the new CAs and what each staged file is for.
+fn manual(
+    out: &mut impl Write,
+    run: &RotationRun,
+    staged: &ManualRun,
+    outcome: &Outcome<'_>,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Staged rotation of the CAs of {}, {} layout, from {} into {} ({}):",
+        run.paths.data_dir.display(),
+        run.layout.name,
+        run.paths.live_dir.display(),
+        run.paths.staged_dir.display(),
+        outcome.verb()
+    )?;
+    for rotated in &staged.rotated {
+        writeln!(
+            out,
+            "  {:<16} \"{}\" (until {}) is replaced by a new {} \"{}\" (until {}), \
+             also cross-signed by the old one",
+            rotated.ca.stem,
+            rotated.old.subject_cn(),
+            format_time(rotated.old.not_after()),
+            rotated.algorithm,
+            rotated.new.subject_cn(),
+            format_time(rotated.new.not_after()),
+        )?;
+    }
+    writeln!(out)?;
+    write!(out, "{outcome}")?;
+    writeln!(out)?;
+    writeln!(out, "What each staged file is for:")?;
+    for file in staged.rotated.iter().flat_map(|r| &r.files) {
+        writeln!(out, "  {}", file.path.display())?;
+        writeln!(out, "      {}", file.purpose)?;
+    }
+    notes(out, &run.notes)
+}
+
+/// `note:` lines after a blank line, if there are any.
+fn notes(out: &mut impl Write, notes: &[String]) -> io::Result<()> {
+    if !notes.is_empty() {
+        writeln!(out)?;
+        for note in notes {
+            writeln!(out, "note: {note}")?;
+        }
+    }
+    Ok(())
+}
