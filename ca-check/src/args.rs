@@ -1,21 +1,20 @@
 //! ca-check's command line: what each subcommand takes, and its help.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use argh::FromArgs;
 use shared::checks::expiry::DEFAULT_WARN_DAYS;
 use shared::report::expiry::ExpiryFormat;
 
+shared::tool_args! {
+groups(data_dir);
 /// Offline checks of a cluster's CA files, before the cluster or kubectl find
 /// out: rotate-ca staging dirs and join tokens (k3s, RKE2), certificate expiry
 /// and custom CA trees (k3s, RKE2, kubeadm, k0s).
 #[derive(FromArgs, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
-    note = "Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}, /etc/kubernetes for
-kubeadm, /var/lib/k0s for k0s), PRODUCT (default k3s); the flags win over them
-and come before the subcommand.",
+    note = "--data-dir and --product come before the subcommand.",
     error_code(1, "a check ran and found problems (see each subcommand)"),
     error_code(
         2,
@@ -23,17 +22,9 @@ and come before the subcommand.",
     )
 )]
 pub struct Args {
-    /// data directory (default: $DATA_DIR, else the product's:
-    /// /var/lib/rancher/$PRODUCT, /etc/kubernetes, /var/lib/k0s)
-    #[argh(option)]
-    pub data_dir: Option<PathBuf>,
-
-    /// product: k3s, rke2, kubeadm or k0s (default: $PRODUCT, else k3s)
-    #[argh(option)]
-    pub product: Option<String>,
-
     #[argh(subcommand)]
     pub command: Command,
+}
 }
 
 #[derive(FromArgs, Debug)]
@@ -95,6 +86,8 @@ pub struct Expiry {
 #[argh(subcommand, name = "token")]
 pub struct Token {}
 
+shared::tool_args! {
+groups(cluster_names);
 /// Verify a custom CA tree in the product's layout (k3s, RKE2, kubeadm or k0s),
 /// whoever made it (gen-custom-ca, the upstream script, openssl by hand): files
 /// present, bundles in order, every link of the chain (intermediate-ca.pem may
@@ -110,31 +103,7 @@ pub struct Tree {
     /// and RKE2, $DATA_DIR/pki for kubeadm and k0s)
     #[argh(positional)]
     pub cert_dir: PathBuf,
-
-    /// an extra name the cluster is reached by, as given to k3s --tls-san
-    /// (kubeadm: apiServer.certSANs, k0s: spec.api.sans; repeatable)
-    #[argh(option)]
-    pub tls_san: Vec<String>,
-
-    /// the cluster domain, as given to k3s --cluster-domain (kubeadm:
-    /// networking.dnsDomain, k0s: spec.network.clusterDomain; default
-    /// cluster.local)
-    #[argh(option)]
-    pub cluster_domain: Option<String>,
-
-    /// the service CIDR(s), as given to k3s --service-cidr (kubeadm:
-    /// networking.serviceSubnet, k0s: spec.network.serviceCIDR; default
-    /// 10.43.0.0/16, kubeadm and k0s 10.96.0.0/12)
-    #[argh(option)]
-    pub service_cidr: Option<String>,
-
-    /// a node's name, as given to k3s --node-name (repeatable, k3s and RKE2)
-    #[argh(option)]
-    pub node_name: Vec<String>,
-
-    /// a node's address, as given to k3s --node-ip (repeatable, k3s and RKE2)
-    #[argh(option)]
-    pub node_ip: Vec<IpAddr>,
+}
 }
 
 #[cfg(test)]

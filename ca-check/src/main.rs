@@ -8,7 +8,6 @@ use std::time::SystemTime;
 
 use shared::checks::finding::any_failed;
 use shared::checks::{TOOL, expiry, staged, token, tree};
-use shared::layout::{ClusterFlags, DataDir};
 use shared::pki::error::{Result, stdout_result};
 use shared::report;
 
@@ -22,7 +21,7 @@ fn main() -> ExitCode {
 
 /// Runs the subcommand's check and prints its report; Ok(false) when it found problems.
 fn run(args: Args) -> Result<bool> {
-    let data_dir = DataDir::from_env(args.data_dir, args.product)?;
+    let data_dir = args.data_dir()?;
     let now = SystemTime::now();
     let out = &mut io::stdout().lock();
     let (passed, printed) = match args.command {
@@ -31,14 +30,8 @@ fn run(args: Args) -> Result<bool> {
             let printed = report::findings::write(out, &findings);
             (!any_failed(&findings), printed)
         }
-        Command::Tree(tree) => {
-            let flags = ClusterFlags {
-                tls_sans: tree.tls_san,
-                cluster_domain: tree.cluster_domain,
-                service_cidr: tree.service_cidr,
-                node_names: tree.node_name,
-                node_ips: tree.node_ip,
-            };
+        Command::Tree(mut tree) => {
+            let flags = tree.cluster_flags();
             let findings = tree::check(&data_dir, &tree.cert_dir, flags, now)?;
             let printed = report::findings::write(out, &findings);
             (!any_failed(&findings), printed)

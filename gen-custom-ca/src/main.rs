@@ -3,152 +3,16 @@
 //! `generate-custom-ca-certs.sh`: same inputs and outputs, but it checks every
 //! input first and writes all files or none.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use argh::FromArgs;
 use shared::cli::{Planned, finish};
-use shared::layout::DataDir;
 use shared::pki::error::Result;
-use shared::pki::keys::GeneratedKey;
 use shared::report;
 use shared::runs::custom_ca::{CaFlags, CustomCaFlags, lock_and_plan};
 
-/// Generate a custom CA tree: root (RSA-4096, 7300 days), intermediate (RSA-4096,
-/// 3700 days) and the CAs the distribution reads: for k3s/RKE2 the five leaf CAs
-/// (ECDSA-P256, 3700 days) and service.key in ${DATA_DIR}/server/tls; for kubeadm
-/// and k0s ca, front-proxy-ca, etcd/ca (RSA-2048, 3650 days), sa.key and sa.pub in
-/// ${DATA_DIR}/pki. All files are written, or none.
-#[derive(FromArgs, Debug)]
-#[argh(
-    help_triggers("-h", "--help"),
-    note = "Inputs, looked up in ${{DATA_DIR}}/ first, then in ${{DATA_DIR}}/server/tls/ (k3s)
-or ${{DATA_DIR}}/pki/ (kubeadm, k0s):
-  nothing                     a new root and intermediate are made
-  root-ca.pem + root-ca.key   your root signs a new intermediate
-  root-ca.pem + intermediate-ca.pem + intermediate-ca.key
-                              your issuing CA signs the CAs (no root key needed);
-                              intermediate-ca.pem may hold the issuing CA followed by the
-                              CAs above it (a chain of any depth)
-  service.key (k3s)           kept after the new key, byte for byte
-  sa.key (kubeadm, k0s)       reused as the signing key, as kubeadm and k0s reuse it
-kubeadm and k0s: each .crt holds one certificate; the chain above it goes into
-X-chain.crt. --self-signed-cas makes each CA self-signed instead (kubeadm's own
-topology).
-Keys: RSA, ECDSA P-256/P-384/P-521 or Ed25519, as PKCS#1, SEC1 or PKCS#8, encrypted
-(PKCS#8 or OpenSSL's traditional form) or not; an encrypted key is written back as
-it came. Every input is checked first (PEM, CA:TRUE, keyCertSign, validity, key
-matches certificate, each link of the chain), then every kind of certificate k3s
-issues (or kubeadm, or k0s) is issued in memory and verified as a client that
-trusts only root-ca.pem does (path length, name constraints, extended key usage,
-validity). On any problem nothing is written.
+use crate::args::Args;
 
-Algorithms: RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384 (any case). A CA
-never outlives the CA above it: its end is capped and you are told.
-
-A directory that already holds the distribution's CA files belongs to an
-initialised cluster: it is refused unless --force. To change the CAs of a running
-k3s cluster, generate into a staging DATA_DIR and load it with
-`k3s certificate rotate-ca --path=<DATA_DIR>/server`.
-
-Environment: DATA_DIR (default /var/lib/rancher/${{PRODUCT}}, /etc/kubernetes for
-kubeadm, /var/lib/k0s for k0s), PRODUCT (default k3s); the flags win over them.",
-    error_code(1, "bad input or a failed write; nothing was changed")
-)]
-struct Args {
-    /// data directory (default: $DATA_DIR, else the product's: /var/lib/rancher/$PRODUCT,
-    /// /etc/kubernetes, /var/lib/k0s)
-    #[argh(option)]
-    data_dir: Option<PathBuf>,
-
-    /// product: k3s, rke2, kubeadm or k0s (default: $PRODUCT, else k3s)
-    #[argh(option)]
-    product: Option<String>,
-
-    /// key type of a generated root (default RSA-4096)
-    #[argh(option)]
-    root_algorithm: Option<GeneratedKey>,
-
-    /// key type of a generated intermediate (default RSA-4096)
-    #[argh(option)]
-    intermediate_algorithm: Option<GeneratedKey>,
-
-    /// key type of the CAs the distribution signs with (default ECDSA-P256 for
-    /// k3s's five, RSA-2048 for kubeadm's and k0s's three)
-    #[argh(option)]
-    leaf_ca_algorithm: Option<GeneratedKey>,
-
-    /// lifetime of a generated root in days (default 7300)
-    #[argh(option)]
-    root_days: Option<u32>,
-
-    /// lifetime of a generated intermediate in days (default 3700)
-    #[argh(option)]
-    intermediate_days: Option<u32>,
-
-    /// lifetime of the CAs the distribution signs with in days (default 3700
-    /// for k3s, 3650 for kubeadm and k0s)
-    #[argh(option)]
-    leaf_ca_days: Option<u32>,
-
-    /// kubeadm and k0s: make each CA self-signed (kubeadm's own topology)
-    /// instead of signing them under one root
-    #[argh(switch)]
-    self_signed_cas: bool,
-
-    /// file whose first line is the passphrase of encrypted input keys (and of
-    /// --encrypt-keys); without it you are asked when stdin is a terminal
-    #[argh(option)]
-    password_file: Option<PathBuf>,
-
-    /// write the root and intermediate keys this run generates encrypted
-    /// (PKCS#8, PBKDF2-SHA256 + AES-256-CBC); the keys the distribution reads
-    /// stay in the clear
-    #[argh(switch)]
-    encrypt_keys: bool,
-
-    /// an extra name the cluster is reached by, as given to k3s --tls-san
-    /// (kubeadm: apiServer.certSANs; repeatable); pre-flight checks it against
-    /// name constraints
-    #[argh(option)]
-    tls_san: Vec<String>,
-
-    /// the cluster domain, as given to k3s --cluster-domain (default cluster.local)
-    #[argh(option)]
-    cluster_domain: Option<String>,
-
-    /// the service CIDR(s), as given to k3s --service-cidr (default 10.43.0.0/16;
-    /// kubeadm and k0s 10.96.0.0/12)
-    #[argh(option)]
-    service_cidr: Option<String>,
-
-    /// a node's name, as given to k3s --node-name (default its host name;
-    /// repeatable, k3s and RKE2): pre-flight checks it in the serving, etcd and
-    /// kubelet serving certificates
-    #[argh(option)]
-    node_name: Vec<String>,
-
-    /// a node's address, as given to k3s --node-ip (repeatable, k3s and RKE2):
-    /// checked as --node-name is
-    #[argh(option)]
-    node_ip: Vec<IpAddr>,
-
-    /// the live cluster's data directory, for a staging tree (DATA_DIR other than
-    /// the default): its service.key is carried forward and the tree is checked
-    /// with rotate-ca's rules against it (default: the product's default data
-    /// directory, when it exists)
-    #[argh(option)]
-    live_data_dir: Option<PathBuf>,
-
-    /// replace the CAs of a directory that already has them
-    #[argh(switch)]
-    force: bool,
-
-    /// show what would be written, write nothing
-    #[argh(switch)]
-    dry_run: bool,
-}
+mod args;
 
 const TOOL: &str = "gen-custom-ca";
 
@@ -156,10 +20,12 @@ fn main() -> ExitCode {
     shared::cli::main(TOOL, run)
 }
 
-fn run(args: Args) -> Result<bool> {
-    let data_dir = DataDir::from_env(args.data_dir, args.product)?;
+fn run(mut args: Args) -> Result<bool> {
+    let data_dir = args.data_dir()?;
     let now = shared::pki::clock::now()?;
+    let cluster = args.cluster_flags();
     let flags = CustomCaFlags {
+        cluster,
         root: CaFlags {
             algorithm: args.root_algorithm,
             days: args.root_days,
@@ -175,11 +41,6 @@ fn run(args: Args) -> Result<bool> {
         self_signed_cas: args.self_signed_cas,
         password_file: args.password_file,
         encrypt_keys: args.encrypt_keys,
-        tls_sans: args.tls_san,
-        cluster_domain: args.cluster_domain,
-        service_cidr: args.service_cidr,
-        node_names: args.node_name,
-        node_ips: args.node_ip,
         live_data_dir: args.live_data_dir,
         force: args.force,
     };

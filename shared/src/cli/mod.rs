@@ -15,6 +15,7 @@ use crate::pki::error::{Result, stdout_result};
 use crate::pki::text::one_line;
 
 mod finish;
+pub mod flags;
 
 pub use finish::{Planned, finish};
 

@@ -21,7 +21,6 @@
 //! verified as a client that trusts only the root does. On any finding nothing
 //! is written.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -32,7 +31,7 @@ use crate::layout::k3s::token::k3s_ca_hash_of;
 use crate::layout::kubeadm::discovery_hash;
 use crate::layout::service_key::ServiceKeyFile;
 use crate::layout::{CaSpec, DataDir, Product, SERVICE_ACCOUNT_KEY};
-use crate::layout::{ClusterNames, JoinScheme, Layout, SaSlot};
+use crate::layout::{ClusterFlags, ClusterNames, JoinScheme, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
@@ -113,14 +112,7 @@ impl CustomCaOptions {
         } else {
             None
         };
-        let cluster = defaults
-            .cluster
-            .with_flags(
-                flags.tls_sans,
-                flags.cluster_domain,
-                flags.service_cidr.as_deref(),
-            )?
-            .with_nodes(data_dir.layout(), flags.node_names, flags.node_ips)?;
+        let cluster = flags.cluster.names(data_dir.layout())?;
         Ok(CustomCaOptions {
             force: flags.force,
             root,
@@ -152,16 +144,8 @@ pub struct CustomCaFlags {
     pub password_file: Option<PathBuf>,
     /// `--encrypt-keys`.
     pub encrypt_keys: bool,
-    /// `--tls-san`, each.
-    pub tls_sans: Vec<String>,
-    /// `--cluster-domain`.
-    pub cluster_domain: Option<String>,
-    /// `--service-cidr`, as given (comma-separated CIDRs).
-    pub service_cidr: Option<String>,
-    /// `--node-name`, each.
-    pub node_names: Vec<String>,
-    /// `--node-ip`, each.
-    pub node_ips: Vec<IpAddr>,
+    /// The names the cluster is reached by, as flags.
+    pub cluster: ClusterFlags,
     /// `--live-data-dir`.
     pub live_data_dir: Option<PathBuf>,
     /// `--force`.
