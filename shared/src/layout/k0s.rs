@@ -8,7 +8,9 @@ use super::kubeadm::rotation::{SaRollout, installs, purpose, sa_procedure, stage
 use super::kubeadm::{KubeadmCa, pki_layout, slot};
 use super::procedure::{Label, Line, Procedure, Section, StagedPaths, text};
 use super::rotation::{ManualRotation, Role};
-use super::{ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec, kubernetes_service_sans};
+use super::{
+    CaSlot, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec, kubernetes_service_sans,
+};
 use crate::pki::constraints::Usage;
 use crate::pki::names::San;
 
@@ -21,9 +23,9 @@ pub static LAYOUT: Layout = pki_layout(
     "k0s",
     DEFAULT_DATA_DIR,
     &[
-        slot(KubeadmCa::Cluster, "kubernetes-ca"),
-        slot(KubeadmCa::FrontProxy, "kubernetes-front-proxy-ca"),
-        slot(KubeadmCa::Etcd, "etcd-ca"),
+        k0s_slot(KubeadmCa::Cluster, "kubernetes-ca"),
+        k0s_slot(KubeadmCa::FrontProxy, "kubernetes-front-proxy-ca"),
+        k0s_slot(KubeadmCa::Etcd, "etcd-ca"),
     ],
     " and its signer refuses more",
     JoinScheme::K0sPreShared,
@@ -137,6 +139,15 @@ fn ca_procedure(paths: &StagedPaths) -> Procedure {
     ]);
     Procedure {
         sections: vec![main, not_covered],
+    }
+}
+
+/// kubeadm's slot for `ca` under k0s's CN. k0s sets every CA flag itself, so
+/// no flag of a person's to point at a bundle: no bundle readers.
+const fn k0s_slot(ca: KubeadmCa, common_name: &'static str) -> CaSlot {
+    CaSlot {
+        bundle_readers: "",
+        ..slot(ca, common_name)
     }
 }
 

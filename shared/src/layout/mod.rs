@@ -276,6 +276,18 @@ pub enum JoinScheme {
     K0sPreShared,
 }
 
+impl JoinScheme {
+    /// The pin of the join CA's key that nodes join with, for the schemes
+    /// that pin a key (kubeadm's discovery hash); `None` for those that trust
+    /// a whole bundle (k3s hashes the file, k0s embeds it).
+    pub fn key_pin(self, cert: &Certificate) -> crate::pki::error::Result<Option<String>> {
+        match self {
+            JoinScheme::KubeadmDiscovery => kubeadm::discovery_hash(cert).map(Some),
+            JoinScheme::K3sToken | JoinScheme::K0sPreShared => Ok(None),
+        }
+    }
+}
+
 /// What `ca-check expiry` lists for a layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExpiryScheme {

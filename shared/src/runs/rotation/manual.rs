@@ -16,9 +16,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{Keys, OldRoot, RotationRun, SchemeRun, Start, read_ca_pair};
-use crate::layout::kubeadm::discovery_hash;
 use crate::layout::rotation::{ManualRotation, Role};
-use crate::layout::{CaSlot, JoinScheme, Layout};
+use crate::layout::{CaSlot, Layout};
 use crate::pki::cert::{Certificate, bundle_pem};
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::keys::{GeneratedKey, KeyAlgorithm};
@@ -119,11 +118,13 @@ pub(super) fn plan(start: Start<'_>, manual: &ManualRotation) -> Result<Rotation
         });
     }
     let join_ca = rotated.iter().find(|r| r.ca.stem == layout.join_ca);
-    let discovery_hashes = match (layout.join, join_ca) {
-        (JoinScheme::KubeadmDiscovery, Some(cluster)) => {
-            Some((discovery_hash(&cluster.old)?, discovery_hash(&cluster.new)?))
+    // Nodes joining during the rotation may pin either CA's key.
+    let discovery_hashes = match join_ca {
+        Some(ca) => {
+            let old = layout.join.key_pin(&ca.old)?;
+            old.zip(layout.join.key_pin(&ca.new)?)
         }
-        _ => None,
+        None => None,
     };
     let procedure = layout.ca_rotation_procedure(paths, discovery_hashes.as_ref());
     Ok(RotationRun {
