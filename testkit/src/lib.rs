@@ -13,10 +13,11 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 pub mod enterprise;
 pub mod etcd;
@@ -180,18 +181,64 @@ pub fn k3s_leaves_with(tls: &Path, roots: &Path, flags: &[&str]) -> (bool, Json)
 
 /// pkilint's `lint_pkix_cert lint` findings of severity ERROR or FATAL for the
 /// first certificate of `cert`; empty when clean.
+///
+/// What `python3 -m pkilint.bin.lint_pkix_cert lint -s ERROR CERT` prints,
+/// from the same `main()` with the same arguments, but in one Python process
+/// per test process (`pkilint_lint.py`): importing pkilint costs 0.7 s of CPU,
+/// and the suite lints hundreds of certificates.
 pub fn pkilint_errors(cert: &Path) -> String {
-    let out = Command::new("python3")
-        .args(["-m", "pkilint.bin.lint_pkix_cert", "lint", "-s", "ERROR"])
-        .arg(cert)
-        .output()
-        .expect("running pkilint (scripts/test installs it with pip)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("No module named"),
-        "pkilint is not installed: {stderr}"
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    static LINTER: Mutex<Option<Linter>> = Mutex::new(None);
+    // A test that panicked while linting leaves a broken pipe, not a wrong answer.
+    let mut linter = LINTER.lock().unwrap_or_else(PoisonError::into_inner);
+    let linter = linter.get_or_insert_with(Linter::start);
+    let path = cert.to_str().expect("a UTF-8 certificate path");
+    writeln!(linter.stdin, "{}", Json::from(path)).expect("writing to pkilint");
+    linter.stdin.flush().expect("writing to pkilint");
+    let mut line = String::new();
+    linter.stdout.read_line(&mut line).expect("reading pkilint");
+    if line.is_empty() {
+        let mut stderr = String::new();
+        let _ = linter.stderr.read_to_string(&mut stderr);
+        assert!(
+            !stderr.contains("No module named"),
+            "pkilint is not installed: {stderr}"
+        );
+        panic!("pkilint exited ({:?}): {stderr}", linter.child.wait());
+    }
+    let answer: Json = serde_json::from_str(&line).expect("pkilint's answer");
+    answer["stdout"]
+        .as_str()
+        .expect("pkilint's stdout")
+        .trim()
+        .to_string()
+}
+
+/// The Python process behind [`pkilint_errors`]; it ends when the test process
+/// does (its stdin closes).
+struct Linter {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    stderr: ChildStderr,
+}
+
+impl Linter {
+    fn start() -> Linter {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(include_str!("pkilint_lint.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running pkilint (scripts/test installs it with pip)");
+        Linter {
+            stdin: child.stdin.take().expect("piped"),
+            stdout: BufReader::new(child.stdout.take().expect("piped")),
+            stderr: child.stderr.take().expect("piped"),
+            child,
+        }
+    }
 }
 
 /// Asserts pkilint finds no ERROR or FATAL in any of `certs` (certificates a
