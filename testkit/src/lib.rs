@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -42,31 +43,56 @@ pub fn scratch() -> tempfile::TempDir {
         .expect("temporary directory")
 }
 
-/// The Go oracle, built once per test process into `target/gocheck/`.
+/// The Go oracle, built into `target/gocheck/` once per version of its sources
+/// and of Go, and reused by every later test process (each of them used to
+/// link it again: a second of CPU, while its first tests waited).
 pub fn gocheck_path() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = workspace_root();
+        let src = root.join("gocheck");
         let out_dir = root.join("target").join("gocheck");
         fs::create_dir_all(&out_dir).unwrap();
-        // Build under a unique name, then rename: test binaries run in parallel.
-        let temp = out_dir.join(format!("gocheck-{}", std::process::id()));
-        let output = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&temp)
-            .arg(".")
-            .current_dir(root.join("gocheck"))
-            .env("GOFLAGS", "-mod=mod")
-            .env("GOPROXY", "off")
-            .output()
-            .expect("running `go build` (is golang-go installed? scripts/test installs it)");
-        assert!(
-            output.status.success(),
-            "go build of gocheck failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let path = out_dir.join("gocheck");
-        fs::rename(&temp, &path).unwrap();
+        let go = || {
+            let mut cmd = Command::new("go");
+            cmd.current_dir(&src)
+                .env("GOFLAGS", "-mod=mod")
+                .env("GOPROXY", "off");
+            cmd
+        };
+        let run = |cmd: &mut Command| {
+            let output = cmd
+                .output()
+                .expect("running `go` (is golang-go installed? scripts/test installs it)");
+            assert!(
+                output.status.success(),
+                "`{}` failed:\n{}",
+                describe(cmd),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            output.stdout
+        };
+        // The binary is named after what it is built from: the Go version and
+        // every file of gocheck/ (a flat, stdlib-only module).
+        let mut hasher = DefaultHasher::new();
+        run(go().arg("version")).hash(&mut hasher);
+        let mut files: Vec<PathBuf> = fs::read_dir(&src)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            file.file_name().hash(&mut hasher);
+            fs::read(&file).unwrap().hash(&mut hasher);
+        }
+        let path = out_dir.join(format!("gocheck-{:016x}", hasher.finish()));
+        if !path.exists() {
+            // Build under a unique name, then rename: test binaries may run in parallel.
+            let temp = out_dir.join(format!(".building-{}", std::process::id()));
+            run(go().args(["build", "-o"]).arg(&temp).arg("."));
+            fs::rename(&temp, &path).unwrap();
+        }
         path
     })
 }
