@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +70,31 @@ pub fn state(dir: &Path) -> State {
         }
     }
     out
+}
+
+/// Writes `state` out as the tree `dir` (which must not exist): the same
+/// entries, kinds, modes, bytes and link targets, so that [`state`] of `dir`
+/// equals `state`.
+pub fn write_state(state: &State, dir: &Path) {
+    fs::create_dir(dir).unwrap();
+    // Sorted paths put each directory before what it holds.
+    for (rel, (kind, mode, bytes)) in state {
+        let path = dir.join(rel);
+        match kind {
+            'd' => fs::create_dir(&path).unwrap(),
+            'l' => std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(bytes), &path).unwrap(),
+            _ => {
+                fs::write(&path, bytes).unwrap();
+                fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).unwrap();
+            }
+        }
+    }
+    // Directory modes last: one without write permission could not be filled.
+    for (rel, (kind, mode, _)) in state.iter().rev() {
+        if *kind == 'd' {
+            fs::set_permissions(dir.join(rel), fs::Permissions::from_mode(*mode)).unwrap();
+        }
+    }
 }
 
 /// Copies a tree with its modes.

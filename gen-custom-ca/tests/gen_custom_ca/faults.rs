@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use testkit::faults::{assert_pairs_match, race, suites};
-use testkit::{k3s_hash, ok, printed_hash, scratch};
+use testkit::{k3s_hash, printed_hash, scratch};
 
 const EXE: &str = env!("CARGO_BIN_EXE_gen-custom-ca");
 
@@ -27,7 +27,7 @@ const FROM_NOTHING: &[&str] = &[
 /// without two RSA-4096 keys per run).
 fn templates(root: &Path) -> (PathBuf, PathBuf) {
     let tree = root.join("tree");
-    ok(&mut testkit::tool(EXE, &tree));
+    crate::util::default_tree(&tree);
     let brought = root.join("brought");
     fs::create_dir(&brought).unwrap();
     for name in ["root-ca.pem", "intermediate-ca.pem", "intermediate-ca.key"] {
