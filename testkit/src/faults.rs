@@ -97,6 +97,30 @@ pub fn write_state(state: &State, dir: &Path) {
     }
 }
 
+/// A tree read into memory once and written out for each run: the same to
+/// everything [`state`] compares as `cp -a`, without a process per copy
+/// (hundreds per suite).
+struct Template {
+    /// The mode of the tree's top directory, which [`state`] leaves out.
+    mode: u32,
+    state: State,
+}
+
+impl Template {
+    fn of(dir: &Path) -> Template {
+        Template {
+            mode: crate::mode(dir),
+            state: state(dir),
+        }
+    }
+
+    /// Writes the tree as `dir`, which must not exist.
+    fn write(&self, dir: &Path) {
+        write_state(&self.state, dir);
+        fs::set_permissions(dir, fs::Permissions::from_mode(self.mode)).unwrap();
+    }
+}
+
 /// Copies a tree with its modes.
 pub fn copy_tree(from: &Path, to: &Path) {
     let status = Command::new("cp")
@@ -193,6 +217,7 @@ fn public_keys(key: &Path, cert: &Path) -> (String, String) {
 /// What went wrong at one point, if anything.
 fn check_point(
     scenario: &Scenario<'_>,
+    template: &Template,
     set: &str,
     n: usize,
     signal: &str,
@@ -201,7 +226,7 @@ fn check_point(
 ) -> Option<String> {
     let dir = scratch();
     let data_dir = dir.path().join("d");
-    copy_tree(scenario.template, &data_dir);
+    template.write(&data_dir);
     let before = state(&data_dir);
     let inject = format!("inject={set}:signal={signal}:when={n}");
     let trace = format!("trace={set}");
@@ -328,6 +353,7 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
             }
         }
     }
+    let template = Template::of(scenario.template);
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -336,7 +362,7 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
                 while let Some(&(set, n, signal)) = points.get(next.fetch_add(1, Ordering::SeqCst))
                 {
                     if let Some(failure) =
-                        check_point(scenario, set, n, signal, &targets, &after_clean)
+                        check_point(scenario, &template, set, n, signal, &targets, &after_clean)
                     {
                         failures.lock().unwrap().push(failure);
                     }
@@ -412,9 +438,10 @@ pub fn race(
     on_disk: impl Fn(&Path) -> String,
 ) {
     let dir = scratch();
+    let template = Template::of(template);
     for round in 0..20 {
         let data_dir = dir.path().join(format!("round-{round}"));
-        copy_tree(template, &data_dir);
+        template.write(&data_dir);
         let force = round % 2 == 1;
         let outputs = concurrently(3, || {
             let mut cmd = crate::tool(&exe.display().to_string(), &data_dir);
