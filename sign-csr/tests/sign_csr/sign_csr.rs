@@ -427,18 +427,30 @@ fn a_kubeadm_generate_csr_output_is_signed_as_kubeadm_would() {
         assert!(text.contains("CA:FALSE"), "{text}");
     }
     let ca_pem = fs::read_to_string(pki.join("ca.crt")).unwrap();
-    for ((name, subject, user), (_, original)) in KUBECONFIGS.iter().zip(&before) {
+    // The five kubectl runs at once: each may wait seconds (see kubectl_view).
+    let views: Vec<Json> = std::thread::scope(|s| {
+        let runs: Vec<_> = KUBECONFIGS
+            .iter()
+            .map(|(name, ..)| {
+                let kubeconfig = data.join(name);
+                s.spawn(move || kubectl_view(&kubeconfig))
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    for (((name, subject, user), (_, original)), view) in
+        KUBECONFIGS.iter().zip(&before).zip(&views)
+    {
         let kubeconfig = data.join(name);
         assert_eq!(testkit::mode(&kubeconfig), 0o600);
-        let view = kubectl_view(&kubeconfig);
-        assert_eq!(kubectl_field(&view, ".users[0].name"), *user);
+        assert_eq!(kubectl_field(view, ".users[0].name"), *user);
         let ca_file = dir.path().join("embedded-ca.crt");
         decode_to(
-            &kubectl_field(&view, ".clusters[0].cluster.certificate-authority-data"),
+            &kubectl_field(view, ".clusters[0].cluster.certificate-authority-data"),
             &ca_file,
         );
         assert_eq!(fs::read_to_string(&ca_file).unwrap(), ca_pem, "{name}");
-        let (cert, key) = kubeconfig_pair(&kubeconfig, &view, dir.path());
+        let (cert, key) = kubeconfig_pair(&kubeconfig, view, dir.path());
         ok(gocheck().arg("keypair").arg(&cert).arg(&key));
         verify(&cert, &pki.join("ca.crt"), &["client"]);
         let described = &describe_certs(&cert)[0];
