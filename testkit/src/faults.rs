@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +70,55 @@ pub fn state(dir: &Path) -> State {
         }
     }
     out
+}
+
+/// Writes `state` out as the tree `dir` (which must not exist): the same
+/// entries, kinds, modes, bytes and link targets, so that [`state`] of `dir`
+/// equals `state`.
+pub fn write_state(state: &State, dir: &Path) {
+    fs::create_dir(dir).unwrap();
+    // Sorted paths put each directory before what it holds.
+    for (rel, (kind, mode, bytes)) in state {
+        let path = dir.join(rel);
+        match kind {
+            'd' => fs::create_dir(&path).unwrap(),
+            'l' => std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(bytes), &path).unwrap(),
+            _ => {
+                fs::write(&path, bytes).unwrap();
+                fs::set_permissions(&path, fs::Permissions::from_mode(*mode)).unwrap();
+            }
+        }
+    }
+    // Directory modes last: one without write permission could not be filled.
+    for (rel, (kind, mode, _)) in state.iter().rev() {
+        if *kind == 'd' {
+            fs::set_permissions(dir.join(rel), fs::Permissions::from_mode(*mode)).unwrap();
+        }
+    }
+}
+
+/// A tree read into memory once and written out for each run: the same to
+/// everything [`state`] compares as `cp -a`, without a process per copy
+/// (hundreds per suite).
+struct Template {
+    /// The mode of the tree's top directory, which [`state`] leaves out.
+    mode: u32,
+    state: State,
+}
+
+impl Template {
+    fn of(dir: &Path) -> Template {
+        Template {
+            mode: crate::mode(dir),
+            state: state(dir),
+        }
+    }
+
+    /// Writes the tree as `dir`, which must not exist.
+    fn write(&self, dir: &Path) {
+        write_state(&self.state, dir);
+        fs::set_permissions(dir, fs::Permissions::from_mode(self.mode)).unwrap();
+    }
 }
 
 /// Copies a tree with its modes.
@@ -167,6 +217,7 @@ fn public_keys(key: &Path, cert: &Path) -> (String, String) {
 /// What went wrong at one point, if anything.
 fn check_point(
     scenario: &Scenario<'_>,
+    template: &Template,
     set: &str,
     n: usize,
     signal: &str,
@@ -175,7 +226,7 @@ fn check_point(
 ) -> Option<String> {
     let dir = scratch();
     let data_dir = dir.path().join("d");
-    copy_tree(scenario.template, &data_dir);
+    template.write(&data_dir);
     let before = state(&data_dir);
     let inject = format!("inject={set}:signal={signal}:when={n}");
     let trace = format!("trace={set}");
@@ -302,6 +353,7 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
             }
         }
     }
+    let template = Template::of(scenario.template);
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -310,7 +362,7 @@ pub fn suite(scenario: &Scenario<'_>, threads: usize) -> usize {
                 while let Some(&(set, n, signal)) = points.get(next.fetch_add(1, Ordering::SeqCst))
                 {
                     if let Some(failure) =
-                        check_point(scenario, set, n, signal, &targets, &after_clean)
+                        check_point(scenario, &template, set, n, signal, &targets, &after_clean)
                     {
                         failures.lock().unwrap().push(failure);
                     }
@@ -386,9 +438,10 @@ pub fn race(
     on_disk: impl Fn(&Path) -> String,
 ) {
     let dir = scratch();
+    let template = Template::of(template);
     for round in 0..20 {
         let data_dir = dir.path().join(format!("round-{round}"));
-        copy_tree(template, &data_dir);
+        template.write(&data_dir);
         let force = round % 2 == 1;
         let outputs = concurrently(3, || {
             let mut cmd = crate::tool(&exe.display().to_string(), &data_dir);

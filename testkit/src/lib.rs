@@ -13,10 +13,12 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 pub mod enterprise;
 pub mod etcd;
@@ -41,31 +43,56 @@ pub fn scratch() -> tempfile::TempDir {
         .expect("temporary directory")
 }
 
-/// The Go oracle, built once per test process into `target/gocheck/`.
+/// The Go oracle, built into `target/gocheck/` once per version of its sources
+/// and of Go, and reused by every later test process (each of them used to
+/// link it again: a second of CPU, while its first tests waited).
 pub fn gocheck_path() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = workspace_root();
+        let src = root.join("gocheck");
         let out_dir = root.join("target").join("gocheck");
         fs::create_dir_all(&out_dir).unwrap();
-        // Build under a unique name, then rename: test binaries run in parallel.
-        let temp = out_dir.join(format!("gocheck-{}", std::process::id()));
-        let output = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&temp)
-            .arg(".")
-            .current_dir(root.join("gocheck"))
-            .env("GOFLAGS", "-mod=mod")
-            .env("GOPROXY", "off")
-            .output()
-            .expect("running `go build` (is golang-go installed? scripts/test installs it)");
-        assert!(
-            output.status.success(),
-            "go build of gocheck failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let path = out_dir.join("gocheck");
-        fs::rename(&temp, &path).unwrap();
+        let go = || {
+            let mut cmd = Command::new("go");
+            cmd.current_dir(&src)
+                .env("GOFLAGS", "-mod=mod")
+                .env("GOPROXY", "off");
+            cmd
+        };
+        let run = |cmd: &mut Command| {
+            let output = cmd
+                .output()
+                .expect("running `go` (is golang-go installed? scripts/test installs it)");
+            assert!(
+                output.status.success(),
+                "`{}` failed:\n{}",
+                describe(cmd),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            output.stdout
+        };
+        // The binary is named after what it is built from: the Go version and
+        // every file of gocheck/ (a flat, stdlib-only module).
+        let mut hasher = DefaultHasher::new();
+        run(go().arg("version")).hash(&mut hasher);
+        let mut files: Vec<PathBuf> = fs::read_dir(&src)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            file.file_name().hash(&mut hasher);
+            fs::read(&file).unwrap().hash(&mut hasher);
+        }
+        let path = out_dir.join(format!("gocheck-{:016x}", hasher.finish()));
+        if !path.exists() {
+            // Build under a unique name, then rename: test binaries may run in parallel.
+            let temp = out_dir.join(format!(".building-{}", std::process::id()));
+            run(go().args(["build", "-o"]).arg(&temp).arg("."));
+            fs::rename(&temp, &path).unwrap();
+        }
         path
     })
 }
@@ -180,18 +207,64 @@ pub fn k3s_leaves_with(tls: &Path, roots: &Path, flags: &[&str]) -> (bool, Json)
 
 /// pkilint's `lint_pkix_cert lint` findings of severity ERROR or FATAL for the
 /// first certificate of `cert`; empty when clean.
+///
+/// What `python3 -m pkilint.bin.lint_pkix_cert lint -s ERROR CERT` prints,
+/// from the same `main()` with the same arguments, but in one Python process
+/// per test process (`pkilint_lint.py`): importing pkilint costs 0.7 s of CPU,
+/// and the suite lints hundreds of certificates.
 pub fn pkilint_errors(cert: &Path) -> String {
-    let out = Command::new("python3")
-        .args(["-m", "pkilint.bin.lint_pkix_cert", "lint", "-s", "ERROR"])
-        .arg(cert)
-        .output()
-        .expect("running pkilint (scripts/test installs it with pip)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("No module named"),
-        "pkilint is not installed: {stderr}"
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    static LINTER: Mutex<Option<Linter>> = Mutex::new(None);
+    // A test that panicked while linting leaves a broken pipe, not a wrong answer.
+    let mut linter = LINTER.lock().unwrap_or_else(PoisonError::into_inner);
+    let linter = linter.get_or_insert_with(Linter::start);
+    let path = cert.to_str().expect("a UTF-8 certificate path");
+    writeln!(linter.stdin, "{}", Json::from(path)).expect("writing to pkilint");
+    linter.stdin.flush().expect("writing to pkilint");
+    let mut line = String::new();
+    linter.stdout.read_line(&mut line).expect("reading pkilint");
+    if line.is_empty() {
+        let mut stderr = String::new();
+        let _ = linter.stderr.read_to_string(&mut stderr);
+        assert!(
+            !stderr.contains("No module named"),
+            "pkilint is not installed: {stderr}"
+        );
+        panic!("pkilint exited ({:?}): {stderr}", linter.child.wait());
+    }
+    let answer: Json = serde_json::from_str(&line).expect("pkilint's answer");
+    answer["stdout"]
+        .as_str()
+        .expect("pkilint's stdout")
+        .trim()
+        .to_string()
+}
+
+/// The Python process behind [`pkilint_errors`]; it ends when the test process
+/// does (its stdin closes).
+struct Linter {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    stderr: ChildStderr,
+}
+
+impl Linter {
+    fn start() -> Linter {
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(include_str!("pkilint_lint.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running pkilint (scripts/test installs it with pip)");
+        Linter {
+            stdin: child.stdin.take().expect("piped"),
+            stdout: BufReader::new(child.stdout.take().expect("piped")),
+            stderr: child.stderr.take().expect("piped"),
+            child,
+        }
+    }
 }
 
 /// Asserts pkilint finds no ERROR or FATAL in any of `certs` (certificates a

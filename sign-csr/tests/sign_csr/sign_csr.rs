@@ -303,12 +303,33 @@ fn check_profile(cert: &Json, issuer_cn: &str, ekus: &[&str], rsa: bool) {
     assert!(!field(cert, "aki").as_str().unwrap().is_empty());
 }
 
-/// `kubectl config view --raw` of `kubeconfig`, one field by JSONPath.
-fn kubectl_field(kubeconfig: &Path, path: &str) -> String {
-    ok(Command::new("kubectl")
-        .args(["config", "view", "--raw", "--kubeconfig"])
-        .arg(kubeconfig)
-        .args(["-o", &format!("jsonpath={{{path}}}")]))
+/// `kubectl config view --raw` of `kubeconfig`: the kubeconfig as kubectl
+/// reads it. Once per file, its fields read from the output: a kubectl may ask
+/// the file's server for its version first (gcloud's dispatcher waits 3 s for
+/// 192.0.2.10).
+fn kubectl_view(kubeconfig: &Path) -> Json {
+    testkit::json(
+        Command::new("kubectl")
+            .args(["config", "view", "--raw", "--kubeconfig"])
+            .arg(kubeconfig)
+            .args(["-o", "json"]),
+    )
+}
+
+/// One string field of a [`kubectl_view`], by a JSONPath such as `.users[0].name`.
+fn kubectl_field(view: &Json, path: &str) -> String {
+    let mut value = view;
+    for step in path.trim_start_matches('.').split('.') {
+        let (key, index) = step.split_once('[').unwrap_or((step, ""));
+        value = &value[key];
+        if let Some(index) = index.strip_suffix(']') {
+            value = &value[index.parse::<usize>().unwrap()];
+        }
+    }
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("no {path} in {view}"))
+        .to_string()
 }
 
 /// Writes the base64 `data` decoded to `out`.
@@ -322,8 +343,9 @@ fn decode_to(data: &str, out: &Path) {
         .arg(out));
 }
 
-/// The client certificate and key of a filled kubeconfig, as files.
-fn kubeconfig_pair(kubeconfig: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+/// The client certificate and key of a filled kubeconfig (`view` is its
+/// [`kubectl_view`]), as files.
+fn kubeconfig_pair(kubeconfig: &Path, view: &Json, dir: &Path) -> (PathBuf, PathBuf) {
     let stem = kubeconfig
         .file_name()
         .unwrap()
@@ -334,13 +356,10 @@ fn kubeconfig_pair(kubeconfig: &Path, dir: &Path) -> (PathBuf, PathBuf) {
         dir.join(format!("{stem}.key")),
     );
     decode_to(
-        &kubectl_field(kubeconfig, ".users[0].user.client-certificate-data"),
+        &kubectl_field(view, ".users[0].user.client-certificate-data"),
         &cert,
     );
-    decode_to(
-        &kubectl_field(kubeconfig, ".users[0].user.client-key-data"),
-        &key,
-    );
+    decode_to(&kubectl_field(view, ".users[0].user.client-key-data"), &key);
     (cert, key)
 }
 
@@ -408,20 +427,30 @@ fn a_kubeadm_generate_csr_output_is_signed_as_kubeadm_would() {
         assert!(text.contains("CA:FALSE"), "{text}");
     }
     let ca_pem = fs::read_to_string(pki.join("ca.crt")).unwrap();
-    for ((name, subject, user), (_, original)) in KUBECONFIGS.iter().zip(&before) {
+    // The five kubectl runs at once: each may wait seconds (see kubectl_view).
+    let views: Vec<Json> = std::thread::scope(|s| {
+        let runs: Vec<_> = KUBECONFIGS
+            .iter()
+            .map(|(name, ..)| {
+                let kubeconfig = data.join(name);
+                s.spawn(move || kubectl_view(&kubeconfig))
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    for (((name, subject, user), (_, original)), view) in
+        KUBECONFIGS.iter().zip(&before).zip(&views)
+    {
         let kubeconfig = data.join(name);
         assert_eq!(testkit::mode(&kubeconfig), 0o600);
-        assert_eq!(kubectl_field(&kubeconfig, ".users[0].name"), *user);
+        assert_eq!(kubectl_field(view, ".users[0].name"), *user);
         let ca_file = dir.path().join("embedded-ca.crt");
         decode_to(
-            &kubectl_field(
-                &kubeconfig,
-                ".clusters[0].cluster.certificate-authority-data",
-            ),
+            &kubectl_field(view, ".clusters[0].cluster.certificate-authority-data"),
             &ca_file,
         );
         assert_eq!(fs::read_to_string(&ca_file).unwrap(), ca_pem, "{name}");
-        let (cert, key) = kubeconfig_pair(&kubeconfig, dir.path());
+        let (cert, key) = kubeconfig_pair(&kubeconfig, view, dir.path());
         ok(gocheck().arg("keypair").arg(&cert).arg(&key));
         verify(&cert, &pki.join("ca.crt"), &["client"]);
         let described = &describe_certs(&cert)[0];
@@ -500,7 +529,8 @@ fn signed_certificates_run_a_real_etcd_cluster_and_an_apiserver_mtls_handshake()
 
     // The apiserver serves its signed certificate to a client holding the
     // certificate signed from admin.conf.csr; each side trusts only ca.crt.
-    let (admin_cert, admin_key) = kubeconfig_pair(&data.join("admin.conf"), dir.path());
+    let admin = data.join("admin.conf");
+    let (admin_cert, admin_key) = kubeconfig_pair(&admin, &kubectl_view(&admin), dir.path());
     for server_name in ["kubernetes.default.svc", NODE] {
         let out = ok(gocheck()
             .arg("handshake")

@@ -267,7 +267,7 @@ fn fresh_directory_gets_a_sound_tree_with_the_contract_profile() {
 fn a_tls_handshake_works_with_leaves_from_the_generated_server_and_client_cas() {
     let dir = scratch();
     let data_dir = dir.path().join("data");
-    ok(&mut tool(&data_dir));
+    crate::util::default_tree(&data_dir);
     let tls = tls(&data_dir);
     let work = dir.path();
     let issue = |ca: &str, usage: &str, name: &str| {
@@ -476,7 +476,7 @@ fn an_existing_service_key_is_kept_byte_for_byte_after_the_new_one() {
 fn an_initialised_tls_dir_is_refused_unless_forced() {
     let dir = scratch();
     let data_dir = dir.path().join("data");
-    ok(&mut tool(&data_dir));
+    crate::util::default_tree(&data_dir);
     let before = snapshot(dir.path());
     let stderr = fails(&mut tool(&data_dir));
     assert!(stderr.contains("initialised cluster"), "{stderr}");
@@ -795,7 +795,7 @@ fn a_staging_tree_from_the_same_root_passes_rotate_ca() {
     // DATA_DIR with the same root and intermediate, then `rotate-ca --path`.
     let dir = scratch();
     let live = dir.path().join("live");
-    ok(&mut tool(&live));
+    crate::util::default_tree(&live);
     let staging = dir.path().join("staging");
     fs::create_dir_all(&staging).unwrap();
     for name in ["root-ca.pem", "intermediate-ca.pem", "intermediate-ca.key"] {
@@ -829,7 +829,7 @@ fn the_docs_staging_flow_carries_the_live_service_key_and_is_checked_before_load
     // DATA_DIR; service.key is the one people forget (k3s issue 7100).
     let dir = scratch();
     let live = dir.path().join("live");
-    ok(&mut tool(&live));
+    crate::util::default_tree(&live);
     let staging = dir.path().join("staging");
     fs::create_dir_all(&staging).unwrap();
     for name in ["root-ca.pem", "intermediate-ca.pem", "intermediate-ca.key"] {

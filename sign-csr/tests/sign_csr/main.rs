@@ -1,0 +1,6 @@
+//! The integration tests of `sign-csr`, one test binary: cargo runs test binaries
+//! one after another, while the tests of one binary run in parallel. Each module
+//! is one suite; what the suites share lives in `testkit`.
+
+mod faults;
+mod sign_csr;

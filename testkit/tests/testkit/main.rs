@@ -1,0 +1,6 @@
+//! The integration tests of `testkit`, one test binary: cargo runs test binaries
+//! one after another, while the tests of one binary run in parallel. Each module
+//! is one suite: the enterprise builders against Go, and the release.
+
+mod enterprise;
+mod release;
