@@ -1,3 +1,3 @@
 module k3spki/gocheck
 
-go 1.19
+go 1.26

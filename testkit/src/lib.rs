@@ -63,7 +63,7 @@ pub fn gocheck_path() -> &'static Path {
         let run = |cmd: &mut Command| {
             let output = cmd
                 .output()
-                .expect("running `go` (is golang-go installed? scripts/test installs it)");
+                .expect("running `go` (scripts/test puts Go 1.26 on PATH from target/test-env)");
             assert!(
                 output.status.success(),
                 "`{}` failed:\n{}",
