@@ -33,12 +33,13 @@ impl Product {
         }
     }
 
-    /// The product called `name` (`k3s`, `rke2`, `kubeadm`, `k0s`); anything
-    /// else is refused, as the name goes into certificate subjects and paths.
+    /// The product called `name` (`k3s`, `rke2`, `kubeadm`, `k0s`, in any
+    /// case); anything else is refused. Subjects and paths use [`Self::name`],
+    /// never the text given.
     pub fn new(name: &str) -> Result<Self> {
         Self::ALL
             .into_iter()
-            .find(|p| p.name() == name)
+            .find(|p| p.name().eq_ignore_ascii_case(name))
             .ok_or_else(|| Error::new(Kind::Product(name.escape_debug().to_string())))
     }
 
@@ -65,10 +66,21 @@ mod tests {
     fn only_known_products_are_accepted() {
         assert!(Product::new("k3s,O=evil").is_err());
         assert!(Product::new("").is_err());
-        assert!(Product::new("K0s").is_err());
+        assert!(Product::new("k3s ").is_err());
+        assert!(Product::new("kubeadm\n").is_err());
         assert_eq!("rke2".parse::<Product>().unwrap(), Product::Rke2);
         for product in Product::ALL {
             assert_eq!(Product::new(product.name()).unwrap(), product);
         }
+    }
+
+    /// Issue 21: `--product K3S` was refused though algorithm names are
+    /// accepted in any case; the product's own name is still what paths use.
+    #[test]
+    fn product_names_are_accepted_in_any_case() {
+        assert_eq!(Product::new("K3S").unwrap(), Product::K3s);
+        assert_eq!(Product::new("Rke2").unwrap(), Product::Rke2);
+        assert_eq!(Product::new("KubeAdm").unwrap(), Product::Kubeadm);
+        assert_eq!(Product::new("K0s").unwrap().name(), "k0s");
     }
 }
