@@ -562,3 +562,17 @@ fn the_committed_fixtures_rotate_cleanly() {
         assert_eq!(printed_hash(&stdout), go_hash, "{fixture}");
     }
 }
+
+/// Issue 21: a missing data directory was reported as its first missing file.
+#[test]
+fn a_missing_data_dir_is_named_as_such_and_nothing_is_made() {
+    let dir = scratch();
+    let data_dir = dir.path().join("rancher/k3s-typo");
+    let stderr = fails(&mut tool(&data_dir));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("k3s-typo: the k3s data directory does not exist"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("rancher").exists(), "nothing made");
+}

@@ -57,6 +57,30 @@ impl DataDir {
         PathBuf::from(product.layout().default_data_dir)
     }
 
+    /// Refuses a data directory that does not exist, so that a mistyped
+    /// `--data-dir` or `--product` is named as such and not as the first file
+    /// missing under it.
+    pub fn must_exist(&self) -> Result<()> {
+        match std::fs::metadata(&self.root) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(Error::at(
+                self.root.as_path(),
+                Kind::Inputs(format!(
+                    "not a directory; the {} data directory is expected here (--data-dir)",
+                    self.product.name()
+                )),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::at(
+                self.root.as_path(),
+                Kind::Inputs(format!(
+                    "the {} data directory does not exist (check --data-dir and --product)",
+                    self.product.name()
+                )),
+            )),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// The same product's data directory at `root`.
     pub fn at(&self, root: PathBuf) -> Self {
         DataDir {

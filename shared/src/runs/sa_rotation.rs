@@ -47,6 +47,9 @@ pub fn rotate_sa(
     report: impl FnOnce(&SaRotationRun, &Outcome<'_>) -> Result<()>,
 ) -> Result<()> {
     let data_dir = request.data_dir;
+    if request.current.is_none() {
+        data_dir.must_exist()?;
+    }
     let staging_dir =
         super::staging_dir(&data_dir, request.staging_dir, data_dir.sa_staging_dir())?;
     super::locked(tool, &data_dir, &staging_dir, request.dry_run, |lock| {
