@@ -77,6 +77,8 @@ impl DataDir {
                     self.product.name()
                 )),
             )),
+            // Anything else (no permission to look) is left to the first read,
+            // whose error names the file and the cause.
             Err(_) => Ok(()),
         }
     }
