@@ -7,6 +7,10 @@
 //! own server (a free port), its own INSTALL_DIR, DATA_DIR and TMPDIR: after any
 //! run, the TMPDIR must be empty, and after a refused or one-shot run, the
 //! INSTALL_DIR too.
+//!
+//! The release is signed with a throwaway key made per test process
+//! ([`test_key`]); the installer is told of it through `K3S_PKI_PUBLIC_KEY`,
+//! except where a test checks the key install.sh carries.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,6 +26,12 @@ use std::sync::OnceLock;
 
 use testkit::{fails, ok, scratch, workspace_root};
 
+mod mirror;
+mod script;
+mod signature;
+mod sums;
+mod targets;
+
 const TOOLS: [&str; 5] = [
     "gen-custom-ca",
     "rotate-default-ca",
@@ -34,15 +44,70 @@ const README_URL: &str = "https://github.com/k3s-pki/k3s-pki/releases/latest/dow
 /// Every tool is versioned with the workspace, as this crate is.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `dist/`, written by `scripts/release` once per test process.
+/// `dist/`, written by `scripts/release` once per test process, signed with [`test_key`].
 fn dist() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = workspace_root();
-        ok(Command::new(root.join("scripts/release")).current_dir(&root));
+        ok(Command::new(root.join("scripts/release"))
+            .current_dir(&root)
+            .env("K3S_PKI_SIGNING_KEY", &test_key().private));
         root.join("dist")
     })
 }
+
+/// A throwaway ed25519 key pair, made once per test process under cargo's
+/// target/tmp: the project's private key is never in the repository.
+struct TestKey {
+    private: PathBuf,
+    /// The public key's line, as K3S_PKI_PUBLIC_KEY takes it.
+    public: String,
+}
+
+fn test_key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("release-test-key-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .keep();
+        let private = dir.join("key");
+        ok(Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "k3s-pki test release",
+            ])
+            .arg("-f")
+            .arg(&private));
+        let public = fs::read_to_string(dir.join("key.pub"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        TestKey { private, public }
+    })
+}
+
+/// Signs `dir/SHA256SUMS` again with the test key, after a test changed it, in
+/// the release's signature namespace or another.
+fn sign(dir: &Path, namespace: &str) {
+    let sig = dir.join("SHA256SUMS.sig");
+    if sig.exists() {
+        fs::remove_file(&sig).unwrap();
+    }
+    ok(Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
+        .arg(&test_key().private)
+        .arg(dir.join("SHA256SUMS")));
+}
+
+/// The signature namespace of a release's SHA256SUMS.sig.
+const NAMESPACE: &str = "k3s-pki-release";
 
 fn tarball_name() -> String {
     format!("k3s-pki-{VERSION}-linux-amd64.tar.gz")
@@ -91,6 +156,14 @@ impl Drop for Server {
     }
 }
 
+/// The shells the installer is run under where a test holds for both.
+#[derive(Clone, Copy, Debug)]
+enum Shell {
+    Dash,
+    Ash,
+}
+const SHELLS: [Shell; 2] = [Shell::Dash, Shell::Ash];
+
 /// A node's directories: where tools are installed, where data goes, the TMPDIR,
 /// and a bin dir put first on PATH whose `sh` is dash.
 struct Node {
@@ -126,8 +199,38 @@ impl Node {
             .env("TMPDIR", self.path("tmp"))
             .env("INSTALL_DIR", self.path("install"))
             .env("DATA_DIR", self.path("data"))
-            .env("K3S_PKI_URL", url);
+            .env("K3S_PKI_URL", url)
+            .env("K3S_PKI_PUBLIC_KEY", &test_key().public);
         cmd
+    }
+
+    /// `line` under busybox ash with a PATH of busybox applets only (no
+    /// ssh-keygen among them), environment as [`Node::sh`].
+    fn ash(&self, url: &str, line: &str) -> Command {
+        let applets = self.path("busybox");
+        if !applets.exists() {
+            fs::create_dir(&applets).unwrap();
+            let list = ok(Command::new("busybox").arg("--list"));
+            for applet in list.lines() {
+                symlink("/bin/busybox", applets.join(applet)).unwrap();
+            }
+        }
+        let mut ash = Command::new("/bin/busybox");
+        ash.arg("ash");
+        self.shell(ash, url, &applets.display().to_string(), line)
+    }
+
+    /// The install line from `url` under `shell`: dash with curl, or busybox
+    /// ash with its wget.
+    fn install(&self, shell: Shell, url: &str) -> Command {
+        match shell {
+            Shell::Dash => self.sh(
+                url,
+                &self.system_path(),
+                &format!("curl -sfL {url}/install.sh | sh -"),
+            ),
+            Shell::Ash => self.ash(url, &format!("wget -qO- {url}/install.sh | sh -")),
+        }
     }
 
     /// The default node PATH: dash as sh, then the system directories.
@@ -188,14 +291,32 @@ fn readme_line(needle: &str, url: &str) -> String {
 const INSTALL: &str = "| sh - ";
 const ONE_SHOT: &str = "| sh -s -- run gen-custom-ca";
 
-/// Asserts a refusal: exit 1, one line on stderr naming the problem.
-fn assert_refused(cmd: &mut Command, problem: &str) {
+/// Asserts a refusal: exit 1, the last line on stderr one error naming the
+/// problem, any line before it a note of the installer's (what it checked).
+fn assert_refused(cmd: &mut Command, problem: &str) -> String {
     let stderr = fails(cmd);
-    assert_eq!(stderr.lines().count(), 1, "one line:\n{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
     assert!(
-        stderr.starts_with("k3s-pki install: error: ") && stderr.contains(problem),
+        last.starts_with("k3s-pki install: error: ") && last.contains(problem),
         "expected `{problem}`:\n{stderr}"
     );
+    assert_eq!(stderr.matches("error").count(), 1, "one error:\n{stderr}");
+    assert!(
+        stderr.lines().all(|l| l.starts_with("k3s-pki install: ")),
+        "every line the installer's:\n{stderr}"
+    );
+    stderr
+}
+
+/// Runs `cmd`, asserts it succeeded, returns its stdout and stderr.
+fn succeeds(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{cmd:?}:\n{stdout}\n{stderr}");
+    (stdout, stderr)
 }
 
 #[test]
@@ -344,8 +465,8 @@ fn a_missing_sha256sums_is_refused() {
 }
 
 /// The commands install.sh needs besides a downloader and a checksum tool.
-const BASICS: [&str; 8] = [
-    "uname", "mktemp", "rm", "mkdir", "tar", "gzip", "chmod", "mv",
+const BASICS: [&str; 9] = [
+    "uname", "mktemp", "rm", "mkdir", "tar", "gzip", "chmod", "mv", "wc",
 ];
 
 #[test]
@@ -376,16 +497,8 @@ fn busybox_ash_and_its_applets_install() {
     let server = Server::serve(dist());
     let node = Node::new();
     // A PATH of busybox applets only: its ash, wget, sha256sum, tar, gzip, ...
-    let applets = node.path("busybox");
-    fs::create_dir(&applets).unwrap();
-    let list = ok(Command::new("busybox").arg("--list"));
-    for applet in list.lines() {
-        symlink("/bin/busybox", applets.join(applet)).unwrap();
-    }
     let line = format!("wget -qO- {}/install.sh | sh -", server.url);
-    let mut ash = Command::new("/bin/busybox");
-    ash.arg("ash");
-    ok(&mut node.shell(ash, &server.url, &applets.display().to_string(), &line));
+    ok(&mut node.ash(&server.url, &line));
     let mut sorted = TOOLS.map(String::from).to_vec();
     sorted.sort();
     assert_eq!(node.installed(), sorted);
@@ -437,4 +550,21 @@ fn an_air_gapped_machine_installs_from_a_directory() {
     assert!(stdout.contains("installed into"), "{stdout}");
     assert_eq!(node.installed().len(), TOOLS.len());
     node.assert_tmp_empty();
+}
+
+#[test]
+fn names_from_the_command_line_are_shown_on_one_line() {
+    let node = Node::new();
+    let script = dist().join("install.sh");
+    for (args, shown) in [
+        ("'bad\u{1b}[31mcmd\nx'", "unknown command 'bad?[31mcmd?x'"),
+        ("run 'ca\tcheck'", "unknown tool 'ca?check'"),
+    ] {
+        let mut cmd = node.sh(
+            "http://127.0.0.1:9",
+            &node.system_path(),
+            &format!("sh {} {args}", script.display()),
+        );
+        assert_refused(&mut cmd, shown);
+    }
 }
