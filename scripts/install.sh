@@ -69,7 +69,7 @@ main() {
 	mirror)
 		[ $# -eq 3 ] || fail "mirror needs a URL and a new directory: mirror <MIRROR_URL> <DIR>"
 		mode=mirror
-		mirror_url=$(mirror_url "$2") || exit 1
+		mirror_url=$(checked_mirror_url "$2") || exit 1
 		mirror_dir=$3
 		absent "$mirror_dir"
 		;;
@@ -343,7 +343,7 @@ verifies_signatures() {
 
 # The mirror's URL, checked: it is written into the mirror's install.sh, so
 # nothing in it may need quoting there.
-mirror_url() {
+checked_mirror_url() {
 	case $1 in
 	http://?* | https://?* | file:///*) ;;
 	*) fail "mirror URL '$(shown "$1")' is not an http://, https:// or file:/// URL" ;;
