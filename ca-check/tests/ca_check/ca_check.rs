@@ -218,6 +218,38 @@ fn files_in_the_staging_dir_instead_of_tls_are_flagged() {
     assert!(stdout.contains("move them into tls/"), "{stdout}");
 }
 
+/// Before, `<staging>/tls` given for `<staging>` was advised to move the
+/// files into `<staging>/tls/tls`.
+#[test]
+fn the_tls_dir_given_for_the_staging_dir_is_told_to_pass_its_parent() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let (our_ok, _, stdout) = our_verdicts(&data_dir, &staging.join("tls"));
+    assert!(!our_ok, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "holds the CA files itself: pass its parent, {}, to ca-check staged",
+            staging.display()
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("move them into tls/"), "{stdout}");
+}
+
+/// Before, `ca-check expiry --data-dir X` was refused: argh takes global
+/// flags only before the subcommand.
+#[test]
+fn global_flags_may_follow_the_subcommand() {
+    let dir = scratch();
+    let (data_dir, _) = cluster_with_staged_rotation(dir.path());
+    let elsewhere = dir.path().join("elsewhere");
+    let out = ok(tool(&elsewhere)
+        .args(["expiry", "--data-dir"])
+        .arg(&data_dir)
+        .args(["--product", "k3s"]));
+    assert!(out.contains("server-ca.crt"), "{out}");
+}
+
 #[test]
 fn garbage_in_a_staged_file_is_reported_not_panicked_on() {
     let dir = scratch();

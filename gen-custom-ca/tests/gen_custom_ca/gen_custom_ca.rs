@@ -522,6 +522,23 @@ fn flags_override_the_environment() {
     assert!(text(root, "subject_cn").starts_with("rke2-root-ca@"));
 }
 
+/// Before, argh's three lines: `Unrecognized argument: --data-dri`, a blank
+/// line, `Run gen-custom-ca --help for more information.`
+#[test]
+fn a_mistyped_flag_is_one_line_with_the_flag_meant() {
+    let dir = scratch();
+    let out = tool(dir.path())
+        .args(["--data-dri", "/tmp/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "gen-custom-ca: error: unknown flag --data-dri: did you mean --data-dir?\n"
+    );
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn help_explains_every_input_case() {
     let stdout = ok(Command::new(env!("CARGO_BIN_EXE_gen-custom-ca")).arg("--help"));
