@@ -250,6 +250,23 @@ fn global_flags_may_follow_the_subcommand() {
     assert!(out.contains("server-ca.crt"), "{out}");
 }
 
+/// Issue 21: `expiry` on a data directory k3s never ran in said
+/// `.../server/tls: reading directory failed: No such file or directory`.
+#[test]
+fn expiry_names_a_missing_cert_dir_as_such() {
+    let dir = scratch();
+    let out = tool(dir.path()).arg("expiry").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "ca-check: error: {}: the k3s certificate directory does not exist: \
+             has k3s run with this data directory? (check --data-dir and --product)\n",
+            dir.path().join("server/tls").display()
+        )
+    );
+}
+
 #[test]
 fn garbage_in_a_staged_file_is_reported_not_panicked_on() {
     let dir = scratch();

@@ -531,6 +531,34 @@ fn flags_override_the_environment() {
     assert!(text(root, "subject_cn").starts_with("rke2-root-ca@"));
 }
 
+/// Issue 21: a mistyped --data-dir made a new root without a word; now the
+/// run says where it looked for root-ca.pem, or that the directory was not there.
+#[test]
+fn a_new_root_says_where_root_ca_pem_was_looked_for() {
+    let dir = scratch();
+    let typo = dir.path().join("k3s-typo");
+    let stderr = String::from_utf8(tool(&typo).output().unwrap().stderr).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "gen-custom-ca: warning: {} did not exist: it is made, with a new root CA \
+             (check --data-dir if your root-ca.pem is elsewhere)\n",
+            typo.display()
+        )
+    );
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let stderr = String::from_utf8(tool(&empty).arg("--dry-run").output().unwrap().stderr).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "gen-custom-ca: warning: no root-ca.pem in {} or {}: a new root CA is made\n",
+            empty.display(),
+            tls(&empty).display()
+        )
+    );
+}
+
 /// Before, argh's three lines: `Unrecognized argument: --data-dri`, a blank
 /// line, `Run gen-custom-ca --help for more information.`
 #[test]
@@ -733,7 +761,8 @@ fn an_intermediate_without_its_key_and_no_root_key_is_refused() {
             fs::remove_dir_all(d.join("vault")).unwrap();
         },
         "intermediate-ca.pem",
-        "no intermediate-ca.key to sign the leaf CAs with",
+        // Issue 21: where it was looked for.
+        "no intermediate-ca.key to sign the leaf CAs with (no intermediate-ca.key in ",
     );
 }
 
