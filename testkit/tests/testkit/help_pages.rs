@@ -2,6 +2,11 @@
 //! `<!-- help: TOOL [SUBCOMMAND] --help -->` line is followed by a ```text
 //! block that must equal that command's output, and every tool and every
 //! subcommand its help lists must have one.
+//!
+//! After changing a help text, `K3S_PKI_UPDATE_HELP=1 cargo test -p testkit
+//! --test testkit help_pages` writes the new outputs into the existing blocks
+//! (and fails, so that the change is looked at); a missing block is still
+//! added by hand.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -73,6 +78,9 @@ fn each_tools_page_shows_its_help_as_printed() {
                 .into_iter()
                 .map(|sub| format!("{tool} {sub} --help")),
         );
+        if std::env::var_os("K3S_PKI_UPDATE_HELP").is_some() {
+            update(tool, &shown);
+        }
         for command in &wanted {
             let text = shown
                 .get(command)
@@ -90,6 +98,19 @@ fn each_tools_page_shows_its_help_as_printed() {
             );
         }
     }
+}
+
+/// Writes each documented command's current output into its block of
+/// `docs/<tool>.md`.
+fn update(tool: &str, shown: &BTreeMap<String, String>) {
+    let path = workspace_root().join("docs").join(format!("{tool}.md"));
+    let mut page = fs::read_to_string(&path).unwrap();
+    for (command, text) in shown {
+        let old = format!("{MARKER}{command} -->\n```text\n{text}\n```");
+        let new = format!("{MARKER}{command} -->\n```text\n{}\n```", help(command));
+        page = page.replacen(&old, &new, 1);
+    }
+    fs::write(&path, page).unwrap();
 }
 
 #[test]
