@@ -236,6 +236,30 @@ fn the_tls_dir_given_for_the_staging_dir_is_told_to_pass_its_parent() {
     assert!(!stdout.contains("move them into tls/"), "{stdout}");
 }
 
+/// Issue 21: a staging dir that is not there was "not a directory"; and a
+/// mistyped subcommand got argh's three lines without a suggestion.
+#[test]
+fn a_missing_staging_dir_and_a_mistyped_subcommand_are_said_as_such() {
+    let dir = scratch();
+    let (data_dir, _) = cluster_with_staged_rotation(dir.path());
+    let missing = dir.path().join("stagign");
+    let (our_ok, _, stdout) = our_verdicts(&data_dir, &missing);
+    assert!(!our_ok);
+    assert!(
+        stdout.contains(&format!(
+            "{}  FAIL    does not exist: give the path you will pass to rotate-ca --path",
+            missing.display()
+        )),
+        "{stdout}"
+    );
+    let out = tool(&data_dir).arg("expirty").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ca-check: error: unknown subcommand expirty: did you mean expiry?\n"
+    );
+}
+
 /// Before, `ca-check expiry --data-dir X` was refused: argh takes global
 /// flags only before the subcommand.
 #[test]

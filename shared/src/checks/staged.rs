@@ -51,10 +51,15 @@ pub fn check_staged(
     now: SystemTime,
 ) -> Vec<Finding> {
     if !staging_dir.is_dir() {
+        let what = if staging_dir.exists() {
+            "not a directory"
+        } else {
+            "does not exist"
+        };
         return vec![finding(
             staging_dir.display().to_string(),
             Verdict::Fail,
-            "not a directory: give the path you will pass to rotate-ca --path",
+            format!("{what}: give the path you will pass to rotate-ca --path"),
         )];
     }
     let staged_tls = staging_dir.join("tls");
