@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use shared::checks::expiry::DEFAULT_WARN_DAYS;
 use shared::report::expiry::ExpiryFormat;
 
@@ -11,10 +11,10 @@ groups(data_dir);
 /// Offline checks of a cluster's CA files, before the cluster or kubectl find
 /// out: rotate-ca staging dirs and join tokens (k3s, RKE2), certificate expiry
 /// and custom CA trees (k3s, RKE2, kubeadm, k0s).
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
-    note = "--data-dir and --product come before the subcommand.",
+    note = "--data-dir and --product may come before or after the subcommand.",
     error_code(1, "a check ran and found problems (see each subcommand)"),
     error_code(
         2,
@@ -27,7 +27,7 @@ pub struct Args {
 }
 }
 
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand)]
 pub enum Command {
     Staged(Staged),
@@ -39,7 +39,7 @@ pub enum Command {
 /// Check a staging dir as `k3s certificate rotate-ca --path=<dir>` will (k3s
 /// and RKE2 only): each file reused, OK, WARN or FAIL with the reason. Exit 1
 /// on any FAIL.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "staged")]
 pub struct Staged {
     /// the directory given to rotate-ca --path (files are read from its tls/)
@@ -53,7 +53,7 @@ pub struct Staged {
 /// `kubeadm certs check-expiration`, by its names (kubeconfigs read from
 /// $DATA_DIR). Exit 1 if a certificate is EXPIRED or NOT YET VALID, or a
 /// certificate file cannot be read; WARNING and missing files do not change it.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     subcommand,
     name = "expiry",
@@ -82,7 +82,7 @@ pub struct Expiry {
 /// Print the k3s CA hash of server-ca.crt and whether server/token and
 /// server/agent-token carry it (k3s and RKE2 only). Exit 1 if a token is stale
 /// or unreadable.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "token")]
 pub struct Token {}
 
@@ -96,7 +96,7 @@ groups(cluster_names);
 /// that trusts only root-ca.pem, or only the CA itself for kubeadm's and k0s's
 /// self-signed CAs (path length, name constraints, extended key usage,
 /// validity). Exit 1 on any FAIL.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(subcommand, name = "tree")]
 pub struct Tree {
     /// the certificate directory holding the tree ($DATA_DIR/server/tls for k3s
@@ -114,17 +114,27 @@ mod tests {
         Args::from_args(&["ca-check"], args)
     }
 
+    /// Before, `ca-check expiry --data-dir /d` was refused ("Unrecognized
+    /// argument"): argh reads the global flags only before the subcommand.
     #[test]
-    fn global_options_come_before_the_subcommand() {
-        let args = parse(&["--data-dir", "/d", "expiry", "-o", "json", "/x"]).unwrap();
-        assert_eq!(args.data_dir, Some(PathBuf::from("/d")));
-        let Command::Expiry(expiry) = args.command else {
-            panic!("expected expiry");
-        };
-        assert_eq!(expiry.output, ExpiryFormat::Json);
-        assert_eq!(expiry.dir, Some(PathBuf::from("/x")));
-        assert_eq!(expiry.warn_days, DEFAULT_WARN_DAYS);
-        assert!(parse(&["expiry", "--data-dir", "/d"]).is_err());
+    fn global_options_come_before_or_after_the_subcommand() {
+        for args in [
+            &["--data-dir", "/d", "expiry", "-o", "json", "/x"][..],
+            &["expiry", "-o", "json", "--data-dir", "/d", "/x"],
+            &["expiry", "-o", "json", "/x", "--data-dir", "/d"],
+        ] {
+            let shared::cli::Parsed::Run(args) = shared::cli::parse::<Args>("ca-check", args)
+            else {
+                panic!("{args:?}: expected a run");
+            };
+            assert_eq!(args.data_dir, Some(PathBuf::from("/d")));
+            let Command::Expiry(expiry) = args.command else {
+                panic!("expected expiry");
+            };
+            assert_eq!(expiry.output, ExpiryFormat::Json);
+            assert_eq!(expiry.dir, Some(PathBuf::from("/x")));
+            assert_eq!(expiry.warn_days, DEFAULT_WARN_DAYS);
+        }
     }
 
     /// argh refuses a bad `-o` (exit 2 through check_main), naming the formats.

@@ -37,6 +37,9 @@ fn run(args: Args) -> Result<bool> {
             (!any_failed(&findings), printed)
         }
         Command::Expiry(expiry) => {
+            if expiry.dir.is_none() {
+                data_dir.must_have_cert_dir()?;
+            }
             let report = expiry::check(&data_dir, expiry.dir, expiry.warn_days, now)?;
             let printed = report::expiry::write(out, &report, expiry.output)?;
             (report.passed(), printed)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use shared::pki::keys::GeneratedKey;
 
 shared::tool_args! {
@@ -12,7 +12,7 @@ groups(data_dir, cluster_names);
 /// (ECDSA-P256, 3700 days) and service.key in ${DATA_DIR}/server/tls; for kubeadm
 /// and k0s ca, front-proxy-ca, etcd/ca (RSA-2048, 3650 days), sa.key and sa.pub in
 /// ${DATA_DIR}/pki. All files are written, or none.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
     note = "Inputs, looked up in ${{DATA_DIR}}/ first, then in ${{DATA_DIR}}/server/tls/ (k3s)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use shared::pki::keys::GeneratedKey;
 
 shared::tool_args! {
@@ -14,7 +14,7 @@ groups(data_dir);
 /// k0s: per CA (ca, front-proxy-ca, etcd/ca) a new CA, also cross-signed by the
 /// current one, and the old+new bundles of the manual procedure, in
 /// <staging>/pki/, and the procedure to follow.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
     note = "Reads the current CAs from ${{DATA_DIR}}/server/tls (kubeadm, k0s:

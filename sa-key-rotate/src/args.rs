@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 
 shared::tool_args! {
 groups(data_dir);
@@ -11,7 +11,7 @@ groups(data_dir);
 /// tokens signed so far keep verifying. kubeadm/k0s: <staging>/pki/sa.key is the
 /// new key alone and <staging>/pki/sa.pub its public key first, then the current
 /// ones. All files are written, or none.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
     note = "Reads ${{DATA_DIR}}/server/tls/service.key (or --current) and never writes into

@@ -3,12 +3,12 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use shared::runs::sign_csr::CsrProfile;
 
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
 /// (--product kubeadm), or any CSR with a server, client or peer profile.
-#[derive(FromArgs, Debug)]
+#[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
     note = "kubeadm mode (--product kubeadm): signs pki/*.csr, pki/etcd/*.csr and <name>.conf.csr

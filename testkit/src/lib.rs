@@ -35,6 +35,36 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The five tools, by the names they are installed under.
+pub const TOOLS: [&str; 5] = [
+    "gen-custom-ca",
+    "rotate-default-ca",
+    "sa-key-rotate",
+    "ca-check",
+    "sign-csr",
+];
+
+/// The directory holding the five tools' debug builds, built once per test
+/// process (`cargo build`, a no-op when `cargo test --workspace` has built
+/// them): for tests of more than one tool, which no crate's
+/// `CARGO_BIN_EXE_<name>` reaches.
+pub fn tool_binaries() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = workspace_root();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.current_dir(&root).args(["build", "--quiet"]);
+        for tool in TOOLS {
+            build.args(["--bin", tool]);
+        }
+        ok(&mut build);
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), PathBuf::from)
+            .join("debug")
+    })
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new()

@@ -218,6 +218,79 @@ fn files_in_the_staging_dir_instead_of_tls_are_flagged() {
     assert!(stdout.contains("move them into tls/"), "{stdout}");
 }
 
+/// Before, `<staging>/tls` given for `<staging>` was advised to move the
+/// files into `<staging>/tls/tls`.
+#[test]
+fn the_tls_dir_given_for_the_staging_dir_is_told_to_pass_its_parent() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let (our_ok, _, stdout) = our_verdicts(&data_dir, &staging.join("tls"));
+    assert!(!our_ok, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "holds the CA files itself: pass its parent, {}, to ca-check staged",
+            staging.display()
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("move them into tls/"), "{stdout}");
+}
+
+/// Issue 21: a staging dir that is not there was "not a directory"; and a
+/// mistyped subcommand got argh's three lines without a suggestion.
+#[test]
+fn a_missing_staging_dir_and_a_mistyped_subcommand_are_said_as_such() {
+    let dir = scratch();
+    let (data_dir, _) = cluster_with_staged_rotation(dir.path());
+    let missing = dir.path().join("stagign");
+    let (our_ok, _, stdout) = our_verdicts(&data_dir, &missing);
+    assert!(!our_ok);
+    assert!(
+        stdout.contains(&format!(
+            "{}  FAIL    does not exist: give the path you will pass to rotate-ca --path",
+            missing.display()
+        )),
+        "{stdout}"
+    );
+    let out = tool(&data_dir).arg("expirty").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ca-check: error: unknown subcommand expirty: did you mean expiry?\n"
+    );
+}
+
+/// Before, `ca-check expiry --data-dir X` was refused: argh takes global
+/// flags only before the subcommand.
+#[test]
+fn global_flags_may_follow_the_subcommand() {
+    let dir = scratch();
+    let (data_dir, _) = cluster_with_staged_rotation(dir.path());
+    let elsewhere = dir.path().join("elsewhere");
+    let out = ok(tool(&elsewhere)
+        .args(["expiry", "--data-dir"])
+        .arg(&data_dir)
+        .args(["--product", "k3s"]));
+    assert!(out.contains("server-ca.crt"), "{out}");
+}
+
+/// Issue 21: `expiry` on a data directory k3s never ran in said
+/// `.../server/tls: reading directory failed: No such file or directory`.
+#[test]
+fn expiry_names_a_missing_cert_dir_as_such() {
+    let dir = scratch();
+    let out = tool(dir.path()).arg("expiry").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "ca-check: error: {}: the k3s certificate directory does not exist: \
+             has k3s run with this data directory? (check --data-dir and --product)\n",
+            dir.path().join("server/tls").display()
+        )
+    );
+}
+
 #[test]
 fn garbage_in_a_staged_file_is_reported_not_panicked_on() {
     let dir = scratch();

@@ -479,9 +479,18 @@ fn an_initialised_tls_dir_is_refused_unless_forced() {
     crate::util::default_tree(&data_dir);
     let before = snapshot(dir.path());
     let stderr = fails(&mut tool(&data_dir));
-    assert!(stderr.contains("initialised cluster"), "{stderr}");
     assert!(stderr.contains("rotate-ca"), "{stderr}");
-    assert!(stderr.contains("client-ca.crt"), "{stderr}");
+    // The count and the first path, not all ten.
+    let tls = tls(&data_dir);
+    assert!(
+        stderr.contains(&format!(
+            "{} already holds the CA files of an initialised cluster ({} and 9 more); refusing",
+            tls.display(),
+            tls.join("client-ca.crt").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("server-ca.key"), "{stderr}");
     assert_eq!(
         snapshot(dir.path()),
         before,
@@ -520,6 +529,51 @@ fn flags_override_the_environment() {
     assert!(!dir.path().join("ignored").exists());
     let root = &describe_certs(&tls(&data_dir).join("root-ca.pem"))[0];
     assert!(text(root, "subject_cn").starts_with("rke2-root-ca@"));
+}
+
+/// Issue 21: a mistyped --data-dir made a new root without a word; now the
+/// run says where it looked for root-ca.pem, or that the directory was not there.
+#[test]
+fn a_new_root_says_where_root_ca_pem_was_looked_for() {
+    let dir = scratch();
+    let typo = dir.path().join("k3s-typo");
+    let stderr = String::from_utf8(tool(&typo).output().unwrap().stderr).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "gen-custom-ca: warning: {} did not exist: it is made, with a new root CA \
+             (check --data-dir if your root-ca.pem is elsewhere)\n",
+            typo.display()
+        )
+    );
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let stderr = String::from_utf8(tool(&empty).arg("--dry-run").output().unwrap().stderr).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "gen-custom-ca: warning: no root-ca.pem in {} or {}: a new root CA is made\n",
+            empty.display(),
+            tls(&empty).display()
+        )
+    );
+}
+
+/// Before, argh's three lines: `Unrecognized argument: --data-dri`, a blank
+/// line, `Run gen-custom-ca --help for more information.`
+#[test]
+fn a_mistyped_flag_is_one_line_with_the_flag_meant() {
+    let dir = scratch();
+    let out = tool(dir.path())
+        .args(["--data-dri", "/tmp/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "gen-custom-ca: error: unknown flag --data-dri: did you mean --data-dir?\n"
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
@@ -707,7 +761,8 @@ fn an_intermediate_without_its_key_and_no_root_key_is_refused() {
             fs::remove_dir_all(d.join("vault")).unwrap();
         },
         "intermediate-ca.pem",
-        "no intermediate-ca.key to sign the leaf CAs with",
+        // Issue 21: where it was looked for.
+        "no intermediate-ca.key to sign the leaf CAs with (no intermediate-ca.key in ",
     );
 }
 

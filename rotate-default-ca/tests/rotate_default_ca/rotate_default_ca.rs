@@ -576,3 +576,26 @@ fn a_missing_data_dir_is_named_as_such_and_nothing_is_made() {
     );
     assert!(!dir.path().join("rancher").exists(), "nothing made");
 }
+
+/// Issue 21: a data directory without the certificate directory (k3s never
+/// ran there) was reported as `.../client-ca.crt: reading failed`.
+#[test]
+fn a_data_dir_without_its_cert_dir_is_named_as_such() {
+    let dir = scratch();
+    let data_dir = dir.path().join("k3s");
+    fs::create_dir(&data_dir).unwrap();
+    let stderr = fails(&mut tool(&data_dir));
+    assert_eq!(
+        stderr,
+        format!(
+            "rotate-default-ca: error: {}: the k3s certificate directory does not exist: \
+             has k3s run with this data directory? (check --data-dir and --product)\n",
+            data_dir.join("server/tls").display()
+        )
+    );
+    assert_eq!(
+        testkit::file_names(&data_dir),
+        Vec::<String>::new(),
+        "nothing made"
+    );
+}

@@ -341,3 +341,21 @@ fn ecdsa_keys_of_every_curve_are_kept_and_ed25519_is_refused_as_kubernetes_does(
     assert!(stderr.contains("only RSA and ECDSA"), "{stderr}");
     assert_eq!(snapshot(&data_dir), before);
 }
+
+/// Issue 21: a data directory without the certificate directory was reported
+/// as `.../service.key: reading failed: No such file or directory`.
+#[test]
+fn a_data_dir_without_its_cert_dir_is_named_as_such() {
+    let dir = scratch();
+    let data_dir = dir.path().join("k0s");
+    fs::create_dir(&data_dir).unwrap();
+    let stderr = fails(tool(&data_dir).args(["--product", "k0s"]));
+    assert_eq!(
+        stderr,
+        format!(
+            "sa-key-rotate: error: {}: the k0s certificate directory does not exist: \
+             has k0s run with this data directory? (check --data-dir and --product)\n",
+            data_dir.join("pki").display()
+        )
+    );
+}

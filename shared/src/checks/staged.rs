@@ -51,10 +51,15 @@ pub fn check_staged(
     now: SystemTime,
 ) -> Vec<Finding> {
     if !staging_dir.is_dir() {
+        let what = if staging_dir.exists() {
+            "not a directory"
+        } else {
+            "does not exist"
+        };
         return vec![finding(
             staging_dir.display().to_string(),
             Verdict::Fail,
-            "not a directory: give the path you will pass to rotate-ca --path",
+            format!("{what}: give the path you will pass to rotate-ca --path"),
         )];
     }
     let staged_tls = staging_dir.join("tls");
@@ -66,6 +71,20 @@ pub fn check_staged(
         .iter()
         .all(|name| is_missing_or_empty(&staged_tls.join(name)));
     if !misplaced.is_empty() && nothing_in_tls {
+        // `<staging>/tls` given for `<staging>`: the files are where k3s reads
+        // them, only the path is one level too deep.
+        if staging_dir.file_name().is_some_and(|name| name == "tls") {
+            let parent = staging_dir.parent().unwrap_or(staging_dir);
+            return vec![finding(
+                staging_dir.display().to_string(),
+                Verdict::Fail,
+                format!(
+                    "holds the CA files itself: pass its parent, {}, to ca-check staged and \
+                     to rotate-ca --path (k3s reads <path>/tls)",
+                    parent.display()
+                ),
+            )];
+        }
         return vec![finding(
             misplaced.join(", "),
             Verdict::Fail,

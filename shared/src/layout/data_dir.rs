@@ -83,6 +83,26 @@ impl DataDir {
         }
     }
 
+    /// [`DataDir::must_exist`], and the layout's cert dir in it: a data
+    /// directory the distribution has not run from holds no CAs to read, and
+    /// saying so beats naming the first file missing in it.
+    pub fn must_have_cert_dir(&self) -> Result<()> {
+        self.must_exist()?;
+        let tls = self.tls_dir();
+        match std::fs::metadata(&tls) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::at(
+                tls.as_path(),
+                Kind::Inputs(format!(
+                    "the {product} certificate directory does not exist: has {product} run \
+                     with this data directory? (check --data-dir and --product)",
+                    product = self.product.name()
+                )),
+            )),
+            // A file here, or no permission to look: the first read says which.
+            _ => Ok(()),
+        }
+    }
+
     /// The same product's data directory at `root`.
     pub fn at(&self, root: PathBuf) -> Self {
         DataDir {

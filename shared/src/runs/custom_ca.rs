@@ -185,6 +185,7 @@ pub fn lock_and_plan(
     now: SystemTime,
     dry_run: bool,
 ) -> Result<(TargetLock, CustomCaRun)> {
+    let existed = data_dir.root.exists();
     let written = data_dir.written_dirs();
     let lock = lock_target(
         written.iter().map(PathBuf::as_path),
@@ -193,7 +194,11 @@ pub fn lock_and_plan(
         dry_run,
     )?;
     lock.report_recovered(tool);
-    let run = plan_custom_ca(&CustomCaOptions::from_flags(data_dir, now, flags)?)?;
+    let said = new_root_said(&data_dir, existed);
+    let mut run = plan_custom_ca(&CustomCaOptions::from_flags(data_dir, now, flags)?)?;
+    if matches!(run.root, Some((Origin::Generated, _))) {
+        run.warnings.insert(0, said);
+    }
     Ok((lock, run))
 }
 
@@ -813,6 +818,26 @@ fn refuse_initialised(layout: &Layout, tls_dir: &Path, force: bool) -> Result<Ve
     )])
 }
 
+/// Said when a new root is made: a mistyped `--data-dir` would otherwise make
+/// one silently where the user meant to bring theirs. `existed`: whether the
+/// data directory did before this run (locking it creates it).
+fn new_root_said(data_dir: &DataDir, existed: bool) -> String {
+    if existed {
+        format!(
+            "no {} in {} or {}: a new root CA is made",
+            files::ROOT_PEM,
+            data_dir.root.display(),
+            data_dir.tls_dir().display()
+        )
+    } else {
+        format!(
+            "{} did not exist: it is made, with a new root CA (check --data-dir if your {} is elsewhere)",
+            data_dir.root.display(),
+            files::ROOT_PEM
+        )
+    }
+}
+
 /// What the user brought, checked: the CAs to reuse and the service keys to keep.
 struct Brought {
     root: Option<Ca>,
@@ -827,6 +852,8 @@ struct Inputs {
     intermediate_pem: Option<PathBuf>,
     intermediate_key: Option<PathBuf>,
     service_key: Option<PathBuf>,
+    /// Where they were looked for: `${DATA_DIR}` and the cert dir.
+    looked_in: [PathBuf; 2],
 }
 
 impl Inputs {
@@ -846,7 +873,14 @@ impl Inputs {
             intermediate_pem: find(files::INTERMEDIATE_PEM),
             intermediate_key: find(files::INTERMEDIATE_KEY),
             service_key: find(layout.service_account.key_file()),
+            looked_in: [data_dir.root.clone(), tls],
         }
+    }
+
+    /// That `name` is missing, and where it was looked for.
+    fn none_of(&self, name: &str) -> String {
+        let [root, tls] = &self.looked_in;
+        format!("no {name} in {} or {}", root.display(), tls.display())
     }
 
     /// With self-signed CAs there is no shared root to bring: a brought root
@@ -894,9 +928,10 @@ impl Inputs {
                 return Err(missing(
                     &self.root_key,
                     format!(
-                        "{} without {}: bring both",
+                        "{} without {} ({}): bring both",
                         files::ROOT_KEY,
-                        files::ROOT_PEM
+                        files::ROOT_PEM,
+                        self.none_of(files::ROOT_PEM)
                     ),
                 ));
             }
@@ -907,9 +942,10 @@ impl Inputs {
                 return Err(missing(
                     &self.intermediate_pem,
                     format!(
-                        "{} without {}: bring the root certificate that issued it",
+                        "{} without {} ({}): bring the root certificate that issued it",
                         files::INTERMEDIATE_PEM,
-                        files::ROOT_PEM
+                        files::ROOT_PEM,
+                        self.none_of(files::ROOT_PEM)
                     ),
                 ));
             }
@@ -934,8 +970,9 @@ impl Inputs {
                     return Err(missing(
                         &self.intermediate_pem,
                         format!(
-                            "no {} to sign the leaf CAs with: {hint}",
-                            files::INTERMEDIATE_KEY
+                            "no {} to sign the leaf CAs with ({}): {hint}",
+                            files::INTERMEDIATE_KEY,
+                            self.none_of(files::INTERMEDIATE_KEY)
                         ),
                     ));
                 };
@@ -945,9 +982,10 @@ impl Inputs {
                 return Err(missing(
                     &self.intermediate_key,
                     format!(
-                        "{} without {}: bring both, or neither",
+                        "{} without {} ({}): bring both, or neither",
                         files::INTERMEDIATE_KEY,
-                        files::INTERMEDIATE_PEM
+                        files::INTERMEDIATE_PEM,
+                        self.none_of(files::INTERMEDIATE_PEM)
                     ),
                 ));
             }
@@ -956,7 +994,8 @@ impl Inputs {
                 return Err(Error::at(
                     root_pem.with_file_name(files::ROOT_KEY),
                     Kind::Inputs(format!(
-                        "cannot make an intermediate without the root key: bring {} (or {} and {})",
+                        "cannot make an intermediate without the root key ({}): bring {} (or {} and {})",
+                        self.none_of(files::ROOT_KEY),
                         files::ROOT_KEY,
                         files::INTERMEDIATE_PEM,
                         files::INTERMEDIATE_KEY

@@ -48,7 +48,7 @@ pub fn rotate_sa(
 ) -> Result<()> {
     let data_dir = request.data_dir;
     if request.current.is_none() {
-        data_dir.must_exist()?;
+        data_dir.must_have_cert_dir()?;
     }
     let staging_dir =
         super::staging_dir(&data_dir, request.staging_dir, data_dir.sa_staging_dir())?;

@@ -146,10 +146,14 @@ impl fmt::Display for Kind {
                 write!(f, "not issued by the CA in {issuer}: {problem}")
             }
             Kind::Initialised { found, advice } => {
+                // The count and the first: ten paths made a line few read to the end.
                 f.write_str("already holds the CA files of an initialised cluster (")?;
-                for (i, path) in found.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { ", " };
-                    write!(f, "{sep}{}", path.display())?;
+                match found.split_first() {
+                    Some((first, [])) => write!(f, "{}", first.display())?,
+                    Some((first, rest)) => {
+                        write!(f, "{} and {} more", first.display(), rest.len())?;
+                    }
+                    None => f.write_str("none named")?,
                 }
                 write!(
                     f,

@@ -60,7 +60,7 @@ pub fn rotate(
     if algorithm.is_some() {
         rotate_ca::refuse_algorithm(data_dir.layout())?;
     }
-    data_dir.must_exist()?;
+    data_dir.must_have_cert_dir()?;
     let now = crate::pki::clock::now()?;
     let staging_dir = super::staging_dir(&data_dir, staging_dir, data_dir.ca_staging_dir())?;
     super::locked(tool, &data_dir, &staging_dir, dry_run, |lock| {
