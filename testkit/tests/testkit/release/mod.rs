@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use testkit::{fails, ok, scratch, workspace_root};
+use testkit::{TOOLS, fails, ok, scratch, workspace_root};
 
 mod mirror;
 mod script;
@@ -32,13 +32,6 @@ mod signature;
 mod sums;
 mod targets;
 
-const TOOLS: [&str; 5] = [
-    "gen-custom-ca",
-    "rotate-default-ca",
-    "sa-key-rotate",
-    "ca-check",
-    "sign-csr",
-];
 /// The release location the README's install lines name; the tests serve dist/ instead.
 const README_URL: &str = "https://github.com/k3s-pki/k3s-pki/releases/latest/download";
 /// Every tool is versioned with the workspace, as this crate is.
