@@ -73,8 +73,11 @@ impl Csr {
         let public_key =
             PublicKey::from_spki(&info.public_key).map_err(|e| refuse(CsrProblem::KeyType(e)))?;
         let oid = request.algorithm.oid;
-        let signature_algorithm = SignatureAlgorithm::from_oid(oid)
-            .ok_or_else(|| refuse(CsrProblem::UnsupportedSignature(oid.to_string())))?;
+        let signature_algorithm = SignatureAlgorithm::from_oid(oid).ok_or_else(|| {
+            refuse(CsrProblem::UnsupportedSignature(
+                crate::pki::oids::describe(&oid),
+            ))
+        })?;
         let signed = info
             .to_der()
             .map_err(|e| refuse(CsrProblem::Malformed(e.to_string())))?;

@@ -11,6 +11,7 @@ pub mod input;
 pub mod issue;
 pub mod keys;
 pub mod names;
+pub mod oids;
 pub mod pem;
 pub mod text;
 pub mod verify;

@@ -7,6 +7,7 @@ use der::Encode as _;
 
 use crate::pki::cert::Certificate;
 use crate::pki::keys::{PublicKey, SignatureAlgorithm};
+use crate::pki::oids;
 
 const EKU_SERVER_AUTH: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
@@ -28,7 +29,7 @@ pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), 
         .ok_or("the signature is not a whole number of bytes")?;
     let oid = x509.signature_algorithm().oid;
     let algorithm = SignatureAlgorithm::from_oid(oid)
-        .ok_or_else(|| format!("unsupported signature algorithm {oid}"))?;
+        .ok_or_else(|| format!("unsupported signature algorithm {}", oids::Named(&oid)))?;
     PublicKey::from_spki(issuer.public_key())?.verify(algorithm, &tbs, signature)
 }
 
