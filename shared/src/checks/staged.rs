@@ -12,7 +12,7 @@ use crate::pki::cert::{Certificate, bundle_in};
 use crate::pki::error::Result;
 use crate::pki::keys::PrivateKey;
 use crate::pki::pem::PemFile;
-use crate::pki::verify::go_first_chain;
+use crate::pki::verify::go_verify;
 
 /// Every file `rotate-ca` may take from `<staging>/tls`.
 fn rotatable_files(layout: &Layout) -> Vec<String> {
@@ -305,7 +305,9 @@ pub(crate) fn bundle_finding(
             .filter(|c| c.authority_key_id().is_some()),
     );
     let first = &staged[0];
-    let Some(chain) = go_first_chain(first, &roots, &intermediates, now) else {
+    let verdict = go_verify(first, &roots, &intermediates, now);
+    let Some(chain) = verdict.as_ref().ok().and_then(|chains| chains.first()) else {
+        let why = verdict.err().map(|e| format!(": {e}")).unwrap_or_default();
         let root_names: Vec<String> = roots
             .iter()
             .map(|r| format!("\"{}\"", r.subject_cn()))
@@ -314,7 +316,7 @@ pub(crate) fn bundle_finding(
             name,
             Verdict::Fail,
             format!(
-                "its first certificate \"{}\" does not chain to the current root ({})",
+                "its first certificate \"{}\" does not chain to the current root ({}){why}",
                 first.subject_cn(),
                 root_names.join(", ")
             ),

@@ -12,6 +12,8 @@ use crate::pki::oids;
 const EKU_SERVER_AUTH: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
 const EKU_ANY: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.37.0");
+const SUBJECT_ALT_NAME: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17");
 
 /// Checks that `issuer`'s key signed `child`. The error says why not in plain words.
 ///
@@ -45,102 +47,223 @@ pub fn check_issued_by(child: &Certificate, issuer: &Certificate) -> Result<(), 
     check_signature(child, issuer)
 }
 
+/// Go's `maxChainSignatureChecks` (crypto/x509 verify.go): the path builder
+/// gives up after this many candidate signature checks over the whole search.
+pub const MAX_SIGNATURE_CHECKS: usize = 100;
+
+/// Why Go's `Verify` finds no chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GoRefusal {
+    /// The certificate itself is outside its validity period.
+    Expired,
+    /// No parent led to a root; the first reason a candidate failed, if any.
+    UnknownAuthority(Option<String>),
+    /// The search hit [`MAX_SIGNATURE_CHECKS`] before finding any chain.
+    Budget,
+    /// Chains exist, but an extendedKeyUsage on them excludes serverAuth.
+    KeyUsage,
+}
+
+impl std::fmt::Display for GoRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GoRefusal::Expired => f.write_str("it is outside its validity period"),
+            GoRefusal::UnknownAuthority(None) => f.write_str("no issuer leads to a trusted root"),
+            GoRefusal::UnknownAuthority(Some(why)) => {
+                write!(f, "no issuer leads to a trusted root ({why})")
+            }
+            GoRefusal::Budget => write!(
+                f,
+                "Go gives up after {MAX_SIGNATURE_CHECKS} signature checks while building the \
+                 chain (its path builder's limit), before reaching a trusted root"
+            ),
+            GoRefusal::KeyUsage => {
+                f.write_str("every chain carries an extendedKeyUsage without serverAuth")
+            }
+        }
+    }
+}
+
 /// Go's `(*x509.Certificate).Verify` with default options (server-auth usage):
 /// the first chain it would return from `leaf` to one of `roots`, or `None` when it
-/// would fail. Roots are tried before intermediates, and within each pool parents
-/// whose SKI matches the child's AKI come first, as in Go.
+/// would fail. See [`go_verify`].
 pub fn go_first_chain<'a>(
     leaf: &'a Certificate,
     roots: &[&'a Certificate],
     intermediates: &[&'a Certificate],
     now: SystemTime,
 ) -> Option<Vec<&'a Certificate>> {
+    go_verify(leaf, roots, intermediates, now)
+        .ok()
+        .and_then(|chains| chains.into_iter().next())
+}
+
+/// Go's `Verify` with default options (server-auth usage): every chain, in Go's
+/// order, or why there is none. Go's `buildChains`: roots are tried before
+/// intermediates; within each pool parents whose SKI equals the child's AKI come
+/// first, then those where exactly one id is missing, then mismatches; every
+/// candidate not already in the chain costs one signature check, and after
+/// [`MAX_SIGNATURE_CHECKS`] the search stops (chains found so far stand).
+pub fn go_verify<'a>(
+    leaf: &'a Certificate,
+    roots: &[&'a Certificate],
+    intermediates: &[&'a Certificate],
+    now: SystemTime,
+) -> Result<Vec<Vec<&'a Certificate>>, GoRefusal> {
     if !leaf.is_valid_at(now) {
-        return None;
+        return Err(GoRefusal::Expired);
     }
+    let roots = pool(roots);
     if roots.contains(&leaf) {
-        return Some(vec![leaf]);
+        return Ok(vec![vec![leaf]]);
     }
-    let search = ChainSearch {
-        roots,
-        intermediates,
+    let intermediates = pool(intermediates);
+    let mut search = ChainSearch {
+        roots: &roots,
+        intermediates: &intermediates,
         now,
+        checks: 0,
     };
-    search.extend(&mut vec![leaf])
+    let (chains, failure) = search.build(&[leaf]);
+    if chains.is_empty() {
+        return Err(failure.unwrap_or(GoRefusal::UnknownAuthority(None)));
+    }
+    let usable: Vec<Vec<&Certificate>> = chains
+        .into_iter()
+        .filter(|chain| eku_allows_server_auth(chain))
+        .collect();
+    if usable.is_empty() {
+        return Err(GoRefusal::KeyUsage);
+    }
+    Ok(usable)
+}
+
+/// A CertPool: each certificate once (Go's AddCert skips exact duplicates), in order.
+fn pool<'a>(certs: &[&'a Certificate]) -> Vec<&'a Certificate> {
+    let mut out: Vec<&'a Certificate> = Vec::with_capacity(certs.len());
+    for cert in certs {
+        if !out.contains(cert) {
+            out.push(cert);
+        }
+    }
+    out
 }
 
 struct ChainSearch<'s, 'a> {
     roots: &'s [&'a Certificate],
     intermediates: &'s [&'a Certificate],
     now: SystemTime,
+    /// Signature checks spent so far, over the whole search.
+    checks: usize,
 }
 
 impl<'a> ChainSearch<'_, 'a> {
-    /// Depth-first, like Go's buildChains; returns the first chain that also passes
-    /// Go's extended-key-usage check.
-    fn extend(&self, chain: &mut Vec<&'a Certificate>) -> Option<Vec<&'a Certificate>> {
-        let child = *chain.last()?;
+    /// Every chain extending `chain` to a root, and the refusal Go's buildChains
+    /// would return if there were none. Bounded: each call spends at least one
+    /// check before recursing, and the budget stops recursion.
+    fn build(
+        &mut self,
+        chain: &[&'a Certificate],
+    ) -> (Vec<Vec<&'a Certificate>>, Option<GoRefusal>) {
+        let mut chains = Vec::new();
+        let mut failure: Option<GoRefusal> = None;
+        let mut hint: Option<String> = None;
+        let Some(child) = chain.last().copied() else {
+            return (chains, failure);
+        };
         let pools = [(true, self.roots), (false, self.intermediates)];
         for (is_root, pool) in pools {
             for parent in potential_parents(child, pool) {
-                if chain.iter().any(|c| same_key_and_subject(c, parent))
-                    || !self.acceptable_parent(child, parent, chain.len())
-                {
+                if already_in_chain(parent, chain) {
                     continue;
                 }
-                chain.push(parent);
-                let found = if is_root {
-                    eku_allows_server_auth(chain).then(|| chain.clone())
+                self.checks += 1;
+                if self.checks > MAX_SIGNATURE_CHECKS {
+                    failure = Some(GoRefusal::Budget);
+                    continue;
+                }
+                if let Err(why) = self.acceptable_parent(child, parent, is_root, chain.len()) {
+                    hint.get_or_insert(why);
+                    continue;
+                }
+                let mut extended = chain.to_vec();
+                extended.push(parent);
+                if is_root {
+                    chains.push(extended);
                 } else {
-                    self.extend(chain)
-                };
-                chain.pop();
-                if found.is_some() {
-                    return found;
+                    let (found, child_failure) = self.build(&extended);
+                    chains.extend(found);
+                    // Go assigns the recursive call's error to the same variable.
+                    failure = child_failure;
                 }
             }
         }
-        None
+        if failure.is_none() && chains.is_empty() {
+            failure = Some(GoRefusal::UnknownAuthority(hint));
+        }
+        (chains, failure)
     }
 
+    /// Go's CheckSignatureFrom, then isValid for the candidate's role.
     fn acceptable_parent(
         &self,
         child: &Certificate,
         parent: &Certificate,
+        is_root: bool,
         chain_len: usize,
-    ) -> bool {
-        // Go's CheckSignatureFrom: a v3 parent must be a CA, and keyCertSign if keyUsage is set.
-        let Some(constraints) = parent.basic_constraints() else {
-            return false;
-        };
-        if !constraints.ca || parent.key_usage().is_some_and(|ku| !ku.key_cert_sign()) {
-            return false;
+    ) -> Result<(), String> {
+        let constraints = parent.basic_constraints();
+        // CheckSignatureFrom: a v3 parent must carry basicConstraints with cA, and
+        // keyCertSign if keyUsage is present. A v1 root has no extensions at all.
+        let is_v3 = parent.x509().tbs_certificate().version() == x509_cert::Version::V3;
+        if (is_v3 && constraints.is_none()) || constraints.as_ref().is_some_and(|bc| !bc.ca) {
+            return Err(format!("\"{}\" is not a CA", parent.subject_cn()));
         }
-        // Go's isValid: time, and pathlen against the intermediates below the parent.
+        if parent.key_usage().is_some_and(|ku| !ku.key_cert_sign()) {
+            return Err(format!(
+                "\"{}\" may not sign certificates (keyUsage without keyCertSign)",
+                parent.subject_cn()
+            ));
+        }
+        check_signature(child, parent)?;
+        // isValid.
         if !parent.is_valid_at(self.now) {
-            return false;
+            return Err(format!(
+                "\"{}\" is outside its validity period",
+                parent.subject_cn()
+            ));
         }
-        if let Some(max) = constraints.path_len_constraint {
+        if !is_root && constraints.is_none() {
+            return Err(format!("\"{}\" is not a CA", parent.subject_cn()));
+        }
+        if let Some(max) = constraints.and_then(|bc| bc.path_len_constraint) {
             if chain_len - 1 > usize::from(max) {
-                return false;
+                return Err(format!(
+                    "\"{}\" allows {max} intermediates below it (pathLenConstraint)",
+                    parent.subject_cn()
+                ));
             }
         }
-        check_signature(child, parent).is_ok()
+        Ok(())
     }
 }
 
-/// Candidates with the child's issuer as subject, ordered as Go orders them:
-/// matching key id first, then those where either id is missing, then mismatches.
+/// Candidates with the child's issuer as subject, ordered as Go's
+/// findPotentialParents: equal key ids first (both absent counts as equal),
+/// then exactly one id absent, then different ids.
 fn potential_parents<'a>(child: &Certificate, pool: &[&'a Certificate]) -> Vec<&'a Certificate> {
-    let aki = child.authority_key_id();
+    let aki = child.authority_key_id().unwrap_or_default();
     let mut candidates: Vec<(u8, &'a Certificate)> = pool
         .iter()
         .filter(|c| c.subject() == child.issuer())
         .map(|c| {
-            let rank = match (&aki, c.subject_key_id()) {
-                (Some(a), Some(s)) if *a == s => 0,
-                (Some(_), Some(_)) => 2,
-                _ => 1,
+            let ski = c.subject_key_id().unwrap_or_default();
+            let rank = if ski == aki {
+                0
+            } else if ski.is_empty() || aki.is_empty() {
+                1
+            } else {
+                2
             };
             (rank, *c)
         })
@@ -149,8 +272,31 @@ fn potential_parents<'a>(child: &Certificate, pool: &[&'a Certificate]) -> Vec<&
     candidates.into_iter().map(|(_, c)| c).collect()
 }
 
-fn same_key_and_subject(a: &Certificate, b: &Certificate) -> bool {
-    a.subject() == b.subject() && a.public_key() == b.public_key()
+/// Go's alreadyInChain: same subject and key, and the same subjectAltName
+/// extension (or none on both), judged at the first same subject and key.
+fn already_in_chain(candidate: &Certificate, chain: &[&Certificate]) -> bool {
+    let san = |c: &Certificate| {
+        c.x509().tbs_certificate().extensions().and_then(|exts| {
+            exts.iter()
+                .find(|e| e.extn_id == SUBJECT_ALT_NAME)
+                .map(|e| e.extn_value.as_bytes().to_vec())
+        })
+    };
+    let candidate_san = san(candidate);
+    for c in chain {
+        if c.subject() != candidate.subject() || c.public_key() != candidate.public_key() {
+            continue;
+        }
+        match (&candidate_san, san(c)) {
+            (None, None) => return true,
+            // Go stops at the first same-named, same-key certificate whose SAN
+            // presence differs, and calls the candidate new.
+            (None, Some(_)) | (Some(_), None) => return false,
+            (Some(a), Some(b)) if *a == b => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Go's checkChainForKeyUsage for ExtKeyUsageServerAuth: every certificate that

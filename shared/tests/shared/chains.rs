@@ -1,0 +1,167 @@
+//! Chain building against Go 1.26's crypto/x509 (gocheck): the signature-check
+//! budget of its path builder, the chain it picks (and so k3s's token hash), and
+//! how deep a chain it accepts.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is a failure"
+)]
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use shared::layout::k3s::token::k3s_ca_hash;
+use shared::pki::cert::{Certificate, bundle_pem};
+use shared::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
+use shared::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
+use shared::pki::names::subject_name;
+use shared::pki::verify::{GoRefusal, MAX_SIGNATURE_CHECKS, go_verify};
+
+fn ca(cn: &str, key: &PrivateKey, issuer: Issuer<'_>) -> Certificate {
+    let now = SystemTime::now() - Duration::from_secs(3600);
+    issue(
+        &IssueRequest {
+            subject: subject_name(cn, &[]).unwrap(),
+            public_key: key.public_key_info().unwrap(),
+            profile: Profile::Ca { path_len: None },
+            not_before: now,
+            not_after: days_after(now, 365),
+        },
+        issuer,
+    )
+    .unwrap()
+}
+
+/// Issue 19's mesh: `n` keys all named CN=X, each self-signed and cross-signed
+/// by every other. Returns (self-signed certificates, cross certificates).
+fn mesh(n: usize) -> (Vec<Certificate>, Vec<Certificate>) {
+    let keys: Vec<PrivateKey> = (0..n)
+        .map(|_| PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap())
+        .collect();
+    let selfs: Vec<Certificate> = keys
+        .iter()
+        .map(|k| ca("X", k, Issuer::SelfSigned(k)))
+        .collect();
+    let mut cross = Vec::new();
+    for (i, signer) in keys.iter().enumerate() {
+        for (j, subject) in keys.iter().enumerate() {
+            if i != j {
+                cross.push(ca(
+                    "X",
+                    subject,
+                    Issuer::Ca {
+                        cert: &selfs[i],
+                        key: signer,
+                    },
+                ));
+            }
+        }
+    }
+    (selfs, cross)
+}
+
+fn gocheck(args: &[&str], file: &Path) -> (bool, String) {
+    let out = testkit::gocheck().args(args).arg(file).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_57_certificate_mesh_stops_at_gos_budget_with_gos_verdict() {
+    let (selfs, cross) = mesh(8);
+    let dir = testkit::scratch();
+    // An unrelated root: no chain exists, so only the budget ends the search.
+    let other_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let other = ca("Other root", &other_key, Issuer::SelfSigned(&other_key));
+    let roots_file = dir.path().join("roots.pem");
+    std::fs::write(&roots_file, other.to_pem()).unwrap();
+    // The first certificate is signed by another key of the mesh, so every key
+    // leads on to the others.
+    let bundle: Vec<&Certificate> = cross.iter().chain(&selfs[..1]).collect();
+    assert_eq!(bundle.len(), 57);
+    let bundle_file = dir.path().join("server-ca.crt");
+    std::fs::write(&bundle_file, bundle_pem(bundle.iter().copied())).unwrap();
+
+    let started = Instant::now();
+    let verdict = go_verify(bundle[0], &[&other], &bundle[1..], SystemTime::now());
+    let took = started.elapsed();
+    assert_eq!(verdict, Err(GoRefusal::Budget));
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+
+    let roots_arg = roots_file.to_str().unwrap();
+    let (ok, text) = gocheck(
+        &["verify", "--roots", roots_arg, "--usage", "server"],
+        &bundle_file,
+    );
+    assert!(!ok, "Go accepted: {text}");
+    assert!(text.contains("signature check attempts limit"), "{text}");
+}
+
+#[test]
+fn in_the_mesh_the_chain_and_token_hash_are_gos() {
+    let (selfs, cross) = mesh(6);
+    let dir = testkit::scratch();
+    // k3s's bundle: the first certificate, then roots (self-signed) and
+    // intermediates; two roots named alike, so which chain comes first matters.
+    for (first, roots) in [(0, [4, 5]), (3, [5, 1]), (2, [0, 4])] {
+        let mut certs: Vec<Certificate> = vec![cross[first].clone()];
+        certs.extend(cross.iter().skip(first + 1).cloned());
+        certs.extend(roots.iter().map(|r| selfs[*r].clone()));
+        let file = dir.path().join(format!("bundle-{first}.crt"));
+        let pem = bundle_pem(&certs);
+        std::fs::write(&file, &pem).unwrap();
+        let ours = k3s_ca_hash(pem.as_bytes(), &certs, SystemTime::now());
+        let (ok, text) = gocheck(&["hashca"], &file);
+        assert!(ok, "{text}");
+        assert_eq!(ours, text.trim(), "bundle starting at cross[{first}]");
+    }
+}
+
+/// A root, `depth` intermediates in a line, and a leaf: (root, intermediates
+/// from the top, leaf).
+fn line(depth: usize) -> (Certificate, Vec<Certificate>, Certificate) {
+    let root_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let root = ca("Root", &root_key, Issuer::SelfSigned(&root_key));
+    let mut chain: Vec<(Certificate, PrivateKey)> = Vec::new();
+    for i in 0..depth {
+        let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let (cert, signer) = match chain.last() {
+            Some((c, k)) => (c, k),
+            None => (&root, &root_key),
+        };
+        let new = ca(
+            &format!("Intermediate {i}"),
+            &key,
+            Issuer::Ca { cert, key: signer },
+        );
+        chain.push((new, key));
+    }
+    let leaf_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let (cert, key) = chain.last().map(|(c, k)| (c, k)).unwrap();
+    let leaf = ca("Leaf", &leaf_key, Issuer::Ca { cert, key });
+    (root, chain.into_iter().map(|(c, _)| c).collect(), leaf)
+}
+
+#[test]
+fn depth_limit_is_gos_on_both_sides() {
+    let dir = testkit::scratch();
+    // A leaf under n intermediates costs n+1 signature checks in a line.
+    for depth in [MAX_SIGNATURE_CHECKS - 1, MAX_SIGNATURE_CHECKS] {
+        let (root, inters, leaf) = line(depth);
+        let refs: Vec<&Certificate> = inters.iter().rev().collect();
+        let ours = go_verify(&leaf, &[&root], &refs, SystemTime::now());
+        let roots_file = dir.path().join(format!("root-{depth}.pem"));
+        std::fs::write(&roots_file, root.to_pem()).unwrap();
+        let file = dir.path().join(format!("leaf-{depth}.pem"));
+        let pem = bundle_pem(std::iter::once(&leaf).chain(refs.iter().copied()));
+        std::fs::write(&file, pem).unwrap();
+        let (go_ok, text) = gocheck(&["verify", "--roots", roots_file.to_str().unwrap()], &file);
+        assert_eq!(
+            ours.is_ok(),
+            go_ok,
+            "depth {depth}: ours {ours:?}, Go: {text}"
+        );
+        assert_eq!(go_ok, depth < MAX_SIGNATURE_CHECKS, "depth {depth}: {text}");
+    }
+}
