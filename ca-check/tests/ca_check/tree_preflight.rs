@@ -229,3 +229,63 @@ fn node_names_and_addresses_are_checked_against_name_constraints() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("are read for k3s and RKE2"), "{stderr}");
 }
+
+/// `intermediate-ca.pem` holding a line of `depth` CAs under the root (issuing
+/// CA first, as three-tier PKIs export it), a leaf CA under it and Go's leaf
+/// under that: Go's path builder spends one signature check per certificate
+/// above the leaf and stops after 100. So Go takes 98 CAs in the file (leaf,
+/// server CA, 98, root: 100 checks) and refuses 99; `ca-check tree` must say
+/// the same on both sides of that line.
+#[test]
+fn a_chain_deeper_than_gos_signature_budget_is_a_failure_exactly_where_go_refuses() {
+    let dir = scratch();
+    let corp = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let mut line = vec![];
+    for i in 0..99 {
+        let issuer = line.last().unwrap_or(&corp);
+        let ca = sub_ca(
+            dir.path(),
+            &format!("CA {i}"),
+            KeyKind::P256,
+            issuer,
+            &CaExt::default(),
+        );
+        line.push(ca);
+    }
+    for depth in [98, 99] {
+        let bottom = &line[depth - 1];
+        let parts: Vec<&Path> = line[..depth]
+            .iter()
+            .rev()
+            .map(|c| c.cert.as_path())
+            .collect();
+        let chain = dir.path().join(format!("chain-{depth}.pem"));
+        testkit::enterprise::chain_file(&chain, &parts);
+        let issuing = testkit::enterprise::Ca {
+            cert: chain,
+            key: bottom.key.clone(),
+            kind: bottom.kind,
+        };
+        let tls = dir.path().join(format!("tree-{depth}/server/tls"));
+        upstream_tree(&tls, &corp, &issuing);
+        let (code, report) = tree(&tls);
+        let (passed, go) = testkit::k3s_leaves(&tls, &tls.join("root-ca.pem"));
+        if depth == 98 {
+            assert_eq!(code, 0, "{report}");
+            assert!(passed, "Go accepts 98: {go:#}");
+        } else {
+            assert_eq!(code, 1, "{report}");
+            assert!(
+                failures(&report).iter().any(
+                    |l| l.contains("intermediate-ca.pem") && l.contains("100 signature checks")
+                ),
+                "{report}"
+            );
+            assert!(!passed, "Go refuses 99: {go:#}");
+            assert!(
+                go.to_string().contains("signature check attempts limit"),
+                "{go:#}"
+            );
+        }
+    }
+}

@@ -16,6 +16,7 @@ use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
+use crate::pki::verify::{GoRefusal, MAX_SIGNATURE_CHECKS, go_verify};
 
 /// One certificate of the path above the CAs that sign, and where it came from.
 pub struct PathCert<'a> {
@@ -93,6 +94,7 @@ pub fn run(
     // (source, violation) -> the leaves it breaks, with the names it rejects.
     let mut broken: BTreeMap<(String, Violation), Vec<String>> = BTreeMap::new();
     let mut warnings = Vec::new();
+    let mut budget: Vec<Issue> = Vec::new();
     for ca in cas {
         let anchor = anchor.filter(|a| a.cert != ca.cert);
         let path_sources: Vec<&str> = std::iter::once("")
@@ -140,6 +142,11 @@ pub fn run(
                 },
             )?;
             let path: Vec<&Certificate> = std::iter::once(&leaf).chain(above.clone()).collect();
+            if let Some(issue) = budget_issue(&path, &path_sources, &ca.stem, now) {
+                if !budget.contains(&issue) {
+                    budget.push(issue);
+                }
+            }
             for usage in &spec.usages {
                 for finding in check_path(&path, *usage, now) {
                     // A link failure at the leaf is the signing CA's fault.
@@ -153,17 +160,45 @@ pub fn run(
             }
         }
     }
-    let errors = broken
+    let errors = budget
         .into_iter()
-        .map(|((source, violation), mut leaves)| {
+        .chain(broken.into_iter().map(|((source, violation), mut leaves)| {
             leaves.dedup();
             Issue {
                 source,
                 message: format!("{violation}; {}", leaves.join("; ")),
             }
-        })
+        }))
         .collect();
     Ok(Report { errors, warnings })
+}
+
+/// Go's path builder stops after [`MAX_SIGNATURE_CHECKS`] signature checks: a
+/// path longer than that is refused for every leaf under it, however valid.
+/// `path` = [leaf, issuer, ..., anchor], as Go searches it with only the anchor
+/// trusted.
+fn budget_issue(
+    path: &[&Certificate],
+    sources: &[&str],
+    stem: &str,
+    now: SystemTime,
+) -> Option<Issue> {
+    let (leaf, above) = path.split_first()?;
+    let (root, intermediates) = above.split_last()?;
+    if go_verify(leaf, &[*root], intermediates, now) != Err(GoRefusal::Budget) {
+        return None;
+    }
+    let at = MAX_SIGNATURE_CHECKS.min(sources.len().saturating_sub(1));
+    Some(Issue {
+        source: sources.get(at).copied().unwrap_or_default().to_string(),
+        message: format!(
+            "{} certificates between {stem}'s leaves and the root: Go gives up after \
+             {MAX_SIGNATURE_CHECKS} signature checks while building a chain, so it refuses \
+             every certificate {stem} issues (at most {} intermediates above {stem} in a line)",
+            intermediates.len(),
+            MAX_SIGNATURE_CHECKS - 2
+        ),
+    })
 }
 
 /// What the broken leaf needs, in words: its names for name constraints, its
