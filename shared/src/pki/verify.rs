@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use der::Encode as _;
 
 use crate::pki::cert::Certificate;
-use crate::pki::keys::{PublicKey, SignatureAlgorithm};
+use crate::pki::keys::{Hash, PublicKey, SignatureAlgorithm};
 use crate::pki::oids;
 
 const EKU_SERVER_AUTH: der::asn1::ObjectIdentifier =
@@ -29,10 +29,85 @@ pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), 
         .signature()
         .as_bytes()
         .ok_or("the signature is not a whole number of bytes")?;
-    let oid = x509.signature_algorithm().oid;
-    let algorithm = SignatureAlgorithm::from_oid(oid)
-        .ok_or_else(|| format!("unsupported signature algorithm {}", oids::Named(&oid)))?;
-    PublicKey::from_spki(issuer.public_key())?.verify(algorithm, &tbs, signature)
+    let identifier = x509.signature_algorithm();
+    let oid = identifier.oid;
+    let key = PublicKey::from_spki(issuer.public_key())?;
+    if oid == RSASSA_PSS {
+        let hash = pss_hash(identifier.parameters.as_ref())?;
+        return key.verify_rsa_pss(hash, &tbs, signature);
+    }
+    if let Some(algorithm) = SignatureAlgorithm::from_oid(oid) {
+        return key.verify(algorithm, &tbs, signature);
+    }
+    let named = oids::Named(&oid);
+    Err(if INSECURE.contains(&oid) {
+        format!(
+            "signed with {named}: Go refuses SHA-1 and MD5 signatures in a chain (since Go 1.18) \
+             and so does OpenSSL at security level 1 and above; have it signed again with SHA-256"
+        )
+    } else {
+        format!("signed with {named}, a signature algorithm Go does not verify in a chain")
+    })
+}
+
+const RSASSA_PSS: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+const MGF1: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
+/// Signature algorithms Go parses but never verifies in a chain: MD2/MD5/SHA-1
+/// with RSA, SHA-1 with ECDSA and DSA.
+const INSECURE: [der::asn1::ObjectIdentifier; 6] = [
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.2"),
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.4"),
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5"),
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.14.3.2.29"),
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.1"),
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10040.4.3"),
+];
+
+/// The hash of RSASSA-PSS parameters, accepted as Go's x509 accepts them: the
+/// hash SHA-256, SHA-384 or SHA-512 with absent or NULL parameters, MGF1 over the
+/// same hash, a salt as long as the hash, the trailer field 1. Anything else
+/// is an algorithm Go does not know, so neither do we.
+fn pss_hash(parameters: Option<&der::Any>) -> Result<Hash, String> {
+    let refuse = |why: &str| {
+        format!(
+            "signed with RSASSA-PSS (1.2.840.113549.1.1.10) {why}, which Go does not verify (it takes SHA-256, SHA-384 or SHA-512, MGF1 over the same hash, a salt as long as the hash)"
+        )
+    };
+    let parameters = parameters.ok_or_else(|| refuse("without parameters"))?;
+    let params: rsa::pkcs1::RsaPssParams<der::Any> = parameters
+        .decode_as()
+        .map_err(|_| refuse("with malformed parameters"))?;
+    let null_or_absent = |p: &Option<der::Any>| {
+        p.as_ref()
+            .is_none_or(|any| der::Tagged::tag(any) == der::Tag::Null && any.value().is_empty())
+    };
+    let hash_oid = params.hash.oid;
+    let (hash, len) = match hash_oid.to_string().as_str() {
+        "2.16.840.1.101.3.4.2.1" => (Hash::Sha256, 32),
+        "2.16.840.1.101.3.4.2.2" => (Hash::Sha384, 48),
+        "2.16.840.1.101.3.4.2.3" => (Hash::Sha512, 64),
+        _ => return Err(refuse(&format!("over {}", oids::Named(&hash_oid)))),
+    };
+    let mgf = &params.mask_gen;
+    let mgf_hash_matches = mgf
+        .parameters
+        .as_ref()
+        .is_some_and(|h| h.oid == hash_oid && null_or_absent(&h.parameters));
+    if !null_or_absent(&params.hash.parameters) || mgf.oid != MGF1 || !mgf_hash_matches {
+        return Err(refuse(
+            "with a mask generation function other than MGF1 over its hash",
+        ));
+    }
+    if usize::from(params.salt_len) != len {
+        return Err(refuse(&format!(
+            "with a {}-byte salt over {}",
+            params.salt_len,
+            oids::Named(&hash_oid)
+        )));
+    }
+    Ok(hash)
 }
 
 /// Checks that `child` names `issuer` as its issuer and carries its signature.

@@ -165,3 +165,143 @@ fn depth_limit_is_gos_on_both_sides() {
         assert_eq!(go_ok, depth < MAX_SIGNATURE_CHECKS, "depth {depth}: {text}");
     }
 }
+
+/// Runs openssl, panicking with its stderr on failure.
+fn openssl(args: &[&str], dir: &Path) {
+    let out = testkit::openssl()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const CA_CNF: &str = "[req]\ndistinguished_name=dn\nprompt=no\n[dn]\nCN=Corp\n\
+    [ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+    subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+
+/// Signature algorithms as real PKIs write them with openssl: an RSA root (its
+/// own signature RSA-PSS, which nobody checks) signs an intermediate with each
+/// `sign_args`; our verdict on that signature and Go's on the chain must agree,
+/// and a refusal names the algorithm in words.
+#[test]
+fn signature_algorithms_are_judged_as_go_judges_them() {
+    let dir = testkit::scratch();
+    let d = dir.path();
+    std::fs::write(d.join("ca.cnf"), CA_CNF).unwrap();
+    openssl(&["genrsa", "-out", "root.key", "2048"], d);
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-config",
+            "ca.cnf",
+            "-extensions",
+            "ca",
+            "-subj",
+            "/CN=Corp Root",
+            "-sha256",
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-out",
+            "root.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "sub.key",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-key",
+            "sub.key",
+            "-config",
+            "ca.cnf",
+            "-subj",
+            "/CN=Corp Sub",
+            "-out",
+            "sub.csr",
+        ],
+        d,
+    );
+    let pss = |digest: &'static str, salt: &'static str| {
+        vec![digest, "-sigopt", "rsa_padding_mode:pss", "-sigopt", salt]
+    };
+    // (openssl signing options, whether Go accepts, words our refusal must hold)
+    let cases: Vec<(Vec<&str>, bool, &str)> = vec![
+        (vec!["-sha256"], true, ""),
+        (vec!["-sha512"], true, ""),
+        (pss("-sha256", "rsa_pss_saltlen:digest"), true, ""),
+        (pss("-sha384", "rsa_pss_saltlen:digest"), true, ""),
+        (pss("-sha512", "rsa_pss_saltlen:digest"), true, ""),
+        // openssl's default salt is the longest that fits: Go refuses it.
+        (
+            pss("-sha256", "rsa_pss_saltlen:max"),
+            false,
+            "222-byte salt over SHA-256",
+        ),
+        (pss("-sha256", "rsa_pss_saltlen:20"), false, "20-byte salt"),
+        (
+            vec!["-sha1"],
+            false,
+            "sha1WithRSAEncryption (1.2.840.113549.1.1.5): Go refuses SHA-1",
+        ),
+    ];
+    let root = &shared::pki::cert::read_bundle(&d.join("root.pem")).unwrap()[0];
+    for (i, (sign, go_accepts, words)) in cases.into_iter().enumerate() {
+        let out = format!("sub-{i}.pem");
+        let mut args = vec![
+            "x509",
+            "-req",
+            "-in",
+            "sub.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-extfile",
+            "ca.cnf",
+            "-extensions",
+            "ca",
+            "-days",
+            "30",
+            "-out",
+            &out,
+        ];
+        args.extend(&sign);
+        openssl(&args, d);
+        let sub = &shared::pki::cert::read_bundle(&d.join(&out)).unwrap()[0];
+        let ours = shared::pki::verify::check_signature(sub, root);
+        let (go_ok, text) = gocheck(
+            &["verify", "--roots", d.join("root.pem").to_str().unwrap()],
+            &d.join(&out),
+        );
+        assert_eq!(go_ok, go_accepts, "{sign:?}: Go says {text}");
+        assert_eq!(
+            ours.is_ok(),
+            go_accepts,
+            "{sign:?}: ours {ours:?}, Go: {text}"
+        );
+        if let Err(message) = ours {
+            assert!(message.contains(words), "{sign:?}: {message}");
+        }
+    }
+}

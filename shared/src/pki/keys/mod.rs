@@ -25,7 +25,7 @@ mod public;
 mod rsa_primes;
 mod sign;
 
-pub use algorithm::{GeneratedKey, KeyAlgorithm, SignatureAlgorithm};
+pub use algorithm::{GeneratedKey, Hash, KeyAlgorithm, SignatureAlgorithm};
 pub use encrypted::{Passphrase, PassphraseSource, Passphrases};
 pub use public::PublicKey;
 pub use sign::SigningKey;

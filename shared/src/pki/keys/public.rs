@@ -61,6 +61,40 @@ impl PublicKey {
         }
     }
 
+    /// Checks an RSASSA-PSS `signature` over `message`: MGF1 over `hash`, a salt
+    /// as long as the hash (the only form Go's x509 verifies).
+    pub fn verify_rsa_pss(
+        &self,
+        hash: Hash,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), String> {
+        let PublicKey::Rsa(key) = self else {
+            return Err(format!(
+                "signed with RSASSA-PSS but the issuer key is {}",
+                self.algorithm()
+            ));
+        };
+        let result = match hash {
+            Hash::Sha256 => key.verify(
+                rsa::pss::Pss::<sha2::Sha256>::new(),
+                &sha2::Sha256::digest(message),
+                signature,
+            ),
+            Hash::Sha384 => key.verify(
+                rsa::pss::Pss::<sha2::Sha384>::new(),
+                &sha2::Sha384::digest(message),
+                signature,
+            ),
+            Hash::Sha512 | Hash::Intrinsic => key.verify(
+                rsa::pss::Pss::<sha2::Sha512>::new(),
+                &sha2::Sha512::digest(message),
+                signature,
+            ),
+        };
+        result.map_err(|e| format!("signature does not verify with the issuer's key ({e})"))
+    }
+
     /// Checks `signature` over `message` made with `algorithm`. ECDSA accepts any
     /// of SHA-256/384/512 on any curve, as Go does.
     pub fn verify(
