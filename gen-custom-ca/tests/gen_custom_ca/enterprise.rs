@@ -643,3 +643,91 @@ fn a_tls_san_or_node_name_outside_the_name_constraints_is_refused() {
         "10.0.0.5",
     ]));
 }
+
+/// A root with a negative serial number (`openssl req -x509 -set_serial -5`, as
+/// old tools wrote random serials): Go 1.23+ cannot parse it, so k3s could not
+/// read `server-ca.crt`. Refused naming the file and the problem, nothing written.
+#[test]
+fn a_root_with_a_negative_serial_number_is_refused_as_go_refuses_it() {
+    let dir = scratch();
+    let cnf = dir.path().join("root.cnf");
+    fs::write(
+        &cnf,
+        "[req]\ndistinguished_name=dn\nprompt=no\n[dn]\nCN=Corp Root\n[ca]\n\
+         basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    let data_dir = dir.path().join("data");
+    fs::create_dir_all(&data_dir).unwrap();
+    let key = data_dir.join("root-ca.key");
+    let cert = data_dir.join("root-ca.pem");
+    testkit::enterprise::genkey(&key, KeyKind::P256);
+    ok(openssl()
+        .args([
+            "req",
+            "-x509",
+            "-new",
+            "-extensions",
+            "ca",
+            "-days",
+            "3000",
+            "-set_serial",
+            "-5",
+        ])
+        .arg("-key")
+        .arg(&key)
+        .arg("-config")
+        .arg(&cnf)
+        .arg("-out")
+        .arg(&cert));
+    let go = gocheck().arg("hashca").arg(&cert).output().unwrap();
+    assert!(!go.status.success());
+    assert!(
+        String::from_utf8_lossy(&go.stderr).contains("negative serial number"),
+        "{}",
+        String::from_utf8_lossy(&go.stderr)
+    );
+    assert_refused(&data_dir, "root-ca.pem", &["negative serial number"]);
+}
+
+/// An `intermediate-ca.pem` 150 CAs deep (the issuing CA, then the 149 above
+/// it): Go's path builder gives up after 100 signature checks, so every leaf
+/// k3s would issue under it fails for a client that trusts the root. Refused
+/// before writing.
+#[test]
+fn an_intermediate_chain_deeper_than_gos_budget_is_refused_before_writing() {
+    let dir = scratch();
+    let corp = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let mut line: Vec<Ca> = vec![];
+    for i in 0..150 {
+        let issuer = line.last().unwrap_or(&corp);
+        line.push(sub_ca(
+            dir.path(),
+            &format!("CA {i}"),
+            KeyKind::P256,
+            issuer,
+            &CaExt::default(),
+        ));
+    }
+    let parts: Vec<&Path> = line.iter().rev().map(|c| c.cert.as_path()).collect();
+    let chain = dir.path().join("chain.pem");
+    chain_file(&chain, &parts);
+    let bottom = line.last().unwrap();
+    let issuing = Ca {
+        cert: chain,
+        key: bottom.key.clone(),
+        kind: bottom.kind,
+    };
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &corp, false);
+    bring_intermediate(&data_dir, &issuing);
+    assert_refused(
+        &data_dir,
+        "intermediate-ca.pem",
+        &[
+            "Go gives up after 100 signature checks",
+            "at most 98 intermediates",
+        ],
+    );
+}

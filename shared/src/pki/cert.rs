@@ -38,6 +38,22 @@ impl Certificate {
             };
             Error::at(location, Kind::Certificate(e.to_string()))
         })?;
+        // Go 1.23+ (k3s, kubectl) cannot parse such a certificate at all.
+        let serial = parsed.tbs_certificate().serial_number().as_bytes();
+        if serial.first().is_some_and(|b| b & 0x80 != 0) {
+            let location = Location::Certificate {
+                path: path.to_path_buf(),
+                index,
+            };
+            return Err(Error::at(
+                location,
+                Kind::Certificate(
+                    "negative serial number, which Go 1.23 and later (k3s, kubectl) refuse to \
+                     parse (RFC 5280 wants a positive one); reissue the certificate"
+                        .into(),
+                ),
+            ));
+        }
         Ok(Certificate {
             der: der.to_vec(),
             parsed,
