@@ -175,6 +175,10 @@ pub struct CaExt {
     pub eku: Option<String>,
     /// Validity in days (default: 7300 for a root, 3700 below it).
     pub days: Option<u32>,
+    /// Further lines of the `[ca]` section in openssl syntax, e.g.
+    /// `certificatePolicies = 1.3.6.1.4.1.99999.1` and
+    /// `policyConstraints = critical, requireExplicitPolicy:0`.
+    pub extra: Vec<String>,
 }
 
 impl CaExt {
@@ -196,6 +200,10 @@ impl CaExt {
         }
         if let Some(eku) = &self.eku {
             text.push_str(&format!("extendedKeyUsage = {eku}\n"));
+        }
+        for line in &self.extra {
+            text.push_str(line);
+            text.push('\n');
         }
         text
     }

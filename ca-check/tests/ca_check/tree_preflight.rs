@@ -289,3 +289,74 @@ fn a_chain_deeper_than_gos_signature_budget_is_a_failure_exactly_where_go_refuse
         }
     }
 }
+
+/// Certificate policies as Go 1.24+ validates them while building the chain:
+/// an issuing CA whose policyConstraints require an explicit policy fails every
+/// leaf k3s issues (they carry no certificatePolicies); policies alone, or a
+/// requirement that starts below k3s's leaves, pass. `ca-check tree` and Go agree.
+#[test]
+fn policy_constraints_that_break_k3s_leaves_are_a_failure_go_agrees_with() {
+    let dir = scratch();
+    let policies = |extra: &[&str]| CaExt {
+        extra: extra.iter().map(|l| l.to_string()).collect(),
+        ..CaExt::default()
+    };
+    // (extensions of the issuing CA, extensions of the root, whether Go accepts)
+    let cases: [(CaExt, CaExt, bool); 4] = [
+        (
+            policies(&["certificatePolicies = 1.3.6.1.4.1.99999.1"]),
+            CaExt::default(),
+            true,
+        ),
+        (
+            policies(&[
+                "certificatePolicies = 1.3.6.1.4.1.99999.1",
+                "policyConstraints = critical, requireExplicitPolicy:0",
+            ]),
+            CaExt::default(),
+            false,
+        ),
+        // Counted below the issuing CA: the five CAs, then the leaves, then
+        // the end of the path takes one more; the root's own constraints are
+        // never read (a trust anchor).
+        (
+            policies(&[
+                "certificatePolicies = 1.3.6.1.4.1.99999.1",
+                "policyConstraints = critical, requireExplicitPolicy:2",
+            ]),
+            CaExt::default(),
+            false,
+        ),
+        (
+            policies(&[
+                "certificatePolicies = 1.3.6.1.4.1.99999.1",
+                "policyConstraints = critical, requireExplicitPolicy:3",
+            ]),
+            policies(&["policyConstraints = critical, requireExplicitPolicy:0"]),
+            true,
+        ),
+    ];
+    for (i, (issuing_ext, root_ext, go_accepts)) in cases.into_iter().enumerate() {
+        let case = dir.path().join(format!("case-{i}"));
+        std::fs::create_dir_all(&case).unwrap();
+        let tls = openssl_tree(&case, &root_ext, &issuing_ext);
+        let (code, report) = tree(&tls);
+        let (passed, go) = testkit::k3s_leaves(&tls, &tls.join("root-ca.pem"));
+        assert_eq!(passed, go_accepts, "case {i}: Go says {go:#}");
+        if go_accepts {
+            assert_eq!(code, 0, "case {i}: {report}");
+        } else {
+            assert_eq!(code, 1, "case {i}: {report}");
+            assert!(
+                failures(&report)
+                    .iter()
+                    .any(|l| l.contains("requires an explicit certificate policy")),
+                "case {i}: {report}"
+            );
+            assert!(
+                go.to_string().contains("invalid policies"),
+                "case {i}: {go:#}"
+            );
+        }
+    }
+}

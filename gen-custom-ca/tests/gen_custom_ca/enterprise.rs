@@ -731,3 +731,37 @@ fn an_intermediate_chain_deeper_than_gos_budget_is_refused_before_writing() {
         ],
     );
 }
+
+/// An issuing CA whose policyConstraints require an explicit policy (as some
+/// government and bank PKIs set them): k3s's leaves carry no
+/// certificatePolicies, so Go 1.24+ refuses every one of them for a client that
+/// trusts the root. Refused before writing, naming the file and the rule.
+#[test]
+fn an_issuing_ca_requiring_an_explicit_policy_is_refused_before_writing() {
+    let dir = scratch();
+    let corp = root(
+        dir.path(),
+        "Corp Root",
+        KeyKind::Rsa(2048),
+        &CaExt::default(),
+    );
+    let ext = CaExt {
+        extra: vec![
+            "certificatePolicies = 1.3.6.1.4.1.99999.1".into(),
+            "policyConstraints = critical, requireExplicitPolicy:0".into(),
+        ],
+        ..CaExt::default()
+    };
+    let issuing = sub_ca(dir.path(), "Corp Policy CA", KeyKind::P256, &corp, &ext);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &corp, false);
+    bring_intermediate(&data_dir, &issuing);
+    assert_refused(
+        &data_dir,
+        "intermediate-ca.pem",
+        &[
+            "\"Corp Policy CA\" requires an explicit certificate policy",
+            "Go (1.24 and later)",
+        ],
+    );
+}

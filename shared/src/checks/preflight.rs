@@ -142,7 +142,7 @@ pub fn run(
                 },
             )?;
             let path: Vec<&Certificate> = std::iter::once(&leaf).chain(above.clone()).collect();
-            if let Some(issue) = budget_issue(&path, &path_sources, &ca.stem, now) {
+            if let Some(issue) = go_issue(&path, &path_sources, &ca.stem, now) {
                 if !budget.contains(&issue) {
                     budget.push(issue);
                 }
@@ -173,20 +173,24 @@ pub fn run(
     Ok(Report { errors, warnings })
 }
 
-/// Go's path builder stops after [`MAX_SIGNATURE_CHECKS`] signature checks: a
-/// path longer than that is refused for every leaf under it, however valid.
+/// What Go's path building refuses beyond check_path's rules: after
+/// [`MAX_SIGNATURE_CHECKS`] signature checks it stops, so a longer path fails
+/// for every leaf under it, however valid; and since Go 1.24 the certificate
+/// policies of the path must be valid (RFC 5280 6.1, RFC 9618).
 /// `path` = [leaf, issuer, ..., anchor], as Go searches it with only the anchor
 /// trusted.
-fn budget_issue(
-    path: &[&Certificate],
-    sources: &[&str],
-    stem: &str,
-    now: SystemTime,
-) -> Option<Issue> {
+fn go_issue(path: &[&Certificate], sources: &[&str], stem: &str, now: SystemTime) -> Option<Issue> {
     let (leaf, above) = path.split_first()?;
     let (root, intermediates) = above.split_last()?;
-    if go_verify(leaf, &[*root], intermediates, now) != Err(GoRefusal::Budget) {
-        return None;
+    match go_verify(leaf, &[*root], intermediates, now) {
+        Err(GoRefusal::Budget) => {}
+        Err(GoRefusal::Policies(why)) => {
+            return Some(Issue {
+                source: policy_source(path, sources),
+                message: format!("{why}; so it refuses every certificate {stem} issues"),
+            });
+        }
+        _ => return None,
     }
     let at = MAX_SIGNATURE_CHECKS.min(sources.len().saturating_sub(1));
     Some(Issue {
@@ -199,6 +203,28 @@ fn budget_issue(
             MAX_SIGNATURE_CHECKS - 2
         ),
     })
+}
+
+/// The file of the certificate whose policyConstraints (or policyMappings)
+/// end the path: the nearest to the leaf that carries one.
+fn policy_source(path: &[&Certificate], sources: &[&str]) -> String {
+    const POLICY_CONSTRAINTS: &str = "2.5.29.36";
+    const POLICY_MAPPINGS: &str = "2.5.29.33";
+    let at = path
+        .iter()
+        .position(|cert| {
+            cert.x509()
+                .tbs_certificate()
+                .extensions()
+                .is_some_and(|exts| {
+                    exts.iter().any(|e| {
+                        let id = e.extn_id.to_string();
+                        id == POLICY_CONSTRAINTS || id == POLICY_MAPPINGS
+                    })
+                })
+        })
+        .unwrap_or(1);
+    sources.get(at).copied().unwrap_or_default().to_string()
 }
 
 /// What the broken leaf needs, in words: its names for name constraints, its

@@ -13,5 +13,6 @@ pub mod keys;
 pub mod names;
 pub mod oids;
 pub mod pem;
+pub mod policy;
 pub mod text;
 pub mod verify;

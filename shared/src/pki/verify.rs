@@ -8,6 +8,7 @@ use der::Encode as _;
 use crate::pki::cert::Certificate;
 use crate::pki::keys::{Hash, PublicKey, SignatureAlgorithm};
 use crate::pki::oids;
+use crate::pki::policy::check_policies;
 
 const EKU_SERVER_AUTH: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
@@ -135,6 +136,9 @@ pub enum GoRefusal {
     UnknownAuthority(Option<String>),
     /// The search hit [`MAX_SIGNATURE_CHECKS`] before finding any chain.
     Budget,
+    /// Chains exist, but the certificate policies of each make it invalid
+    /// (Go 1.24 and later); the reason for the first.
+    Policies(String),
     /// Chains exist, but an extendedKeyUsage on them excludes serverAuth.
     KeyUsage,
 }
@@ -152,6 +156,7 @@ impl std::fmt::Display for GoRefusal {
                 "Go gives up after {MAX_SIGNATURE_CHECKS} signature checks while building the \
                  chain (its path builder's limit), before reaching a trusted root"
             ),
+            GoRefusal::Policies(why) => f.write_str(why),
             GoRefusal::KeyUsage => {
                 f.write_str("every chain carries an extendedKeyUsage without serverAuth")
             }
@@ -202,6 +207,21 @@ pub fn go_verify<'a>(
     let (chains, failure) = search.build(&[leaf]);
     if chains.is_empty() {
         return Err(failure.unwrap_or(GoRefusal::UnknownAuthority(None)));
+    }
+    // Go's Verify: chains whose policies are invalid go first, then EKU.
+    let mut policy_failure = None;
+    let chains: Vec<Vec<&Certificate>> = chains
+        .into_iter()
+        .filter(|chain| match check_policies(chain) {
+            Ok(()) => true,
+            Err(why) => {
+                policy_failure.get_or_insert(why);
+                false
+            }
+        })
+        .collect();
+    if let (true, Some(why)) = (chains.is_empty(), policy_failure) {
+        return Err(GoRefusal::Policies(why));
     }
     let usable: Vec<Vec<&Certificate>> = chains
         .into_iter()
