@@ -305,3 +305,33 @@ fn signature_algorithms_are_judged_as_go_judges_them() {
         }
     }
 }
+
+/// RSA key sizes: Go 1.24+ refuses RSA keys under 1024 bits; the message says
+/// so instead of calling the key "an unsupported type".
+#[test]
+fn rsa_keys_under_1024_bits_are_refused_naming_the_size() {
+    let dir = testkit::scratch();
+    let d = dir.path();
+    openssl(&["genrsa", "-out", "small.key", "512"], d);
+    openssl(
+        &[
+            "rsa",
+            "-in",
+            "small.key",
+            "-pubout",
+            "-outform",
+            "DER",
+            "-out",
+            "small.der",
+        ],
+        d,
+    );
+    let der = std::fs::read(d.join("small.der")).unwrap();
+    let Err(message) = shared::pki::keys::PublicKey::from_der(&der) else {
+        panic!("an RSA-512 key was accepted");
+    };
+    assert!(
+        message.contains("RSA-512") && message.contains("under 1024 bits"),
+        "{message}"
+    );
+}
