@@ -707,3 +707,56 @@ fn a_clock_behind_the_current_roots_is_refused() {
     assert!(err.contains("the system clock is wrong"), "{err}");
     assert!(err.contains("before the current root"), "{err}");
 }
+
+/// Issue 18: RFC 5280 dates outside the der crate's 1970-2049 UTCTime, as
+/// openssl writes them: a root from 1960 to the end of 9999 (UTCTime, then
+/// GeneralizedTime) and one that ended in 1965. The report's dates are Go's.
+#[test]
+fn expiry_reads_dates_from_1950_to_9999_as_go_does() {
+    use testkit::enterprise::{KeyKind, dated_root};
+    let dir = scratch();
+    let certs = dir.path().join("certs");
+    fs::create_dir_all(&certs).unwrap();
+    let kind = KeyKind::P256;
+    let forever = dated_root(
+        &certs,
+        "forever",
+        kind,
+        "19600101000000Z",
+        "99991231235959Z",
+    );
+    let ended = dated_root(&certs, "ended", kind, "19500101000000Z", "19651231235959Z");
+    for ca in [&forever, &ended] {
+        fs::remove_file(&ca.key).unwrap();
+    }
+    let out = tool(dir.path())
+        .args(["expiry", "-o", "json"])
+        .arg(&certs)
+        .output()
+        .unwrap();
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["problems"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let row = |file: &str| {
+        report["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"] == file)
+            .cloned()
+            .unwrap_or_else(|| panic!("{file} not listed: {report}"))
+    };
+    for (file, ca, status) in [
+        ("forever.pem", &forever, "OK"),
+        ("ended.pem", &ended, "EXPIRED"),
+    ] {
+        let go = testkit::describe_certs(&ca.cert);
+        assert_eq!(row(file)["not_after"], go[0]["not_after"], "{file}");
+        assert_eq!(row(file)["status"], status, "{file}");
+    }
+    assert_eq!(row("forever.pem")["not_after"], "9999-12-31T23:59:59Z");
+    assert_eq!(row("ended.pem")["not_after"], "1965-12-31T23:59:59Z");
+    assert_eq!(out.status.code(), Some(1), "an EXPIRED certificate");
+}

@@ -515,6 +515,30 @@ fn a_ca_never_outlives_its_issuer_and_the_user_is_told() {
     );
 }
 
+/// Issue 18: a root dated 1960 to 9999 (UTCTime before 1970, GeneralizedTime
+/// at the end, as openssl writes them) is read, passes the pre-flight and signs
+/// a tree Go and openssl accept; the intermediate ends when the run asks, not
+/// at the root's end.
+#[test]
+fn a_root_dated_from_1960_to_9999_signs_the_tree() {
+    let dir = scratch();
+    let ca = testkit::enterprise::dated_root(
+        dir.path(),
+        "Old Root",
+        KeyKind::P256,
+        "19600101000000Z",
+        "99991231235959Z",
+    );
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &ca, true);
+    let stdout = ok(&mut tool(&data_dir));
+    let mut issued = leaf_ca_pems(&data_dir);
+    issued.push(tls(&data_dir).join("intermediate-ca.pem"));
+    assert_root_only_clients_accept(&data_dir, &stdout, &issued);
+    let go = describe_certs(&tls(&data_dir).join("root-ca.pem"));
+    assert_eq!(go[0]["not_before"], "1960-01-01T00:00:00Z");
+}
+
 /// One refused enterprise input: exit 1, one line naming `file` and every
 /// `expected` fragment, nothing changed.
 fn assert_refused(data_dir: &Path, file: &str, expected: &[&str]) {
