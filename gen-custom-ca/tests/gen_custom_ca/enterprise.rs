@@ -539,6 +539,40 @@ fn a_root_dated_from_1960_to_9999_signs_the_tree() {
     assert_eq!(go[0]["not_before"], "1960-01-01T00:00:00Z");
 }
 
+/// Issue 18: files saved by Windows tools: a UTF-8 byte order mark, CRLF line
+/// ends, trailing blanks, text before and after the block. OpenSSL reads them
+/// (it skips the BOM); so does the tool, and the copies it writes have no BOM,
+/// which Go's `pem.Decode` would not skip (Go then trusts the written root).
+#[test]
+fn a_root_saved_with_a_bom_and_crlf_is_read_as_openssl_reads_it() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let windows = |path: &Path, before: &str| {
+        let text = fs::read_to_string(path).unwrap();
+        let lines: String = text.lines().map(|l| format!("{l} \t\r\n")).collect();
+        fs::write(
+            path,
+            format!("\u{feff}{before}{lines}exported by certmgr\r\n"),
+        )
+        .unwrap();
+    };
+    windows(&ca.cert, "subject=CN = Corp Root\r\n");
+    windows(&ca.key, "");
+    for (what, path) in [("x509", &ca.cert), ("pkey", &ca.key)] {
+        ok(openssl().args([what, "-noout", "-in"]).arg(path));
+    }
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &ca, true);
+    let stdout = ok(&mut tool(&data_dir));
+    let mut issued = leaf_ca_pems(&data_dir);
+    issued.push(tls(&data_dir).join("intermediate-ca.pem"));
+    assert_root_only_clients_accept(&data_dir, &stdout, &issued);
+    for name in ["root-ca.pem", "root-ca.key"] {
+        let written = fs::read(tls(&data_dir).join(name)).unwrap();
+        assert!(!written.starts_with(b"\xEF\xBB\xBF"), "{name} keeps no BOM");
+    }
+}
+
 /// One refused enterprise input: exit 1, one line naming `file` and every
 /// `expected` fragment, nothing changed.
 fn assert_refused(data_dir: &Path, file: &str, expected: &[&str]) {
