@@ -760,3 +760,29 @@ fn expiry_reads_dates_from_1950_to_9999_as_go_does() {
     assert_eq!(row("ended.pem")["not_after"], "1965-12-31T23:59:59Z");
     assert_eq!(out.status.code(), Some(1), "an EXPIRED certificate");
 }
+
+/// Issue 19: a file named with a line break and an escape sequence forged
+/// report lines and drove the terminal. Each row and each problem is one
+/// line, with the control characters escaped.
+#[test]
+fn file_names_with_control_characters_are_escaped_in_the_expiry_report() {
+    let dir = scratch();
+    let certs = dir.path().join("certs");
+    fs::create_dir_all(&certs).unwrap();
+    let good = dated(&certs, "good.crt", "2020-01-01T00:00:00Z", 36_500);
+    fs::rename(&good, certs.join("evil\n\x1b[31mroot.crt")).unwrap();
+    fs::write(certs.join("bad\n\x1b[2Kx.crt"), "not a certificate").unwrap();
+    let out = tool(dir.path()).arg("expiry").arg(&certs).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "header, one row, one problem: {stdout:?}");
+    assert!(
+        lines[1].starts_with("evil\\n\\u{1b}[31mroot.crt "),
+        "{stdout:?}"
+    );
+    assert!(
+        lines[2].starts_with("bad\\n\\u{1b}[2Kx.crt: cannot read: "),
+        "{stdout:?}"
+    );
+}
