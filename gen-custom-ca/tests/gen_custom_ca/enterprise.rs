@@ -701,3 +701,31 @@ fn a_tls_san_or_node_name_outside_the_name_constraints_is_refused() {
         "10.0.0.5",
     ]));
 }
+
+/// Issue 18: a `root-ca.pem` holding two certificates was used silently (the
+/// first). It is the trust anchor every client gets: refused, with the count
+/// and the certificate that would have been taken.
+#[test]
+fn a_root_file_with_more_than_the_root_is_refused_naming_the_count() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let other = root(dir.path(), "Other Root", KeyKind::P256, &CaExt::default());
+    let issuing = sub_ca(dir.path(), "Issuing", KeyKind::P256, &ca, &CaExt::default());
+    for (i, (parts, first)) in [
+        (vec![&ca.cert, &other.cert], "Corp Root"),
+        (vec![&issuing.cert, &ca.cert], "Issuing"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let data_dir = dir.path().join(format!("data-{i}"));
+        bring_root(&data_dir, &ca, true);
+        let parts: Vec<&Path> = parts.iter().map(|p| p.as_path()).collect();
+        chain_file(&data_dir.join("root-ca.pem"), &parts);
+        assert_refused(
+            &data_dir,
+            "root-ca.pem",
+            &["holds 2 certificates", &format!("the first (\"{first}\")")],
+        );
+    }
+}

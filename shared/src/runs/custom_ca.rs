@@ -913,6 +913,9 @@ impl Inputs {
     fn read(&self, now: SystemTime, passphrases: &Passphrases) -> Result<Brought> {
         let read = |path: &Option<PathBuf>| path.as_deref().map(|p| read_ca(p, now)).transpose();
         let (mut root, mut intermediate) = (read(&self.root_pem)?, read(&self.intermediate_pem)?);
+        if let (Some(root), Some(path)) = (&root, &self.root_pem) {
+            require_root_alone(root, path)?;
+        }
         let service_key = self
             .service_key
             .as_deref()
@@ -1027,6 +1030,29 @@ fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
         origin: Origin::Reused(path.to_path_buf()),
         above: certs,
     })
+}
+
+/// Refuses a `root-ca.pem` holding more than the root. Which certificate is
+/// the root would be a guess (the first is what openssl and the upstream
+/// script use), and the file is copied as the tree's trust anchor: every
+/// client given it would trust each certificate in it, so an extra
+/// certificate is an extra root for the whole cluster.
+fn require_root_alone(root: &Ca, path: &Path) -> Result<()> {
+    if root.above.is_empty() {
+        return Ok(());
+    }
+    Err(Error::at(
+        path,
+        Kind::Inputs(format!(
+            "holds {} certificates; {} must hold the root alone: the first (\"{}\") \
+             would be taken as the root, and every client given the file would trust all \
+             of them; keep only the root in it (a chain above an issuing CA goes into {})",
+            root.above.len() + 1,
+            files::ROOT_PEM,
+            root.cert.subject_cn(),
+            files::INTERMEDIATE_PEM
+        )),
+    ))
 }
 
 /// Checks a brought chain link by link: `intermediate-ca.pem` holds the issuing
