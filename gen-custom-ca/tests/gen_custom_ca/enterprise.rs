@@ -729,3 +729,57 @@ fn a_root_file_with_more_than_the_root_is_refused_naming_the_count() {
         );
     }
 }
+
+/// Issue 18: an RSA-1024 root was accepted although the README promises 2048
+/// to 8192 bits; OpenSSL at Debian's default security level (2) refuses a
+/// chain through it. Refused in one line with the size and the range, for a
+/// root and for a CA above the issuing one.
+#[test]
+fn an_rsa_1024_root_or_chain_ca_is_refused_with_the_size_and_the_range() {
+    let dir = scratch();
+    let weak = root(
+        dir.path(),
+        "Weak Root",
+        KeyKind::Rsa(1024),
+        &CaExt::default(),
+    );
+    let verdict = openssl()
+        .args(["verify", "-auth_level", "2", "-CAfile"])
+        .arg(&weak.cert)
+        .arg(&weak.cert)
+        .output()
+        .unwrap();
+    assert!(!verdict.status.success(), "openssl at level 2 refuses it");
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &weak, true);
+    assert_refused(
+        &data_dir,
+        "root-ca.pem",
+        &["RSA-1024", "RSA 2048 to 8192 bits"],
+    );
+
+    let good = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let policy = sub_ca(
+        dir.path(),
+        "Policy",
+        KeyKind::Rsa(1024),
+        &good,
+        &CaExt::default(),
+    );
+    let issuing = sub_ca(
+        dir.path(),
+        "Issuing",
+        KeyKind::P256,
+        &policy,
+        &CaExt::default(),
+    );
+    chain_file(&issuing.cert, &[&issuing.cert, &policy.cert]);
+    let data_dir = dir.path().join("data-chain");
+    bring_root(&data_dir, &good, false);
+    bring_intermediate(&data_dir, &issuing);
+    assert_refused(
+        &data_dir,
+        "intermediate-ca.pem (certificate #2)",
+        &["RSA-1024", "RSA 2048 to 8192 bits"],
+    );
+}

@@ -35,7 +35,9 @@ use crate::layout::{ClusterFlags, ClusterNames, JoinScheme, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
-use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey};
+use crate::pki::keys::{
+    GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, check_ca_key_size,
+};
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
 use crate::store::lock::{TargetLock, lock_target};
@@ -1020,6 +1022,17 @@ impl Inputs {
 fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
     let file = PemFile::read(path)?;
     let mut certs = bundle_in(&file)?;
+    for (i, cert) in certs.iter().enumerate() {
+        let location = match i {
+            0 => Location::from(path),
+            i => Location::Certificate {
+                path: path.to_path_buf(),
+                index: i + 1,
+            },
+        };
+        check_ca_key_size(cert.public_key())
+            .map_err(|problem| Error::at(location, Kind::Key(problem)))?;
+    }
     let cert = certs.remove(0);
     cert.require_usable_ca(path, now)?;
     Ok(Ca {
