@@ -786,3 +786,34 @@ fn file_names_with_control_characters_are_escaped_in_the_expiry_report() {
         "{stdout:?}"
     );
 }
+
+/// Issue 18: `ca-check tree` reads a tree whose root is dated 1960 to 9999.
+#[test]
+fn tree_reads_a_root_dated_from_1960_to_9999() {
+    use testkit::enterprise::{KeyKind, dated_root};
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    fs::create_dir_all(&data_dir).unwrap();
+    let root = dated_root(
+        dir.path(),
+        "Old Root",
+        KeyKind::P256,
+        "19600101000000Z",
+        "99991231235959Z",
+    );
+    fs::copy(&root.cert, data_dir.join("root-ca.pem")).unwrap();
+    fs::copy(&root.key, data_dir.join("root-ca.key")).unwrap();
+    let options = shared::runs::custom_ca::CustomCaOptions::new(
+        DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
+        SystemTime::now(),
+    );
+    let lock = TargetLock::acquire(&data_dir, "test", false).unwrap();
+    shared::runs::custom_ca::plan_custom_ca(&options)
+        .unwrap()
+        .plan
+        .apply(&lock)
+        .unwrap();
+    drop(lock);
+    let out = ok(tool(&data_dir).arg("tree").arg(data_dir.join("server/tls")));
+    assert!(out.contains("no failures"), "{out}");
+}
