@@ -817,3 +817,24 @@ fn tree_reads_a_root_dated_from_1960_to_9999() {
     let out = ok(tool(&data_dir).arg("tree").arg(data_dir.join("server/tls")));
     assert!(out.contains("no failures"), "{out}");
 }
+
+/// Issue 18: a server-ca.crt saved with a UTF-8 byte order mark. openssl
+/// skips it; Go's `pem.Decode`, which k3s reads it with, does not and loses
+/// the certificate after it (gocheck finds none), so no hash is printed
+/// as if k3s could use the file: one line names the mark, exit 2.
+#[test]
+fn token_names_a_byte_order_mark_go_would_not_skip() {
+    let dir = scratch();
+    let (data_dir, _) = cluster_with_staged_rotation(dir.path());
+    let server_ca = data_dir.join("server/tls/server-ca.crt");
+    let text = fs::read(&server_ca).unwrap();
+    fs::write(&server_ca, [b"\xEF\xBB\xBF".as_slice(), &text].concat()).unwrap();
+    ok(openssl().args(["x509", "-noout", "-in"]).arg(&server_ca));
+    let go = gocheck().arg("describe").arg(&server_ca).output().unwrap();
+    assert!(!go.status.success(), "Go reads no certificate from it");
+    let out = tool(&data_dir).arg("token").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("byte order mark (BOM)"), "{stderr}");
+}

@@ -59,6 +59,10 @@ pub struct PemFile {
     pub bytes: Vec<u8>,
     /// The blocks in file order.
     pub blocks: Vec<PemBlock>,
+    /// How many UTF-8 byte order marks were skipped (and left out of
+    /// `bytes`): Go's `pem.Decode` skips none, so k3s would miss the block
+    /// after each.
+    pub byte_order_marks: usize,
 }
 
 impl PemFile {
@@ -73,6 +77,7 @@ impl PemFile {
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
         let (blocks, boms) =
             parse_blocks(&bytes).map_err(|problem| Error::at(path, Kind::Pem(problem)))?;
+        let byte_order_marks = boms.len();
         let bytes = if boms.is_empty() {
             bytes
         } else {
@@ -82,6 +87,7 @@ impl PemFile {
             path: path.to_path_buf(),
             bytes,
             blocks,
+            byte_order_marks,
         })
     }
 
