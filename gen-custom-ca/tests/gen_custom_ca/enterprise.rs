@@ -573,6 +573,89 @@ fn a_root_saved_with_a_bom_and_crlf_is_read_as_openssl_reads_it() {
     }
 }
 
+/// Issue 18: a root exported the other ways PKIs export one (Windows and Java
+/// `.cer` in DER, a `.p7b`, a `.pfx`, OpenSSL's `-trustout`, a DER key, the
+/// two files swapped): openssl reads each only when told the form, k3s reads
+/// none; each is refused naming the form and the openssl command that converts it.
+#[test]
+fn roots_exported_in_other_forms_are_named_with_the_conversion() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let export = |name: &str, args: &[&str]| {
+        let out = dir.path().join(name);
+        ok(openssl().args(args).arg("-out").arg(&out));
+        out
+    };
+    let cert = ca.cert.to_str().unwrap();
+    let key = ca.key.to_str().unwrap();
+    let der_cert = export("der.cer", &["x509", "-in", cert, "-outform", "der"]);
+    let trusted = export("trusted.pem", &["x509", "-in", cert, "-trustout"]);
+    let p7b_pem = export("b.p7b", &["crl2pkcs7", "-nocrl", "-certfile", cert]);
+    let p7b_der = export(
+        "d.p7b",
+        &["crl2pkcs7", "-nocrl", "-certfile", cert, "-outform", "der"],
+    );
+    let der_key = export("key.der", &["pkey", "-in", key, "-outform", "der"]);
+    let pfx = export(
+        "root.pfx",
+        &[
+            "pkcs12", "-export", "-in", cert, "-inkey", key, "-passout", "pass:x",
+        ],
+    );
+    let cases: [(&Path, &Path, &str, &[&str]); 7] = [
+        (
+            &der_cert,
+            &ca.key,
+            "root-ca.pem",
+            &["binary DER", "openssl x509 -inform der"],
+        ),
+        (
+            &trusted,
+            &ca.key,
+            "root-ca.pem",
+            &["TRUSTED CERTIFICATE", "openssl x509"],
+        ),
+        (
+            &p7b_pem,
+            &ca.key,
+            "root-ca.pem",
+            &["PKCS7", "openssl pkcs7 -print_certs"],
+        ),
+        (
+            &p7b_der,
+            &ca.key,
+            "root-ca.pem",
+            &["PKCS#7", "-inform der -print_certs"],
+        ),
+        (
+            &ca.cert,
+            &der_key,
+            "root-ca.key",
+            &["binary DER", "openssl pkey -inform der"],
+        ),
+        (
+            &ca.cert,
+            &pfx,
+            "root-ca.key",
+            &["PKCS#12", "openssl pkcs12 -nocerts"],
+        ),
+        (
+            &ca.key,
+            &ca.cert,
+            "root-ca.pem",
+            &["holds a private key", "swapped"],
+        ),
+    ];
+    for (i, (cert, key, file, expected)) in cases.into_iter().enumerate() {
+        let data_dir = dir.path().join(format!("data{i}"));
+        let tls_dir = tls(&data_dir);
+        fs::create_dir_all(&tls_dir).unwrap();
+        fs::copy(cert, tls_dir.join("root-ca.pem")).unwrap();
+        fs::copy(key, tls_dir.join("root-ca.key")).unwrap();
+        assert_refused(&data_dir, file, expected);
+    }
+}
+
 /// One refused enterprise input: exit 1, one line naming `file` and every
 /// `expected` fragment, nothing changed.
 fn assert_refused(data_dir: &Path, file: &str, expected: &[&str]) {

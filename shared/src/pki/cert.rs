@@ -555,7 +555,7 @@ pub fn bundle_in(file: &PemFile) -> Result<Vec<Certificate>> {
     if certs.is_empty() {
         return Err(Error::at(
             &file.path,
-            Kind::Pem("no CERTIFICATE block in the file".into()),
+            Kind::Pem(crate::pki::exports::missing_block(file, pem::CERTIFICATE)),
         ));
     }
     Ok(certs)

@@ -278,6 +278,9 @@ fn parse_blocks(bytes: &[u8]) -> std::result::Result<Parsed, String> {
         ));
     }
     if blocks.is_empty() {
+        if let Some(kind) = crate::pki::exports::binary_der(bytes) {
+            return Err(kind.into());
+        }
         return Err("no PEM block found (not a PEM file?)".into());
     }
     Ok((blocks, boms))

@@ -275,7 +275,7 @@ fn first_key_block(file: &PemFile) -> Result<&PemBlock> {
         .ok_or_else(|| {
             Error::at(
                 &file.path,
-                Kind::Key("no PRIVATE KEY block in the file".into()),
+                Kind::Key(crate::pki::exports::missing_block(file, "PRIVATE KEY")),
             )
         })
 }
