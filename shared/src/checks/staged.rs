@@ -150,18 +150,11 @@ fn partial_staging(layout: &Layout, staged_tls: &Path) -> Option<Finding> {
 }
 
 /// What Go's crypto/x509 refuses in a certificate our DER parser accepts: k3s
-/// parses every current and staged certificate with Go.
+/// parses every current and staged certificate with Go. (A negative serial
+/// number is refused by `Certificate::from_der` itself, for every input.)
 fn go_parse_problem(cert: &Certificate) -> Option<String> {
     let x509 = cert.x509();
     let tbs = x509.tbs_certificate();
-    if tbs
-        .serial_number()
-        .as_bytes()
-        .first()
-        .is_some_and(|b| b & 0x80 != 0)
-    {
-        return Some("its serial number is negative, which Go refuses".into());
-    }
     if tbs.signature() != x509.signature_algorithm() {
         return Some("its inner and outer signature algorithms differ, which Go refuses".into());
     }

@@ -3,8 +3,6 @@
 
 use std::time::SystemTime;
 
-use der::Encode as _;
-
 use crate::pki::cert::Certificate;
 use crate::pki::keys::{Hash, PublicKey, SignatureAlgorithm};
 use crate::pki::oids;
@@ -22,10 +20,7 @@ const SUBJECT_ALT_NAME: der::asn1::ObjectIdentifier =
 /// SHA-256/384/512, and Ed25519, over every key type of the algorithm table.
 pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), String> {
     let x509 = child.x509();
-    let tbs = x509
-        .tbs_certificate()
-        .to_der()
-        .map_err(|e| format!("cannot re-encode the signed part: {e}"))?;
+    let tbs = child.tbs_der();
     let signature = x509
         .signature()
         .as_bytes()
@@ -35,10 +30,10 @@ pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), 
     let key = PublicKey::from_spki(issuer.public_key())?;
     if oid == RSASSA_PSS {
         let hash = pss_hash(identifier.parameters.as_ref())?;
-        return key.verify_rsa_pss(hash, &tbs, signature);
+        return key.verify_rsa_pss(hash, tbs, signature);
     }
     if let Some(algorithm) = SignatureAlgorithm::from_oid(oid) {
-        return key.verify(algorithm, &tbs, signature);
+        return key.verify(algorithm, tbs, signature);
     }
     let named = oids::Named(&oid);
     Err(if INSECURE.contains(&oid) {

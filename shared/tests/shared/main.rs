@@ -2,5 +2,6 @@
 //! is one suite, using the library from outside as the tools do.
 
 mod chains;
+mod kubeconfig;
 mod mutation;
 mod signing_key;

@@ -9,32 +9,6 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use super::algorithm::{Hash, KeyAlgorithm, SignatureAlgorithm};
 
-/// Why an RSA key that did not decode is refused, when its size is the reason:
-/// Go (1.24 and later) refuses RSA keys under 1024 bits; the rsa crate takes
-/// up to 8192 bits.
-fn rsa_size_problem(der: &[u8]) -> Option<String> {
-    use der::Decode as _;
-    let spki = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(der).ok()?;
-    if spki.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
-        return None;
-    }
-    let key = rsa::pkcs1::RsaPublicKeyRef::from_der(spki.subject_public_key.as_bytes()?).ok()?;
-    let modulus = key.modulus.as_bytes();
-    let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
-    let (min, max) = (rsa::RsaPublicKey::MIN_SIZE, rsa::RsaPublicKey::MAX_SIZE);
-    if bits < min {
-        Some(format!(
-            "an RSA-{bits} public key: Go (1.24 and later) refuses RSA keys under {min} bits"
-        ))
-    } else if bits > max {
-        Some(format!(
-            "an RSA-{bits} public key: RSA keys over {max} bits are not supported"
-        ))
-    } else {
-        None
-    }
-}
-
 /// A public key.
 pub enum PublicKey {
     /// RSA.
@@ -60,10 +34,21 @@ impl PublicKey {
             .or_else(|_| {
                 ed25519_dalek::VerifyingKey::from_public_key_der(der).map(PublicKey::Ed25519)
             })
-            .map_err(|_| rsa_size_problem(der).unwrap_or_else(|| {
-                "a public key of an unsupported type (RSA, ECDSA P-256/P-384/P-521 and Ed25519 are supported)"
-                    .to_string()
-            }))
+            .map_err(|_| match super::rsa_modulus_bits(der) {
+                Some(bits)
+                    if !(rsa::RsaPublicKey::MIN_SIZE..=rsa::RsaPublicKey::MAX_SIZE)
+                        .contains(&bits) =>
+                {
+                    format!(
+                        "an RSA-{bits} public key: RSA keys of {} to {} bits are read",
+                        rsa::RsaPublicKey::MIN_SIZE,
+                        rsa::RsaPublicKey::MAX_SIZE
+                    )
+                }
+                _ => "a public key of an unsupported type (RSA, ECDSA P-256/P-384/P-521 and \
+                      Ed25519 are supported)"
+                    .to_string(),
+            })
     }
 
     /// Decodes a typed SubjectPublicKeyInfo.
