@@ -393,3 +393,66 @@ fn traditional_in_place(key: &Path) {
     to_traditional(&pkcs8, key);
     fs::remove_file(pkcs8).unwrap();
 }
+
+/// Issue 19's mesh, made with openssl: `n` P-256 keys all named `CN=X` (and O =
+/// Example Corp), each self-signed (`dir/self-<i>.pem`) and cross-signed by
+/// every other (`dir/cross-<i>-<j>.pem`: key `j` certified by key `i`).
+/// Returns (self-signed, cross) paths, the cross ones by signer then subject.
+pub fn mesh(dir: &Path, n: usize) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let cnf = dir.join("mesh.cnf");
+    fs::write(&cnf, CaExt::default().config("X")).unwrap();
+    let mut selfs = Vec::new();
+    let mut keys = Vec::new();
+    let mut csrs = Vec::new();
+    for i in 0..n {
+        let key = dir.join(format!("mesh-{i}.key"));
+        let csr = dir.join(format!("mesh-{i}.csr"));
+        let cert = dir.join(format!("self-{i}.pem"));
+        genkey(&key, KeyKind::P256);
+        ok(openssl()
+            .args([
+                "req",
+                "-x509",
+                "-new",
+                "-extensions",
+                "ca",
+                "-days",
+                "3650",
+                "-key",
+            ])
+            .arg(&key)
+            .arg("-config")
+            .arg(&cnf)
+            .arg("-out")
+            .arg(&cert));
+        ok(openssl()
+            .args(["req", "-new", "-key"])
+            .arg(&key)
+            .arg("-config")
+            .arg(&cnf)
+            .arg("-out")
+            .arg(&csr));
+        selfs.push(cert);
+        keys.push(key);
+        csrs.push(csr);
+    }
+    let mut cross = Vec::new();
+    for i in 0..n {
+        for j in (0..n).filter(|j| *j != i) {
+            let cert = dir.join(format!("cross-{i}-{j}.pem"));
+            ok(openssl()
+                .args(["x509", "-req", "-extensions", "ca", "-days", "3650", "-in"])
+                .arg(&csrs[j])
+                .arg("-CA")
+                .arg(&selfs[i])
+                .arg("-CAkey")
+                .arg(&keys[i])
+                .arg("-extfile")
+                .arg(&cnf)
+                .arg("-out")
+                .arg(&cert));
+            cross.push(cert);
+        }
+    }
+    (selfs, cross)
+}

@@ -838,3 +838,34 @@ fn token_names_a_byte_order_mark_go_would_not_skip() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("byte order mark (BOM)"), "{stderr}");
 }
+
+/// Issue 19: a staged `server-ca.crt` of 57 certificates (8 keys all named
+/// CN=X, each cross-signed by every other; openssl) made the depth-first search
+/// run for minutes. Go gives up after 100 signature checks; so do we, in well
+/// under a second, with Go's verdict on every file.
+#[test]
+fn a_cross_signed_mesh_in_a_staged_bundle_is_judged_within_gos_budget() {
+    let dir = scratch();
+    let (data_dir, staging) = cluster_with_staged_rotation(dir.path());
+    let mesh_dir = dir.path().join("mesh");
+    fs::create_dir_all(&mesh_dir).unwrap();
+    let (selfs, cross) = testkit::enterprise::mesh(&mesh_dir, 8);
+    let parts: Vec<&Path> = cross
+        .iter()
+        .chain(&selfs[..1])
+        .map(PathBuf::as_path)
+        .collect();
+    assert_eq!(parts.len(), 57);
+    testkit::enterprise::chain_file(&staging.join("tls/server-ca.crt"), &parts);
+    let started = std::time::Instant::now();
+    let (our_ok, verdicts, stdout) = our_verdicts(&data_dir, &staging);
+    let took = started.elapsed();
+    eprintln!("ca-check staged on the 57-certificate mesh: {took:?}");
+    assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    assert!(!our_ok, "{stdout}");
+    assert_eq!(verdicts["server-ca.crt"], "fail", "{stdout}");
+    assert!(stdout.contains("100 signature checks"), "{stdout}");
+    let (go_ok, go) = go_verdicts(&data_dir, &staging);
+    assert!(!go_ok);
+    assert_eq!(go["server-ca.crt"], "fail", "{go:?}");
+}

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use shared::layout::k3s::token::k3s_ca_hash;
-use shared::pki::cert::{Certificate, bundle_pem};
+use shared::pki::cert::{Certificate, bundle_pem, read_bundle};
 use shared::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use shared::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
 use shared::pki::names::subject_name;
@@ -32,32 +32,17 @@ fn ca(cn: &str, key: &PrivateKey, issuer: Issuer<'_>) -> Certificate {
     .unwrap()
 }
 
-/// Issue 19's mesh: `n` keys all named CN=X, each self-signed and cross-signed
-/// by every other. Returns (self-signed certificates, cross certificates).
-fn mesh(n: usize) -> (Vec<Certificate>, Vec<Certificate>) {
-    let keys: Vec<PrivateKey> = (0..n)
-        .map(|_| PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap())
-        .collect();
-    let selfs: Vec<Certificate> = keys
-        .iter()
-        .map(|k| ca("X", k, Issuer::SelfSigned(k)))
-        .collect();
-    let mut cross = Vec::new();
-    for (i, signer) in keys.iter().enumerate() {
-        for (j, subject) in keys.iter().enumerate() {
-            if i != j {
-                cross.push(ca(
-                    "X",
-                    subject,
-                    Issuer::Ca {
-                        cert: &selfs[i],
-                        key: signer,
-                    },
-                ));
-            }
-        }
-    }
-    (selfs, cross)
+/// Issue 19's mesh made with openssl (testkit::enterprise::mesh), read back:
+/// (self-signed certificates, cross certificates).
+fn mesh(dir: &Path, n: usize) -> (Vec<Certificate>, Vec<Certificate>) {
+    let (selfs, cross) = testkit::enterprise::mesh(dir, n);
+    let read = |paths: Vec<std::path::PathBuf>| -> Vec<Certificate> {
+        paths
+            .iter()
+            .map(|p| read_bundle(p).unwrap().remove(0))
+            .collect()
+    };
+    (read(selfs), read(cross))
 }
 
 fn gocheck(args: &[&str], file: &Path) -> (bool, String) {
@@ -69,8 +54,8 @@ fn gocheck(args: &[&str], file: &Path) -> (bool, String) {
 
 #[test]
 fn the_57_certificate_mesh_stops_at_gos_budget_with_gos_verdict() {
-    let (selfs, cross) = mesh(8);
     let dir = testkit::scratch();
+    let (selfs, cross) = mesh(dir.path(), 8);
     // An unrelated root: no chain exists, so only the budget ends the search.
     let other_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let other = ca("Other root", &other_key, Issuer::SelfSigned(&other_key));
@@ -105,8 +90,8 @@ fn the_57_certificate_mesh_stops_at_gos_budget_with_gos_verdict() {
 
 #[test]
 fn in_the_mesh_the_chain_and_token_hash_are_gos() {
-    let (selfs, cross) = mesh(6);
     let dir = testkit::scratch();
+    let (selfs, cross) = mesh(dir.path(), 6);
     // k3s's bundle: the first certificate, then roots (self-signed) and
     // intermediates; two roots named alike, so which chain comes first matters.
     for (first, roots) in [(0, [4, 5]), (3, [5, 1]), (2, [0, 4])] {
