@@ -360,3 +360,30 @@ fn policy_constraints_that_break_k3s_leaves_are_a_failure_go_agrees_with() {
         }
     }
 }
+
+/// An issuing CA with a critical extension Go does not handle: Go refuses every
+/// leaf under it; `ca-check tree` fails naming the extension and the file.
+#[test]
+fn an_issuing_ca_with_an_unhandled_critical_extension_is_a_failure_go_agrees_with() {
+    let dir = scratch();
+    let ext = CaExt {
+        extra: vec!["1.2.3.4 = critical, ASN1:NULL".into()],
+        ..CaExt::default()
+    };
+    let tls = openssl_tree(dir.path(), &CaExt::default(), &ext);
+    let (code, report) = tree(&tls);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        failures(&report)
+            .iter()
+            .any(|l| l.contains("intermediate-ca.pem")
+                && l.contains("critical extension Go does not handle (1.2.3.4)")),
+        "{report}"
+    );
+    let (passed, go) = testkit::k3s_leaves(&tls, &tls.join("root-ca.pem"));
+    assert!(!passed, "Go refuses too: {go:#}");
+    assert!(
+        go.to_string().contains("unhandled critical extension"),
+        "{go:#}"
+    );
+}

@@ -16,7 +16,7 @@ use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
-use crate::pki::verify::{GoRefusal, MAX_SIGNATURE_CHECKS, go_verify};
+use crate::pki::verify::{GoRefusal, MAX_SIGNATURE_CHECKS, go_verify, unhandled_critical};
 
 /// One certificate of the path above the CAs that sign, and where it came from.
 pub struct PathCert<'a> {
@@ -182,6 +182,21 @@ pub fn run(
 fn go_issue(path: &[&Certificate], sources: &[&str], stem: &str, now: SystemTime) -> Option<Issue> {
     let (leaf, above) = path.split_first()?;
     let (root, intermediates) = above.split_last()?;
+    // The anchor's extensions are not read by Go; every CA below it is.
+    if let Some((i, oid)) = intermediates
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| unhandled_critical(c).map(|oid| (i, oid)))
+    {
+        return Some(Issue {
+            source: sources.get(i + 1).copied().unwrap_or_default().to_string(),
+            message: format!(
+                "\"{}\" carries a critical extension Go does not handle ({oid}), so Go refuses \
+                 every certificate {stem} issues",
+                intermediates[i].subject_cn()
+            ),
+        });
+    }
     match go_verify(leaf, &[*root], intermediates, now) {
         Err(GoRefusal::Budget) => {}
         Err(GoRefusal::Policies(why)) => {

@@ -131,6 +131,8 @@ pub enum GoRefusal {
     UnknownAuthority(Option<String>),
     /// The search hit [`MAX_SIGNATURE_CHECKS`] before finding any chain.
     Budget,
+    /// The certificate carries a critical extension Go does not handle.
+    UnhandledCritical(String),
     /// Chains exist, but the certificate policies of each make it invalid
     /// (Go 1.24 and later); the reason for the first.
     Policies(String),
@@ -152,6 +154,10 @@ impl std::fmt::Display for GoRefusal {
                  chain (its path builder's limit), before reaching a trusted root"
             ),
             GoRefusal::Policies(why) => f.write_str(why),
+            GoRefusal::UnhandledCritical(oid) => write!(
+                f,
+                "it carries a critical extension Go does not handle ({oid}), so Go refuses it"
+            ),
             GoRefusal::KeyUsage => {
                 f.write_str("every chain carries an extendedKeyUsage without serverAuth")
             }
@@ -187,6 +193,9 @@ pub fn go_verify<'a>(
 ) -> Result<Vec<Vec<&'a Certificate>>, GoRefusal> {
     if !leaf.is_valid_at(now) {
         return Err(GoRefusal::Expired);
+    }
+    if let Some(oid) = unhandled_critical(leaf) {
+        return Err(GoRefusal::UnhandledCritical(oid));
     }
     let roots = pool(roots);
     if roots.contains(&leaf) {
@@ -317,6 +326,12 @@ impl<'a> ChainSearch<'_, 'a> {
         }
         check_signature(child, parent)?;
         // isValid.
+        if let Some(oid) = unhandled_critical(parent) {
+            return Err(format!(
+                "\"{}\" carries a critical extension Go does not handle ({oid})",
+                parent.subject_cn()
+            ));
+        }
         if !parent.is_valid_at(self.now) {
             return Err(format!(
                 "\"{}\" is outside its validity period",
@@ -360,6 +375,33 @@ fn potential_parents<'a>(child: &Certificate, pool: &[&'a Certificate]) -> Vec<&
         .collect();
     candidates.sort_by_key(|(rank, _)| *rank);
     candidates.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The extensions Go's x509 parser handles (x509/parser.go); any other marked
+/// critical makes Go refuse the certificate in a chain.
+const HANDLED: [&str; 13] = [
+    "2.5.29.14",         // subjectKeyIdentifier
+    "2.5.29.15",         // keyUsage
+    "2.5.29.17",         // subjectAltName
+    "2.5.29.19",         // basicConstraints
+    "2.5.29.30",         // nameConstraints
+    "2.5.29.31",         // cRLDistributionPoints
+    "2.5.29.32",         // certificatePolicies
+    "2.5.29.33",         // policyMappings
+    "2.5.29.35",         // authorityKeyIdentifier
+    "2.5.29.36",         // policyConstraints
+    "2.5.29.37",         // extKeyUsage
+    "2.5.29.54",         // inhibitAnyPolicy
+    "1.3.6.1.5.5.7.1.1", // authorityInfoAccess
+];
+
+/// The first critical extension of `cert` Go does not handle, named.
+pub fn unhandled_critical(cert: &Certificate) -> Option<String> {
+    let extensions = cert.x509().tbs_certificate().extensions()?;
+    extensions
+        .iter()
+        .find(|e| e.critical && !HANDLED.contains(&e.extn_id.to_string().as_str()))
+        .map(|e| oids::describe(&e.extn_id))
 }
 
 /// Go's alreadyInChain: same subject and key, and the same subjectAltName

@@ -325,3 +325,147 @@ fn rsa_keys_under_1024_bits_are_refused_naming_the_size() {
         "{message}"
     );
 }
+
+/// A critical extension Go does not handle (openssl `1.2.3.4 = critical,
+/// ASN1:NULL`): Go refuses the certificate in any chain, as leaf or as CA;
+/// so do we, naming the extension.
+#[test]
+fn an_unhandled_critical_extension_is_refused_as_go_refuses_it() {
+    let dir = testkit::scratch();
+    let d = dir.path();
+    std::fs::write(d.join("ca.cnf"), CA_CNF).unwrap();
+    std::fs::write(
+        d.join("odd.cnf"),
+        format!("{CA_CNF}1.2.3.4 = critical,ASN1:NULL\n"),
+    )
+    .unwrap();
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "root.key",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-config",
+            "ca.cnf",
+            "-extensions",
+            "ca",
+            "-subj",
+            "/CN=Corp Root",
+            "-out",
+            "root.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "sub.key",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-key",
+            "sub.key",
+            "-config",
+            "ca.cnf",
+            "-subj",
+            "/CN=Corp Sub",
+            "-out",
+            "sub.csr",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "sub.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-extfile",
+            "odd.cnf",
+            "-extensions",
+            "ca",
+            "-days",
+            "30",
+            "-out",
+            "sub.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "req", "-new", "-key", "root.key", "-config", "ca.cnf", "-subj", "/CN=Leaf", "-out",
+            "leaf.csr",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "sub.pem",
+            "-CAkey",
+            "sub.key",
+            "-extfile",
+            "ca.cnf",
+            "-extensions",
+            "ca",
+            "-days",
+            "20",
+            "-out",
+            "leaf.pem",
+        ],
+        d,
+    );
+    let read = |name: &str| read_bundle(&d.join(name)).unwrap().remove(0);
+    let (root, sub, leaf) = (read("root.pem"), read("sub.pem"), read("leaf.pem"));
+    let roots = d.join("root.pem");
+    let roots = roots.to_str().unwrap();
+    let (go_ok, text) = gocheck(&["verify", "--roots", roots], &d.join("sub.pem"));
+    assert!(
+        !go_ok && text.contains("unhandled critical extension"),
+        "{text}"
+    );
+    let ours = go_verify(&sub, &[&root], &[], SystemTime::now());
+    assert_eq!(ours, Err(GoRefusal::UnhandledCritical("1.2.3.4".into())));
+    let both = d.join("leaf-chain.pem");
+    std::fs::write(&both, bundle_pem([&leaf, &sub])).unwrap();
+    let (go_ok, text) = gocheck(&["verify", "--roots", roots], &both);
+    assert!(!go_ok, "{text}");
+    let ours = go_verify(&leaf, &[&root], &[&sub], SystemTime::now());
+    let Err(GoRefusal::UnknownAuthority(Some(why))) = ours else {
+        panic!("{ours:?}");
+    };
+    assert!(
+        why.contains("critical extension Go does not handle (1.2.3.4)"),
+        "{why}"
+    );
+}
