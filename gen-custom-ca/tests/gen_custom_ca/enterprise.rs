@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::enterprise::{
-    Ca, CaExt, KeyKind, PemCipher, chain_file, encrypt_pkcs8, encrypt_traditional, root, sub_ca,
-    to_traditional,
+    Ca, CaExt, KeyKind, PemCipher, chain_file, encrypt_pkcs8, encrypt_traditional, passphrase_file,
+    root, sub_ca, to_traditional,
 };
 use testkit::{
     CA_STEMS, describe_certs, fails, gocheck, k3s_hash, mode, ok, openssl, printed_hash, scratch,
@@ -275,7 +275,7 @@ fn encrypted_root_keys_are_read_and_written_back_as_they_came() {
         &CaExt::default(),
     );
     let pass_file = dir.path().join("pass");
-    fs::write(&pass_file, format!("{PASS}\n")).unwrap();
+    passphrase_file(&pass_file, PASS);
     let mut encrypted = vec![dir.path().join("root.p8e")];
     encrypt_pkcs8(&ca.key, &encrypted[0], PASS);
     for cipher in PemCipher::ALL {
@@ -329,7 +329,7 @@ fn a_wrong_or_missing_passphrase_names_the_key_file_and_changes_nothing() {
     bring_root(&data_dir, &Ca { key, ..ca }, true);
     let before = snapshot(&data_dir);
     let wrong = dir.path().join("wrong");
-    fs::write(&wrong, "not it\n").unwrap();
+    passphrase_file(&wrong, "not it");
     let stderr = fails(tool(&data_dir).arg("--password-file").arg(&wrong));
     assert!(stderr.contains("root-ca.key: wrong passphrase"), "{stderr}");
     assert!(
@@ -418,7 +418,7 @@ fn a_passphrase_typed_at_the_terminal_prompt_is_read_without_echo() {
 fn encrypt_keys_writes_openssl_readable_pkcs8_for_root_and_intermediate_only() {
     let dir = scratch();
     let pass_file = dir.path().join("pass");
-    fs::write(&pass_file, format!("{PASS}\n")).unwrap();
+    passphrase_file(&pass_file, PASS);
     let data_dir = dir.path().join("data");
     let stdout = ok(tool(&data_dir)
         .args([

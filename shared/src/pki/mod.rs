@@ -8,6 +8,7 @@ pub mod constraints;
 pub mod csr;
 pub mod error;
 pub mod input;
+pub mod interrupt;
 pub mod issue;
 pub mod keys;
 pub mod names;
