@@ -643,3 +643,322 @@ fn a_tls_san_or_node_name_outside_the_name_constraints_is_refused() {
         "10.0.0.5",
     ]));
 }
+
+/// A tree judged as a client that trusts only `root-ca.pem`: Go (every
+/// certificate k3s issues) and `openssl verify` (each CA through its bundle).
+fn assert_go_and_openssl_accept(data_dir: &Path, what: &str) {
+    let tls = tls(data_dir);
+    let root = tls.join("root-ca.pem");
+    let (passed, report) = testkit::k3s_leaves(&tls, &root);
+    assert!(passed, "{what}: gocheck k3s-leaves:\n{report:#}");
+    for stem in CA_STEMS {
+        let verified = ok(openssl()
+            .args(["verify", "-CAfile"])
+            .arg(&root)
+            .arg("-untrusted")
+            .arg(tls.join(format!("{stem}.crt")))
+            .arg(tls.join(format!("{stem}.pem"))));
+        assert!(verified.trim().ends_with(": OK"), "{what}: {verified}");
+    }
+}
+
+/// `key` encrypted by `openssl <args> -in key -out out -passout pass:PASS`.
+fn openssl_encrypt(key: &Path, out: &Path, args: &[&str]) {
+    ok(openssl()
+        .args(args)
+        .arg("-in")
+        .arg(key)
+        .arg("-out")
+        .arg(out)
+        .args(["-passout", &format!("pass:{PASS}")]));
+}
+
+/// Issue 18: encrypted PKCS#8 as openssl 1.0 to 3 and Java write it (PBKDF2's
+/// default PRF hmacWithSHA1 was "wrong passphrase", the PKCS#12 schemes
+/// "malformed ASN.1"), and the traditional forms, each accepted as a brought
+/// root key, and an issuing CA's key as `openssl genpkey -aes-192-cbc` writes it.
+#[test]
+fn encrypted_keys_as_openssl_1_to_3_and_java_write_them_are_accepted() {
+    let dir = scratch();
+    let ca = root(
+        dir.path(),
+        "Corp Root",
+        KeyKind::Rsa(2048),
+        &CaExt::default(),
+    );
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    let schemes: &[&[&str]] = &[
+        // openssl 1.0's `pkcs8 -topk8` default; Java's PBEWithSHA1AndDESede.
+        &["pkcs8", "-topk8", "-v1", "PBE-SHA1-3DES"],
+        &["pkcs8", "-topk8", "-v1", "PBE-SHA1-2DES"],
+        // No prf field: the DEFAULT hmacWithSHA1 (openssl 1.0 -v2, Java 8).
+        &["pkcs8", "-topk8", "-v2", "aes128", "-v2prf", "hmacWithSHA1"],
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes192",
+            "-v2prf",
+            "hmacWithSHA224",
+        ],
+        &["pkcs8", "-topk8", "-v2", "des3", "-v2prf", "hmacWithSHA384"],
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes256",
+            "-v2prf",
+            "hmacWithSHA512",
+        ],
+        // openssl 3's scrypt default: N=16384, r=8, p=1.
+        &["pkcs8", "-topk8", "-scrypt"],
+        &["rsa", "-traditional", "-aes256"],
+        &["rsa", "-traditional", "-des3"],
+    ];
+    for (i, args) in schemes.iter().enumerate() {
+        let key = dir.path().join(format!("root-{i}.key"));
+        openssl_encrypt(&ca.key, &key, args);
+        let data_dir = dir.path().join(format!("data-{i}"));
+        bring_root(&data_dir, &Ca { key, ..ca.clone() }, true);
+        ok(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert_go_and_openssl_accept(&data_dir, &args.join(" "));
+    }
+    let issuing = sub_ca(
+        dir.path(),
+        "Corp Issuing",
+        KeyKind::P256,
+        &ca,
+        &CaExt::default(),
+    );
+    let key = dir.path().join("issuing-aes192.key");
+    openssl_encrypt(&issuing.key, &key, &["pkey", "-aes-192-cbc"]);
+    let data_dir = dir.path().join("data-issuing");
+    bring_root(&data_dir, &ca, false);
+    bring_intermediate(&data_dir, &Ca { key, ..issuing });
+    ok(tool(&data_dir).arg("--password-file").arg(&pass_file));
+    assert_go_and_openssl_accept(&data_dir, "genpkey -aes-192-cbc issuing key");
+}
+
+/// Issue 18: what stays unsupported is named with the scheme and the fix.
+#[test]
+fn unsupported_encryption_schemes_are_named_with_the_fix() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    for (scheme, name) in [
+        ("PBE-SHA1-RC2-40", "pbeWithSHAAnd40BitRC2-CBC"),
+        ("PBE-SHA1-RC4-128", "pbeWithSHAAnd128BitRC4"),
+        ("PBE-MD5-DES", "pbeWithMD5AndDES-CBC"),
+    ] {
+        let key = dir.path().join(format!("{scheme}.key"));
+        openssl_encrypt(
+            &ca.key,
+            &key,
+            &[
+                "pkcs8",
+                "-topk8",
+                "-v1",
+                scheme,
+                "-provider",
+                "legacy",
+                "-provider",
+                "default",
+            ],
+        );
+        let data_dir = dir.path().join(scheme);
+        bring_root(&data_dir, &Ca { key, ..ca.clone() }, true);
+        let before = snapshot(&data_dir);
+        let stderr = fails(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert!(
+            stderr.contains(&format!(
+                "root-ca.key: PKCS#8 encrypted with {name}: not supported; \
+                 re-encrypt with `openssl pkcs8 -topk8 -v2 aes256`"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_eq!(snapshot(&data_dir), before);
+    }
+}
+
+/// An `ENCRYPTED PRIVATE KEY` block built by `openssl asn1parse -genconf` from
+/// `kdf` (the PBES2 keyDerivationFunc sections): any parameters, however
+/// costly, without anyone deriving them first. The ciphertext is noise.
+fn crafted_pbes2(dir: &Path, name: &str, kdf: &str) -> PathBuf {
+    let conf = dir.join(format!("{name}.cnf"));
+    fs::write(
+        &conf,
+        format!(
+            "asn1=SEQUENCE:epki\n[epki]\nalg=SEQUENCE:alg\n\
+             data=FORMAT:HEX,OCTETSTRING:00112233445566778899AABBCCDDEEFF\n\
+             [alg]\noid=OID:1.2.840.113549.1.5.13\nparams=SEQUENCE:pbes2\n\
+             [pbes2]\nkdf=SEQUENCE:kdf\nenc=SEQUENCE:enc\n\
+             [enc]\noid=OID:aes-256-cbc\n\
+             iv=FORMAT:HEX,OCTETSTRING:00112233445566778899AABBCCDDEEFF\n{kdf}"
+        ),
+    )
+    .unwrap();
+    let der = dir.join(format!("{name}.der"));
+    ok(openssl()
+        .args(["asn1parse", "-noout", "-genconf"])
+        .arg(&conf)
+        .arg("-out")
+        .arg(&der));
+    let pem = dir.join(format!("{name}.key"));
+    ok(openssl()
+        .args(["base64", "-in"])
+        .arg(&der)
+        .arg("-out")
+        .arg(dir.join("body")));
+    let body = fs::read_to_string(dir.join("body")).unwrap();
+    fs::write(
+        &pem,
+        format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{body}-----END ENCRYPTED PRIVATE KEY-----\n"
+        ),
+    )
+    .unwrap();
+    pem
+}
+
+const SCRYPT_2_22_R64: &str = "[kdf]\noid=OID:1.3.6.1.4.1.11591.4.11\np=SEQUENCE:p\n\
+    [p]\nsalt=FORMAT:HEX,OCTETSTRING:0011223344556677\nn=INTEGER:4194304\nr=INTEGER:64\np=INTEGER:1\n";
+const PBKDF2_MAX_U32: &str = "[kdf]\noid=OID:1.2.840.113549.1.5.12\np=SEQUENCE:p\n\
+    [p]\nsalt=FORMAT:HEX,OCTETSTRING:0011223344556677\niter=INTEGER:4294967295\n";
+/// PBKDF2-HMAC-SHA512 at the iteration limit: seconds of work, within bounds.
+const PBKDF2_SLOW: &str = "[kdf]\noid=OID:1.2.840.113549.1.5.12\np=SEQUENCE:p\n\
+    [p]\nsalt=FORMAT:HEX,OCTETSTRING:0011223344556677\niter=INTEGER:10000000\nprf=SEQUENCE:prf\n\
+    [prf]\noid=OID:1.2.840.113549.2.11\nnull=NULL\n";
+
+/// Issue 19 item 2: the issue's KDF parameters (scrypt N=2^22 r=64 aborted the
+/// process; 2^32-1 PBKDF2 iterations ran ten minutes) are refused at once,
+/// naming the parameter and its limit, nothing changed.
+#[test]
+fn kdf_parameters_beyond_the_limits_are_refused_at_once() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    for (name, kdf, expected) in [
+        (
+            "scrypt",
+            SCRYPT_2_22_R64,
+            "scrypt memory 128*N*r = 34359738368 bytes (N=4194304, r=64) exceeds this tool's limit of 268435456 bytes",
+        ),
+        (
+            "pbkdf2",
+            PBKDF2_MAX_U32,
+            "PBKDF2 iteration count 4294967295 exceeds this tool's limit of 10000000",
+        ),
+    ] {
+        let key = crafted_pbes2(dir.path(), name, kdf);
+        let data_dir = dir.path().join(name);
+        bring_root(&data_dir, &Ca { key, ..ca.clone() }, true);
+        let before = snapshot(&data_dir);
+        let started = std::time::Instant::now();
+        let stderr = fails(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        assert!(stderr.contains(expected), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_eq!(snapshot(&data_dir), before);
+    }
+}
+
+/// Issue 19 item 2: SIGTERM during a slow derivation (within the limits) ends
+/// the tool within a second, exit nonzero, nothing changed; core dumps are off
+/// while it holds the passphrase.
+#[test]
+fn sigterm_during_a_slow_derivation_ends_the_tool_at_once() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    let key = crafted_pbes2(dir.path(), "slow", PBKDF2_SLOW);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    let before = snapshot(&data_dir);
+    let mut child = tool(&data_dir)
+        .arg("--password-file")
+        .arg(&pass_file)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Deriving: the lock is taken and the passphrase read.
+    let lock = data_dir.join(".k3s-pki.lock");
+    let waiting = std::time::Instant::now();
+    while !lock.exists() && waiting.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still deriving");
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|line| line.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().collect::<Vec<_>>()[4..6],
+        ["0", "0"],
+        "{core}"
+    );
+    let signalled = std::time::Instant::now();
+    ok(Command::new("kill").args(["-TERM", &pid.to_string()]));
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        signalled.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert_eq!(snapshot(&data_dir), before);
+}
+
+/// Issue 19 item 3: `--password-file` goes through the bounded reader: a FIFO,
+/// `/dev/zero` and a 50 MiB file are refused at once naming the file; a file
+/// group or others can read is refused with the fix.
+#[test]
+fn the_passphrase_file_is_read_bounded_and_private() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let key = dir.path().join("root.enc");
+    encrypt_pkcs8(&ca.key, &key, PASS);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    let before = snapshot(&data_dir);
+    let fifo = dir.path().join("fifo");
+    ok(Command::new("mkfifo").arg(&fifo));
+    let big = dir.path().join("big");
+    fs::write(&big, vec![b'a'; 50 << 20]).unwrap();
+    fs::set_permissions(&big, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let shared = dir.path().join("shared");
+    fs::write(&shared, format!("{PASS}\n")).unwrap();
+    fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    for (file, expected) in [
+        (fifo.clone(), "is a FIFO, not a regular file"),
+        (PathBuf::from("/dev/zero"), "is a character device"),
+        (big.clone(), "larger than"),
+        (
+            shared.clone(),
+            "readable by group or others (mode 640); `chmod 600` it",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let stderr = fails(tool(&data_dir).arg("--password-file").arg(&file));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(
+            stderr.contains(&format!("{}: ", file.display())) && stderr.contains(expected),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(PASS), "{stderr}");
+        assert_eq!(snapshot(&data_dir), before);
+    }
+}
