@@ -180,7 +180,7 @@ fn pkcs12_kdf(
             break;
         }
         // I_j = (I_j + B + 1) mod 2^(8v), B = A repeated to v bytes.
-        let b: Vec<u8> = a.iter().copied().cycle().take(V).collect();
+        let b: Zeroizing<Vec<u8>> = Zeroizing::new(a.iter().copied().cycle().take(V).collect());
         for block in i.chunks_mut(V) {
             let mut carry = 1u16;
             for k in (0..V).rev() {
