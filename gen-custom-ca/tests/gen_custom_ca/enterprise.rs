@@ -882,22 +882,26 @@ fn sigterm_during_a_slow_derivation_ends_the_tool_at_once() {
     let key = crafted_pbes2(dir.path(), "slow", PBKDF2_SLOW);
     let data_dir = dir.path().join("data");
     bring_root(&data_dir, &Ca { key, ..ca }, true);
-    let before = snapshot(&data_dir);
-    let mut child = tool(&data_dir)
-        .arg("--password-file")
-        .arg(&pass_file)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    sigterm_once_locked(
+        tool(&data_dir).arg("--password-file").arg(&pass_file),
+        &data_dir,
+    );
+}
+
+/// Starts `cmd` on `data_dir`, waits until it holds the lock and works (core
+/// dumps off by then), sends SIGTERM: it must end within a second, exit
+/// nonzero saying so, with `data_dir` as it was.
+fn sigterm_once_locked(cmd: &mut Command, data_dir: &Path) {
+    let before = snapshot(data_dir);
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
     let pid = child.id();
-    // Deriving: the lock is taken and the passphrase read.
     let lock = data_dir.join(".k3s-pki.lock");
     let waiting = std::time::Instant::now();
     while !lock.exists() && waiting.elapsed() < std::time::Duration::from_secs(20) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none(), "still deriving");
+    assert!(child.try_wait().unwrap().is_none(), "still working");
     let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let core = limits
         .lines()
@@ -919,7 +923,7 @@ fn sigterm_during_a_slow_derivation_ends_the_tool_at_once() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
-    assert_eq!(snapshot(&data_dir), before);
+    assert_eq!(snapshot(data_dir), before);
 }
 
 /// Issue 19 item 3: `--password-file` goes through the bounded reader: a FIFO,

@@ -39,6 +39,11 @@ pub fn catch_signals() -> Result<()> {
     }
 }
 
+/// Whether SIGINT, SIGTERM or SIGHUP arrived (for searches that poll).
+pub fn interrupted() -> bool {
+    SIGNAL.load(Ordering::SeqCst) != 0
+}
+
 /// `Err(Interrupted)` once SIGINT, SIGTERM or SIGHUP arrived.
 pub fn check_interrupted() -> Result<()> {
     let signal = match SIGNAL.load(Ordering::SeqCst) {
