@@ -1189,3 +1189,38 @@ fn an_rsa_1024_root_or_chain_ca_is_refused_with_the_size_and_the_range() {
         &["RSA-1024", "RSA 2048 to 8192 bits"],
     );
 }
+
+/// Issue 18: keys Java encrypted (`fixtures/encrypted-keys`, made by
+/// `javax.crypto`: PKCS#12 triple DES, and PBES2 with a keyLength field), each
+/// accepted as a brought root whose certificate openssl makes from it now.
+#[test]
+fn keys_java_encrypted_are_accepted() {
+    let dir = scratch();
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    let fixtures = testkit::workspace_root().join("fixtures/encrypted-keys");
+    for (name, kind) in [
+        ("java-sha1-desede-rsa", KeyKind::Rsa(2048)),
+        ("java-sha1-desede-p256", KeyKind::P256),
+        ("java-pbes2-aes256-rsa", KeyKind::Rsa(2048)),
+        ("java-pbes2-aes256-p256", KeyKind::P256),
+    ] {
+        let key = fixtures.join(format!("{name}.key"));
+        let cert = dir.path().join(format!("{name}.pem"));
+        ok(openssl()
+            .args(["req", "-x509", "-new", "-subj", &format!("/CN={name}")])
+            .args(["-days", "3650", "-key"])
+            .arg(&key)
+            .args(["-passin", &format!("pass:{PASS}"), "-out"])
+            .arg(&cert)
+            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+            .args([
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+            ]));
+        let data_dir = dir.path().join(name);
+        bring_root(&data_dir, &Ca { cert, key, kind }, true);
+        ok(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert_go_and_openssl_accept(&data_dir, name);
+    }
+}
