@@ -922,6 +922,20 @@ fn unsupported_encryption_schemes_are_named_with_the_fix() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert_eq!(snapshot(&data_dir), before);
     }
+    // The traditional form with a cipher openssl offers there but we do not.
+    let key = dir.path().join("camellia.key");
+    openssl_encrypt(&ca.key, &key, &["pkey", "-traditional", "-camellia256"]);
+    let data_dir = dir.path().join("camellia");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    let stderr = fails(tool(&data_dir).arg("--password-file").arg(&pass_file));
+    assert!(
+        stderr.contains(
+            "root-ca.key: traditional PEM encrypted with CAMELLIA-256-CBC: not supported \
+             (AES-128/192/256-CBC and DES-EDE3-CBC are); re-encrypt with \
+             `openssl pkcs8 -topk8 -v2 aes256`"
+        ),
+        "{stderr}"
+    );
 }
 
 /// An `ENCRYPTED PRIVATE KEY` block built by `openssl asn1parse -genconf` from
