@@ -1238,3 +1238,45 @@ fn keys_java_encrypted_are_accepted() {
         assert_go_and_openssl_accept(&data_dir, name);
     }
 }
+
+/// Issue 19 item 2: Ctrl-C at the passphrase prompt (script(1)'s terminal
+/// turns it into SIGINT, the lock already held) ends the run at once as an
+/// interruption, nothing changed.
+#[test]
+fn ctrl_c_at_the_passphrase_prompt_ends_the_run_with_nothing_changed() {
+    use std::io::{Read as _, Write as _};
+    use std::process::Stdio;
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let key = dir.path().join("root.enc");
+    encrypt_pkcs8(&ca.key, &key, PASS);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    let before = snapshot(&data_dir);
+    let mut child = Command::new("script")
+        .args(["-qefc", env!("CARGO_BIN_EXE_gen-custom-ca"), "/dev/null"])
+        .env_remove("PRODUCT")
+        .env("DATA_DIR", &data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1), from Debian's bsdutils");
+    let (mut typing, mut screen) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("Passphrase for ") {
+        let n = screen.read(&mut chunk).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    typing.write_all(b"\x03").unwrap();
+    screen.read_to_end(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    drop(typing);
+    let transcript = String::from_utf8_lossy(&seen);
+    assert!(!status.success(), "{transcript}");
+    assert!(transcript.contains("interrupted by SIGINT"), "{transcript}");
+    assert_eq!(snapshot(&data_dir), before);
+}

@@ -27,6 +27,7 @@ use pkcs8::Cipher;
 
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::pem::PemBlock;
+use crate::pki::text::shown;
 
 /// PBKDF2-HMAC-SHA256 iterations of the keys we encrypt.
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
@@ -104,9 +105,8 @@ impl Passphrases {
         let passphrase = match &self.source {
             PassphraseSource::File(path) => read_first_line(path)?,
             PassphraseSource::Terminal => {
-                let prompt = format!("Passphrase for {}: ", for_file.display());
-                let text = rpassword::prompt_password(prompt).map_err(read_from_terminal)?;
-                Passphrase::new(text)
+                let prompt = format!("Passphrase for {}: ", shown(for_file));
+                Passphrase(ask(prompt)?)
             }
             PassphraseSource::None => {
                 return Err(Error::at(
@@ -129,11 +129,9 @@ impl Passphrases {
     pub fn get_new(&self, for_file: &Path) -> Result<&Passphrase> {
         if self.cached.get().is_none() {
             if let PassphraseSource::Terminal = self.source {
-                let prompt = format!("New passphrase for {}: ", for_file.display());
-                let ask =
-                    |prompt: String| rpassword::prompt_password(prompt).map_err(read_from_terminal);
-                let first = Zeroizing::new(ask(prompt)?);
-                let again = Zeroizing::new(ask("Repeat it: ".into())?);
+                let prompt = format!("New passphrase for {}: ", shown(for_file));
+                let first = ask(prompt)?;
+                let again = ask("Repeat it: ".into())?;
                 if first != again || first.is_empty() {
                     return Err(Error::at(
                         for_file,
@@ -147,6 +145,14 @@ impl Passphrases {
         }
         self.get(for_file)
     }
+}
+
+/// Asks on the terminal without echo. SIGINT (Ctrl-C) and SIGTERM end the
+/// wait: the read fails with EINTR, and rpassword turns echo back on.
+fn ask(prompt: String) -> Result<Zeroizing<String>> {
+    let typed = rpassword::prompt_password(prompt).map(Zeroizing::new);
+    crate::pki::interrupt::check_interrupted()?;
+    typed.map_err(read_from_terminal)
 }
 
 /// A passphrase prompt that failed (no terminal, or it was closed).
