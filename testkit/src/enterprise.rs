@@ -141,6 +141,13 @@ fn pkey(key: &Path, out: &Path) -> std::process::Command {
 }
 
 /// Keys are written 0600, as k3s and careful operators keep them.
+/// A `--password-file` as an operator keeps it: the passphrase on its first
+/// line, readable by its owner only (the tools refuse a file others can read).
+pub fn passphrase_file(path: &Path, pass: &str) {
+    fs::write(path, format!("{pass}\n")).unwrap();
+    private(path);
+}
+
 fn private(path: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
 }

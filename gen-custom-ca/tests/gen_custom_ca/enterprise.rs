@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use testkit::enterprise::{
-    Ca, CaExt, KeyKind, PemCipher, chain_file, encrypt_pkcs8, encrypt_traditional, root, sub_ca,
-    to_traditional,
+    Ca, CaExt, KeyKind, PemCipher, chain_file, encrypt_pkcs8, encrypt_traditional, passphrase_file,
+    root, sub_ca, to_traditional,
 };
 use testkit::{
     CA_STEMS, describe_certs, fails, gocheck, k3s_hash, mode, ok, openssl, printed_hash, scratch,
@@ -275,7 +275,7 @@ fn encrypted_root_keys_are_read_and_written_back_as_they_came() {
         &CaExt::default(),
     );
     let pass_file = dir.path().join("pass");
-    fs::write(&pass_file, format!("{PASS}\n")).unwrap();
+    passphrase_file(&pass_file, PASS);
     let mut encrypted = vec![dir.path().join("root.p8e")];
     encrypt_pkcs8(&ca.key, &encrypted[0], PASS);
     for cipher in PemCipher::ALL {
@@ -329,7 +329,7 @@ fn a_wrong_or_missing_passphrase_names_the_key_file_and_changes_nothing() {
     bring_root(&data_dir, &Ca { key, ..ca }, true);
     let before = snapshot(&data_dir);
     let wrong = dir.path().join("wrong");
-    fs::write(&wrong, "not it\n").unwrap();
+    passphrase_file(&wrong, "not it");
     let stderr = fails(tool(&data_dir).arg("--password-file").arg(&wrong));
     assert!(stderr.contains("root-ca.key: wrong passphrase"), "{stderr}");
     assert!(
@@ -418,7 +418,7 @@ fn a_passphrase_typed_at_the_terminal_prompt_is_read_without_echo() {
 fn encrypt_keys_writes_openssl_readable_pkcs8_for_root_and_intermediate_only() {
     let dir = scratch();
     let pass_file = dir.path().join("pass");
-    fs::write(&pass_file, format!("{PASS}\n")).unwrap();
+    passphrase_file(&pass_file, PASS);
     let data_dir = dir.path().join("data");
     let stdout = ok(tool(&data_dir)
         .args([
@@ -907,6 +907,343 @@ fn an_issuing_ca_requiring_an_explicit_policy_is_refused_before_writing() {
     );
 }
 
+/// A tree judged as a client that trusts only `root-ca.pem`: Go (every
+/// certificate k3s issues) and `openssl verify` (each CA through its bundle).
+fn assert_go_and_openssl_accept(data_dir: &Path, what: &str) {
+    let tls = tls(data_dir);
+    let root = tls.join("root-ca.pem");
+    let (passed, report) = testkit::k3s_leaves(&tls, &root);
+    assert!(passed, "{what}: gocheck k3s-leaves:\n{report:#}");
+    for stem in CA_STEMS {
+        let verified = ok(openssl()
+            .args(["verify", "-CAfile"])
+            .arg(&root)
+            .arg("-untrusted")
+            .arg(tls.join(format!("{stem}.crt")))
+            .arg(tls.join(format!("{stem}.pem"))));
+        assert!(verified.trim().ends_with(": OK"), "{what}: {verified}");
+    }
+}
+
+/// `key` encrypted by `openssl <args> -in key -out out -passout pass:PASS`.
+fn openssl_encrypt(key: &Path, out: &Path, args: &[&str]) {
+    ok(openssl()
+        .args(args)
+        .arg("-in")
+        .arg(key)
+        .arg("-out")
+        .arg(out)
+        .args(["-passout", &format!("pass:{PASS}")]));
+}
+
+/// Issue 18: encrypted PKCS#8 as openssl 1.0 to 3 and Java write it (PBKDF2's
+/// default PRF hmacWithSHA1 was "wrong passphrase", the PKCS#12 schemes
+/// "malformed ASN.1"), and the traditional forms, each accepted as a brought
+/// root key, and an issuing CA's key as `openssl genpkey -aes-192-cbc` writes it.
+#[test]
+fn encrypted_keys_as_openssl_1_to_3_and_java_write_them_are_accepted() {
+    let dir = scratch();
+    let ca = root(
+        dir.path(),
+        "Corp Root",
+        KeyKind::Rsa(2048),
+        &CaExt::default(),
+    );
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    let schemes: &[&[&str]] = &[
+        // openssl 1.0's `pkcs8 -topk8` default; Java's PBEWithSHA1AndDESede.
+        &["pkcs8", "-topk8", "-v1", "PBE-SHA1-3DES"],
+        &["pkcs8", "-topk8", "-v1", "PBE-SHA1-2DES"],
+        // No prf field: the DEFAULT hmacWithSHA1 (openssl 1.0 -v2, Java 8).
+        &["pkcs8", "-topk8", "-v2", "aes128", "-v2prf", "hmacWithSHA1"],
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes192",
+            "-v2prf",
+            "hmacWithSHA224",
+        ],
+        &["pkcs8", "-topk8", "-v2", "des3", "-v2prf", "hmacWithSHA384"],
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes256",
+            "-v2prf",
+            "hmacWithSHA512",
+        ],
+        // openssl 3's scrypt default: N=16384, r=8, p=1.
+        &["pkcs8", "-topk8", "-scrypt"],
+        &["rsa", "-traditional", "-aes256"],
+        &["rsa", "-traditional", "-des3"],
+    ];
+    for (i, args) in schemes.iter().enumerate() {
+        let key = dir.path().join(format!("root-{i}.key"));
+        openssl_encrypt(&ca.key, &key, args);
+        let data_dir = dir.path().join(format!("data-{i}"));
+        bring_root(&data_dir, &Ca { key, ..ca.clone() }, true);
+        ok(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert_go_and_openssl_accept(&data_dir, &args.join(" "));
+    }
+    let issuing = sub_ca(
+        dir.path(),
+        "Corp Issuing",
+        KeyKind::P256,
+        &ca,
+        &CaExt::default(),
+    );
+    let key = dir.path().join("issuing-aes192.key");
+    openssl_encrypt(&issuing.key, &key, &["pkey", "-aes-192-cbc"]);
+    let data_dir = dir.path().join("data-issuing");
+    bring_root(&data_dir, &ca, false);
+    bring_intermediate(&data_dir, &Ca { key, ..issuing });
+    ok(tool(&data_dir).arg("--password-file").arg(&pass_file));
+    assert_go_and_openssl_accept(&data_dir, "genpkey -aes-192-cbc issuing key");
+}
+
+/// Issue 18: what stays unsupported is named with the scheme and the fix.
+#[test]
+fn unsupported_encryption_schemes_are_named_with_the_fix() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    for (scheme, name) in [
+        ("PBE-SHA1-RC2-40", "pbeWithSHAAnd40BitRC2-CBC"),
+        ("PBE-SHA1-RC4-128", "pbeWithSHAAnd128BitRC4"),
+        ("PBE-MD5-DES", "pbeWithMD5AndDES-CBC"),
+    ] {
+        let key = dir.path().join(format!("{scheme}.key"));
+        openssl_encrypt(
+            &ca.key,
+            &key,
+            &[
+                "pkcs8",
+                "-topk8",
+                "-v1",
+                scheme,
+                "-provider",
+                "legacy",
+                "-provider",
+                "default",
+            ],
+        );
+        let data_dir = dir.path().join(scheme);
+        bring_root(&data_dir, &Ca { key, ..ca.clone() }, true);
+        let before = snapshot(&data_dir);
+        let stderr = fails(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert!(
+            stderr.contains(&format!(
+                "root-ca.key: PKCS#8 encrypted with {name}: not supported; \
+                 re-encrypt with `openssl pkcs8 -topk8 -v2 aes256`"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_eq!(snapshot(&data_dir), before);
+    }
+    // The traditional form with a cipher openssl offers there but we do not.
+    let key = dir.path().join("camellia.key");
+    openssl_encrypt(&ca.key, &key, &["pkey", "-traditional", "-camellia256"]);
+    let data_dir = dir.path().join("camellia");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    let stderr = fails(tool(&data_dir).arg("--password-file").arg(&pass_file));
+    assert!(
+        stderr.contains(
+            "root-ca.key: traditional PEM encrypted with CAMELLIA-256-CBC: not supported \
+             (AES-128/192/256-CBC and DES-EDE3-CBC are); re-encrypt with \
+             `openssl pkcs8 -topk8 -v2 aes256`"
+        ),
+        "{stderr}"
+    );
+}
+
+/// An `ENCRYPTED PRIVATE KEY` block built by `openssl asn1parse -genconf` from
+/// `kdf` (the PBES2 keyDerivationFunc sections): any parameters, however
+/// costly, without anyone deriving them first. The ciphertext is noise.
+fn crafted_pbes2(dir: &Path, name: &str, kdf: &str) -> PathBuf {
+    let conf = dir.join(format!("{name}.cnf"));
+    fs::write(
+        &conf,
+        format!(
+            "asn1=SEQUENCE:epki\n[epki]\nalg=SEQUENCE:alg\n\
+             data=FORMAT:HEX,OCTETSTRING:00112233445566778899AABBCCDDEEFF\n\
+             [alg]\noid=OID:1.2.840.113549.1.5.13\nparams=SEQUENCE:pbes2\n\
+             [pbes2]\nkdf=SEQUENCE:kdf\nenc=SEQUENCE:enc\n\
+             [enc]\noid=OID:aes-256-cbc\n\
+             iv=FORMAT:HEX,OCTETSTRING:00112233445566778899AABBCCDDEEFF\n{kdf}"
+        ),
+    )
+    .unwrap();
+    let der = dir.join(format!("{name}.der"));
+    ok(openssl()
+        .args(["asn1parse", "-noout", "-genconf"])
+        .arg(&conf)
+        .arg("-out")
+        .arg(&der));
+    let pem = dir.join(format!("{name}.key"));
+    ok(openssl()
+        .args(["base64", "-in"])
+        .arg(&der)
+        .arg("-out")
+        .arg(dir.join("body")));
+    let body = fs::read_to_string(dir.join("body")).unwrap();
+    fs::write(
+        &pem,
+        format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n{body}-----END ENCRYPTED PRIVATE KEY-----\n"
+        ),
+    )
+    .unwrap();
+    pem
+}
+
+const SCRYPT_2_22_R64: &str = "[kdf]\noid=OID:1.3.6.1.4.1.11591.4.11\np=SEQUENCE:p\n\
+    [p]\nsalt=FORMAT:HEX,OCTETSTRING:0011223344556677\nn=INTEGER:4194304\nr=INTEGER:64\np=INTEGER:1\n";
+const PBKDF2_MAX_U32: &str = "[kdf]\noid=OID:1.2.840.113549.1.5.12\np=SEQUENCE:p\n\
+    [p]\nsalt=FORMAT:HEX,OCTETSTRING:0011223344556677\niter=INTEGER:4294967295\n";
+/// PBKDF2-HMAC-SHA512 at the iteration limit: seconds of work, within bounds.
+const PBKDF2_SLOW: &str = "[kdf]\noid=OID:1.2.840.113549.1.5.12\np=SEQUENCE:p\n\
+    [p]\nsalt=FORMAT:HEX,OCTETSTRING:0011223344556677\niter=INTEGER:10000000\nprf=SEQUENCE:prf\n\
+    [prf]\noid=OID:1.2.840.113549.2.11\nnull=NULL\n";
+
+/// Issue 19 item 2: the issue's KDF parameters (scrypt N=2^22 r=64 aborted the
+/// process; 2^32-1 PBKDF2 iterations ran ten minutes) are refused at once,
+/// naming the parameter and its limit, nothing changed.
+#[test]
+fn kdf_parameters_beyond_the_limits_are_refused_at_once() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    for (name, kdf, expected) in [
+        (
+            "scrypt",
+            SCRYPT_2_22_R64,
+            "scrypt memory 128*N*r = 34359738368 bytes (N=4194304, r=64) exceeds this tool's limit of 268435456 bytes",
+        ),
+        (
+            "pbkdf2",
+            PBKDF2_MAX_U32,
+            "PBKDF2 iteration count 4294967295 exceeds this tool's limit of 10000000",
+        ),
+    ] {
+        let key = crafted_pbes2(dir.path(), name, kdf);
+        let data_dir = dir.path().join(name);
+        bring_root(&data_dir, &Ca { key, ..ca.clone() }, true);
+        let before = snapshot(&data_dir);
+        let started = std::time::Instant::now();
+        let stderr = fails(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        assert!(stderr.contains(expected), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_eq!(snapshot(&data_dir), before);
+    }
+}
+
+/// Issue 19 item 2: SIGTERM during a slow derivation (within the limits) ends
+/// the tool within a second, exit nonzero, nothing changed; core dumps are off
+/// while it holds the passphrase.
+#[test]
+fn sigterm_during_a_slow_derivation_ends_the_tool_at_once() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    let key = crafted_pbes2(dir.path(), "slow", PBKDF2_SLOW);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    sigterm_once_locked(
+        tool(&data_dir).arg("--password-file").arg(&pass_file),
+        &data_dir,
+    );
+}
+
+/// Starts `cmd` on `data_dir`, waits until it holds the lock and works (core
+/// dumps off by then), sends SIGTERM: it must end within a second, exit
+/// nonzero saying so, with `data_dir` as it was.
+fn sigterm_once_locked(cmd: &mut Command, data_dir: &Path) {
+    let before = snapshot(data_dir);
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let lock = data_dir.join(".k3s-pki.lock");
+    let waiting = std::time::Instant::now();
+    while !lock.exists() && waiting.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still working");
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|line| line.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(
+        core.split_whitespace().collect::<Vec<_>>()[4..6],
+        ["0", "0"],
+        "{core}"
+    );
+    let signalled = std::time::Instant::now();
+    ok(Command::new("kill").args(["-TERM", &pid.to_string()]));
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        signalled.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert_eq!(snapshot(data_dir), before);
+}
+
+/// Issue 19 item 3: `--password-file` goes through the bounded reader: a FIFO,
+/// `/dev/zero` and a 50 MiB file are refused at once naming the file; a file
+/// group or others can read is refused with the fix.
+#[test]
+fn the_passphrase_file_is_read_bounded_and_private() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let key = dir.path().join("root.enc");
+    encrypt_pkcs8(&ca.key, &key, PASS);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    let before = snapshot(&data_dir);
+    let fifo = dir.path().join("fifo");
+    ok(Command::new("mkfifo").arg(&fifo));
+    let big = dir.path().join("big");
+    fs::write(&big, vec![b'a'; 50 << 20]).unwrap();
+    fs::set_permissions(&big, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let shared = dir.path().join("shared");
+    fs::write(&shared, format!("{PASS}\n")).unwrap();
+    fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    for (file, expected) in [
+        (fifo.clone(), "is a FIFO, not a regular file"),
+        (PathBuf::from("/dev/zero"), "is a character device"),
+        (big.clone(), "larger than"),
+        (
+            shared.clone(),
+            "readable by group or others (mode 640); `chmod 600` it",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let stderr = fails(tool(&data_dir).arg("--password-file").arg(&file));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(
+            stderr.contains(&format!("{}: ", file.display())) && stderr.contains(expected),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(PASS), "{stderr}");
+        assert_eq!(snapshot(&data_dir), before);
+    }
+}
+
 /// Issue 18: a `root-ca.pem` holding two certificates was used silently (the
 /// first). It is the trust anchor every client gets: refused, with the count
 /// and the certificate that would have been taken.
@@ -987,4 +1324,81 @@ fn an_rsa_1024_root_or_chain_ca_is_refused_with_the_size_and_the_range() {
         "intermediate-ca.pem (certificate #2)",
         &["RSA-1024", "RSA 2048 to 8192 bits"],
     );
+}
+
+/// Issue 18: keys Java encrypted (`fixtures/encrypted-keys`, made by
+/// `javax.crypto`: PKCS#12 triple DES, and PBES2 with a keyLength field), each
+/// accepted as a brought root whose certificate openssl makes from it now.
+#[test]
+fn keys_java_encrypted_are_accepted() {
+    let dir = scratch();
+    let pass_file = dir.path().join("pass");
+    passphrase_file(&pass_file, PASS);
+    let fixtures = testkit::workspace_root().join("fixtures/encrypted-keys");
+    for (name, kind) in [
+        ("java-sha1-desede-rsa", KeyKind::Rsa(2048)),
+        ("java-sha1-desede-p256", KeyKind::P256),
+        ("java-pbes2-aes256-rsa", KeyKind::Rsa(2048)),
+        ("java-pbes2-aes256-p256", KeyKind::P256),
+    ] {
+        let key = fixtures.join(format!("{name}.key"));
+        let cert = dir.path().join(format!("{name}.pem"));
+        ok(openssl()
+            .args(["req", "-x509", "-new", "-subj", &format!("/CN={name}")])
+            .args(["-days", "3650", "-key"])
+            .arg(&key)
+            .args(["-passin", &format!("pass:{PASS}"), "-out"])
+            .arg(&cert)
+            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+            .args([
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+            ]));
+        let data_dir = dir.path().join(name);
+        bring_root(&data_dir, &Ca { cert, key, kind }, true);
+        ok(tool(&data_dir).arg("--password-file").arg(&pass_file));
+        assert_go_and_openssl_accept(&data_dir, name);
+    }
+}
+
+/// Issue 19 item 2: Ctrl-C at the passphrase prompt (script(1)'s terminal
+/// turns it into SIGINT, the lock already held) ends the run at once as an
+/// interruption, nothing changed.
+#[test]
+fn ctrl_c_at_the_passphrase_prompt_ends_the_run_with_nothing_changed() {
+    use std::io::{Read as _, Write as _};
+    use std::process::Stdio;
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let key = dir.path().join("root.enc");
+    encrypt_pkcs8(&ca.key, &key, PASS);
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &Ca { key, ..ca }, true);
+    let before = snapshot(&data_dir);
+    let mut child = Command::new("script")
+        .args(["-qefc", env!("CARGO_BIN_EXE_gen-custom-ca"), "/dev/null"])
+        .env_remove("PRODUCT")
+        .env("DATA_DIR", &data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1), from Debian's bsdutils");
+    let (mut typing, mut screen) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("Passphrase for ") {
+        let n = screen.read(&mut chunk).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    typing.write_all(b"\x03").unwrap();
+    screen.read_to_end(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    drop(typing);
+    let transcript = String::from_utf8_lossy(&seen);
+    assert!(!status.success(), "{transcript}");
+    assert!(transcript.contains("interrupted by SIGINT"), "{transcript}");
+    assert_eq!(snapshot(&data_dir), before);
 }

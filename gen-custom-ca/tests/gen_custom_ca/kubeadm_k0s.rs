@@ -431,7 +431,7 @@ fn kubeadm_on_an_enterprise_p384_issuing_ca_without_the_root_key_with_an_encrypt
         "correct horse",
     );
     let password = work.join("password");
-    fs::write(&password, "correct horse\n").unwrap();
+    testkit::enterprise::passphrase_file(&password, "correct horse");
     let stdout = ok(tool("kubeadm", &data_dir)
         .args(["--leaf-ca-algorithm", "ECDSA-P384", "--password-file"])
         .arg(&password));

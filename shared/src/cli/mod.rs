@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use argh::{ArgsInfo, TopLevelCommand};
 
-use crate::pki::error::{Result, stdout_result};
+use crate::pki::error::{Error, Kind, Result, stdout_result};
 use crate::pki::text::one_line;
 
 mod finish;
@@ -139,7 +139,7 @@ fn main_with<T: TopLevelCommand + ArgsInfo>(
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match parse(tool, &args) {
-        Parsed::Run(args) => run(args),
+        Parsed::Run(args) => no_core_dumps().and_then(|()| run(args)),
         Parsed::Print(text) => stdout_result(writeln!(io::stdout(), "{text}")).map(|()| true),
         Parsed::Refuse(text) => {
             eprintln!("{text}");
@@ -155,6 +155,27 @@ fn main_with<T: TopLevelCommand + ArgsInfo>(
             could_not_run
         }
     }
+}
+
+/// Core dumps off before anything is read: every tool may hold a private key,
+/// a passphrase or a derived key in memory, and an abort must not write them to
+/// a core file. RLIMIT_CORE 0 stops the kernel writing one; PR_SET_DUMPABLE 0
+/// also keeps a core pipe (systemd-coredump, apport) and ptrace by other
+/// processes of the same user away from the process's memory.
+pub fn no_core_dumps() -> Result<()> {
+    let failed = |source: rustix::io::Errno| {
+        Error::new(Kind::Io {
+            action: "turning core dumps off",
+            source: source.into(),
+        })
+    };
+    let none = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    rustix::process::setrlimit(rustix::process::Resource::Core, none).map_err(failed)?;
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(failed)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub struct ServiceKey {
     /// Its PEM label.
     pub label: String,
     /// Its exact text in the file (BEGIN line to END line).
-    pub text: Vec<u8>,
+    pub text: zeroize::Zeroizing<Vec<u8>>,
     /// DER SubjectPublicKeyInfo of its public key.
     pub public_key_der: Vec<u8>,
     /// Key type and size.
@@ -87,7 +87,7 @@ impl ServiceKeyFile {
     }
 
     /// Every key of a PEM file, public or private.
-    fn parse_any(file: PemFile) -> Result<Self> {
+    fn parse_any(mut file: PemFile) -> Result<Self> {
         let keys = file
             .blocks
             .iter()
@@ -96,7 +96,7 @@ impl ServiceKeyFile {
                 read_block(&file.path, i + 1, block).map(|(algorithm, der, private)| ServiceKey {
                     block: i + 1,
                     label: block.label.clone(),
-                    text: file.bytes[block.span.clone()].to_vec(),
+                    text: zeroize::Zeroizing::new(file.bytes[block.span.clone()].to_vec()),
                     public_key_der: der,
                     algorithm,
                     private,
@@ -104,8 +104,8 @@ impl ServiceKeyFile {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(ServiceKeyFile {
-            path: file.path,
-            bytes: file.bytes,
+            path: std::mem::take(&mut file.path),
+            bytes: std::mem::take(&mut file.bytes),
             keys,
         })
     }

@@ -9,6 +9,7 @@ pub mod csr;
 pub mod error;
 pub mod exports;
 pub mod input;
+pub mod interrupt;
 pub mod issue;
 pub mod keys;
 pub mod names;

@@ -49,6 +49,13 @@ impl PemBlock {
     }
 }
 
+/// A block may be a private key: its DER is wiped when the block goes.
+impl Drop for PemBlock {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.der);
+    }
+}
+
 /// The blocks of one PEM file, with the file's path for error messages.
 pub struct PemFile {
     /// Where the blocks were read from.
@@ -63,6 +70,14 @@ pub struct PemFile {
     /// `bytes`): Go's `pem.Decode` skips none, so k3s would miss the block
     /// after each.
     pub byte_order_marks: usize,
+}
+
+/// A key file's text is the key: wiped when the file goes (its blocks wipe
+/// their DER themselves).
+impl Drop for PemFile {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.bytes);
+    }
 }
 
 impl PemFile {

@@ -321,7 +321,7 @@ struct Ca {
     key: Option<PrivateKey>,
     /// The key file bytes to write: the user's bytes when reused (an encrypted
     /// key stays encrypted).
-    key_pem: Option<Vec<u8>>,
+    key_pem: Option<zeroize::Zeroizing<Vec<u8>>>,
     origin: Origin,
     /// For the intermediate: the CAs of a brought chain between it and the root.
     above: Vec<Certificate>,
@@ -517,7 +517,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             (files::INTERMEDIATE_KEY, intermediate),
         ] {
             if let Some(key_pem) = &ca.key_pem {
-                plan.add_secret(in_tls(name), key_pem.clone());
+                plan.add_secret(in_tls(name), key_pem.to_vec());
             }
         }
     }
@@ -1020,7 +1020,7 @@ impl Inputs {
 /// Reads a CA file: its first certificate is the CA (usable now); any that
 /// follow are kept as the chain above it, checked by [`link_chain`].
 fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
-    let file = PemFile::read(path)?;
+    let mut file = PemFile::read(path)?;
     let mut certs = bundle_in(&file)?;
     for (i, cert) in certs.iter().enumerate() {
         let location = match i {
@@ -1037,7 +1037,7 @@ fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
     cert.require_usable_ca(path, now)?;
     Ok(Ca {
         cert,
-        pem: file.bytes,
+        pem: std::mem::take(&mut file.bytes),
         key: None,
         key_pem: None,
         origin: Origin::Reused(path.to_path_buf()),
@@ -1123,7 +1123,7 @@ fn attach_key(ca: &mut Ca, key_path: &Path, passphrases: &Passphrases) -> Result
         return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
     }
     ca.key = Some(key);
-    ca.key_pem = Some(file.bytes.clone());
+    ca.key_pem = Some(zeroize::Zeroizing::new(file.bytes.clone()));
     Ok(())
 }
 
@@ -1143,7 +1143,7 @@ fn generated(
         pem: cert.to_pem().into_bytes(),
         cert,
         key: Some(key),
-        key_pem: Some(key_pem.as_bytes().to_vec()),
+        key_pem: Some(zeroize::Zeroizing::new(key_pem.as_bytes().to_vec())),
         origin: Origin::Generated,
         above: Vec::new(),
     })

@@ -19,8 +19,6 @@
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
@@ -37,42 +35,8 @@ pub const HOLDER_FILE: &str = ".k3s-pki.lock";
 /// Every name the tools create for themselves starts with this.
 pub const OWN_PREFIX: &str = ".k3s-pki";
 
-static SIGNAL: AtomicUsize = AtomicUsize::new(0);
-static INSTALL: Once = Once::new();
-
-/// Turns SIGINT, SIGTERM and SIGHUP into a flag (see the module documentation).
-fn catch_signals() -> Result<()> {
-    let mut failed = None;
-    INSTALL.call_once(|| {
-        for signal in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ] {
-            if let Err(e) = signal_hook::flag::register_usize(signal, &SIGNAL, signal as usize) {
-                failed = Some(e);
-            }
-        }
-    });
-    match failed {
-        Some(source) => Err(Error::new(Kind::Io {
-            action: "installing signal handlers",
-            source,
-        })),
-        None => Ok(()),
-    }
-}
-
-/// `Err(Interrupted)` once SIGINT, SIGTERM or SIGHUP arrived.
-pub fn check_interrupted() -> Result<()> {
-    let signal = match SIGNAL.load(Ordering::SeqCst) {
-        0 => return Ok(()),
-        s if s == signal_hook::consts::SIGINT as usize => "SIGINT",
-        s if s == signal_hook::consts::SIGTERM as usize => "SIGTERM",
-        _ => "SIGHUP",
-    };
-    Err(Error::new(Kind::Interrupted(signal)))
-}
+use crate::pki::interrupt::catch_signals;
+pub use crate::pki::interrupt::check_interrupted;
 
 /// The lock of one target directory, released on drop.
 pub struct TargetLock {

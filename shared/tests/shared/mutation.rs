@@ -110,3 +110,103 @@ fn mutated_inputs_never_panic_nor_leak_key_material() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     eprintln!("{count} mutants, seed {seed}: no panic, no key material");
 }
+
+/// Issue 19: the encrypted PKCS#8 parameter parser (PBES2 with PBKDF2 and
+/// scrypt, the PKCS#12 schemes) on mutants of the DER of keys openssl
+/// encrypted with cheap parameters: an error or a key, never a panic, each in
+/// bounded time (a mutated KDF parameter is either refused or cheap), and every
+/// message one line without key material.
+#[test]
+fn mutated_encrypted_pkcs8_parameters_never_panic_and_stay_bounded() {
+    use shared::pki::keys::{PassphraseSource, Passphrases};
+    use std::time::{Duration, Instant};
+    let dir = testkit::scratch();
+    let clear =
+        testkit::workspace_root().join("fixtures/k3s-rotated-twice/server/tls/client-ca.key");
+    let pass = dir.path().join("pass");
+    testkit::enterprise::passphrase_file(&pass, "secret");
+    let schemes: &[&[&str]] = &[
+        &["-v1", "PBE-SHA1-3DES", "-iter", "1"],
+        &["-v1", "PBE-SHA1-2DES", "-iter", "2"],
+        &["-v2", "aes128", "-v2prf", "hmacWithSHA1", "-iter", "1"],
+        &["-v2", "des3", "-v2prf", "hmacWithSHA512", "-iter", "3"],
+        &["-v2", "aes256", "-iter", "1"],
+        &[
+            "-scrypt",
+            "-scrypt_N",
+            "2",
+            "-scrypt_r",
+            "1",
+            "-scrypt_p",
+            "1",
+        ],
+    ];
+    let inputs: Vec<Vec<u8>> = schemes
+        .iter()
+        .enumerate()
+        .map(|(i, args)| {
+            let out = dir.path().join(format!("{i}.der"));
+            testkit::ok(
+                testkit::openssl()
+                    .args([
+                        "pkcs8",
+                        "-topk8",
+                        "-outform",
+                        "DER",
+                        "-passout",
+                        "pass:secret",
+                    ])
+                    .args(*args)
+                    .arg("-in")
+                    .arg(&clear)
+                    .arg("-out")
+                    .arg(&out),
+            );
+            std::fs::read(out).unwrap()
+        })
+        .collect();
+    let clear_bytes = std::fs::read(&clear).unwrap();
+    let secrets = secret_windows([clear_bytes.as_slice()]);
+    let count: usize = std::env::var("MUTANTS").map_or(3000, |n| n.parse().unwrap());
+    let seed: u64 = std::env::var("MUTATION_SEED").map_or(19, |s| s.parse().unwrap());
+    let mut mutator = Mutator::new(seed);
+    let path = dir.path().join("key.pem");
+    let mut failures = Vec::new();
+    let (mut keys, mut slowest) = (0, Duration::ZERO);
+    let started = Instant::now();
+    for i in 0..count {
+        let input = &inputs[mutator.below(inputs.len())];
+        let mutant = mutator.mutant(input);
+        let pem = shared::pki::pem::encode("ENCRYPTED PRIVATE KEY", &mutant);
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, pem).unwrap();
+        let one = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let file = PemFile::read(&path)?;
+            let passphrases = Passphrases::new(PassphraseSource::File(pass.clone()));
+            PrivateKey::first_in_decrypting(&file, &passphrases)
+        }));
+        slowest = slowest.max(one.elapsed());
+        match result {
+            Err(_) => failures.push(format!("mutant {i} (seed {seed}): panic")),
+            Ok(Ok(_)) => keys += 1,
+            Ok(Err(e)) => failures.extend(
+                message_problem(&e.to_string(), &secrets)
+                    .map(|p| format!("mutant {i} (seed {seed}): {p}")),
+            ),
+        }
+        if one.elapsed() > Duration::from_secs(3) {
+            failures.push(format!("mutant {i} (seed {seed}): {:?}", one.elapsed()));
+        }
+        if failures.len() > 10 {
+            break;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let elapsed = started.elapsed();
+    eprintln!(
+        "{count} encrypted PKCS#8 mutants, seed {seed}: {keys} still keys, no panic, \
+         slowest {slowest:?}, {:.0} mutants/s",
+        count as f64 / elapsed.as_secs_f64()
+    );
+}

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use testkit::enterprise::{KeyKind, encrypt_pkcs8, genkey, to_traditional};
+use testkit::enterprise::{KeyKind, encrypt_pkcs8, genkey, passphrase_file, to_traditional};
 use testkit::etcd::{Client, ClusterTrust, EtcdCluster, MemberTls, step};
 use testkit::{
     Json, describe_certs, fails, gocheck, ok, openssl, pkilint_errors, scratch, snapshot,
@@ -814,7 +814,7 @@ fn the_client_profile_drops_names_and_says_so_and_encrypted_ca_keys_are_read() {
     let encrypted = dir.path().join("server-ca-encrypted.key");
     encrypt_pkcs8(&ca.with_extension("key"), &encrypted, "s3cret");
     let password = dir.path().join("password");
-    fs::write(&password, "s3cret\n").unwrap();
+    passphrase_file(&password, "s3cret");
     let csrs = csr_dir(dir.path(), 1);
     let out_dir = dir.path().join("out");
     let client = |csr: &Path| {

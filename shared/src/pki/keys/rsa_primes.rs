@@ -74,6 +74,8 @@ fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
     let next = AtomicUsize::new(0);
     let worker = || -> Result<()> {
         loop {
+            // RSA-8192 primes take seconds: a signal stops every search.
+            crate::pki::interrupt::check_interrupted()?;
             let index = next.fetch_add(1, Ordering::Relaxed);
             let job = match jobs.get(index) {
                 Some(job) => job,
@@ -82,7 +84,8 @@ fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
                     None => return Ok(()),
                 },
             };
-            if let Some(prime) = random_prime(job.bit_length, &|| job.is_done())? {
+            let cancelled = || job.is_done() || crate::pki::interrupt::interrupted();
+            if let Some(prime) = random_prime(job.bit_length, &cancelled)? {
                 // Losing the race to another worker is fine: its prime is as good.
                 let _ = job.found.set(prime);
             }

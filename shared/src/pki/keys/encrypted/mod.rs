@@ -1,13 +1,18 @@
 //! Encrypted private keys: the passphrase of a run, reading PKCS#8
-//! `ENCRYPTED PRIVATE KEY` (PBES2, what `openssl pkey -aes256` writes) and
-//! OpenSSL's traditional `Proc-Type: 4,ENCRYPTED` + `DEK-Info` form (what
-//! `openssl rsa -traditional -aes256` and `openssl ec -aes256` write), and
-//! writing PKCS#8 PBES2.
+//! `ENCRYPTED PRIVATE KEY` (the schemes of [`pkcs8`]: PBES2 and the PKCS#12
+//! PBE schemes, what openssl 1.0 to 3 and Java write) and OpenSSL's traditional
+//! `Proc-Type: 4,ENCRYPTED` + `DEK-Info` form (what `openssl rsa -aes256` and
+//! `openssl ec -aes256` write), and writing PKCS#8 PBES2. Every derivation is
+//! bounded before it starts ([`kdf`]) and runs where a signal can end the run
+//! ([`crate::pki::interrupt::run`]).
 //!
 //! We write PBKDF2-HMAC-SHA256 at 600,000 iterations with AES-256-CBC (OWASP's
 //! PBKDF2 figure). scrypt at OWASP's current work factor (N=2^17, 128 MiB)
 //! cannot be read by `openssl pkey`, whose scrypt memory limit is 32 MiB, and an
 //! encrypted root key the organisation's own tooling cannot open is worse than none.
+
+mod kdf;
+mod pkcs8;
 
 use std::cell::OnceCell;
 use std::io::IsTerminal as _;
@@ -15,11 +20,14 @@ use std::path::{Path, PathBuf};
 
 use aes::cipher::{BlockModeDecrypt as _, KeyIvInit as _, block_padding::Pkcs7};
 use der::Decode as _;
-use md5::{Digest as _, Md5};
 use zeroize::Zeroizing;
+
+pub use kdf::{MAX_ITERATIONS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_P, MAX_SCRYPT_WORK};
+use pkcs8::Cipher;
 
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::pem::PemBlock;
+use crate::pki::text::shown;
 
 /// PBKDF2-HMAC-SHA256 iterations of the keys we encrypt.
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
@@ -97,9 +105,8 @@ impl Passphrases {
         let passphrase = match &self.source {
             PassphraseSource::File(path) => read_first_line(path)?,
             PassphraseSource::Terminal => {
-                let prompt = format!("Passphrase for {}: ", for_file.display());
-                let text = rpassword::prompt_password(prompt).map_err(read_from_terminal)?;
-                Passphrase::new(text)
+                let prompt = format!("Passphrase for {}: ", shown(for_file));
+                Passphrase(ask(prompt)?)
             }
             PassphraseSource::None => {
                 return Err(Error::at(
@@ -122,11 +129,9 @@ impl Passphrases {
     pub fn get_new(&self, for_file: &Path) -> Result<&Passphrase> {
         if self.cached.get().is_none() {
             if let PassphraseSource::Terminal = self.source {
-                let prompt = format!("New passphrase for {}: ", for_file.display());
-                let ask =
-                    |prompt: String| rpassword::prompt_password(prompt).map_err(read_from_terminal);
-                let first = Zeroizing::new(ask(prompt)?);
-                let again = Zeroizing::new(ask("Repeat it: ".into())?);
+                let prompt = format!("New passphrase for {}: ", shown(for_file));
+                let first = ask(prompt)?;
+                let again = ask("Repeat it: ".into())?;
                 if first != again || first.is_empty() {
                     return Err(Error::at(
                         for_file,
@@ -142,6 +147,14 @@ impl Passphrases {
     }
 }
 
+/// Asks on the terminal without echo. SIGINT (Ctrl-C) and SIGTERM end the
+/// wait: the read fails with EINTR, and rpassword turns echo back on.
+fn ask(prompt: String) -> Result<Zeroizing<String>> {
+    let typed = rpassword::prompt_password(prompt).map(Zeroizing::new);
+    crate::pki::interrupt::check_interrupted()?;
+    typed.map_err(read_from_terminal)
+}
+
 /// A passphrase prompt that failed (no terminal, or it was closed).
 fn read_from_terminal(source: std::io::Error) -> Error {
     Error::at(
@@ -153,8 +166,24 @@ fn read_from_terminal(source: std::io::Error) -> Error {
     )
 }
 
+/// The first line of a passphrase file: read as every input is (a regular
+/// file, bounded), and refused when group or others may read it, as ssh
+/// refuses such a private key: the passphrase is the key in the clear.
 fn read_first_line(path: &Path) -> Result<Passphrase> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| Error::io(path, "reading", e))?);
+    let bytes = Zeroizing::new(crate::pki::input::read(path)?);
+    let mode = rustix::fs::stat(path)
+        .map_err(|e| Error::io(path, "reading", e.into()))?
+        .st_mode;
+    if mode & 0o077 != 0 {
+        return Err(Error::at(
+            path,
+            Kind::Inputs(format!(
+                "the passphrase file is readable by group or others (mode {:o}); \
+                 `chmod 600` it",
+                mode & 0o777
+            )),
+        ));
+    }
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         Error::at(
             path,
@@ -179,80 +208,83 @@ pub(super) fn decrypt(
     passphrase: &Passphrase,
 ) -> Result<(String, Zeroizing<Vec<u8>>)> {
     let error = |problem: String| Error::at(path, Kind::Key(problem));
-    let wrong = || error("wrong passphrase (or a damaged key): cannot decrypt it".into());
-    if block.label == super::ENCRYPTED_PKCS8_LABEL {
-        let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(&block.der)
-            .map_err(|e| error(format!("invalid encrypted PKCS#8 key: {e}")))?;
-        let clear = info.decrypt(passphrase.bytes()).map_err(|_| wrong())?;
-        return Ok((
-            super::PKCS8_LABEL.to_string(),
-            Zeroizing::new(clear.as_bytes().to_vec()),
-        ));
-    }
-    let dek_info = block
-        .header("DEK-Info")
-        .ok_or_else(|| error("encrypted, but without a DEK-Info header".into()))?;
-    let clear =
-        decrypt_traditional(dek_info, &block.der, passphrase.bytes()).map_err(|problem| {
-            match problem {
-                TraditionalError::Decrypt => wrong(),
-                TraditionalError::Header(problem) => error(problem),
-            }
+    let (label, clear) = if block.label == super::ENCRYPTED_PKCS8_LABEL {
+        let scheme = pkcs8::parse(&block.der).map_err(error)?;
+        let passphrase = Zeroizing::new(passphrase.bytes().to_vec());
+        let (kdf, cipher, iv) = (scheme.kdf, scheme.cipher, scheme.iv);
+        // The key (and, for PKCS#12, the IV) derived where a signal can stop it.
+        let derived = crate::pki::interrupt::run(move || {
+            let key = kdf.derive(&passphrase, 1, cipher.key_len())?;
+            let iv = match iv {
+                Some(iv) => Zeroizing::new(iv),
+                None => kdf.derive(&passphrase, 2, cipher.block_len())?,
+            };
+            Some((key, iv))
         })?;
-    // A wrong passphrase can still yield valid padding by chance: the DER check
-    // in the caller then fails, and says so.
-    if der::asn1::Any::from_der(&clear).is_err() {
-        return Err(wrong());
+        let (key, iv) =
+            derived.ok_or_else(|| error(format!("{}: the key derivation failed", scheme.name)))?;
+        let clear = cbc_decrypt(cipher, &key, &iv, scheme.ciphertext);
+        (super::PKCS8_LABEL.to_string(), clear)
+    } else {
+        let dek_info = block
+            .header("DEK-Info")
+            .ok_or_else(|| error("encrypted, but without a DEK-Info header".into()))?;
+        let (cipher, iv) = dek_info_cipher(dek_info).map_err(error)?;
+        let key = kdf::bytes_to_key(passphrase.bytes(), &iv[..8], cipher.key_len());
+        (
+            block.label.clone(),
+            cbc_decrypt(cipher, &key, &iv, &block.der),
+        )
+    };
+    // A wrong passphrase can still yield valid padding by chance (1 in 256): the
+    // clear text must also be one DER value.
+    match clear {
+        Some(clear) if der::asn1::AnyRef::from_der(&clear).is_ok() => Ok((label, clear)),
+        _ => Err(error(
+            "wrong passphrase (or a damaged key): cannot decrypt it".into(),
+        )),
     }
-    Ok((block.label.clone(), clear))
 }
 
-enum TraditionalError {
-    Header(String),
-    Decrypt,
-}
-
-/// OpenSSL's `PEM_do_header`: key = EVP_BytesToKey(MD5, salt = the first 8
-/// bytes of the IV, one round), then CBC with PKCS#7 padding.
-fn decrypt_traditional(
-    dek_info: &str,
-    body: &[u8],
-    passphrase: &[u8],
-) -> std::result::Result<Zeroizing<Vec<u8>>, TraditionalError> {
-    let (cipher, iv_hex) = dek_info
+/// The cipher and IV of a `DEK-Info: CIPHER,IVHEX` header.
+fn dek_info_cipher(dek_info: &str) -> std::result::Result<(Cipher, Vec<u8>), String> {
+    let (name, iv_hex) = dek_info
         .split_once(',')
-        .ok_or_else(|| TraditionalError::Header(format!("malformed DEK-Info \"{dek_info}\"")))?;
-    let iv = super::decode_hex(iv_hex.trim())
-        .ok_or_else(|| TraditionalError::Header("DEK-Info IV is not hex".into()))?;
-    let cipher = cipher.trim().to_ascii_uppercase();
-    let (key_len, block_len) = match cipher.as_str() {
-        "AES-128-CBC" => (16, 16),
-        "AES-192-CBC" => (24, 16),
-        "AES-256-CBC" => (32, 16),
-        "DES-EDE3-CBC" => (24, 8),
+        .ok_or_else(|| format!("malformed DEK-Info \"{}\"", dek_info.escape_debug()))?;
+    let name = name.trim().to_ascii_uppercase();
+    let cipher = match name.as_str() {
+        "AES-128-CBC" => Cipher::Aes128,
+        "AES-192-CBC" => Cipher::Aes192,
+        "AES-256-CBC" => Cipher::Aes256,
+        "DES-EDE3-CBC" => Cipher::DesEde3,
         other => {
-            return Err(TraditionalError::Header(format!(
-                "unsupported DEK-Info cipher {other}; AES-128/192/256-CBC and DES-EDE3-CBC are supported"
-            )));
+            return Err(format!(
+                "traditional PEM encrypted with {}: not supported (AES-128/192/256-CBC and \
+                 DES-EDE3-CBC are); {}",
+                other.escape_debug(),
+                pkcs8::REENCRYPT
+            ));
         }
     };
-    if iv.len() != block_len {
-        return Err(TraditionalError::Header(format!(
-            "DEK-Info IV of {} bytes for {cipher}",
-            iv.len()
-        )));
+    let iv = super::decode_hex(iv_hex.trim()).ok_or("DEK-Info IV is not hex")?;
+    if iv.len() != cipher.block_len() {
+        return Err(format!("DEK-Info IV of {} bytes for {name}", iv.len()));
     }
-    let key = bytes_to_key(passphrase, &iv[..8], key_len);
-    let result = match cipher.as_str() {
-        "AES-128-CBC" => cbc_decrypt::<aes::Aes128>(&key, &iv, body),
-        "AES-192-CBC" => cbc_decrypt::<aes::Aes192>(&key, &iv, body),
-        "AES-256-CBC" => cbc_decrypt::<aes::Aes256>(&key, &iv, body),
-        _ => cbc_decrypt::<des::TdesEde3>(&key, &iv, body),
-    };
-    result.ok_or(TraditionalError::Decrypt)
+    Ok((cipher, iv))
 }
 
-fn cbc_decrypt<C>(key: &[u8], iv: &[u8], body: &[u8]) -> Option<Zeroizing<Vec<u8>>>
+/// CBC with PKCS#7 padding; `None` when the padding is wrong.
+fn cbc_decrypt(cipher: Cipher, key: &[u8], iv: &[u8], body: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    match cipher {
+        Cipher::Aes128 => cbc_with::<aes::Aes128>(key, iv, body),
+        Cipher::Aes192 => cbc_with::<aes::Aes192>(key, iv, body),
+        Cipher::Aes256 => cbc_with::<aes::Aes256>(key, iv, body),
+        Cipher::DesEde3 => cbc_with::<des::TdesEde3>(key, iv, body),
+        Cipher::DesEde2 => cbc_with::<des::TdesEde2>(key, iv, body),
+    }
+}
+
+fn cbc_with<C>(key: &[u8], iv: &[u8], body: &[u8]) -> Option<Zeroizing<Vec<u8>>>
 where
     C: aes::cipher::BlockCipherDecrypt + aes::cipher::KeyInit,
 {
@@ -261,22 +293,6 @@ where
         .decrypt_padded_vec::<Pkcs7>(body)
         .ok()
         .map(Zeroizing::new)
-}
-
-/// EVP_BytesToKey with MD5 and one iteration.
-fn bytes_to_key(passphrase: &[u8], salt: &[u8], len: usize) -> Zeroizing<Vec<u8>> {
-    let mut key = Zeroizing::new(Vec::with_capacity(len + 16));
-    let mut previous: Vec<u8> = Vec::new();
-    while key.len() < len {
-        let mut md5 = Md5::new();
-        md5.update(&previous);
-        md5.update(passphrase);
-        md5.update(salt);
-        previous = md5.finalize().to_vec();
-        key.extend_from_slice(&previous);
-    }
-    key.truncate(len);
-    key
 }
 
 /// `key` as an `ENCRYPTED PRIVATE KEY` PEM block: PKCS#8 PBES2 with
@@ -292,13 +308,13 @@ pub(super) fn encrypt_pkcs8_pem(
     rng.fill_bytes(&mut salt);
     rng.fill_bytes(&mut iv);
     let crypto = |e: &dyn std::fmt::Display| Error::crypto("encrypting a private key", e);
-    let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(
+    let params = ::pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(
         PBKDF2_ITERATIONS,
         &salt,
         iv,
     )
     .map_err(|e| crypto(&e))?;
-    let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8_der).map_err(|e| crypto(&e))?;
+    let info = ::pkcs8::PrivateKeyInfoRef::from_der(pkcs8_der).map_err(|e| crypto(&e))?;
     let encrypted = info
         .encrypt_with_params(params, passphrase.bytes())
         .map_err(|e| crypto(&e))?;
@@ -311,18 +327,6 @@ pub(super) fn encrypt_pkcs8_pem(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_to_key_matches_openssl() {
-        // The first MD5 block is MD5(passphrase || salt); keys made by openssl are
-        // decrypted end to end in the gen-custom-ca tests.
-        let key = bytes_to_key(b"secret", &[1, 2, 3, 4, 5, 6, 7, 8], 32);
-        let mut md5 = Md5::new();
-        md5.update(b"secret");
-        md5.update([1, 2, 3, 4, 5, 6, 7, 8]);
-        assert_eq!(&key[..16], md5.finalize().as_slice());
-        assert_eq!(key.len(), 32);
-    }
 
     #[test]
     fn a_missing_passphrase_names_the_key_file_and_the_flag() {
