@@ -37,6 +37,7 @@ use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
 use crate::pki::pem::PemFile;
+use crate::pki::text::one_line;
 use crate::store::lock::TargetLock;
 use crate::store::plan::Plan;
 
@@ -191,11 +192,11 @@ impl Validity {
         let wanted = days_after(now, days);
         let not_after = wanted.min(ca.cert.not_after());
         let warning = (not_after < wanted).then(|| {
-            format!(
+            one_line(&format!(
                 "certificates signed by {} end with it on {}, sooner than {days} days",
                 ca.cert_path.display(),
                 format_time(not_after)
-            )
+            ))
         });
         (
             Validity {
@@ -253,11 +254,11 @@ fn kept_sans(csr: &Csr, keeps: bool) -> (Vec<San>, Option<String>) {
         return (if keeps { csr.sans.clone() } else { Vec::new() }, None);
     }
     let names: Vec<String> = csr.sans.iter().map(San::to_string).collect();
-    let warning = format!(
+    let warning = one_line(&format!(
         "{}: a client certificate carries no names; dropped {}",
         csr.path.display(),
         names.join(", ")
-    );
+    ));
     (Vec::new(), Some(warning))
 }
 
@@ -603,6 +604,17 @@ impl SignCsrRequest {
                 options.passphrases = self.passphrases;
                 options.set_flags(flags)?;
                 let KubeadmRun { run, names } = plan_kubeadm(&options)?;
+                let ca_files: Vec<(PathBuf, PathBuf)> = KubeadmCa::ALL
+                    .iter()
+                    .map(|ca| (ca.cert_path(&data_dir), ca.key_path(&data_dir)))
+                    .collect();
+                let mut inputs: Vec<(&Path, &str)> = Vec::new();
+                for (cert, key) in &ca_files {
+                    inputs.push((cert, "the CA certificate"));
+                    inputs.push((key, "the CA key"));
+                }
+                inputs.extend(run.signed.iter().map(|s| (s.csr.as_path(), "a CSR")));
+                run.plan.refuse_overwriting(&inputs)?;
                 let basis = Basis::Kubeadm(names);
                 let dir = data_dir;
                 Ok((lock, Signing { dir, basis, run }))
@@ -620,6 +632,17 @@ impl SignCsrRequest {
                 let label = cert.display().to_string();
                 let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
                 let run = plan_generic(&targets, &ca, profile, self.days, now)?;
+                let mut inputs = vec![
+                    (cert.as_path(), "the CA certificate"),
+                    (key.as_path(), "the CA key"),
+                ];
+                inputs.extend(
+                    targets
+                        .pairs
+                        .iter()
+                        .map(|(csr, _)| (csr.as_path(), "a CSR")),
+                );
+                run.plan.refuse_overwriting(&inputs)?;
                 let basis = Basis::Profile(profile);
                 let dir = targets.dir;
                 Ok((lock, Signing { dir, basis, run }))
@@ -964,7 +987,7 @@ fn check_kubeadm(
         ));
     }
     if older {
-        warnings.push(format!(
+        warnings.push(one_line(&format!(
             "{}: O={} is what older kubeadm releases wrote (current: {}); signed as asked",
             csr.path.display(),
             cert.older_organizations.join(","),
@@ -973,7 +996,7 @@ fn check_kubeadm(
             } else {
                 cert.organizations.join(",")
             }
-        ));
+        )));
     }
     if cert.names != Names::None {
         let allowed = names.sans(cert.names);

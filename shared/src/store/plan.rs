@@ -111,6 +111,33 @@ impl Plan {
         });
     }
 
+    /// Refuses the plan when one of its files is one of `inputs`, each a
+    /// file the run reads and its role ("the CA certificate"): compared by
+    /// device and inode after every symbolic link is followed, so a path
+    /// spelled another way, a symbolic link or a hard link is caught too.
+    /// Call before writing; inputs that do not exist are skipped.
+    pub fn refuse_overwriting(&self, inputs: &[(&Path, &str)]) -> Result<()> {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut read = std::collections::HashMap::new();
+        for (path, role) in inputs {
+            if let Ok(meta) = fs::metadata(path) {
+                read.entry((meta.dev(), meta.ino())).or_insert(*role);
+            }
+        }
+        for file in &self.files {
+            let Ok(meta) = fs::metadata(&file.path) else {
+                continue;
+            };
+            if let Some(role) = read.get(&(meta.dev(), meta.ino())) {
+                return Err(Error::new(Kind::Inputs(format!(
+                    "{} is {role} this run reads: nothing was written",
+                    file.path.display()
+                ))));
+            }
+        }
+        Ok(())
+    }
+
     /// The planned files.
     pub fn files(&self) -> &[PlannedFile] {
         &self.files
@@ -184,7 +211,7 @@ impl std::fmt::Display for Outcome<'_> {
                 "  {:<9} {:o}  {}",
                 change.as_str(),
                 file.mode,
-                file.path.display()
+                crate::pki::text::one_line(&file.path.display().to_string())
             )?;
         }
         Ok(())

@@ -1169,3 +1169,122 @@ fn subject_attributes_longer_than_rfc_5280_allows_are_refused() {
     ok(&mut generic(&ca, "client", &fits));
     assert_eq!(lint(&fits.with_extension("crt")), "");
 }
+
+/// A plan never writes over a file the run reads, however the path is
+/// spelled: compared by device and inode, refused before anything is
+/// written, naming the output and the input's role.
+#[test]
+fn outputs_that_are_inputs_are_refused_naming_both_roles() {
+    let dir = scratch();
+    let server_ca = k3s_server_ca(dir.path());
+    // The CA, and a requester's ca.csr, in one directory.
+    let shared = dir.path().join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::copy(server_ca.with_extension("crt"), shared.join("ca.crt")).unwrap();
+    fs::copy(server_ca.with_extension("key"), shared.join("ca.key")).unwrap();
+    let requester = dir.path().join("requester.key");
+    key(&requester, KeyKind::P256);
+    csr(
+        &requester,
+        "/CN=ca",
+        "DNS:ca.example.com",
+        &[],
+        &shared.join("ca.csr"),
+    );
+    let ca = shared.join("ca");
+    let before = snapshot(dir.path());
+    let err = fails(&mut generic(&ca, "server", &shared));
+    assert!(
+        err.contains(&format!(
+            "sign-csr: error: {} is the CA certificate this run reads: nothing was written",
+            shared.join("ca.crt").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+    // --csr . from inside the directory.
+    let err = fails(generic(Path::new("ca"), "server", Path::new(".")).current_dir(&shared));
+    assert!(
+        err.contains("ca.crt is the CA certificate this run reads"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    // --out is the CA's directory.
+    let csrs = dir.path().join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    fs::copy(shared.join("ca.csr"), csrs.join("ca.csr")).unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(generic(&ca, "server", &csrs).arg("--out").arg(&shared));
+    assert!(
+        err.contains("ca.crt is the CA certificate this run reads"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    // A symbolic link to the CA key and a hard link to the CSR, as outputs.
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(shared.join("ca.key"), out.join("ca.crt")).unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(generic(&ca, "server", &csrs).arg("--out").arg(&out));
+    assert!(
+        err.contains(&format!(
+            "{} is the CA key this run reads",
+            out.join("ca.crt").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    let single = csrs.join("ca.csr");
+    let linked = dir.path().join("linked.crt");
+    fs::hard_link(&single, &linked).unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(generic(&ca, "server", &single).arg("--out").arg(&linked));
+    assert!(
+        err.contains(&format!("{} is a CSR this run reads", linked.display())),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+/// CSR file names and what the CSRs hold reach the report escaped: a file
+/// named with a newline and an escape sequence neither forges a line nor
+/// colours the terminal, signed or refused.
+#[test]
+fn csr_names_cannot_forge_report_lines_or_drive_the_terminal() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = dir.path().join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    let hostile = "a\nsign-csr: error: forged\x1b[31m.csr";
+    let key_path = dir.path().join("h.key");
+    key(&key_path, KeyKind::P256);
+    csr(
+        &key_path,
+        "/CN=h",
+        "DNS:h.example.com",
+        &[],
+        &csrs.join(hostile),
+    );
+    let out = ok(&mut generic(&ca, "server", &csrs));
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("sign-csr: error: forged")),
+        "{out}"
+    );
+    assert!(
+        out.contains("a\\nsign-csr: error: forged\\u{1b}[31m.csr"),
+        "{out}"
+    );
+    // Refused: one line for the CSR, one for the count.
+    fs::write(csrs.join(hostile), "not a CSR").unwrap();
+    let err = fails(&mut generic(&ca, "server", &csrs));
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("sign-csr: error: forged")),
+        "{err}"
+    );
+}
