@@ -1288,3 +1288,56 @@ fn csr_names_cannot_forge_report_lines_or_drive_the_terminal() {
         "{err}"
     );
 }
+
+/// A batch that runs longer than a second shows its progress on a terminal
+/// (script(1) gives one), one line rewritten in place and erased at the end;
+/// the same run with stderr not a terminal prints no progress. Each CSR is
+/// made slow by strace delaying every open by 10 ms, so the batch runs
+/// for seconds on any machine.
+#[test]
+fn a_long_batch_shows_progress_on_a_terminal_and_nothing_elsewhere() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = dir.path().join("csrs");
+    ok(gocheck()
+        .args(["csrs", "--count", "400", "--rsa-keys", "2", "--out"])
+        .arg(&csrs));
+    let slow = format!(
+        "strace -f -o /dev/null -e trace=open,openat -e inject=open,openat:delay_exit=10000 {} \
+         --ca {} --profile server --dry-run --csr {}",
+        env!("CARGO_BIN_EXE_sign-csr"),
+        ca.display(),
+        csrs.display()
+    );
+    let on_terminal = Command::new("script")
+        .args(["-qefc", &slow, "/dev/null"])
+        .env_remove("PRODUCT")
+        .env_remove("DATA_DIR")
+        .output()
+        .expect("script(1), from Debian's bsdutils");
+    let screen = String::from_utf8_lossy(&on_terminal.stdout);
+    let head: String = screen.chars().take(600).collect();
+    assert!(on_terminal.status.success(), "{head}");
+    assert!(
+        screen.contains("\rsign-csr: checked and signed ") && screen.contains(" of 400 CSRs"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("\r\x1b[K"),
+        "the progress line is not erased: {screen:?}"
+    );
+    assert!(screen.contains("would sign 400 CSR(s)"), "{screen}");
+    let piped = Command::new("sh")
+        .args(["-c", &slow])
+        .env_remove("PRODUCT")
+        .env_remove("DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !err.contains("checked and signed") && !err.contains('\r'),
+        "{err:?}"
+    );
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("would sign 400 CSR(s)"));
+}
