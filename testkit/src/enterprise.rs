@@ -213,6 +213,66 @@ pub fn sub_ca(dir: &Path, name: &str, kind: KeyKind, issuer: &Ca, ext: &CaExt) -
     make_ca(dir, name, name, kind, Some(issuer), ext)
 }
 
+/// A self-signed root `dir/<name>.pem` with chosen dates, as `openssl ca
+/// -selfsign -startdate -enddate` writes them (`YYYYMMDDHHMMSSZ`; openssl
+/// encodes 1950-2049 as UTCTime, the rest as GeneralizedTime), with a new key
+/// `dir/<name>.key`; CN = `name`, the extensions of [`CaExt::default`].
+pub fn dated_root(dir: &Path, name: &str, kind: KeyKind, start: &str, end: &str) -> Ca {
+    let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+    let (cert, key, cnf, csr) = (file("pem"), file("key"), file("cnf"), file("csr"));
+    let db = dir.join(format!("{name}.ca"));
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("index"), "").unwrap();
+    fs::write(db.join("serial"), "01\n").unwrap();
+    genkey(&key, kind);
+    let config = format!(
+        "{}[ca_section]\ndatabase = {db}/index\nnew_certs_dir = {db}\nserial = {db}/serial\n\
+         policy = any\nunique_subject = no\n[any]\ncommonName = supplied\n",
+        CaExt::default().config(name),
+        db = db.display()
+    );
+    fs::write(&cnf, config).unwrap();
+    ok(openssl()
+        .args(["req", "-new", "-key"])
+        .arg(&key)
+        .arg("-config")
+        .arg(&cnf)
+        .arg("-out")
+        .arg(&csr));
+    let md = kind.digest_args().first().map_or("default", |d| &d[1..]);
+    ok(openssl()
+        .args([
+            "ca",
+            "-batch",
+            "-selfsign",
+            "-notext",
+            "-name",
+            "ca_section",
+        ])
+        .args([
+            "-extensions",
+            "ca",
+            "-md",
+            md,
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+        ])
+        .arg("-config")
+        .arg(&cnf)
+        .arg("-keyfile")
+        .arg(&key)
+        .arg("-in")
+        .arg(&csr)
+        .arg("-out")
+        .arg(&cert));
+    fs::remove_file(cnf).unwrap();
+    fs::remove_file(csr).unwrap();
+    fs::remove_dir_all(db).unwrap();
+    Ca { cert, key, kind }
+}
+
 /// Makes `dir/<stem>.pem` and `.key`; the `.cnf` and `.csr` it needs are
 /// removed once done.
 fn make_ca(

@@ -707,3 +707,134 @@ fn a_clock_behind_the_current_roots_is_refused() {
     assert!(err.contains("the system clock is wrong"), "{err}");
     assert!(err.contains("before the current root"), "{err}");
 }
+
+/// Issue 18: RFC 5280 dates outside the der crate's 1970-2049 UTCTime, as
+/// openssl writes them: a root from 1960 to the end of 9999 (UTCTime, then
+/// GeneralizedTime) and one that ended in 1965. The report's dates are Go's.
+#[test]
+fn expiry_reads_dates_from_1950_to_9999_as_go_does() {
+    use testkit::enterprise::{KeyKind, dated_root};
+    let dir = scratch();
+    let certs = dir.path().join("certs");
+    fs::create_dir_all(&certs).unwrap();
+    let kind = KeyKind::P256;
+    let forever = dated_root(
+        &certs,
+        "forever",
+        kind,
+        "19600101000000Z",
+        "99991231235959Z",
+    );
+    let ended = dated_root(&certs, "ended", kind, "19500101000000Z", "19651231235959Z");
+    for ca in [&forever, &ended] {
+        fs::remove_file(&ca.key).unwrap();
+    }
+    let out = tool(dir.path())
+        .args(["expiry", "-o", "json"])
+        .arg(&certs)
+        .output()
+        .unwrap();
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["problems"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let row = |file: &str| {
+        report["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"] == file)
+            .cloned()
+            .unwrap_or_else(|| panic!("{file} not listed: {report}"))
+    };
+    for (file, ca, status) in [
+        ("forever.pem", &forever, "OK"),
+        ("ended.pem", &ended, "EXPIRED"),
+    ] {
+        let go = testkit::describe_certs(&ca.cert);
+        assert_eq!(row(file)["not_after"], go[0]["not_after"], "{file}");
+        assert_eq!(row(file)["status"], status, "{file}");
+    }
+    assert_eq!(row("forever.pem")["not_after"], "9999-12-31T23:59:59Z");
+    assert_eq!(row("ended.pem")["not_after"], "1965-12-31T23:59:59Z");
+    assert_eq!(out.status.code(), Some(1), "an EXPIRED certificate");
+}
+
+/// Issue 19: a file named with a line break and an escape sequence forged
+/// report lines and drove the terminal. Each row and each problem is one
+/// line, with the control characters escaped.
+#[test]
+fn file_names_with_control_characters_are_escaped_in_the_expiry_report() {
+    let dir = scratch();
+    let certs = dir.path().join("certs");
+    fs::create_dir_all(&certs).unwrap();
+    let good = dated(&certs, "good.crt", "2020-01-01T00:00:00Z", 36_500);
+    fs::rename(&good, certs.join("evil\n\x1b[31mroot.crt")).unwrap();
+    fs::write(certs.join("bad\n\x1b[2Kx.crt"), "not a certificate").unwrap();
+    let out = tool(dir.path()).arg("expiry").arg(&certs).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "header, one row, one problem: {stdout:?}");
+    assert!(
+        lines[1].starts_with("evil\\n\\u{1b}[31mroot.crt "),
+        "{stdout:?}"
+    );
+    assert!(
+        lines[2].starts_with("bad\\n\\u{1b}[2Kx.crt: cannot read: "),
+        "{stdout:?}"
+    );
+}
+
+/// Issue 18: `ca-check tree` reads a tree whose root is dated 1960 to 9999.
+#[test]
+fn tree_reads_a_root_dated_from_1960_to_9999() {
+    use testkit::enterprise::{KeyKind, dated_root};
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    fs::create_dir_all(&data_dir).unwrap();
+    let root = dated_root(
+        dir.path(),
+        "Old Root",
+        KeyKind::P256,
+        "19600101000000Z",
+        "99991231235959Z",
+    );
+    fs::copy(&root.cert, data_dir.join("root-ca.pem")).unwrap();
+    fs::copy(&root.key, data_dir.join("root-ca.key")).unwrap();
+    let options = shared::runs::custom_ca::CustomCaOptions::new(
+        DataDir::resolve(Some(data_dir.clone()), Some("k3s".into()), |_| None).unwrap(),
+        SystemTime::now(),
+    );
+    let lock = TargetLock::acquire(&data_dir, "test", false).unwrap();
+    shared::runs::custom_ca::plan_custom_ca(&options)
+        .unwrap()
+        .plan
+        .apply(&lock)
+        .unwrap();
+    drop(lock);
+    let out = ok(tool(&data_dir).arg("tree").arg(data_dir.join("server/tls")));
+    assert!(out.contains("no failures"), "{out}");
+}
+
+/// Issue 18: a server-ca.crt saved with a UTF-8 byte order mark. openssl
+/// skips it; Go's `pem.Decode`, which k3s reads it with, does not and loses
+/// the certificate after it (gocheck finds none), so no hash is printed
+/// as if k3s could use the file: one line names the mark, exit 2.
+#[test]
+fn token_names_a_byte_order_mark_go_would_not_skip() {
+    let dir = scratch();
+    let (data_dir, _) = cluster_with_staged_rotation(dir.path());
+    let server_ca = data_dir.join("server/tls/server-ca.crt");
+    let text = fs::read(&server_ca).unwrap();
+    fs::write(&server_ca, [b"\xEF\xBB\xBF".as_slice(), &text].concat()).unwrap();
+    ok(openssl().args(["x509", "-noout", "-in"]).arg(&server_ca));
+    let go = gocheck().arg("describe").arg(&server_ca).output().unwrap();
+    assert!(!go.status.success(), "Go reads no certificate from it");
+    let out = tool(&data_dir).arg("token").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("byte order mark (BOM)"), "{stderr}");
+}

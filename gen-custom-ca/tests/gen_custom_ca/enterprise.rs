@@ -515,6 +515,147 @@ fn a_ca_never_outlives_its_issuer_and_the_user_is_told() {
     );
 }
 
+/// Issue 18: a root dated 1960 to 9999 (UTCTime before 1970, GeneralizedTime
+/// at the end, as openssl writes them) is read, passes the pre-flight and signs
+/// a tree Go and openssl accept; the intermediate ends when the run asks, not
+/// at the root's end.
+#[test]
+fn a_root_dated_from_1960_to_9999_signs_the_tree() {
+    let dir = scratch();
+    let ca = testkit::enterprise::dated_root(
+        dir.path(),
+        "Old Root",
+        KeyKind::P256,
+        "19600101000000Z",
+        "99991231235959Z",
+    );
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &ca, true);
+    let stdout = ok(&mut tool(&data_dir));
+    let mut issued = leaf_ca_pems(&data_dir);
+    issued.push(tls(&data_dir).join("intermediate-ca.pem"));
+    assert_root_only_clients_accept(&data_dir, &stdout, &issued);
+    let go = describe_certs(&tls(&data_dir).join("root-ca.pem"));
+    assert_eq!(go[0]["not_before"], "1960-01-01T00:00:00Z");
+}
+
+/// Issue 18: files saved by Windows tools: a UTF-8 byte order mark, CRLF line
+/// ends, trailing blanks, text before and after the block. OpenSSL reads them
+/// (it skips the BOM); so does the tool, and the copies it writes have no BOM,
+/// which Go's `pem.Decode` would not skip (Go then trusts the written root).
+#[test]
+fn a_root_saved_with_a_bom_and_crlf_is_read_as_openssl_reads_it() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let windows = |path: &Path, before: &str| {
+        let text = fs::read_to_string(path).unwrap();
+        let lines: String = text.lines().map(|l| format!("{l} \t\r\n")).collect();
+        fs::write(
+            path,
+            format!("\u{feff}{before}{lines}exported by certmgr\r\n"),
+        )
+        .unwrap();
+    };
+    windows(&ca.cert, "subject=CN = Corp Root\r\n");
+    windows(&ca.key, "");
+    for (what, path) in [("x509", &ca.cert), ("pkey", &ca.key)] {
+        ok(openssl().args([what, "-noout", "-in"]).arg(path));
+    }
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &ca, true);
+    let stdout = ok(&mut tool(&data_dir));
+    let mut issued = leaf_ca_pems(&data_dir);
+    issued.push(tls(&data_dir).join("intermediate-ca.pem"));
+    assert_root_only_clients_accept(&data_dir, &stdout, &issued);
+    for name in ["root-ca.pem", "root-ca.key"] {
+        let written = fs::read(tls(&data_dir).join(name)).unwrap();
+        assert!(!written.starts_with(b"\xEF\xBB\xBF"), "{name} keeps no BOM");
+    }
+}
+
+/// Issue 18: a root exported the other ways PKIs export one (Windows and Java
+/// `.cer` in DER, a `.p7b`, a `.pfx`, OpenSSL's `-trustout`, a DER key, the
+/// two files swapped): openssl reads each only when told the form, k3s reads
+/// none; each is refused naming the form and the openssl command that converts it.
+#[test]
+fn roots_exported_in_other_forms_are_named_with_the_conversion() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let export = |name: &str, args: &[&str]| {
+        let out = dir.path().join(name);
+        ok(openssl().args(args).arg("-out").arg(&out));
+        out
+    };
+    let cert = ca.cert.to_str().unwrap();
+    let key = ca.key.to_str().unwrap();
+    let der_cert = export("der.cer", &["x509", "-in", cert, "-outform", "der"]);
+    let trusted = export("trusted.pem", &["x509", "-in", cert, "-trustout"]);
+    let p7b_pem = export("b.p7b", &["crl2pkcs7", "-nocrl", "-certfile", cert]);
+    let p7b_der = export(
+        "d.p7b",
+        &["crl2pkcs7", "-nocrl", "-certfile", cert, "-outform", "der"],
+    );
+    let der_key = export("key.der", &["pkey", "-in", key, "-outform", "der"]);
+    let pfx = export(
+        "root.pfx",
+        &[
+            "pkcs12", "-export", "-in", cert, "-inkey", key, "-passout", "pass:x",
+        ],
+    );
+    let cases: [(&Path, &Path, &str, &[&str]); 7] = [
+        (
+            &der_cert,
+            &ca.key,
+            "root-ca.pem",
+            &["binary DER", "openssl x509 -inform der"],
+        ),
+        (
+            &trusted,
+            &ca.key,
+            "root-ca.pem",
+            &["TRUSTED CERTIFICATE", "openssl x509"],
+        ),
+        (
+            &p7b_pem,
+            &ca.key,
+            "root-ca.pem",
+            &["PKCS7", "openssl pkcs7 -print_certs"],
+        ),
+        (
+            &p7b_der,
+            &ca.key,
+            "root-ca.pem",
+            &["PKCS#7", "-inform der -print_certs"],
+        ),
+        (
+            &ca.cert,
+            &der_key,
+            "root-ca.key",
+            &["binary DER", "openssl pkey -inform der"],
+        ),
+        (
+            &ca.cert,
+            &pfx,
+            "root-ca.key",
+            &["PKCS#12", "openssl pkcs12 -nocerts"],
+        ),
+        (
+            &ca.key,
+            &ca.cert,
+            "root-ca.pem",
+            &["holds a private key", "swapped"],
+        ),
+    ];
+    for (i, (cert, key, file, expected)) in cases.into_iter().enumerate() {
+        let data_dir = dir.path().join(format!("data{i}"));
+        let tls_dir = tls(&data_dir);
+        fs::create_dir_all(&tls_dir).unwrap();
+        fs::copy(cert, tls_dir.join("root-ca.pem")).unwrap();
+        fs::copy(key, tls_dir.join("root-ca.key")).unwrap();
+        assert_refused(&data_dir, file, expected);
+    }
+}
+
 /// One refused enterprise input: exit 1, one line naming `file` and every
 /// `expected` fragment, nothing changed.
 fn assert_refused(data_dir: &Path, file: &str, expected: &[&str]) {
@@ -642,4 +783,86 @@ fn a_tls_san_or_node_name_outside_the_name_constraints_is_refused() {
         "--node-ip",
         "10.0.0.5",
     ]));
+}
+
+/// Issue 18: a `root-ca.pem` holding two certificates was used silently (the
+/// first). It is the trust anchor every client gets: refused, with the count
+/// and the certificate that would have been taken.
+#[test]
+fn a_root_file_with_more_than_the_root_is_refused_naming_the_count() {
+    let dir = scratch();
+    let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let other = root(dir.path(), "Other Root", KeyKind::P256, &CaExt::default());
+    let issuing = sub_ca(dir.path(), "Issuing", KeyKind::P256, &ca, &CaExt::default());
+    for (i, (parts, first)) in [
+        (vec![&ca.cert, &other.cert], "Corp Root"),
+        (vec![&issuing.cert, &ca.cert], "Issuing"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let data_dir = dir.path().join(format!("data-{i}"));
+        bring_root(&data_dir, &ca, true);
+        let parts: Vec<&Path> = parts.iter().map(|p| p.as_path()).collect();
+        chain_file(&data_dir.join("root-ca.pem"), &parts);
+        assert_refused(
+            &data_dir,
+            "root-ca.pem",
+            &["holds 2 certificates", &format!("the first (\"{first}\")")],
+        );
+    }
+}
+
+/// Issue 18: an RSA-1024 root was accepted although the README promises 2048
+/// to 8192 bits; OpenSSL at Debian's default security level (2) refuses a
+/// chain through it. Refused in one line with the size and the range, for a
+/// root and for a CA above the issuing one.
+#[test]
+fn an_rsa_1024_root_or_chain_ca_is_refused_with_the_size_and_the_range() {
+    let dir = scratch();
+    let weak = root(
+        dir.path(),
+        "Weak Root",
+        KeyKind::Rsa(1024),
+        &CaExt::default(),
+    );
+    let verdict = openssl()
+        .args(["verify", "-auth_level", "2", "-CAfile"])
+        .arg(&weak.cert)
+        .arg(&weak.cert)
+        .output()
+        .unwrap();
+    assert!(!verdict.status.success(), "openssl at level 2 refuses it");
+    let data_dir = dir.path().join("data");
+    bring_root(&data_dir, &weak, true);
+    assert_refused(
+        &data_dir,
+        "root-ca.pem",
+        &["RSA-1024", "RSA 2048 to 8192 bits"],
+    );
+
+    let good = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
+    let policy = sub_ca(
+        dir.path(),
+        "Policy",
+        KeyKind::Rsa(1024),
+        &good,
+        &CaExt::default(),
+    );
+    let issuing = sub_ca(
+        dir.path(),
+        "Issuing",
+        KeyKind::P256,
+        &policy,
+        &CaExt::default(),
+    );
+    chain_file(&issuing.cert, &[&issuing.cert, &policy.cert]);
+    let data_dir = dir.path().join("data-chain");
+    bring_root(&data_dir, &good, false);
+    bring_intermediate(&data_dir, &issuing);
+    assert_refused(
+        &data_dir,
+        "intermediate-ca.pem (certificate #2)",
+        &["RSA-1024", "RSA 2048 to 8192 bits"],
+    );
 }

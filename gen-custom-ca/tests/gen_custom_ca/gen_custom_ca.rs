@@ -922,3 +922,34 @@ fn the_docs_staging_flow_carries_the_live_service_key_and_is_checked_before_load
     );
     assert!(!passed, "Go's rotate-check agrees it is refused");
 }
+
+/// Issue 19: every line of the report and of a refusal stays one line when
+/// the data dir's name holds a line break and an escape sequence.
+#[test]
+fn a_data_dir_named_with_control_characters_is_escaped_in_every_message() {
+    let dir = scratch();
+    let plain = dir.path().join("plain");
+    let evil = dir.path().join("d\n\x1b[31mx");
+    let fast = [
+        "--root-algorithm",
+        "ECDSA-P256",
+        "--intermediate-algorithm",
+        "ECDSA-P256",
+    ];
+    let plain_out = ok(tool(&plain).args(fast));
+    let evil_out = ok(tool(&evil).args(fast));
+    assert!(!evil_out.contains('\x1b'), "{evil_out:?}");
+    assert_eq!(
+        evil_out.lines().count(),
+        plain_out.lines().count(),
+        "{evil_out}"
+    );
+    assert!(
+        evil_out.contains("d\\n\\u{1b}[31mx/server/tls/root-ca.pem"),
+        "{evil_out}"
+    );
+    fs::write(evil.join("root-ca.pem"), "not a certificate\n").unwrap();
+    let stderr = fails(tool(&evil).args(fast).arg("--force"));
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+}

@@ -1,6 +1,7 @@
 //! The end every writing tool shares, once its run is planned: warnings,
 //! refusals, the write (or, dry, what it would do), then the report.
 
+use crate::pki::text::one_line;
 use std::io::{self, Write};
 
 use crate::pki::error::{Result, stdout_result};
@@ -31,7 +32,7 @@ pub fn finish(
     report: impl FnOnce(&mut dyn Write, &Outcome<'_>) -> io::Result<()>,
 ) -> Result<bool> {
     for warning in planned.warnings {
-        eprintln!("{tool}: warning: {warning}");
+        eprintln!("{tool}: warning: {}", one_line(warning));
     }
     if let Some(refusal) = planned.refusal {
         eprint!("{refusal}");

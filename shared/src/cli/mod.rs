@@ -132,7 +132,7 @@ fn main_with<T: TopLevelCommand + ArgsInfo>(
         Err(arg) => {
             eprintln!(
                 "{tool}: error: argument is not valid UTF-8: {}",
-                arg.to_string_lossy()
+                one_line(&arg.to_string_lossy())
             );
             return could_not_run;
         }

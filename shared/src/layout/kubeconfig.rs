@@ -167,10 +167,11 @@ impl Kubeconfig {
     /// line, or inserts one where client-go's sorted keys put it.
     fn set(&mut self, section: &str, item: &str, field: &str, value: &str) -> Result<()> {
         let mapping = self.mapping(section, item)?;
-        let line_ending = if self.lines[mapping.start].ends_with("\r\n") {
-            "\r\n"
-        } else {
-            "\n"
+        // The file's own line ending (CRLF from Windows editors), as its first
+        // line has it; a file whose only line has none gets LF.
+        let line_ending = match self.lines.first() {
+            Some(first) if first.ends_with("\r\n") => "\r\n",
+            _ => "\n",
         };
         let line = format!(
             "{}{field}: {value}{line_ending}",
@@ -196,14 +197,22 @@ impl Kubeconfig {
                         .is_some_and(|(key, _)| key > field)
             })
             .unwrap_or(mapping.end);
+        // A last line without its line ending (an editor that adds none) gets
+        // one before a line goes after it: `key: value` and the new line
+        // would otherwise run together, which kubectl refuses.
+        if let Some(before) = at.checked_sub(1).and_then(|i| self.lines.get_mut(i)) {
+            if !before.ends_with('\n') {
+                before.push_str(line_ending);
+            }
+        }
         self.lines.insert(at, line);
         Ok(())
     }
 }
 
-/// A line without its line ending.
+/// A line without its line ending and trailing blanks (insignificant in YAML).
 fn content(line: &str) -> &str {
-    line.trim_end_matches(['\n', '\r'])
+    line.trim_end_matches(['\n', '\r', ' ', '\t'])
 }
 
 /// The number of leading spaces; a list item's `- ` counts as indentation.
@@ -307,6 +316,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "admin.conf: the user has no client-certificate-data");
+    }
+
+    /// Issue 19 item 7: a line inserted after a last line that has no line
+    /// ending ran into it; CRLF files get CRLF lines.
+    #[test]
+    fn a_line_after_an_unterminated_last_line_starts_a_line_of_its_own() {
+        let text = "users:\r\n- name: a\r\n  user:\r\n    as: nobody";
+        let mut kc = config(text);
+        kc.set("users", "user", "client-certificate-data", "Q0VSVA==")
+            .unwrap();
+        assert_eq!(
+            kc.lines.concat(),
+            format!("{text}\r\n    client-certificate-data: Q0VSVA==\r\n")
+        );
     }
 
     #[test]

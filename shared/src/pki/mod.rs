@@ -7,6 +7,7 @@ pub mod clock;
 pub mod constraints;
 pub mod csr;
 pub mod error;
+pub mod exports;
 pub mod input;
 pub mod issue;
 pub mod keys;

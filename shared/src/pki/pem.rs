@@ -53,10 +53,16 @@ impl PemBlock {
 pub struct PemFile {
     /// Where the blocks were read from.
     pub path: PathBuf,
-    /// The raw file contents, kept for byte-exact reuse.
+    /// The file contents, kept for byte-exact reuse, less the UTF-8 byte
+    /// order marks OpenSSL skips (Go's `pem.Decode` does not skip them: it
+    /// would miss the block after one in a copy we write).
     pub bytes: Vec<u8>,
     /// The blocks in file order.
     pub blocks: Vec<PemBlock>,
+    /// How many UTF-8 byte order marks were skipped (and left out of
+    /// `bytes`): Go's `pem.Decode` skips none, so k3s would miss the block
+    /// after each.
+    pub byte_order_marks: usize,
 }
 
 impl PemFile {
@@ -69,11 +75,19 @@ impl PemFile {
 
     /// Decodes PEM `bytes` that came from `path`.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        let blocks = parse_blocks(&bytes).map_err(|problem| Error::at(path, Kind::Pem(problem)))?;
+        let (blocks, boms) =
+            parse_blocks(&bytes).map_err(|problem| Error::at(path, Kind::Pem(problem)))?;
+        let byte_order_marks = boms.len();
+        let bytes = if boms.is_empty() {
+            bytes
+        } else {
+            without(&bytes, &boms)
+        };
         Ok(PemFile {
             path: path.to_path_buf(),
             bytes,
             blocks,
+            byte_order_marks,
         })
     }
 
@@ -118,6 +132,8 @@ pub fn is_label(text: &str) -> bool {
 }
 
 const BEGIN: &[u8] = b"-----BEGIN ";
+/// The UTF-8 byte order mark some Windows editors put at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 const END: &[u8] = b"-----END ";
 const DASHES: &[u8] = b"-----";
 
@@ -136,22 +152,68 @@ struct Open {
     body: Vec<u8>,
 }
 
+/// `bytes` less the ranges `cut` (in order, not overlapping).
+fn without(bytes: &[u8], cut: &[Range<usize>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut from = 0;
+    for range in cut {
+        out.extend_from_slice(&bytes[from..range.start]);
+        from = range.end;
+    }
+    out.extend_from_slice(&bytes[from..]);
+    out
+}
+
+/// The blocks, with spans in the file less its skipped byte order marks, and
+/// where those marks were.
+type Parsed = (Vec<PemBlock>, Vec<Range<usize>>);
+
 /// One pass over the lines: each line is looked at once, the body of each
 /// block is collected and decoded once.
-fn parse_blocks(bytes: &[u8]) -> std::result::Result<Vec<PemBlock>, String> {
+fn parse_blocks(bytes: &[u8]) -> std::result::Result<Parsed, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err("the file is empty".into());
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(
+            "the file is UTF-16 (it starts with a UTF-16 byte order mark): \
+                    save it as ASCII (or UTF-8)"
+                .into(),
+        );
     }
     let mut blocks = Vec::new();
     let mut open: Option<Open> = None;
     let mut offset = 0;
+    // OpenSSL skips one UTF-8 byte order mark where it starts looking for a
+    // BEGIN line: at the start of the file and on the line after each END line.
+    let mut bom_allowed = true;
+    let mut boms = Vec::new();
     for (number, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         #[cfg(test)]
         tests::LINES_SEEN.with(|seen| seen.set(seen.get() + 1));
-        let (line_start, line_end) = (offset, offset + raw.len());
-        offset = line_end;
+        let shift = boms.len() * BOM.len();
+        let (line_start, mut line_end) = (offset - shift, offset + raw.len() - shift);
+        offset += raw.len();
         let number = number + 1;
-        let line = raw.trim_ascii_end();
+        let mut line = raw.trim_ascii_end();
+        if bom_allowed && open.is_none() {
+            if let Some(rest) = line.strip_prefix(BOM) {
+                line = rest;
+                boms.push(offset - raw.len()..offset - raw.len() + BOM.len());
+                line_end -= BOM.len();
+            }
+        }
+        bom_allowed = false;
+        if line
+            .strip_prefix(BOM)
+            .is_some_and(|rest| rest.starts_with(DASHES))
+        {
+            return Err(format!(
+                "malformed PEM: line {number}: a UTF-8 byte order mark (BOM) before a marker \
+                 line, where OpenSSL would not skip it (it skips one at the start of the file \
+                 or right after an END line): remove it"
+            ));
+        }
         let block_no = blocks.len() + 1;
         match open.as_mut() {
             None if line.starts_with(BEGIN) => {
@@ -188,6 +250,7 @@ fn parse_blocks(bytes: &[u8]) -> std::result::Result<Vec<PemBlock>, String> {
                             block.label
                         )
                     })?;
+                bom_allowed = true;
                 if let Some(block) = open.take() {
                     blocks.push(PemBlock {
                         span: block.start..line_end,
@@ -215,9 +278,12 @@ fn parse_blocks(bytes: &[u8]) -> std::result::Result<Vec<PemBlock>, String> {
         ));
     }
     if blocks.is_empty() {
+        if let Some(kind) = crate::pki::exports::binary_der(bytes) {
+            return Err(kind.into());
+        }
         return Err("no PEM block found (not a PEM file?)".into());
     }
-    Ok(blocks)
+    Ok((blocks, boms))
 }
 
 /// A header (`Name: value`, only before the body), the blank line after the
@@ -312,6 +378,53 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(!err.contains("MHcC"), "{err}");
+    }
+
+    /// Issue 18: a UTF-8 BOM was "an END line without its BEGIN line". OpenSSL
+    /// (`openssl x509 -in`) skips one at the start of the file and one at the
+    /// start of the line after an END line; two in a row, or one elsewhere
+    /// before a marker, it does not (and the block is lost to it).
+    #[test]
+    fn a_byte_order_mark_is_skipped_where_openssl_skips_it() {
+        let block = "-----BEGIN A-----\r\nAAAA\r\n-----END A-----\r\n";
+        let parse = |text: String| PemFile::parse(Path::new("f.pem"), text.into_bytes());
+        let bom = "\u{feff}";
+        let file = parse(format!("{bom}{block}")).unwrap();
+        assert_eq!(file.blocks.len(), 1);
+        assert_eq!(file.bytes, block.as_bytes(), "the copy we keep has no BOM");
+        let file = parse(format!("{bom}\n{block}{bom}{block}")).unwrap();
+        assert_eq!(file.bytes, format!("\n{block}{block}").as_bytes());
+        for b in &file.blocks {
+            assert_eq!(&file.bytes[b.span.clone()], block.as_bytes());
+        }
+        assert_eq!(
+            parse(format!("{block}{bom}comment\n{block}"))
+                .unwrap()
+                .blocks
+                .len(),
+            2
+        );
+        for (text, expected) in [
+            (
+                format!("{bom}{bom}{block}"),
+                "line 1: a UTF-8 byte order mark (BOM)",
+            ),
+            (
+                format!("{block}x\n{bom}{block}"),
+                "line 5: a UTF-8 byte order mark (BOM)",
+            ),
+            // OpenSSL refuses a BEGIN line that does not start its line too.
+            (
+                format!(" {block}"),
+                "line 3: an END line without its BEGIN line",
+            ),
+        ] {
+            let err = parse(text).err().unwrap().to_string();
+            assert!(err.contains(expected) && !err.contains('\n'), "{err}");
+        }
+        let utf16: Vec<u8> = b"\xFF\xFE-\0-\0".to_vec();
+        let err = PemFile::parse(Path::new("w.pem"), utf16).err().unwrap();
+        assert!(err.to_string().contains("UTF-16"), "{err}");
     }
 
     thread_local! {

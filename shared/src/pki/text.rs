@@ -3,20 +3,15 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
+use std::path::Path;
 
-/// `message` on one line: a path may hold line breaks and other control
-/// characters, which are shown escaped (`\n`).
-pub fn one_line(message: &str) -> String {
-    message
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+pub use crate::pki::error::one_line;
+
+/// A path as reports print it: [`one_line`], so that a file named with a
+/// line break or an escape sequence neither forges report lines nor drives
+/// the terminal.
+pub fn shown(path: impl AsRef<Path>) -> String {
+    one_line(&path.as_ref().display().to_string())
 }
 
 /// `text` as one shell word: unchanged when it holds only safe characters,

@@ -3,8 +3,6 @@
 
 use std::time::SystemTime;
 
-use der::Encode as _;
-
 use crate::pki::cert::Certificate;
 use crate::pki::keys::{PublicKey, SignatureAlgorithm};
 
@@ -18,10 +16,7 @@ const EKU_ANY: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_un
 /// SHA-256/384/512, and Ed25519, over every key type of the algorithm table.
 pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), String> {
     let x509 = child.x509();
-    let tbs = x509
-        .tbs_certificate()
-        .to_der()
-        .map_err(|e| format!("cannot re-encode the signed part: {e}"))?;
+    let tbs = child.tbs_der();
     let signature = x509
         .signature()
         .as_bytes()
@@ -29,7 +24,7 @@ pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), 
     let oid = x509.signature_algorithm().oid;
     let algorithm = SignatureAlgorithm::from_oid(oid)
         .ok_or_else(|| format!("unsupported signature algorithm {oid}"))?;
-    PublicKey::from_spki(issuer.public_key())?.verify(algorithm, &tbs, signature)
+    PublicKey::from_spki(issuer.public_key())?.verify(algorithm, tbs, signature)
 }
 
 /// Checks that `child` names `issuer` as its issuer and carries its signature.

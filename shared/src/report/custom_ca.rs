@@ -9,7 +9,7 @@ use crate::layout::SERVICE_ACCOUNT_KEY;
 use crate::layout::k3s::token::token_prefix;
 use crate::layout::{CaName, Layout};
 use crate::pki::keys::KeyAlgorithm;
-use crate::pki::text::shell_quote;
+use crate::pki::text::{one_line, shell_quote, shown};
 use crate::runs::custom_ca::{CustomCaRun, Join, Origin, ServiceAccount, Staging};
 use crate::store::plan::Outcome;
 
@@ -20,7 +20,7 @@ pub fn write(out: &mut dyn Write, run: &CustomCaRun, outcome: &Outcome<'_>) -> i
         out,
         "{} custom CA tree in {} ({} layout, {}):",
         layout.name(),
-        run.tls_dir.display(),
+        shown(&run.tls_dir),
         layout.name(),
         outcome.verb()
     )?;
@@ -38,7 +38,7 @@ pub fn write(out: &mut dyn Write, run: &CustomCaRun, outcome: &Outcome<'_>) -> i
             "Make a secure copy of these files and remove them from cluster members:"
         )?;
         for path in &run.vault_files {
-            writeln!(out, "  {}", path.display())?;
+            writeln!(out, "  {}", shown(path))?;
         }
     }
     if let Some(path) = &run.service_key_carried {
@@ -47,7 +47,7 @@ pub fn write(out: &mut dyn Write, run: &CustomCaRun, outcome: &Outcome<'_>) -> i
             out,
             "{} carries the live keys of {} after the new one, as rotate-ca requires.",
             layout.service_account.key_file(),
-            path.display()
+            shown(path)
         )?;
     }
     if let Some(staging) = &run.staging {
@@ -60,7 +60,7 @@ pub fn write(out: &mut dyn Write, run: &CustomCaRun, outcome: &Outcome<'_>) -> i
 fn write_sources(out: &mut dyn Write, run: &CustomCaRun) -> io::Result<()> {
     let origin = |(o, algorithm): &(Origin, KeyAlgorithm)| match o {
         Origin::Generated => format!("generated, {algorithm}"),
-        Origin::Reused(path) => format!("reused from {}, {algorithm}", path.display()),
+        Origin::Reused(path) => format!("reused from {}, {algorithm}", shown(path)),
     };
     match (&run.root, &run.intermediate) {
         (Some(root), Some(intermediate)) => {
@@ -100,7 +100,7 @@ fn write_sources(out: &mut dyn Write, run: &CustomCaRun) -> io::Result<()> {
             reused,
         } => {
             let signing = match reused {
-                Some(path) => format!("the signing key reused from {}", path.display()),
+                Some(path) => format!("the signing key reused from {}", shown(path)),
                 None => format!("a new {SERVICE_ACCOUNT_KEY} signing key"),
             };
             line(
@@ -195,7 +195,7 @@ fn write_join(out: &mut dyn Write, join: &Join) -> io::Result<()> {
             writeln!(
                 out,
                 "Every controller needs this same set in {} before its first start",
-                controller_dir.display()
+                shown(controller_dir)
             )?;
             writeln!(
                 out,
@@ -240,7 +240,7 @@ fn write_chain_files(out: &mut dyn Write, run: &CustomCaRun) -> io::Result<()> {
     )?;
     writeln!(out, "intermediates:")?;
     for path in &run.chain_files {
-        writeln!(out, "  {}", path.display())?;
+        writeln!(out, "  {}", shown(path))?;
     }
     Ok(())
 }
@@ -263,7 +263,7 @@ fn write_staging(out: &mut dyn Write, staging: &Staging) -> io::Result<()> {
                 "k3s certificate rotate-ca would refuse this staging tree:"
             )?;
             for refusal in refusals {
-                writeln!(out, "  {refusal}")?;
+                writeln!(out, "  {}", one_line(&refusal.to_string()))?;
             }
             writeln!(
                 out,

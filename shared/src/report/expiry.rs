@@ -5,6 +5,7 @@
 //! order is the format. kubeadm's keeps Go's field order, so it is serialized
 //! from structs that mirror kubeadm's.
 
+use crate::pki::text::{one_line, shown};
 use std::io::{self, Write};
 use std::path::Path;
 use std::str::FromStr;
@@ -102,12 +103,12 @@ fn write_scan_table(
     rows.extend(scan.rows.iter().map(|r| {
         vec![
             if r.index > 1 {
-                format!("{}#{}", r.file.display(), r.index)
+                format!("{}#{}", shown(&r.file), r.index)
             } else {
-                r.file.display().to_string()
+                shown(&r.file)
             },
-            r.subject.clone(),
-            r.issuer.clone(),
+            one_line(&r.subject),
+            one_line(&r.issuer),
             r.usages.join(","),
             if r.is_ca { "CA".into() } else { "leaf".into() },
             format_time(r.not_after),
@@ -120,12 +121,12 @@ fn write_scan_table(
         writeln!(
             out,
             "{}: cannot read: {}",
-            problem.file.display(),
-            problem.problem
+            shown(&problem.file),
+            one_line(&problem.problem)
         )?;
     }
     if scan.rows.is_empty() && scan.problems.is_empty() {
-        writeln!(out, "no certificates under {}", report.directory.display())?;
+        writeln!(out, "no certificates under {}", shown(&report.directory))?;
     }
     if matches!(
         scan.dynamic_cert,
@@ -287,7 +288,12 @@ fn write_kubeadm_table(
     )?;
     for named in report.certificates.iter().chain(&report.authorities) {
         if let Found::Unreadable(problem) = &named.found {
-            writeln!(out, "{}: cannot read: {problem}", named.file.display())?;
+            writeln!(
+                out,
+                "{}: cannot read: {}",
+                shown(&named.file),
+                one_line(problem)
+            )?;
         }
     }
     Ok(())
@@ -420,7 +426,7 @@ fn write_kubeadm_own_json(
     writeln!(out)?;
     for named in report.certificates.iter().chain(&report.authorities) {
         if let Found::Unreadable(problem) = &named.found {
-            eprintln!("{}: cannot read: {problem}", named.file.display());
+            eprintln!("{}: cannot read: {}", shown(&named.file), one_line(problem));
         }
     }
     Ok(())

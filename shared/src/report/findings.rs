@@ -1,19 +1,24 @@
 //! Findings as a table: file, verdict, reason, then the count of failures.
 
+use crate::pki::text::one_line;
 use std::io::{self, Write};
 
 use crate::checks::finding::{Finding, Verdict};
 
 /// One line per finding, files padded to the widest, then how many failed.
 pub fn write(out: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
-    let width = findings.iter().map(|f| f.file.len()).max().unwrap_or(0);
+    let width = findings
+        .iter()
+        .map(|f| one_line(&f.file).chars().count())
+        .max()
+        .unwrap_or(0);
     for f in findings {
         writeln!(
             out,
             "{:<width$}  {:<6}  {}",
-            f.file,
+            one_line(&f.file),
             f.verdict.as_str(),
-            f.reason
+            one_line(&f.reason)
         )?;
     }
     let failed = findings

@@ -8,6 +8,7 @@ use super::procedure;
 use crate::layout::SERVICE_ACCOUNT_KEY;
 use crate::layout::k3s::token::token_prefix;
 use crate::pki::cert::format_time;
+use crate::pki::text::{one_line, shown};
 use crate::runs::rotation::manual::ManualRun;
 use crate::runs::rotation::rotate_ca::{RotateCaRun, TokenUpdate};
 use crate::runs::rotation::{RotationRun, SchemeRun};
@@ -35,7 +36,7 @@ fn rotate_ca(
         out,
         "Staged rotation of {}'s self-signed CAs in {} ({}):",
         layout.name,
-        run.paths.staged_dir.display(),
+        shown(&run.paths.staged_dir),
         outcome.verb()
     )?;
     for rotated in &staged.rotated {
@@ -43,9 +44,9 @@ fn rotate_ca(
             out,
             "  {:<22} old root \"{}\" cross-signs new root \"{}\"; new intermediate \"{}\"",
             layout.cert_file(rotated.ca),
-            rotated.old_root.subject_cn(),
-            rotated.new_root.subject_cn(),
-            rotated.intermediate.subject_cn()
+            one_line(&rotated.old_root.subject_cn()),
+            one_line(&rotated.new_root.subject_cn()),
+            one_line(&rotated.intermediate.subject_cn())
         )?;
     }
     writeln!(
@@ -68,9 +69,9 @@ fn rotate_ca(
     let generic = format!("{prefix}<user>:<password>");
     for update in &staged.tokens {
         match update {
-            TokenUpdate::Updated { path, token } => writeln!(out, "  {}: {token}", path.display())?,
+            TokenUpdate::Updated { path, token } => writeln!(out, "  {}: {token}", shown(path))?,
             TokenUpdate::Missing { path } => {
-                writeln!(out, "  {} is missing: tokens are {generic}", path.display())?;
+                writeln!(out, "  {} is missing: tokens are {generic}", shown(path))?;
             }
             TokenUpdate::Unusable(error) => writeln!(out, "  {error}: tokens are {generic}")?,
         }
@@ -88,10 +89,10 @@ fn manual(
     writeln!(
         out,
         "Staged rotation of the CAs of {}, {} layout, from {} into {} ({}):",
-        run.paths.data_dir.display(),
+        shown(&run.paths.data_dir),
         run.layout.name,
-        run.paths.live_dir.display(),
-        run.paths.staged_dir.display(),
+        shown(&run.paths.live_dir),
+        shown(&run.paths.staged_dir),
         outcome.verb()
     )?;
     for rotated in &staged.rotated {
@@ -100,10 +101,10 @@ fn manual(
             "  {:<16} \"{}\" (until {}) is replaced by a new {} \"{}\" (until {}), \
              also cross-signed by the old one",
             rotated.ca.stem,
-            rotated.old.subject_cn(),
+            one_line(&rotated.old.subject_cn()),
             format_time(rotated.old.not_after()),
             rotated.algorithm,
-            rotated.new.subject_cn(),
+            one_line(&rotated.new.subject_cn()),
             format_time(rotated.new.not_after()),
         )?;
     }
@@ -112,7 +113,7 @@ fn manual(
     writeln!(out)?;
     writeln!(out, "What each staged file is for:")?;
     for file in staged.rotated.iter().flat_map(|r| &r.files) {
-        writeln!(out, "  {}", file.path.display())?;
+        writeln!(out, "  {}", shown(&file.path))?;
         writeln!(out, "      {}", file.purpose)?;
     }
     notes(out, &run.notes)
@@ -123,7 +124,7 @@ fn notes(out: &mut impl Write, notes: &[String]) -> io::Result<()> {
     if !notes.is_empty() {
         writeln!(out)?;
         for note in notes {
-            writeln!(out, "note: {note}")?;
+            writeln!(out, "note: {}", one_line(note))?;
         }
     }
     Ok(())

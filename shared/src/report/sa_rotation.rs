@@ -2,6 +2,7 @@
 //! what was written, every key in order with what it does, and the procedure
 //! that takes them into the cluster.
 
+use crate::pki::text::shown;
 use std::io::{self, Write};
 
 use super::procedure;
@@ -28,7 +29,7 @@ pub fn write(out: &mut impl Write, run: &SaRotationRun, outcome: &Outcome<'_>) -
         let note = match kept.role {
             Kept::SignsToday => "signs today".to_string(),
             Kept::VerifiesIssued => "verifies tokens already issued".to_string(),
-            Kept::Carried => format!("from {} block #{}", run.current.display(), kept.key.block),
+            Kept::Carried => format!("from {} block #{}", shown(&run.current), kept.key.block),
         };
         writeln!(
             out,

@@ -73,10 +73,7 @@ pub fn refusal(tool: &str, run: &SignRun) -> Option<String> {
     }
     let mut text = String::new();
     for refusal in &run.refused {
-        text.push_str(&format!(
-            "{tool}: error: {}\n",
-            one_line(&refusal.to_string())
-        ));
+        text.push_str(&format!("{tool}: error: {refusal}\n"));
     }
     text.push_str(&format!(
         "{tool}: nothing was written: {} of {} CSRs refused\n",

@@ -35,7 +35,9 @@ use crate::layout::{ClusterFlags, ClusterNames, JoinScheme, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
-use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey};
+use crate::pki::keys::{
+    GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, check_ca_key_size,
+};
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
 use crate::store::lock::{TargetLock, lock_target};
@@ -913,6 +915,9 @@ impl Inputs {
     fn read(&self, now: SystemTime, passphrases: &Passphrases) -> Result<Brought> {
         let read = |path: &Option<PathBuf>| path.as_deref().map(|p| read_ca(p, now)).transpose();
         let (mut root, mut intermediate) = (read(&self.root_pem)?, read(&self.intermediate_pem)?);
+        if let (Some(root), Some(path)) = (&root, &self.root_pem) {
+            require_root_alone(root, path)?;
+        }
         let service_key = self
             .service_key
             .as_deref()
@@ -1017,6 +1022,17 @@ impl Inputs {
 fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
     let file = PemFile::read(path)?;
     let mut certs = bundle_in(&file)?;
+    for (i, cert) in certs.iter().enumerate() {
+        let location = match i {
+            0 => Location::from(path),
+            i => Location::Certificate {
+                path: path.to_path_buf(),
+                index: i + 1,
+            },
+        };
+        check_ca_key_size(cert.public_key())
+            .map_err(|problem| Error::at(location, Kind::Key(problem)))?;
+    }
     let cert = certs.remove(0);
     cert.require_usable_ca(path, now)?;
     Ok(Ca {
@@ -1027,6 +1043,29 @@ fn read_ca(path: &Path, now: SystemTime) -> Result<Ca> {
         origin: Origin::Reused(path.to_path_buf()),
         above: certs,
     })
+}
+
+/// Refuses a `root-ca.pem` holding more than the root. Which certificate is
+/// the root would be a guess (the first is what openssl and the upstream
+/// script use), and the file is copied as the tree's trust anchor: every
+/// client given it would trust each certificate in it, so an extra
+/// certificate is an extra root for the whole cluster.
+fn require_root_alone(root: &Ca, path: &Path) -> Result<()> {
+    if root.above.is_empty() {
+        return Ok(());
+    }
+    Err(Error::at(
+        path,
+        Kind::Inputs(format!(
+            "holds {} certificates; {} must hold the root alone: the first (\"{}\") \
+             would be taken as the root, and every client given the file would trust all \
+             of them; keep only the root in it (a chain above an issuing CA goes into {})",
+            root.above.len() + 1,
+            files::ROOT_PEM,
+            root.cert.subject_cn(),
+            files::INTERMEDIATE_PEM
+        )),
+    ))
 }
 
 /// Checks a brought chain link by link: `intermediate-ca.pem` holds the issuing

@@ -38,7 +38,6 @@ use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, SigningKey};
 use crate::pki::names::{San, subject_name};
 use crate::pki::pem::PemFile;
-use crate::pki::text::one_line;
 use crate::store::lock::TargetLock;
 use crate::store::plan::Plan;
 
@@ -193,11 +192,11 @@ impl Validity {
         let wanted = days_after(now, days);
         let not_after = wanted.min(ca.cert.not_after());
         let warning = (not_after < wanted).then(|| {
-            one_line(&format!(
+            format!(
                 "certificates signed by {} end with it on {}, sooner than {days} days",
                 ca.cert_path.display(),
                 format_time(not_after)
-            ))
+            )
         });
         (
             Validity {
@@ -255,11 +254,11 @@ fn kept_sans(csr: &Csr, keeps: bool) -> (Vec<San>, Option<String>) {
         return (if keeps { csr.sans.clone() } else { Vec::new() }, None);
     }
     let names: Vec<String> = csr.sans.iter().map(San::to_string).collect();
-    let warning = one_line(&format!(
+    let warning = format!(
         "{}: a client certificate carries no names; dropped {}",
         csr.path.display(),
         names.join(", ")
-    ));
+    );
     (Vec::new(), Some(warning))
 }
 
@@ -1071,7 +1070,7 @@ fn check_kubeadm(
         ));
     }
     if older {
-        warnings.push(one_line(&format!(
+        warnings.push(format!(
             "{}: O={} is what older kubeadm releases wrote (current: {}); signed as asked",
             csr.path.display(),
             cert.older_organizations.join(","),
@@ -1080,7 +1079,7 @@ fn check_kubeadm(
             } else {
                 cert.organizations.join(",")
             }
-        )));
+        ));
     }
     if cert.names != Names::None {
         let allowed = names.sans(cert.names);

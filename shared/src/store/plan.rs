@@ -3,6 +3,7 @@
 //! when the process is interrupted or killed (see the `commit` module).
 //! Dry runs and manifests read the same plan.
 
+use crate::pki::text::shown;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ impl std::fmt::Debug for PlannedFile {
         write!(
             f,
             "{} ({:o}, {} bytes)",
-            self.path.display(),
+            shown(&self.path),
             self.mode,
             self.contents.len()
         )
@@ -211,7 +212,7 @@ impl std::fmt::Display for Outcome<'_> {
                 "  {:<9} {:o}  {}",
                 change.as_str(),
                 file.mode,
-                crate::pki::text::one_line(&file.path.display().to_string())
+                shown(&file.path)
             )?;
         }
         Ok(())

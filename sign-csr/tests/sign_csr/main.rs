@@ -2,5 +2,6 @@
 //! one after another, while the tests of one binary run in parallel. Each module
 //! is one suite; what the suites share lives in `testkit`.
 
+mod dates;
 mod faults;
 mod sign_csr;

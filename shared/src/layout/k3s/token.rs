@@ -37,8 +37,21 @@ pub fn k3s_ca_hash(file_bytes: &[u8], certs: &[Certificate], now: SystemTime) ->
     sha256_hex(file_bytes)
 }
 
-/// k3s's `hashCA` of a PEM bundle file already read (or planned).
+/// k3s's `hashCA` of a PEM bundle file already read (or planned). A file
+/// with a UTF-8 byte order mark is refused: k3s hashes its bytes as they are
+/// but Go's PEM reader does not skip the mark, so k3s would not read the
+/// certificate after it (the one it signs with, when it starts the file).
 pub fn k3s_ca_hash_of(file: &PemFile, now: SystemTime) -> Result<String> {
+    if file.byte_order_marks > 0 {
+        return Err(Error::at(
+            &file.path,
+            Kind::Pem(
+                "holds a UTF-8 byte order mark (BOM): OpenSSL skips it, but Go's PEM reader, \
+                 and so k3s, does not and would not read the certificate after it; remove it"
+                    .into(),
+            ),
+        ));
+    }
     Ok(k3s_ca_hash(&file.bytes, &bundle_in(file)?, now))
 }
 

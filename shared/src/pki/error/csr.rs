@@ -92,10 +92,10 @@ impl fmt::Display for CsrProblem {
                 f,
                 "asks for a {kind} subject alternative name; only DNS names and IP addresses are issued"
             ),
+            // The error's Display escapes the control characters in `name`.
             CsrProblem::DnsName { name, why } => write!(
                 f,
-                "asks for the DNS name \"{}\", which is not a host name: {why}",
-                crate::pki::text::one_line(name)
+                "asks for the DNS name \"{name}\", which is not a host name: {why}"
             ),
             CsrProblem::SubjectTooLong {
                 attribute,

@@ -88,15 +88,33 @@ impl Error {
     }
 }
 
+/// `message` on one line: a path, a certificate's subject or a requested name
+/// may hold line breaks, escape sequences and other control characters,
+/// which are shown escaped (`\n`, `\u{1b}`). Applying it twice changes nothing.
+pub fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Always one line (see [`one_line`]), whatever the paths and names in it hold.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Inner { location, kind } = &*self.0;
-        match location {
-            None => write!(f, "{kind}"),
+        let text = match location {
+            None => kind.to_string(),
             // "<dir> already exists ...": the location is the subject of the sentence.
-            Some(location) if kind.is_said_of_location() => write!(f, "{location} {kind}"),
-            Some(location) => write!(f, "{location}: {kind}"),
-        }
+            Some(location) if kind.is_said_of_location() => format!("{location} {kind}"),
+            Some(location) => format!("{location}: {kind}"),
+        };
+        f.write_str(&one_line(&text))
     }
 }
 
@@ -190,6 +208,28 @@ mod tests {
         assert!(error.source().is_some());
         assert!(Error::bug("x").source().is_none());
         assert_eq!(error.location(), Some(&Location::File("/d/a.crt".into())));
+    }
+
+    /// Issue 19: a file named with a newline and an escape sequence, or a
+    /// subject holding them, forged lines and drove the terminal.
+    #[test]
+    fn an_error_is_one_line_whatever_its_names_hold() {
+        let error = Error::at(
+            Location::Certificate {
+                path: "/d/a\nroot-ca.pem: OK\x1b[2K".into(),
+                index: 2,
+            },
+            Kind::NotCa {
+                subject: "CN\r\n\x1b]0;owned\x07".into(),
+                problem: "basicConstraints CA:TRUE is missing",
+            },
+        );
+        assert_eq!(
+            error.to_string(),
+            "/d/a\\nroot-ca.pem: OK\\u{1b}[2K (certificate #2): \"CN\\r\\n\\u{1b}]0;owned\\u{7}\" \
+             is not a CA certificate: basicConstraints CA:TRUE is missing"
+        );
+        assert_eq!(one_line(&error.to_string()), error.to_string());
     }
 
     /// `Result<T>` stays as small as `T` plus a pointer.

@@ -34,9 +34,20 @@ impl PublicKey {
             .or_else(|_| {
                 ed25519_dalek::VerifyingKey::from_public_key_der(der).map(PublicKey::Ed25519)
             })
-            .map_err(|_| {
-                "a public key of an unsupported type (RSA, ECDSA P-256/P-384/P-521 and Ed25519 are supported)"
-                    .to_string()
+            .map_err(|_| match super::rsa_modulus_bits(der) {
+                Some(bits)
+                    if !(rsa::RsaPublicKey::MIN_SIZE..=rsa::RsaPublicKey::MAX_SIZE)
+                        .contains(&bits) =>
+                {
+                    format!(
+                        "an RSA-{bits} public key: RSA keys of {} to {} bits are read",
+                        rsa::RsaPublicKey::MIN_SIZE,
+                        rsa::RsaPublicKey::MAX_SIZE
+                    )
+                }
+                _ => "a public key of an unsupported type (RSA, ECDSA P-256/P-384/P-521 and \
+                      Ed25519 are supported)"
+                    .to_string(),
             })
     }
 

@@ -18,6 +18,7 @@ use crate::layout::procedure::{Procedure, StagedPaths};
 use crate::layout::{CaSlot, DataDir, Layout, RotationScheme};
 use crate::pki::cert::{Certificate, bundle_in, format_time};
 use crate::pki::error::{Error, Kind, Result};
+use crate::pki::exports::missing_block;
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
 use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PrivateKey};
 use crate::pki::pem::PemFile;
@@ -281,12 +282,9 @@ fn read_ca_pair(cert_path: &Path, key_path: &Path) -> Result<(Vec<Certificate>, 
         .filter(|b| b.label.ends_with("PRIVATE KEY"))
         .map(|b| PrivateKey::from_block(key_path, b))
         .collect::<Result<Vec<_>>>()?;
-    let first_key = keys.first().ok_or_else(|| {
-        Error::at(
-            key_path,
-            Kind::Key("no PRIVATE KEY block in the file".into()),
-        )
-    })?;
+    let first_key = keys
+        .first()
+        .ok_or_else(|| Error::at(key_path, Kind::Key(missing_block(&key_file, "PRIVATE KEY"))))?;
     if !first_key.matches(bundle[0].public_key())? {
         let cert = cert_path.to_path_buf();
         return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
