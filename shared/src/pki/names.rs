@@ -87,7 +87,7 @@ pub fn dns_name_problem(name: &str) -> Option<&'static str> {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
             return Some(
-                "a character other than a letter, digit, hyphen or dot                  (internationalised names go as A-labels, xn--)",
+                "a character other than a letter, digit, hyphen or dot (internationalised names go as A-labels, xn--)",
             );
         }
         if label.starts_with('-') || label.ends_with('-') {
