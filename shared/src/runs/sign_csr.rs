@@ -685,18 +685,15 @@ impl SignCsrRequest {
                 options.days = self.days;
                 options.passphrases = self.passphrases;
                 options.set_flags(flags)?;
-                let KubeadmRun { run, names } = plan_kubeadm(&options)?;
-                let ca_files: Vec<(PathBuf, PathBuf)> = KubeadmCa::ALL
-                    .iter()
-                    .map(|ca| (ca.cert_path(&data_dir), ca.key_path(&data_dir)))
-                    .collect();
-                let mut inputs: Vec<(&Path, &str)> = Vec::new();
-                for (cert, key) in &ca_files {
-                    inputs.push((cert, "the CA certificate"));
-                    inputs.push((key, "the CA key"));
+                let KubeadmRun { mut run, names } = plan_kubeadm(&options)?;
+                for ca in KubeadmCa::ALL {
+                    run.plan
+                        .reads(ca.cert_path(&data_dir), "the CA certificate");
+                    run.plan.reads(ca.key_path(&data_dir), "the CA key");
                 }
-                inputs.extend(run.signed.iter().map(|s| (s.csr.as_path(), "a CSR")));
-                run.plan.refuse_overwriting(&inputs)?;
+                for signed in &run.signed {
+                    run.plan.reads(signed.csr.clone(), "a CSR");
+                }
                 let basis = Basis::Kubeadm(names);
                 let dir = data_dir;
                 Ok((lock, Signing { dir, basis, run }))
@@ -714,18 +711,13 @@ impl SignCsrRequest {
                 let label = cert.display().to_string();
                 let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
                 let progress = Progress::on_terminal(tool, targets.pairs.len());
-                let run = plan_generic(&targets, &ca, profile, self.days, now, progress.as_ref())?;
-                let mut inputs = vec![
-                    (cert.as_path(), "the CA certificate"),
-                    (key.as_path(), "the CA key"),
-                ];
-                inputs.extend(
-                    targets
-                        .pairs
-                        .iter()
-                        .map(|(csr, _)| (csr.as_path(), "a CSR")),
-                );
-                run.plan.refuse_overwriting(&inputs)?;
+                let mut run =
+                    plan_generic(&targets, &ca, profile, self.days, now, progress.as_ref())?;
+                run.plan.reads(cert, "the CA certificate");
+                run.plan.reads(key, "the CA key");
+                for (csr, _) in &targets.pairs {
+                    run.plan.reads(csr.clone(), "a CSR");
+                }
                 let basis = Basis::Profile(profile);
                 let dir = targets.dir;
                 Ok((lock, Signing { dir, basis, run }))
