@@ -48,6 +48,15 @@ const SUBJECT_BOUNDS: [(&str, ObjectIdentifier, usize); 8] = [
     ),
 ];
 
+/// sha1WithRSAEncryption and ecdsa-with-SHA1. Go refuses SHA-1 in chains
+/// but takes it on requests (`CertificateRequest.CheckSignature`): what a
+/// request's signature proves is that the requester holds the key, and
+/// nothing signed with SHA-1 is issued. So do we.
+const SHA1_SIGNATURES: [ObjectIdentifier; 2] = [
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5"),
+    ObjectIdentifier::new_unwrap("1.2.840.10045.4.1"),
+];
+
 /// The smallest RSA modulus we sign for (what kubeadm and every current
 /// baseline require).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -90,8 +99,13 @@ impl Csr {
         let public_key =
             PublicKey::from_spki(&info.public_key).map_err(|e| refuse(CsrProblem::KeyType(e)))?;
         let oid = request.algorithm.oid;
-        let signature_algorithm = SignatureAlgorithm::from_oid(oid)
-            .ok_or_else(|| refuse(CsrProblem::UnsupportedSignature(oid.to_string())))?;
+        let signature_algorithm = match SignatureAlgorithm::from_oid(oid) {
+            Some(algorithm) => Some(algorithm),
+            None if SHA1_SIGNATURES.contains(&oid) => None,
+            None => {
+                return Err(refuse(CsrProblem::UnsupportedSignature(oid.to_string())));
+            }
+        };
         let signed = info
             .to_der()
             .map_err(|e| refuse(CsrProblem::Malformed(e.to_string())))?;
@@ -100,9 +114,11 @@ impl Csr {
                 "the signature is not a whole number of bytes".into(),
             ))
         })?;
-        public_key
-            .verify(signature_algorithm, &signed, signature)
-            .map_err(|e| refuse(CsrProblem::BadSignature(e)))?;
+        match signature_algorithm {
+            Some(algorithm) => public_key.verify(algorithm, &signed, signature),
+            None => verify_sha1(&public_key, &signed, signature),
+        }
+        .map_err(|e| refuse(CsrProblem::BadSignature(e)))?;
         let algorithm = public_key.algorithm();
         if let KeyAlgorithm::Rsa(bits) = algorithm {
             if bits < MIN_RSA_BITS {
@@ -155,6 +171,36 @@ impl Csr {
                 Err(_) => format!("#{}", crate::pki::keys::hex(atv.value.value())),
             })
             .collect()
+    }
+}
+
+/// Checks a request's SHA-1 `signature` over `message` with `key`: PKCS#1
+/// v1.5 for RSA, ECDSA for the curves (one of [`SHA1_SIGNATURES`]; the OID
+/// says which, the key decides).
+fn verify_sha1(
+    key: &PublicKey,
+    message: &[u8],
+    signature: &[u8],
+) -> std::result::Result<(), String> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+    use sha1::Digest as _;
+    let bad = |e: &dyn std::fmt::Display| format!("signature does not verify ({e})");
+    let digest = sha1::Sha1::digest(message);
+    macro_rules! ecdsa {
+        ($curve:ident, $key:expr) => {{
+            let signature = $curve::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
+            $key.verify_prehash(&digest, &signature)
+                .map_err(|e| bad(&e))
+        }};
+    }
+    match key {
+        PublicKey::Rsa(key) => key
+            .verify(rsa::Pkcs1v15Sign::new::<sha1::Sha1>(), &digest, signature)
+            .map_err(|e| bad(&e)),
+        PublicKey::P256(key) => ecdsa!(p256, key),
+        PublicKey::P384(key) => ecdsa!(p384, key),
+        PublicKey::P521(key) => ecdsa!(p521, key),
+        PublicKey::Ed25519(_) => Err("an Ed25519 key signs without SHA-1".into()),
     }
 }
 

@@ -1341,3 +1341,73 @@ fn a_long_batch_shows_progress_on_a_terminal_and_nothing_elsewhere() {
     );
     assert!(String::from_utf8_lossy(&piped.stdout).contains("would sign 400 CSR(s)"));
 }
+
+/// CSRs self-signed with SHA-1 (RSA and ECDSA on P-256 and P-384) are signed,
+/// as Go's `CertificateRequest.CheckSignature` and `openssl req -verify` take
+/// them; the certificate itself is signed with SHA-256 and Go verifies it. A
+/// SHA-1 signature that does not verify is refused.
+#[test]
+fn csrs_self_signed_with_sha1_are_accepted_as_go_accepts_them() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = dir.path().join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    for (name, kind) in [
+        ("rsa", KeyKind::Rsa(2048)),
+        ("p256", KeyKind::P256),
+        ("p384", KeyKind::P384),
+    ] {
+        let key_path = dir.path().join(format!("{name}.key"));
+        key(&key_path, kind);
+        let path = csrs.join(format!("{name}.csr"));
+        ok(openssl()
+            .args(["req", "-new", "-sha1", "-key"])
+            .arg(&key_path)
+            .args(["-subj", &format!("/CN={name}")])
+            .args(["-addext", &format!("subjectAltName=DNS:{name}.example.com")])
+            .arg("-out")
+            .arg(&path));
+        ok(openssl()
+            .args(["req", "-verify", "-noout", "-in"])
+            .arg(&path));
+    }
+    let out = ok(&mut generic(&ca, "server", &csrs));
+    assert!(out.contains("signed 3 CSR(s)"), "{out}");
+    for name in ["rsa", "p256", "p384"] {
+        let cert = csrs.join(format!("{name}.crt"));
+        verify(&cert, &ca.with_extension("crt"), &["server"]);
+        let text = ok(openssl()
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(&cert));
+        assert!(
+            text.contains("Signature Algorithm: ecdsa-with-SHA256"),
+            "{text}"
+        );
+    }
+    // The RSA request with its signature altered.
+    let path = csrs.join("rsa.csr");
+    let der = path.with_extension("der");
+    ok(openssl()
+        .args(["req", "-outform", "DER", "-in"])
+        .arg(&path)
+        .arg("-out")
+        .arg(&der));
+    let mut bytes = fs::read(&der).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x55;
+    fs::write(&der, bytes).unwrap();
+    ok(openssl()
+        .args(["req", "-inform", "DER", "-in"])
+        .arg(&der)
+        .arg("-out")
+        .arg(&path));
+    fs::remove_file(der).unwrap();
+    let err = fails(&mut generic(&ca, "server", &path));
+    assert!(
+        err.contains(&format!(
+            "{}: refused: its signature does not verify",
+            path.display()
+        )),
+        "{err}"
+    );
+}
