@@ -360,10 +360,11 @@ impl Progress {
         scope: &'scope std::thread::Scope<'scope, '_>,
     ) -> ProgressGuard<'scope> {
         let start = std::time::Instant::now();
-        scope.spawn(move || {
+        let reporter = scope.spawn(move || {
             let mut shown = false;
             while !self.finished.load(Ordering::Relaxed) {
-                std::thread::sleep(PROGRESS_EVERY);
+                // Woken early when the batch ends: a short run waits for nothing.
+                std::thread::park_timeout(PROGRESS_EVERY);
                 if start.elapsed() >= PROGRESS_AFTER && !self.finished.load(Ordering::Relaxed) {
                     let done = self.done.load(Ordering::Relaxed);
                     eprint!(
@@ -378,16 +379,17 @@ impl Progress {
                 eprint!("\r\x1b[K");
             }
         });
-        ProgressGuard(self)
+        ProgressGuard(self, reporter.thread().clone())
     }
 }
 
-/// Ends a batch's progress when dropped.
-struct ProgressGuard<'a>(&'a Progress);
+/// Ends a batch's progress when dropped, waking the thread that shows it.
+struct ProgressGuard<'a>(&'a Progress, std::thread::Thread);
 
 impl Drop for ProgressGuard<'_> {
     fn drop(&mut self) {
         self.0.finished.store(true, Ordering::Relaxed);
+        self.1.unpark();
     }
 }
 
