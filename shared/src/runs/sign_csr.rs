@@ -599,6 +599,8 @@ impl GenericFlags {
 pub struct SignCsrRequest {
     days: u32,
     passphrases: Passphrases,
+    /// `--password-file`, a file the run reads.
+    password_file: Option<PathBuf>,
     mode: Mode,
 }
 
@@ -649,6 +651,7 @@ impl SignCsrRequest {
             Some(0) => return Err(Error::usage("--days must be at least 1")),
             days => days.unwrap_or(DEFAULT_DAYS),
         };
+        let password_file = flags.password_file.clone();
         let passphrases = Passphrases::new(PassphraseSource::from_flag(flags.password_file));
         let mode = match flags.product.as_deref().map(Product::new).transpose()? {
             Some(product) if product.layout().external_ca => {
@@ -666,6 +669,7 @@ impl SignCsrRequest {
         Ok(SignCsrRequest {
             days,
             passphrases,
+            password_file,
             mode,
         })
     }
@@ -696,6 +700,9 @@ impl SignCsrRequest {
                 for signed in &run.signed {
                     run.plan.reads(signed.csr.clone(), "a CSR");
                 }
+                if let Some(file) = self.password_file {
+                    run.plan.reads(file, "the passphrase file");
+                }
                 let basis = Basis::Kubeadm(names);
                 let dir = data_dir;
                 Ok((lock, Signing { dir, basis, run }))
@@ -719,6 +726,9 @@ impl SignCsrRequest {
                 run.plan.reads(key, "the CA key");
                 for (csr, _) in &targets.pairs {
                     run.plan.reads(csr.clone(), "a CSR");
+                }
+                if let Some(file) = self.password_file {
+                    run.plan.reads(file, "the passphrase file");
                 }
                 let basis = Basis::Profile(profile);
                 let dir = targets.dir;
@@ -931,6 +941,7 @@ pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
                 run.refused.push(error);
                 continue;
             }
+            run.plan.reads(key, "the certificate's key");
             None
         };
         let (sans, warning) = kept_sans(csr, cert.names != Names::None);

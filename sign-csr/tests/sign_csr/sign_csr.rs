@@ -1245,6 +1245,30 @@ fn outputs_that_are_inputs_are_refused_naming_both_roles() {
         "{err}"
     );
     assert_eq!(snapshot(dir.path()), before);
+    // The passphrase file as the output.
+    let password = dir.path().join("password");
+    fs::write(&password, "unused\n").unwrap();
+    fs::set_permissions(
+        &password,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(
+        generic(&ca, "server", &single)
+            .arg("--out")
+            .arg(&password)
+            .arg("--password-file")
+            .arg(&password),
+    );
+    assert!(
+        err.contains(&format!(
+            "{} is the passphrase file this run reads",
+            password.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
 }
 
 /// CSR file names and what the CSRs hold reach the report escaped: a file
