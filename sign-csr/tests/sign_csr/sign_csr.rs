@@ -1367,8 +1367,8 @@ fn a_long_batch_shows_progress_on_a_terminal_and_nothing_elsewhere() {
 }
 
 /// CSRs self-signed with SHA-1 (RSA and ECDSA on P-256 and P-384) are signed,
-/// as Go's `CertificateRequest.CheckSignature` and `openssl req -verify` take
-/// them; the certificate itself is signed with SHA-256 and Go verifies it. A
+/// as Go's `CertificateRequest.CheckSignature` (`gocheck csr-check`) and
+/// `openssl req -verify` take them; the certificate itself is signed with SHA-256 and Go verifies it. A
 /// SHA-1 signature that does not verify is refused.
 #[test]
 fn csrs_self_signed_with_sha1_are_accepted_as_go_accepts_them() {
@@ -1394,6 +1394,8 @@ fn csrs_self_signed_with_sha1_are_accepted_as_go_accepts_them() {
         ok(openssl()
             .args(["req", "-verify", "-noout", "-in"])
             .arg(&path));
+        let go = ok(gocheck().arg("csr-check").arg(&path));
+        assert!(go.contains("SHA1"), "{go}");
     }
     let out = ok(&mut generic(&ca, "server", &csrs));
     assert!(out.contains("signed 3 CSR(s)"), "{out}");
@@ -1434,4 +1436,6 @@ fn csrs_self_signed_with_sha1_are_accepted_as_go_accepts_them() {
         )),
         "{err}"
     );
+    let go = gocheck().arg("csr-check").arg(&path).output().unwrap();
+    assert!(!go.status.success(), "Go takes the altered request");
 }
