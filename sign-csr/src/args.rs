@@ -25,7 +25,11 @@ to --out (a file, or a directory for a directory).
 
 Refused, each naming its CSR: a signature that does not verify, CA:TRUE or
 keyCertSign asked for, RSA keys under 2048 bits, unknown key types, email/URI
-names, and in kubeadm mode a subject or a name the file may not carry. Client
+names, DNS names that are not host names (letters, digits, hyphens, dots; a
+wildcard only as a whole leftmost label, as in *.apps.example.com), subject
+values over RFC 5280's bounds (CN, O, OU: 64 characters), and in kubeadm mode a
+subject or a name the file may not carry. A run that would write over a file it
+reads (the CA, a CSR) is refused before writing anything. Client
 certificates carry no names: those asked for are dropped, with a warning. Only
 the names of a CSR are used; usages and validity come from the profile, and a
 certificate never outlives its CA.",

@@ -20,9 +20,10 @@ use x509_cert::request::CertReq;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::pki::error::{CsrProblem, Error, Kind, Result};
-use crate::pki::keys::{KeyAlgorithm, PublicKey, SignatureAlgorithm};
+use crate::pki::keys::{KeyAlgorithm, PublicKey};
 use crate::pki::names::San;
 use crate::pki::pem::PemFile;
+use crate::pki::verify::{Sha1, check_signed};
 
 /// PKCS#9 extensionRequest: the attribute carrying requested extensions.
 const EXTENSION_REQUEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.14");
@@ -30,6 +31,23 @@ const EXTENSION_REQUEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 /// id-at-organizationName.
 const ORGANIZATION: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
+
+/// RFC 5280's upper bounds (appendix A.1) on the subject attributes a CSR
+/// may carry, in characters: name, OID, bound.
+const SUBJECT_BOUNDS: [(&str, ObjectIdentifier, usize); 8] = [
+    ("CN", ObjectIdentifier::new_unwrap("2.5.4.3"), 64),
+    ("O", ObjectIdentifier::new_unwrap("2.5.4.10"), 64),
+    ("OU", ObjectIdentifier::new_unwrap("2.5.4.11"), 64),
+    ("L", ObjectIdentifier::new_unwrap("2.5.4.7"), 128),
+    ("ST", ObjectIdentifier::new_unwrap("2.5.4.8"), 128),
+    ("C", ObjectIdentifier::new_unwrap("2.5.4.6"), 2),
+    ("serialNumber", ObjectIdentifier::new_unwrap("2.5.4.5"), 64),
+    (
+        "emailAddress",
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1"),
+        255,
+    ),
+];
 
 /// The smallest RSA modulus we sign for (what kubeadm and every current
 /// baseline require).
@@ -72,12 +90,6 @@ impl Csr {
         let info = &request.info;
         let public_key =
             PublicKey::from_spki(&info.public_key).map_err(|e| refuse(CsrProblem::KeyType(e)))?;
-        let oid = request.algorithm.oid;
-        let signature_algorithm = SignatureAlgorithm::from_oid(oid).ok_or_else(|| {
-            refuse(CsrProblem::UnsupportedSignature(
-                crate::pki::oids::describe(&oid),
-            ))
-        })?;
         let signed = info
             .to_der()
             .map_err(|e| refuse(CsrProblem::Malformed(e.to_string())))?;
@@ -86,9 +98,14 @@ impl Csr {
                 "the signature is not a whole number of bytes".into(),
             ))
         })?;
-        public_key
-            .verify(signature_algorithm, &signed, signature)
-            .map_err(|e| refuse(CsrProblem::BadSignature(e)))?;
+        check_signed(
+            &request.algorithm,
+            &public_key,
+            &signed,
+            signature,
+            Sha1::Accepted,
+        )
+        .map_err(|e| refuse(CsrProblem::BadSignature(e)))?;
         let algorithm = public_key.algorithm();
         if let KeyAlgorithm::Rsa(bits) = algorithm {
             if bits < MIN_RSA_BITS {
@@ -98,6 +115,7 @@ impl Csr {
                 }));
             }
         }
+        subject_within_bounds(&info.subject).map_err(refuse)?;
         let mut sans = Vec::new();
         for extension in
             requested_extensions(&request).map_err(|e| refuse(CsrProblem::Malformed(e)))?
@@ -143,6 +161,29 @@ impl Csr {
     }
 }
 
+/// Refuses a subject attribute longer than RFC 5280 allows.
+fn subject_within_bounds(subject: &Name) -> std::result::Result<(), CsrProblem> {
+    for atv in subject.iter() {
+        let Some((attribute, _, max)) = SUBJECT_BOUNDS.iter().find(|(_, oid, _)| *oid == atv.oid)
+        else {
+            continue;
+        };
+        let length = match DirectoryString::try_from(&atv.value) {
+            Ok(value) => value.value().chars().count(),
+            // IA5String (emailAddress) and other string types: their bytes.
+            Err(_) => atv.value.value().len(),
+        };
+        if length > *max {
+            return Err(CsrProblem::SubjectTooLong {
+                attribute,
+                length,
+                max: *max,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Every extension of the request's extensionRequest attributes.
 fn requested_extensions(request: &CertReq) -> std::result::Result<Vec<Extension>, String> {
     let mut extensions = Vec::new();
@@ -186,7 +227,13 @@ fn read_extension(
         let names = SubjectAltName::from_der(value).map_err(|e| malformed("subjectAltName", e))?;
         for name in names.0 {
             sans.push(match name {
-                GeneralName::DnsName(dns) => San::Dns(dns.to_string()),
+                GeneralName::DnsName(dns) => {
+                    let name = dns.to_string();
+                    if let Some(why) = crate::pki::names::dns_name_problem(&name) {
+                        return Err(CsrProblem::DnsName { name, why });
+                    }
+                    San::Dns(name)
+                }
                 GeneralName::IpAddress(octets) => San::Ip(
                     crate::pki::constraints::ip_from(octets.as_bytes())
                         .ok_or(CsrProblem::SanType("malformed IP address"))?,

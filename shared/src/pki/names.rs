@@ -39,6 +39,67 @@ impl std::fmt::Display for San {
     }
 }
 
+/// The longest DNS name, in characters (RFC 1035's 255 octets on the wire).
+pub const MAX_DNS_NAME: usize = 253;
+/// The longest label of a DNS name (RFC 1034).
+pub const MAX_LABEL: usize = 63;
+
+/// Why `name` is not a DNS name a certificate may carry, or `None` when it is.
+///
+/// RFC 5280 (section 4.2.1.6) wants the preferred name syntax of RFC 1034 as
+/// RFC 1123 relaxed it: labels of ASCII letters, digits and hyphens, 1 to 63
+/// characters, neither starting nor ending with a hyphen, 253 characters in
+/// all, no empty label (so no leading, doubled or trailing dot). A wildcard
+/// is accepted only as the whole leftmost label followed by at least two
+/// labels (`*.example.com`): Go's crypto/x509 matches it that way and the
+/// CA/Browser Forum allows no more; `*`, `*.com`, `*.*.com`, `a.*.com` and
+/// `w*.example.com` are refused. A single label (`kubernetes`, a node name)
+/// is a valid name.
+pub fn dns_name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an empty name");
+    }
+    if name.len() > MAX_DNS_NAME {
+        return Some("longer than 253 characters");
+    }
+    if name.ends_with('.') {
+        return Some("a trailing dot (certificates carry names without the root's dot)");
+    }
+    let (wildcard, rest) = match name.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None if name == "*" => return Some("a wildcard alone"),
+        None => (false, name),
+    };
+    let mut labels = 0usize;
+    for label in rest.split('.') {
+        labels += 1;
+        if label.is_empty() {
+            return Some("an empty label");
+        }
+        if label == "*" || label.contains('*') {
+            return Some("a wildcard that is not the whole leftmost label");
+        }
+        if label.len() > MAX_LABEL {
+            return Some("a label longer than 63 characters");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Some(
+                "a character other than a letter, digit, hyphen or dot (internationalised names go as A-labels, xn--)",
+            );
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some("a label starting or ending with a hyphen");
+        }
+    }
+    if wildcard && labels < 2 {
+        return Some("a wildcard over a single label");
+    }
+    None
+}
+
 /// A subject of a CN and organisations (`O`), in the order Go writes them (O
 /// before CN), with RFC 4514 escaping.
 pub fn subject_name(common_name: &str, organizations: &[&str]) -> Result<Name> {
@@ -76,6 +137,44 @@ pub(crate) fn general_name(san: &San) -> der::Result<GeneralName> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_names_follow_the_preferred_name_syntax() {
+        for good in [
+            "kubernetes",
+            "cp-1",
+            "kubernetes.default.svc.cluster.local",
+            "*.example.com",
+            "xn--bcher-kva.example",
+            "1.example.com",
+            &format!("{}.com", "a".repeat(63)),
+        ] {
+            assert_eq!(dns_name_problem(good), None, "{good}");
+        }
+        for bad in [
+            "good.example\0.evil.com",
+            "",
+            "*",
+            "*.*.com",
+            "a.*.com",
+            "*.com",
+            "w*.example.com",
+            "has space.example",
+            "new\nline.example",
+            ".",
+            "example.com.",
+            ".example.com",
+            "a..b",
+            "-a.example",
+            "a-.example",
+            "bücher.example",
+            "under_score.example",
+            &format!("{}.com", "a".repeat(64)),
+            &format!("{}a", "a.".repeat(127)),
+        ] {
+            assert!(dns_name_problem(bad).is_some(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn subject_values_are_escaped_and_o_comes_before_cn() {

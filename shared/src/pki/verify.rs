@@ -16,24 +16,53 @@ const SUBJECT_ALT_NAME: der::asn1::ObjectIdentifier =
 
 /// Checks that `issuer`'s key signed `child`. The error says why not in plain words.
 ///
-/// Every algorithm of [`SignatureAlgorithm`]: RSA PKCS#1 v1.5 and ECDSA with
-/// SHA-256/384/512, and Ed25519, over every key type of the algorithm table.
+/// RSA PKCS#1 v1.5 and RSASSA-PSS with SHA-256/384/512, ECDSA with the same
+/// hashes and Ed25519, as Go verifies a chain: never SHA-1 or MD5.
 pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), String> {
     let x509 = child.x509();
-    let tbs = child.tbs_der();
     let signature = x509
         .signature()
         .as_bytes()
         .ok_or("the signature is not a whole number of bytes")?;
-    let identifier = x509.signature_algorithm();
-    let oid = identifier.oid;
     let key = PublicKey::from_spki(issuer.public_key())?;
+    check_signed(
+        x509.signature_algorithm(),
+        &key,
+        child.tbs_der(),
+        signature,
+        Sha1::Refused,
+    )
+}
+
+/// Whether a SHA-1 signature may stand.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Sha1 {
+    /// In a chain: Go refuses SHA-1 there since 1.18.
+    Refused,
+    /// On a request: Go's `CertificateRequest.CheckSignature` takes it (the
+    /// signature only proves the requester holds the key; nothing issued is SHA-1).
+    Accepted,
+}
+
+/// Checks `signature` over `signed` with `key`, for the algorithm `identifier`
+/// names, as Go's `checkSignature` does; the error names the algorithm in words.
+pub fn check_signed(
+    identifier: &x509_cert::spki::AlgorithmIdentifierOwned,
+    key: &PublicKey,
+    signed: &[u8],
+    signature: &[u8],
+    sha1: Sha1,
+) -> Result<(), String> {
+    let oid = identifier.oid;
     if oid == RSASSA_PSS {
         let hash = pss_hash(identifier.parameters.as_ref())?;
-        return key.verify_rsa_pss(hash, tbs, signature);
+        return key.verify_rsa_pss(hash, signed, signature);
     }
     if let Some(algorithm) = SignatureAlgorithm::from_oid(oid) {
-        return key.verify(algorithm, tbs, signature);
+        return key.verify(algorithm, signed, signature);
+    }
+    if sha1 == Sha1::Accepted && SHA1_SIGNATURES.contains(&oid) {
+        return key.verify_sha1(signed, signature);
     }
     let named = oids::Named(&oid);
     Err(if INSECURE.contains(&oid) {
@@ -42,10 +71,15 @@ pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), 
              and so does OpenSSL at security level 1 and above; have it signed again with SHA-256"
         )
     } else {
-        format!("signed with {named}, a signature algorithm Go does not verify in a chain")
+        format!("signed with {named}, a signature algorithm Go does not verify")
     })
 }
 
+/// SHA-1 with RSA PKCS#1 v1.5 and with ECDSA: the SHA-1 signatures Go takes on requests.
+const SHA1_SIGNATURES: [der::asn1::ObjectIdentifier; 2] = [
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.5"),
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.1"),
+];
 const RSASSA_PSS: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 const MGF1: der::asn1::ObjectIdentifier =

@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use crate::pki::cert::format_time;
+use crate::pki::text::one_line;
 use crate::runs::sign_csr::{Basis, SignRun, Signing};
 use crate::store::plan::Outcome;
 
@@ -15,28 +16,32 @@ pub fn write(out: &mut dyn Write, signing: &Signing, outcome: &Outcome<'_>) -> i
     } else {
         "signed"
     };
-    writeln!(
-        out,
+    // Paths, subjects and names come from the requester: each line is
+    // escaped so that none can forge another or drive the terminal.
+    let mut line = |text: String| writeln!(out, "{}", one_line(&text));
+    line(format!(
         "{verb} {} CSR(s) in {} ({}):",
         run.signed.len(),
         signing.dir.display(),
         basis(&signing.basis)
-    )?;
+    ))?;
     for signed in &run.signed {
         let usages: Vec<&str> = signed.usages.iter().map(|u| u.name()).collect();
-        writeln!(
-            out,
-            "  {} -> {}\n    CA {}, subject \"{}\", {}, expires {}",
+        line(format!(
+            "  {} -> {}",
             signed.csr.display(),
-            signed.out.display(),
+            signed.out.display()
+        ))?;
+        line(format!(
+            "    CA {}, subject \"{}\", {}, expires {}",
             signed.ca,
             signed.subject,
             usages.join("+"),
             format_time(signed.not_after)
-        )?;
+        ))?;
         if !signed.sans.is_empty() {
             let sans: Vec<String> = signed.sans.iter().map(ToString::to_string).collect();
-            writeln!(out, "    SANs {}", sans.join(", "))?;
+            line(format!("    SANs {}", sans.join(", ")))?;
         }
     }
     writeln!(out)?;

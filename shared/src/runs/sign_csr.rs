@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::layout::kubeadm::{
@@ -292,13 +293,26 @@ impl SignRun {
 
 /// `f` over `items` on every core, results in order: checking and signing
 /// ten thousand CSRs is ECDSA arithmetic, and a run should use the machine.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// When `progress` is given, it is told of each item done.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    progress: Option<&Progress>,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(workers).max(1);
+    let each = |item: &T| {
+        let result = f(item);
+        if let Some(progress) = progress {
+            progress.done.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    };
     std::thread::scope(|scope| {
+        let _reporter = progress.map(|progress| progress.report_in(scope));
         let parts: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .map(|part| scope.spawn(|| part.iter().map(&each).collect::<Vec<R>>()))
             .collect();
         parts
             .into_iter()
@@ -308,6 +322,75 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
             })
             .collect()
     })
+}
+
+/// How long a batch runs before its progress is shown.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+/// How often the progress line is rewritten.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// The progress of a batch of CSRs, shown on stderr when it is a terminal
+/// and the batch has run longer than [`PROGRESS_AFTER`]: one line, rewritten
+/// in place (`\r`), erased when the batch ends. Nothing when stderr is not a
+/// terminal: logs and pipes get only the report.
+pub struct Progress {
+    tool: String,
+    total: usize,
+    done: AtomicUsize,
+    finished: AtomicBool,
+}
+
+impl Progress {
+    /// Progress of `total` CSRs for `tool`, or `None` when stderr is not a
+    /// terminal.
+    pub fn on_terminal(tool: &str, total: usize) -> Option<Self> {
+        use std::io::IsTerminal as _;
+        std::io::stderr().is_terminal().then(|| Progress {
+            tool: tool.to_string(),
+            total,
+            done: AtomicUsize::new(0),
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts the thread that shows the progress in `scope`; the batch is
+    /// over when the returned guard is dropped (also when a worker panics).
+    fn report_in<'scope>(
+        &'scope self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+    ) -> ProgressGuard<'scope> {
+        let start = std::time::Instant::now();
+        let reporter = scope.spawn(move || {
+            let mut shown = false;
+            while !self.finished.load(Ordering::Relaxed) {
+                // Woken early when the batch ends: a short run waits for nothing.
+                std::thread::park_timeout(PROGRESS_EVERY);
+                if start.elapsed() >= PROGRESS_AFTER && !self.finished.load(Ordering::Relaxed) {
+                    let done = self.done.load(Ordering::Relaxed);
+                    eprint!(
+                        "\r{}: checked and signed {done} of {} CSRs",
+                        self.tool, self.total
+                    );
+                    shown = true;
+                }
+            }
+            if shown {
+                // Erase the line: the report follows on a clean terminal.
+                eprint!("\r\x1b[K");
+            }
+        });
+        ProgressGuard(self, reporter.thread().clone())
+    }
+}
+
+/// Ends a batch's progress when dropped, waking the thread that shows it.
+struct ProgressGuard<'a>(&'a Progress, std::thread::Thread);
+
+impl Drop for ProgressGuard<'_> {
+    fn drop(&mut self) {
+        self.0.finished.store(true, Ordering::Relaxed);
+        self.1.unpark();
+    }
 }
 
 /// Where a generic run reads and writes: each CSR and its certificate, and the
@@ -385,20 +468,22 @@ fn csr_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Signs every CSR of `targets` with `ca` and `profile`, `days` long.
+/// Signs every CSR of `targets` with `ca` and `profile`, `days` long,
+/// telling `progress` of each CSR done.
 pub fn plan_generic(
     targets: &GenericTargets,
     ca: &SigningCa,
     profile: CsrProfile,
     days: u32,
     now: SystemTime,
+    progress: Option<&Progress>,
 ) -> Result<SignRun> {
     let (validity, capped) = Validity::of(ca, now, days);
     let mut run = SignRun::default();
     run.warnings.extend(capped);
     let keeps = profile != CsrProfile::Client;
     // Outer error: the run fails; inner error: this CSR is refused.
-    let signed = in_parallel(&targets.pairs, |(path, _)| -> Result<Result<_>> {
+    let signed = in_parallel(&targets.pairs, progress, |(path, _)| -> Result<Result<_>> {
         let csr = match Csr::read(path) {
             Ok(csr) if csr.subject.is_empty() => {
                 return Ok(Err(refuse(path, CsrProblem::EmptySubject)));
@@ -514,6 +599,8 @@ impl GenericFlags {
 pub struct SignCsrRequest {
     days: u32,
     passphrases: Passphrases,
+    /// `--password-file`, a file the run reads.
+    password_file: Option<PathBuf>,
     mode: Mode,
 }
 
@@ -564,6 +651,7 @@ impl SignCsrRequest {
             Some(0) => return Err(Error::usage("--days must be at least 1")),
             days => days.unwrap_or(DEFAULT_DAYS),
         };
+        let password_file = flags.password_file.clone();
         let passphrases = Passphrases::new(PassphraseSource::from_flag(flags.password_file));
         let mode = match flags.product.as_deref().map(Product::new).transpose()? {
             Some(product) if product.layout().external_ca => {
@@ -581,6 +669,7 @@ impl SignCsrRequest {
         Ok(SignCsrRequest {
             days,
             passphrases,
+            password_file,
             mode,
         })
     }
@@ -602,7 +691,18 @@ impl SignCsrRequest {
                 options.days = self.days;
                 options.passphrases = self.passphrases;
                 options.set_flags(flags)?;
-                let KubeadmRun { run, names } = plan_kubeadm(&options)?;
+                let KubeadmRun { mut run, names } = plan_kubeadm(&options)?;
+                for ca in KubeadmCa::ALL {
+                    run.plan
+                        .reads(ca.cert_path(&data_dir), "the CA certificate");
+                    run.plan.reads(ca.key_path(&data_dir), "the CA key");
+                }
+                for signed in &run.signed {
+                    run.plan.reads(signed.csr.clone(), "a CSR");
+                }
+                if let Some(file) = self.password_file {
+                    run.plan.reads(file, "the passphrase file");
+                }
                 let basis = Basis::Kubeadm(names);
                 let dir = data_dir;
                 Ok((lock, Signing { dir, basis, run }))
@@ -619,7 +719,17 @@ impl SignCsrRequest {
                 lock.report_recovered(tool);
                 let label = cert.display().to_string();
                 let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
-                let run = plan_generic(&targets, &ca, profile, self.days, now)?;
+                let progress = Progress::on_terminal(tool, targets.pairs.len());
+                let mut run =
+                    plan_generic(&targets, &ca, profile, self.days, now, progress.as_ref())?;
+                run.plan.reads(cert, "the CA certificate");
+                run.plan.reads(key, "the CA key");
+                for (csr, _) in &targets.pairs {
+                    run.plan.reads(csr.clone(), "a CSR");
+                }
+                if let Some(file) = self.password_file {
+                    run.plan.reads(file, "the passphrase file");
+                }
                 let basis = Basis::Profile(profile);
                 let dir = targets.dir;
                 Ok((lock, Signing { dir, basis, run }))
@@ -831,6 +941,7 @@ pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
                 run.refused.push(error);
                 continue;
             }
+            run.plan.reads(key, "the certificate's key");
             None
         };
         let (sans, warning) = kept_sans(csr, cert.names != Names::None);

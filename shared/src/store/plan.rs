@@ -76,6 +76,8 @@ pub struct Plan {
     paths: std::collections::HashSet<PathBuf>,
     /// A directory nothing may be written under, however the paths resolve.
     forbidden: Option<PathBuf>,
+    /// The files the run reads, each with its role: none may be written.
+    inputs: Vec<(PathBuf, &'static str)>,
 }
 
 impl Plan {
@@ -112,6 +114,42 @@ impl Plan {
         });
     }
 
+    /// Records that the run reads `path` as `role` ("the CA certificate"):
+    /// applying the plan, even dry, is refused when one of its files is that
+    /// file (see [`Self::check_inputs`]).
+    pub fn reads(&mut self, path: PathBuf, role: &'static str) {
+        self.inputs.push((path, role));
+    }
+
+    /// Refuses the plan when one of its files is one of the files the run
+    /// reads ([`Self::reads`]): compared by device and inode after every
+    /// symbolic link is followed, so a path spelled another way, a symbolic
+    /// link or a hard link is caught too. Inputs that do not exist are skipped.
+    pub fn check_inputs(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt as _;
+        if self.inputs.is_empty() {
+            return Ok(());
+        }
+        let mut read = std::collections::HashMap::new();
+        for (path, role) in &self.inputs {
+            if let Ok(meta) = fs::metadata(path) {
+                read.entry((meta.dev(), meta.ino())).or_insert(*role);
+            }
+        }
+        for file in &self.files {
+            let Ok(meta) = fs::metadata(&file.path) else {
+                continue;
+            };
+            if let Some(role) = read.get(&(meta.dev(), meta.ino())) {
+                return Err(Error::new(Kind::Inputs(format!(
+                    "{} is {role} this run reads: nothing was written",
+                    file.path.display()
+                ))));
+            }
+        }
+        Ok(())
+    }
+
     /// The planned files.
     pub fn files(&self) -> &[PlannedFile] {
         &self.files
@@ -137,6 +175,7 @@ impl Plan {
     /// applying would do.
     pub fn write(&self, lock: &TargetLock, dry_run: bool) -> Result<Outcome<'_>> {
         check_interrupted()?;
+        self.check_inputs()?;
         let changes = if dry_run {
             self.changes()
         } else {

@@ -2,6 +2,7 @@
 //! is one suite, using the library from outside as the tools do.
 
 mod chains;
+mod csr;
 mod kubeconfig;
 mod mutation;
 mod signing_key;

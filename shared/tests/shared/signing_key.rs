@@ -187,7 +187,7 @@ fn sign_csr_signs_through_a_key_that_is_not_a_private_key() {
     let ca = sign_csr::SigningCa::new("ca", &root_path, root.clone(), key);
 
     let targets = GenericTargets::resolve(&csrs, None).unwrap();
-    let run = sign_csr::plan_generic(&targets, &ca, CsrProfile::Server, 30, now).unwrap();
+    let run = sign_csr::plan_generic(&targets, &ca, CsrProfile::Server, 30, now, None).unwrap();
     assert!(run.refused.is_empty(), "{:?}", run.refused);
     assert_eq!(run.signed.len(), names.len());
     assert_eq!(signatures.load(Ordering::SeqCst), 1 + names.len());

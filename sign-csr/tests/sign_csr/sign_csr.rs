@@ -272,9 +272,14 @@ fn lint(cert: &Path) -> String {
     let lines: Vec<&str> = findings.lines().collect();
     let mut kept = Vec::new();
     for (i, line) in lines.iter().enumerate() {
+        // pkilint's PKIX linter calls single labels (kubeadm's `kubernetes`,
+        // node names) and wildcards invalid syntax; RFC 1034 allows the one,
+        // Go and the CA/Browser Forum the other (`*.` over two labels).
         let single_label = |l: &str| {
             l.contains("pkix.invalid_domain_name_syntax")
-                && l.rsplit('"').nth(1).is_some_and(|name| !name.contains('.'))
+                && l.rsplit('"')
+                    .nth(1)
+                    .is_some_and(|name| !name.contains('.') || name.starts_with("*."))
         };
         let next = lines.get(i + 1).copied().unwrap_or_default();
         if single_label(line) || (!line.starts_with(' ') && single_label(next)) {
@@ -914,4 +919,567 @@ fn products_without_csrs_and_unknown_products_are_refused_by_name() {
     let err = fails(sign_csr().args(["--product", "kubeadmin"]));
     assert!(err.contains("unknown product \"kubeadmin\""), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// The subjectAltName of `names`, each a dNSName of exactly these bytes, in
+/// openssl's `DER:` syntax: names openssl's own syntax cannot spell (a NUL,
+/// a newline, an empty name) go into a correctly self-signed CSR.
+fn dns_names_der(names: &[&[u8]]) -> String {
+    let mut body = Vec::new();
+    for name in names {
+        assert!(name.len() < 128);
+        body.push(0x82);
+        body.push(u8::try_from(name.len()).unwrap());
+        body.extend_from_slice(name);
+    }
+    assert!(body.len() < 128);
+    let mut der = vec![0x30, u8::try_from(body.len()).unwrap()];
+    der.extend(body);
+    let hex: String = der.iter().map(|b| format!("{b:02X}")).collect();
+    format!("subjectAltName=DER:{hex}")
+}
+
+/// A P-256 CSR in `dir` for `/CN=<name>` with the dNSNames `names`.
+fn csr_with_names(dir: &Path, name: &str, names: &[&[u8]]) -> PathBuf {
+    let key_path = dir.join(format!("{name}.key"));
+    if !key_path.exists() {
+        key(&key_path, KeyKind::P256);
+    }
+    let path = dir.join(format!("{name}.csr"));
+    csr(
+        &key_path,
+        &format!("/CN={name}"),
+        "",
+        &[&dns_names_der(names)],
+        &path,
+    );
+    path
+}
+
+fn generic(ca: &Path, profile: &str, csr: &Path) -> Command {
+    let mut cmd = sign_csr();
+    cmd.arg("--ca")
+        .arg(ca)
+        .args(["--profile", profile, "--csr"])
+        .arg(csr);
+    cmd
+}
+
+/// DNS names follow the preferred name syntax (RFC 5280 4.2.1.6, RFC 1034 as
+/// RFC 1123 relaxed it), a wildcard only as the whole leftmost label over two
+/// labels or more: each other name is refused in one line naming the CSR and
+/// the name, escaped, and nothing is written. What is signed is what Go
+/// verifies and pkilint passes (its PKIX linter calls every wildcard invalid
+/// syntax; Go and the CA/Browser Forum accept `*.example.com`).
+#[test]
+fn dns_names_outside_the_preferred_name_syntax_are_refused_naming_csr_and_name() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = dir.path().join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    let bad: [(&[u8], &str); 12] = [
+        (b"good.example\0.evil.com", "good.example\\u{0}.evil.com"),
+        (b"", ""),
+        (b"*", "*"),
+        (b"*.*.com", "*.*.com"),
+        (b"a.*.com", "a.*.com"),
+        (b"*.com", "*.com"),
+        (b"has space.example", "has space.example"),
+        (b"new\nline.example", "new\\nline.example"),
+        (b"esc\x1b[31m.example", "esc\\u{1b}[31m.example"),
+        (b".", "."),
+        (b"example.com.", "example.com."),
+        (b"-a.example", "-a.example"),
+    ];
+    for (i, (name, shown)) in bad.iter().enumerate() {
+        let one = dir.path().join(format!("one-{i}"));
+        fs::create_dir_all(&one).unwrap();
+        let path = csr_with_names(&one, "bad", &[b"ok.example.com", name]);
+        let snap = snapshot(dir.path());
+        let err = fails(&mut generic(&ca, "server", &path));
+        let line = format!(
+            "sign-csr: error: {}: refused: asks for the DNS name \"{shown}\", which is not a host name: ",
+            path.display()
+        );
+        assert!(err.contains(&line), "{shown}: {err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+        assert!(!err.contains('\x1b') && !err.contains('\0'), "{err:?}");
+        assert_eq!(snapshot(dir.path()), snap);
+    }
+    // What is accepted: a single label, a wildcard over two labels, an A-label.
+    let good = csr_with_names(
+        &csrs,
+        "good",
+        &[
+            b"kubernetes",
+            b"*.apps.example.com",
+            b"xn--bcher-kva.example",
+        ],
+    );
+    ok(&mut generic(&ca, "server", &good));
+    let cert = good.with_extension("crt");
+    verify(&cert, &ca.with_extension("crt"), &["server"]);
+    assert_eq!(
+        strings(field(&describe_certs(&cert)[0], "dns_names")),
+        ["kubernetes", "*.apps.example.com", "xn--bcher-kva.example"]
+    );
+    assert_eq!(lint(&cert), "");
+}
+
+/// A DER TLV: `tag`, the length of `content`, `content`.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut der = vec![tag];
+    let len = content.len();
+    if len < 128 {
+        der.push(u8::try_from(len).unwrap());
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        der.push(0x80 | u8::try_from(bytes.len()).unwrap());
+        der.extend(bytes);
+    }
+    der.extend_from_slice(content);
+    der
+}
+
+/// The TLVs inside the DER `seq` (a SEQUENCE's contents), each whole.
+fn children(seq: &[u8]) -> Vec<&[u8]> {
+    let (mut rest, mut out) = (seq, Vec::new());
+    while !rest.is_empty() {
+        let (head, len) = match rest[1] {
+            n if n < 128 => (2, usize::from(n)),
+            n => {
+                let k = usize::from(n & 0x7f);
+                (
+                    2 + k,
+                    rest[2..2 + k]
+                        .iter()
+                        .fold(0, |a, b| a << 8 | usize::from(*b)),
+                )
+            }
+        };
+        out.push(&rest[..head + len]);
+        rest = &rest[head + len..];
+    }
+    out
+}
+
+/// The contents of the TLV `der`.
+fn contents(der: &[u8]) -> &[u8] {
+    let head = if der[1] < 128 {
+        2
+    } else {
+        2 + usize::from(der[1] & 0x7f)
+    };
+    &der[head..]
+}
+
+/// A CSR whose subject is `rdns` (each an attribute OID's DER bytes and a
+/// UTF8String value), self-signed with the P-256 `key_path` (ECDSA with
+/// SHA-256, by openssl): subjects openssl refuses to write (longer than
+/// RFC 5280's bounds) in a request whose signature verifies.
+fn csr_with_subject(key_path: &Path, rdns: &[(&[u8], &str)], out: &Path) {
+    let template = out.with_extension("template");
+    csr(key_path, "/CN=x", "", &[], &template);
+    ok(openssl()
+        .args(["req", "-outform", "DER", "-in"])
+        .arg(&template)
+        .arg("-out")
+        .arg(out.with_extension("der")));
+    let whole = fs::read(out.with_extension("der")).unwrap();
+    let info = children(contents(&whole))[0].to_vec();
+    let parts = children(contents(&info));
+    let mut name = Vec::new();
+    for (oid, value) in rdns {
+        let atv = tlv(
+            0x30,
+            &[tlv(0x06, oid), tlv(0x0c, value.as_bytes())].concat(),
+        );
+        name.extend(tlv(0x31, &atv));
+    }
+    let info = tlv(
+        0x30,
+        &[parts[0], &tlv(0x30, &name), parts[2], &tlv(0xa0, &[])].concat(),
+    );
+    let info_path = out.with_extension("info");
+    fs::write(&info_path, &info).unwrap();
+    let sig_path = out.with_extension("sig");
+    ok(openssl()
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key_path)
+        .arg("-out")
+        .arg(&sig_path)
+        .arg(&info_path));
+    let signature = [&[0u8][..], &fs::read(&sig_path).unwrap()].concat();
+    let ecdsa_sha256 = tlv(
+        0x30,
+        &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+    );
+    let csr_der = tlv(0x30, &[info, ecdsa_sha256, tlv(0x03, &signature)].concat());
+    let der_path = out.with_extension("der");
+    fs::write(&der_path, csr_der).unwrap();
+    ok(openssl()
+        .args(["req", "-inform", "DER", "-in"])
+        .arg(&der_path)
+        .arg("-out")
+        .arg(out));
+    for ext in ["template", "der", "info", "sig"] {
+        fs::remove_file(out.with_extension(ext)).unwrap();
+    }
+}
+
+/// Subject attributes within RFC 5280's upper bounds (openssl writes none
+/// longer): a 65-character CN or OU is refused, naming the attribute and the
+/// bound; a 64-character CN is signed, and pkilint passes it.
+#[test]
+fn subject_attributes_longer_than_rfc_5280_allows_are_refused() {
+    const CN: &[u8] = &[0x55, 0x04, 0x03];
+    const OU: &[u8] = &[0x55, 0x04, 0x0b];
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let key_path = dir.path().join("k.key");
+    key(&key_path, KeyKind::P256);
+    let long = dir.path().join("long.csr");
+    csr_with_subject(&key_path, &[(CN, &"a".repeat(65))], &long);
+    ok(openssl()
+        .args(["req", "-verify", "-noout", "-in"])
+        .arg(&long));
+    let before = snapshot(dir.path());
+    let err = fails(&mut generic(&ca, "client", &long));
+    assert!(
+        err.contains(&format!(
+            "{}: refused: its subject's CN is 65 characters long; RFC 5280 allows 64",
+            long.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    let ou = dir.path().join("ou.csr");
+    csr_with_subject(&key_path, &[(OU, &"b".repeat(65)), (CN, "y")], &ou);
+    let err = fails(&mut generic(&ca, "client", &ou));
+    assert!(
+        err.contains("its subject's OU is 65 characters long"),
+        "{err}"
+    );
+    let fits = dir.path().join("fits.csr");
+    csr_with_subject(&key_path, &[(CN, &"é".repeat(64))], &fits);
+    ok(&mut generic(&ca, "client", &fits));
+    assert_eq!(lint(&fits.with_extension("crt")), "");
+}
+
+/// A plan never writes over a file the run reads, however the path is
+/// spelled: compared by device and inode, refused before anything is
+/// written, naming the output and the input's role.
+#[test]
+fn outputs_that_are_inputs_are_refused_naming_both_roles() {
+    let dir = scratch();
+    let server_ca = k3s_server_ca(dir.path());
+    // The CA, and a requester's ca.csr, in one directory.
+    let shared = dir.path().join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::copy(server_ca.with_extension("crt"), shared.join("ca.crt")).unwrap();
+    fs::copy(server_ca.with_extension("key"), shared.join("ca.key")).unwrap();
+    let requester = dir.path().join("requester.key");
+    key(&requester, KeyKind::P256);
+    csr(
+        &requester,
+        "/CN=ca",
+        "DNS:ca.example.com",
+        &[],
+        &shared.join("ca.csr"),
+    );
+    let ca = shared.join("ca");
+    let before = snapshot(dir.path());
+    let err = fails(&mut generic(&ca, "server", &shared));
+    assert!(
+        err.contains(&format!(
+            "sign-csr: error: {} is the CA certificate this run reads: nothing was written",
+            shared.join("ca.crt").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+    // --csr . from inside the directory.
+    let err = fails(generic(Path::new("ca"), "server", Path::new(".")).current_dir(&shared));
+    assert!(
+        err.contains("ca.crt is the CA certificate this run reads"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    // --out is the CA's directory.
+    let csrs = dir.path().join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    fs::copy(shared.join("ca.csr"), csrs.join("ca.csr")).unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(generic(&ca, "server", &csrs).arg("--out").arg(&shared));
+    assert!(
+        err.contains("ca.crt is the CA certificate this run reads"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    // A symbolic link to the CA key and a hard link to the CSR, as outputs.
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(shared.join("ca.key"), out.join("ca.crt")).unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(generic(&ca, "server", &csrs).arg("--out").arg(&out));
+    assert!(
+        err.contains(&format!(
+            "{} is the CA key this run reads",
+            out.join("ca.crt").display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    let single = csrs.join("ca.csr");
+    let linked = dir.path().join("linked.crt");
+    fs::hard_link(&single, &linked).unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(generic(&ca, "server", &single).arg("--out").arg(&linked));
+    assert!(
+        err.contains(&format!("{} is a CSR this run reads", linked.display())),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    // The passphrase file as the output.
+    let password = dir.path().join("password");
+    fs::write(&password, "unused\n").unwrap();
+    fs::set_permissions(
+        &password,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let before = snapshot(dir.path());
+    let err = fails(
+        generic(&ca, "server", &single)
+            .arg("--out")
+            .arg(&password)
+            .arg("--password-file")
+            .arg(&password),
+    );
+    assert!(
+        err.contains(&format!(
+            "{} is the passphrase file this run reads",
+            password.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before);
+}
+
+/// CSR file names and what the CSRs hold reach the report escaped: a file
+/// named with a newline and an escape sequence neither forges a line nor
+/// colours the terminal, signed or refused.
+#[test]
+fn csr_names_cannot_forge_report_lines_or_drive_the_terminal() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = dir.path().join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    let hostile = "a\nsign-csr: error: forged\x1b[31m.csr";
+    let key_path = dir.path().join("h.key");
+    key(&key_path, KeyKind::P256);
+    csr(
+        &key_path,
+        "/CN=h",
+        "DNS:h.example.com",
+        &[],
+        &csrs.join(hostile),
+    );
+    let out = ok(&mut generic(&ca, "server", &csrs));
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("sign-csr: error: forged")),
+        "{out}"
+    );
+    assert!(
+        out.contains("a\\nsign-csr: error: forged\\u{1b}[31m.csr"),
+        "{out}"
+    );
+    // Refused: one line for the CSR, one for the count.
+    fs::write(csrs.join(hostile), "not a CSR").unwrap();
+    let err = fails(&mut generic(&ca, "server", &csrs));
+    assert!(!err.contains('\x1b'), "{err:?}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("sign-csr: error: forged")),
+        "{err}"
+    );
+}
+
+/// A batch that runs longer than a second shows its progress on a terminal
+/// (script(1) gives one), one line rewritten in place and erased at the end;
+/// the same run with stderr not a terminal prints no progress. Each CSR is
+/// made slow by strace delaying every open by 10 ms, so the batch runs
+/// for seconds on any machine.
+#[test]
+fn a_long_batch_shows_progress_on_a_terminal_and_nothing_elsewhere() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = dir.path().join("csrs");
+    ok(gocheck()
+        .args(["csrs", "--count", "400", "--rsa-keys", "2", "--out"])
+        .arg(&csrs));
+    let slow = format!(
+        "strace -f -o /dev/null -e trace=open,openat -e inject=open,openat:delay_exit=10000 {} \
+         --ca {} --profile server --dry-run --csr {}",
+        env!("CARGO_BIN_EXE_sign-csr"),
+        ca.display(),
+        csrs.display()
+    );
+    let on_terminal = Command::new("script")
+        .args(["-qefc", &slow, "/dev/null"])
+        .env_remove("PRODUCT")
+        .env_remove("DATA_DIR")
+        .output()
+        .expect("script(1), from Debian's bsdutils");
+    let screen = String::from_utf8_lossy(&on_terminal.stdout);
+    let head: String = screen.chars().take(600).collect();
+    assert!(on_terminal.status.success(), "{head}");
+    assert!(
+        screen.contains("\rsign-csr: checked and signed ") && screen.contains(" of 400 CSRs"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("\r\x1b[K"),
+        "the progress line is not erased: {screen:?}"
+    );
+    assert!(screen.contains("would sign 400 CSR(s)"), "{screen}");
+    let piped = Command::new("sh")
+        .args(["-c", &slow])
+        .env_remove("PRODUCT")
+        .env_remove("DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !err.contains("checked and signed") && !err.contains('\r'),
+        "{err:?}"
+    );
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("would sign 400 CSR(s)"));
+}
+
+/// CSRs self-signed with SHA-1 (RSA and ECDSA on P-256 and P-384) are signed,
+/// as Go's `CertificateRequest.CheckSignature` (`gocheck csr-check`) and
+/// `openssl req -verify` take them; the certificate itself is signed with SHA-256 and Go verifies it. A
+/// SHA-1 signature that does not verify is refused.
+#[test]
+fn csrs_self_signed_with_sha1_are_accepted_as_go_accepts_them() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let csrs = dir.path().join("csrs");
+    fs::create_dir_all(&csrs).unwrap();
+    for (name, kind) in [
+        ("rsa", KeyKind::Rsa(2048)),
+        ("p256", KeyKind::P256),
+        ("p384", KeyKind::P384),
+    ] {
+        let key_path = dir.path().join(format!("{name}.key"));
+        key(&key_path, kind);
+        let path = csrs.join(format!("{name}.csr"));
+        ok(openssl()
+            .args(["req", "-new", "-sha1", "-key"])
+            .arg(&key_path)
+            .args(["-subj", &format!("/CN={name}")])
+            .args(["-addext", &format!("subjectAltName=DNS:{name}.example.com")])
+            .arg("-out")
+            .arg(&path));
+        ok(openssl()
+            .args(["req", "-verify", "-noout", "-in"])
+            .arg(&path));
+        let go = ok(gocheck().arg("csr-check").arg(&path));
+        assert!(go.contains("SHA1"), "{go}");
+    }
+    let out = ok(&mut generic(&ca, "server", &csrs));
+    assert!(out.contains("signed 3 CSR(s)"), "{out}");
+    for name in ["rsa", "p256", "p384"] {
+        let cert = csrs.join(format!("{name}.crt"));
+        verify(&cert, &ca.with_extension("crt"), &["server"]);
+        let text = ok(openssl()
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(&cert));
+        assert!(
+            text.contains("Signature Algorithm: ecdsa-with-SHA256"),
+            "{text}"
+        );
+    }
+    // The RSA request with its signature altered.
+    let path = csrs.join("rsa.csr");
+    let der = path.with_extension("der");
+    ok(openssl()
+        .args(["req", "-outform", "DER", "-in"])
+        .arg(&path)
+        .arg("-out")
+        .arg(&der));
+    let mut bytes = fs::read(&der).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x55;
+    fs::write(&der, bytes).unwrap();
+    ok(openssl()
+        .args(["req", "-inform", "DER", "-in"])
+        .arg(&der)
+        .arg("-out")
+        .arg(&path));
+    fs::remove_file(der).unwrap();
+    let err = fails(&mut generic(&ca, "server", &path));
+    assert!(
+        err.contains(&format!(
+            "{}: refused: its signature does not verify",
+            path.display()
+        )),
+        "{err}"
+    );
+    let go = gocheck().arg("csr-check").arg(&path).output().unwrap();
+    assert!(!go.status.success(), "Go takes the altered request");
+}
+
+/// Issue 18: CSRs self-signed with RSASSA-PSS (`openssl req -sigopt
+/// rsa_padding_mode:pss`) are signed when Go's `CheckSignature` takes them (a
+/// salt as long as the hash), and refused in words when it does not
+/// (openssl's default maximal salt), as `gocheck csr-check` judges each.
+#[test]
+fn csrs_self_signed_with_rsa_pss_are_judged_as_go_judges_them() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let key_path = dir.path().join("pss.key");
+    key(&key_path, KeyKind::Rsa(2048));
+    let request = |name: &str, sigopts: &[&str]| {
+        let path = dir.path().join(format!("{name}.csr"));
+        let mut cmd = openssl();
+        cmd.args(["req", "-new", "-sha256", "-key"])
+            .arg(&key_path)
+            .args(["-subj", &format!("/CN={name}")])
+            .args(["-addext", &format!("subjectAltName=DNS:{name}.example.com")]);
+        for opt in sigopts {
+            cmd.args(["-sigopt", opt]);
+        }
+        ok(cmd.arg("-out").arg(&path));
+        path
+    };
+    let go_shape = request(
+        "pss-go",
+        &["rsa_padding_mode:pss", "rsa_pss_saltlen:digest"],
+    );
+    let max_salt = request("pss-max", &["rsa_padding_mode:pss", "rsa_pss_saltlen:max"]);
+    ok(gocheck().arg("csr-check").arg(&go_shape));
+    let out = ok(&mut generic(&ca, "server", &go_shape));
+    assert!(out.contains("signed 1 CSR(s)"), "{out}");
+    verify(
+        &go_shape.with_extension("crt"),
+        &ca.with_extension("crt"),
+        &["server"],
+    );
+    let go = gocheck().arg("csr-check").arg(&max_salt).output().unwrap();
+    assert!(!go.status.success(), "Go takes the maximal salt");
+    let err = fails(&mut generic(&ca, "server", &max_salt));
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(err.contains("RSASSA-PSS") && err.contains("222-byte salt"), "{err}");
+    assert!(!max_salt.with_extension("crt").exists());
 }

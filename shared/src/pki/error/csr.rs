@@ -30,6 +30,23 @@ pub enum CsrProblem {
     AsksForKeyCertSign,
     /// A subject alternative name of a type leaves do not carry here.
     SanType(&'static str),
+    /// A DNS name outside the preferred name syntax (see
+    /// [`crate::pki::names::dns_name_problem`]).
+    DnsName {
+        /// The name as the request holds it.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A subject attribute longer than RFC 5280's upper bound.
+    SubjectTooLong {
+        /// The attribute's short name (`CN`, `O`, ...).
+        attribute: &'static str,
+        /// Its length in characters.
+        length: usize,
+        /// The bound.
+        max: usize,
+    },
     /// The subject is empty.
     EmptySubject,
     /// The subject is not the one the file must carry.
@@ -74,6 +91,19 @@ impl fmt::Display for CsrProblem {
             CsrProblem::SanType(kind) => write!(
                 f,
                 "asks for a {kind} subject alternative name; only DNS names and IP addresses are issued"
+            ),
+            // The error's Display escapes the control characters in `name`.
+            CsrProblem::DnsName { name, why } => write!(
+                f,
+                "asks for the DNS name \"{name}\", which is not a host name: {why}"
+            ),
+            CsrProblem::SubjectTooLong {
+                attribute,
+                length,
+                max,
+            } => write!(
+                f,
+                "its subject's {attribute} is {length} characters long; RFC 5280 allows {max}"
             ),
             CsrProblem::EmptySubject => write!(f, "has an empty subject"),
             CsrProblem::Subject { expected, found } => {

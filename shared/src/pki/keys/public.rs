@@ -106,6 +106,31 @@ impl PublicKey {
         result.map_err(|e| format!("signature does not verify with the issuer's key ({e})"))
     }
 
+    /// Checks a SHA-1 `signature` over `message`: PKCS#1 v1.5 for RSA, ECDSA
+    /// for the curves. Only requests may carry one (see `verify::Sha1`).
+    pub fn verify_sha1(&self, message: &[u8], signature: &[u8]) -> Result<(), String> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+        let bad = |e: &dyn std::fmt::Display| format!("signature does not verify ({e})");
+        let digest = sha1::Sha1::digest(message);
+        macro_rules! ecdsa {
+            ($curve:ident, $key:expr) => {{
+                let signature =
+                    $curve::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
+                $key.verify_prehash(&digest, &signature)
+                    .map_err(|e| bad(&e))
+            }};
+        }
+        match self {
+            PublicKey::Rsa(key) => key
+                .verify(rsa::Pkcs1v15Sign::new::<sha1::Sha1>(), &digest, signature)
+                .map_err(|e| bad(&e)),
+            PublicKey::P256(key) => ecdsa!(p256, key),
+            PublicKey::P384(key) => ecdsa!(p384, key),
+            PublicKey::P521(key) => ecdsa!(p521, key),
+            PublicKey::Ed25519(_) => Err("an Ed25519 key signs without SHA-1".into()),
+        }
+    }
+
     /// Checks `signature` over `message` made with `algorithm`. ECDSA accepts any
     /// of SHA-256/384/512 on any curve, as Go does.
     pub fn verify(
