@@ -105,7 +105,9 @@ pub fn gocheck_path() -> &'static Path {
         // The binary is named after what it is built from: the Go version and
         // every file of gocheck/ (a flat, stdlib-only module).
         let mut hasher = DefaultHasher::new();
-        run(go().arg("version")).hash(&mut hasher);
+        let version = run(go().arg("version"));
+        require_go_line(&String::from_utf8_lossy(&version), &src);
+        version.hash(&mut hasher);
         let mut files: Vec<PathBuf> = fs::read_dir(&src)
             .unwrap()
             .map(|entry| entry.unwrap().path())
@@ -125,6 +127,30 @@ pub fn gocheck_path() -> &'static Path {
         }
         path
     })
+}
+
+/// Refuses to build the oracle with a Go older than the `go` line of
+/// gocheck's go.mod (the line k3s ships): an older toolchain (Debian 12's
+/// 1.19) builds it all the same, and judges with another crypto/x509.
+fn require_go_line(version: &str, src: &Path) {
+    let minor =
+        |text: &str| -> Option<u32> { text.strip_prefix("1.")?.split('.').next()?.parse().ok() };
+    let go_mod = fs::read_to_string(src.join("go.mod")).unwrap();
+    let wanted = go_mod
+        .lines()
+        .find_map(|line| line.strip_prefix("go "))
+        .and_then(|line| minor(line.trim()))
+        .expect("a `go 1.N` line in gocheck/go.mod");
+    let have = version
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("go1.").map(|rest| format!("1.{rest}")))
+        .and_then(|v| minor(&v));
+    assert!(
+        have.is_some_and(|have| have >= wanted),
+        "the Go oracle needs Go 1.{wanted} or later (gocheck/go.mod), and `go` on PATH is {}: \
+         run scripts/test, or put target/test-env/bin first on PATH",
+        version.trim()
+    );
 }
 
 /// A command for the Go oracle.

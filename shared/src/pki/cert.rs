@@ -214,11 +214,15 @@ impl Certificate {
         self.not_before() <= at && at <= self.not_after()
     }
 
-    /// Checks that this is a CA valid now; `location` (its file, or its place
-    /// in a bundle) is named in the error.
+    /// Checks that this is a CA valid now, with a key of a size clients take
+    /// (RSA 2048 to 8192 bits); `location` (its file, or its place in a
+    /// bundle) is named in the error. Every CA that signs or stands in a chain
+    /// we check passes here: gen-custom-ca's inputs, sign-csr's CA, ca-check tree.
     pub fn require_usable_ca(&self, location: impl Into<Location>, now: SystemTime) -> Result<()> {
         let location = location.into();
         self.require_ca(location.clone())?;
+        crate::pki::keys::check_ca_key_size(self.public_key())
+            .map_err(|problem| Error::at(location.clone(), Kind::Key(problem)))?;
         let validity = |problem| {
             let subject = self.subject_cn();
             Error::at(location.clone(), Kind::Validity { subject, problem })

@@ -1486,3 +1486,30 @@ fn csrs_self_signed_with_rsa_pss_are_judged_as_go_judges_them() {
     );
     assert!(!max_salt.with_extension("crt").exists());
 }
+
+/// Issue 18: the CA sign-csr signs with meets the rules gen-custom-ca's inputs
+/// meet: an RSA-1024 CA (which openssl clients at Debian's default security
+/// level refuse in any chain) is refused, naming the file and the size.
+#[test]
+fn a_ca_with_an_rsa_1024_key_does_not_sign() {
+    let dir = scratch();
+    ca(dir.path(), "weak", "Weak CA", KeyKind::Rsa(1024), 365);
+    let csrs = csr_dir(dir.path(), 1);
+    let err = fails(&mut generic(&dir.path().join("weak"), "server", &csrs));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("weak.crt") && err.contains("RSA-1024") && err.contains("2048 to 8192"),
+        "{err}"
+    );
+    let written = fs::read_dir(&csrs)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "crt")
+        })
+        .count();
+    assert_eq!(written, 0);
+}
