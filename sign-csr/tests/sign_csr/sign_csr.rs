@@ -1480,6 +1480,9 @@ fn csrs_self_signed_with_rsa_pss_are_judged_as_go_judges_them() {
     assert!(!go.status.success(), "Go takes the maximal salt");
     let err = fails(&mut generic(&ca, "server", &max_salt));
     assert!(err.contains("nothing was written"), "{err}");
-    assert!(err.contains("RSASSA-PSS") && err.contains("222-byte salt"), "{err}");
+    assert!(
+        err.contains("RSASSA-PSS") && err.contains("222-byte salt"),
+        "{err}"
+    );
     assert!(!max_salt.with_extension("crt").exists());
 }
