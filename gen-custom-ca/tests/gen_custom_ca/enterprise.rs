@@ -574,8 +574,8 @@ fn a_root_saved_with_a_bom_and_crlf_is_read_as_openssl_reads_it() {
 }
 
 /// Issue 18: a root exported the other ways PKIs export one (Windows and Java
-/// `.cer` in DER, a `.p7b`, a `.pfx`, OpenSSL's `-trustout`, a DER key, the
-/// two files swapped): openssl reads each only when told the form, k3s reads
+/// `.cer` in DER, a `.p7b`, a `.pfx`, OpenSSL's `-trustout`, a DER key, an EC
+/// key with explicit curve parameters, the two files swapped): openssl reads each only when told the form, k3s reads
 /// none; each is refused naming the form and the openssl command that converts it.
 #[test]
 fn roots_exported_in_other_forms_are_named_with_the_conversion() {
@@ -602,7 +602,17 @@ fn roots_exported_in_other_forms_are_named_with_the_conversion() {
             "pkcs12", "-export", "-in", cert, "-inkey", key, "-passout", "pass:x",
         ],
     );
-    let cases: [(&Path, &Path, &str, &[&str]); 7] = [
+    let explicit = export(
+        "explicit.key",
+        &["ec", "-in", key, "-param_enc", "explicit"],
+    );
+    let cases: [(&Path, &Path, &str, &[&str]); 8] = [
+        (
+            &ca.cert,
+            &explicit,
+            "root-ca.key",
+            &["explicit curve parameters", "-param_enc named_curve"],
+        ),
         (
             &der_cert,
             &ca.key,

@@ -76,8 +76,36 @@ fn ec_from_sec1(der: &[u8]) -> Result<PrivateKey, String> {
             p521::SecretKey::from_sec1_der(der).map(|key| PrivateKey::P521(Box::new(key.into())))
         })
         .map_err(|e| {
+            if has_explicit_curve_parameters(der) {
+                return "an EC key with explicit curve parameters (openssl's `-param_enc explicit`), \
+                        which Go refuses: write it with the curve's name, \
+                        `openssl ec -param_enc named_curve`"
+                    .to_string();
+            }
             format!("invalid or unsupported SEC1 EC private key (P-256, P-384 and P-521 are supported): {e}")
         })
+}
+
+/// Whether a SEC1 key spells its curve out (`[0]` holding a SEQUENCE of field,
+/// curve, base point...) instead of naming it with an OID.
+fn has_explicit_curve_parameters(der: &[u8]) -> bool {
+    use der::{Decode as _, Reader as _, Tagged as _};
+    let Ok(key) = der::asn1::AnyRef::from_der(der) else {
+        return false;
+    };
+    let Ok(mut fields) = der::SliceReader::new(key.value()) else {
+        return false;
+    };
+    // version, privateKey, [0] parameters: the third field at most.
+    for _ in 0..3 {
+        let Ok(field) = fields.decode::<der::asn1::AnyRef<'_>>() else {
+            return false;
+        };
+        if field.tag().is_context_specific() && field.tag().number() == der::TagNumber(0) {
+            return field.value().first() == Some(&0x30);
+        }
+    }
+    false
 }
 
 /// An RSA key whose stored CRT values agree with its primes: Go (1.24 and later,
