@@ -387,3 +387,24 @@ fn an_issuing_ca_with_an_unhandled_critical_extension_is_a_failure_go_agrees_wit
         "{go:#}"
     );
 }
+
+/// Issue 18: a `root-ca.pem` holding a second certificate (here another root)
+/// is a failure, as gen-custom-ca refuses it: the file is the cluster's trust
+/// anchor, so every certificate in it is a root for every client given it.
+#[test]
+fn a_root_ca_pem_holding_two_certificates_is_a_failure() {
+    let dir = scratch();
+    let tls = openssl_tree(dir.path(), &CaExt::default(), &CaExt::default());
+    let other = root(dir.path(), "Other Root", KeyKind::P256, &CaExt::default());
+    let mut pem = std::fs::read(tls.join("root-ca.pem")).unwrap();
+    pem.extend(std::fs::read(&other.cert).unwrap());
+    std::fs::write(tls.join("root-ca.pem"), pem).unwrap();
+    let (code, report) = tree(&tls);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        failures(&report)
+            .iter()
+            .any(|l| l.starts_with("root-ca.pem") && l.contains("holds 2 certificates")),
+        "{report}"
+    );
+}

@@ -106,7 +106,22 @@ fn read_anchors(
     now: SystemTime,
     findings: &mut Vec<Finding>,
 ) -> Option<(Certificate, Vec<Certificate>)> {
-    let root = read_certs(cert_dir, files::ROOT_PEM, findings).map(|mut c| c.swap_remove(0));
+    let root = read_certs(cert_dir, files::ROOT_PEM, findings).map(|mut roots| {
+        if roots.len() > 1 {
+            // As gen-custom-ca refuses it: the file is the cluster's trust anchor.
+            findings.push(finding(
+                files::ROOT_PEM,
+                Verdict::Fail,
+                format!(
+                    "holds {} certificates: it must hold the root alone (the first, \"{}\", is \
+                     taken as the root, and every client given the file trusts all of them)",
+                    roots.len(),
+                    roots[0].subject_cn()
+                ),
+            ));
+        }
+        roots.swap_remove(0)
+    });
     let chain = read_certs(cert_dir, files::INTERMEDIATE_PEM, findings);
     let (root, mut chain) = (root?, chain?);
     if chain.last() == Some(&root) {
