@@ -45,8 +45,11 @@ impl Kubeconfig {
 
     /// Takes the text of a kubeconfig; `path` names it in errors.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::at(path, Kind::Inputs("not UTF-8 text".into())))?;
+        // The text holds the user's key: every copy of it is wiped when dropped.
+        let text = Zeroizing::new(String::from_utf8(bytes).map_err(|e| {
+            drop(Zeroizing::new(e.into_bytes()));
+            Error::at(path, Kind::Inputs("not UTF-8 text".into()))
+        })?);
         Ok(Kubeconfig {
             path: path.to_path_buf(),
             lines: text.split_inclusive('\n').map(str::to_string).collect(),
@@ -80,7 +83,7 @@ impl Kubeconfig {
         let mapping = self.mapping(section, item)?;
         let value = self
             .find(&mapping, field)
-            .map(|(_, value)| value)
+            .map(|(_, value)| Zeroizing::new(value))
             .filter(|value| !value.is_empty())
             .ok_or_else(|| self.error(format!("the {item} has no {field}")))?;
         base64ct::Base64::decode_vec(&value)
@@ -207,6 +210,14 @@ impl Kubeconfig {
         }
         self.lines.insert(at, line);
         Ok(())
+    }
+}
+
+/// The lines hold `client-key-data`: wiped when the kubeconfig is dropped.
+impl Drop for Kubeconfig {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        self.lines.iter_mut().for_each(String::zeroize);
     }
 }
 
