@@ -37,11 +37,13 @@ func runK3sFixture(args []string) error {
 	product := fs.String("product", "k3s", "k3s or rke2 (CN and file-name prefix)")
 	node := fs.String("node-name", "server-1", "node name (kubelet certificates, SANs)")
 	nodeIPFlag := fs.String("node-ip", "10.0.0.10", "node IP (kubelet certificates, SANs)")
+	kubeconfig := fs.String("write-kubeconfig", "", "where to write the admin kubeconfig k3s writes to /etc/rancher/<product>/<product>.yaml (default: DATA_DIR/<product>.yaml)")
+	agentOnly := fs.Bool("agent-only", false, "leave an agent node: agent/ only (no server/, no kubeconfig)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	if *out == "" || fs.NArg() != 0 {
-		return usageError{"usage: gocheck k3s-fixture --out DATA_DIR [--now RFC3339] [--rotations N] [--product k3s] [--node-name N] [--node-ip IP]"}
+		return usageError{"usage: gocheck k3s-fixture --out DATA_DIR [--now RFC3339] [--rotations N] [--product k3s] [--node-name N] [--node-ip IP] [--write-kubeconfig FILE] [--agent-only]"}
 	}
 	if *rotations < 0 {
 		return usageError{"--rotations must be >= 0"}
@@ -61,6 +63,9 @@ func runK3sFixture(args []string) error {
 		// rotation i happens at now + i seconds; without --now, end at the
 		// current time so that nothing is dated in the future
 		now = now.Add(-time.Duration(*rotations) * time.Second)
+	}
+	if *kubeconfig == "" {
+		*kubeconfig = filepath.Join(*out, *product+".yaml")
 	}
 	if fxDirHasFiles(filepath.Join(*out, "server")) {
 		return usageError{filepath.Join(*out, "server") + " already exists; give a new --out"}
@@ -129,6 +134,15 @@ func runK3sFixture(args []string) error {
 			return err
 		}
 		hashes = append(hashes, h)
+	}
+	if *agentOnly {
+		// An agent holds what the server handed it; the server's files stay
+		// on the server (k3s cert.go: no <data-dir>/server means an agent).
+		if err := os.RemoveAll(filepath.Join(*out, "server")); err != nil {
+			return err
+		}
+	} else if err := fxWriteKubeconfig(*out, *kubeconfig); err != nil {
+		return err
 	}
 	return printJSON(map[string]interface{}{
 		"data_dir":       *out,

@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -332,6 +333,11 @@ func fxSupervisorSpec(s fxServer) fxLeafSpec {
 func fxIssueAll(dataDir string, srv fxServer, now time.Time) error {
 	tlsDir := filepath.Join(dataDir, "server", "tls")
 	out := fxFiles{}
+	// The agent fetches these two client certificates from the server
+	// (pkg/agent/config: the supervisor's /v1-<program>/client-kube-proxy.crt
+	// and client-<program>-controller.crt serve the server's own files) and
+	// keeps copies in agent/.
+	agentCopies := map[string]bool{"client-kube-proxy": true, "client-" + srv.Product + "-controller": true}
 	for _, spec := range fxLeafSpecs(srv) {
 		crt, key, err := fxIssueLeaf(tlsDir, spec, now)
 		if err != nil {
@@ -339,6 +345,18 @@ func fxIssueAll(dataDir string, srv fxServer, now time.Time) error {
 		}
 		out[spec.Dir+"/"+spec.Stem+".crt"] = crt
 		out[spec.Dir+"/"+spec.Stem+".key"] = key
+		if spec.Dir == "server/tls" && agentCopies[spec.Stem] {
+			out["agent/"+spec.Stem+".crt"] = crt
+			out["agent/"+spec.Stem+".key"] = key
+		}
+	}
+	// ... and the CA bundles it trusts (/cacerts and client-ca.crt).
+	for _, stem := range []string{"client-ca", "server-ca"} {
+		bundle, err := os.ReadFile(filepath.Join(tlsDir, stem+".crt"))
+		if err != nil {
+			return err
+		}
+		out["agent/"+stem+".crt"] = bundle
 	}
 	for _, stem := range []string{"client-kubelet", "serving-kubelet"} {
 		// deps.go: LoadOrGenerateKeyFile, regenerated only with a new CA
@@ -637,4 +655,40 @@ func fxCheckProduct(p string) error {
 		return usageError{"--product must be a plain name such as k3s or rke2"}
 	}
 	return nil
+}
+
+// fxWriteKubeconfig writes the admin kubeconfig as k3s does at each server
+// start (pkg/clientaccess/kubeconfig.go WriteClientKubeConfig, through
+// client-go's clientcmd.Write: sorted keys, block style): cluster, context and
+// user named "default", the server CA bundle as certificate-authority-data, and
+// server/tls/client-admin.crt (leaf and CA bundle) and .key embedded as
+// client-certificate-data and client-key-data, mode 0600.
+func fxWriteKubeconfig(dataDir, path string) error {
+	read := func(name string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(dataDir, "server", "tls", name))
+		return base64.StdEncoding.EncodeToString(b), err
+	}
+	ca, err := read("server-ca.crt")
+	if err != nil {
+		return err
+	}
+	cert, err := read("client-admin.crt")
+	if err != nil {
+		return err
+	}
+	key, err := read("client-admin.key")
+	if err != nil {
+		return err
+	}
+	text := "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: " + ca +
+		"\n    server: https://127.0.0.1:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n" +
+		"    user: default\n  name: default\ncurrent-context: default\nkind: Config\npreferences: {}\nusers:\n" +
+		"- name: default\n  user:\n    client-certificate-data: " + cert + "\n    client-key-data: " + key + "\n"
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600)
 }
