@@ -47,32 +47,59 @@ pub struct Staged {
     pub staging_dir: PathBuf,
 }
 
-/// List every certificate under DIR (default: the layout's cert dir,
-/// $DATA_DIR/server/tls or $DATA_DIR/pki) by expiry: file, subject, issuer,
-/// usages, CA or leaf, expiry, time left, status. kubeadm: the certificates of
-/// `kubeadm certs check-expiration`, by its names (kubeconfigs read from
-/// $DATA_DIR). Exit 1 if a certificate is EXPIRED or NOT YET VALID, or a
-/// certificate file cannot be read; WARNING and missing files do not change it.
+/// List every certificate by expiry: file, subject, issuer, usages, CA or
+/// leaf, expiry, time left, status. k3s and RKE2: what `k3s certificate check`
+/// reads, and more: $DATA_DIR/server/tls and $DATA_DIR/agent (an agent, with
+/// no server/: agent alone) and the admin kubeconfig
+/// (/etc/rancher/<product>/<product>.yaml); each leaf names the `certificate
+/// rotate --service` that renews it, and the report ends with the one command
+/// that renews everything in the warning window or due. k0s: $DATA_DIR/pki
+/// with admin.conf. kubeadm: the certificates of `kubeadm certs
+/// check-expiration`, by its names (kubeconfigs read from $DATA_DIR), and a
+/// kubelet.conf that embeds its client certificate, with kubeadm's fix. Exit 1
+/// if a certificate is EXPIRED or NOT YET VALID, a certificate file cannot be
+/// read, or, with --fail-due, one is due; WARNING and missing files do not
+/// change it.
 #[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     subcommand,
     name = "expiry",
-    note = "JSON (-o json): {{\"directory\", \"checked_at\", \"warn_days\", \"certificates\": [{{\"file\",
-\"index\", \"subject\", \"issuer\", \"usages\", \"ca\", \"not_after\", \"seconds_left\",
-\"status\"}}], \"problems\": [{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null}}.
+    note = "JSON (-o json): {{\"directory\", \"checked_at\", \"warn_days\", \"due_days\",
+\"certificates\": [{{\"file\", \"index\", \"subject\", \"issuer\", \"usages\", \"ca\",
+\"not_after\", \"seconds_left\", \"status\", \"due\", \"service\"}}], \"problems\":
+[{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null, \"notes\": [text], \"renew\":
+{{\"services\", \"commands\", \"ca_due\"}} or null}}. \"service\" is the rotate --service
+(k3s, RKE2) or null; \"due\": within --due-days, expired or not yet valid.
 kubeadm adds \"name\", \"ca_name\", \"externally_managed\", \"missing\" to each item, lists
-its CAs in \"certificate_authorities\" and has \"kubeconfig_directory\" instead of
-\"dynamic_cert\". -o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
+its CAs in \"certificate_authorities\", has \"kubeconfig_directory\" and \"kubelet_conf\" (an
+item with \"fix\", or null) instead of \"dynamic_cert\", \"notes\" and \"renew\".
+-o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
 Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID."
 )]
 pub struct Expiry {
-    /// the certificate directory (scanned recursively; kubeadm: its --cert-dir)
+    /// the directory to scan instead (recursively; kubeadm: its --cert-dir)
     #[argh(positional)]
     pub dir: Option<PathBuf>,
 
-    /// days before expiry that count as WARNING (default 120, when k3s renews)
+    /// days before expiry that count as WARNING (default 120)
     #[argh(option, default = "DEFAULT_WARN_DAYS")]
     pub warn_days: u64,
+
+    /// exit 1 when a certificate is due: expires within --due-days
+    #[argh(switch)]
+    pub fail_due: bool,
+
+    /// days before expiry from which a certificate is due (default: k3s and
+    /// RKE2 90, when they renew at start; kubeadm and k0s 30, as neither
+    /// renews on a schedule of its own)
+    #[argh(option)]
+    pub due_days: Option<u64>,
+
+    /// k3s and RKE2: the admin kubeconfig to read (default
+    /// /etc/rancher/<product>/<product>.yaml, which only servers have; an
+    /// absent default is a note, an absent FILE a problem)
+    #[argh(option)]
+    pub kubeconfig: Option<PathBuf>,
 
     /// output: table (default), json, or kubeadm-json (kubeadm's own JSON)
     #[argh(option, short = 'o', default = "ExpiryFormat::Table")]

@@ -37,10 +37,14 @@ fn run(args: Args) -> Result<bool> {
             (!any_failed(&findings), printed)
         }
         Command::Expiry(expiry) => {
-            if expiry.dir.is_none() {
-                data_dir.must_have_cert_dir()?;
-            }
-            let report = expiry::check(&data_dir, expiry.dir, expiry.warn_days, now)?;
+            let options = expiry::ExpiryOptions {
+                dir: expiry.dir,
+                kubeconfig: expiry.kubeconfig,
+                warn_days: expiry.warn_days,
+                due_days: expiry.due_days,
+                fail_due: expiry.fail_due,
+            };
+            let report = expiry::check(&data_dir, &options, now)?;
             let printed = report::expiry::write(out, &report, expiry.output)?;
             (report.passed(), printed)
         }

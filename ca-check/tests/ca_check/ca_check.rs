@@ -553,11 +553,15 @@ fn expiry_lists_each_ca_of_a_bundle_and_only_the_leaf_of_a_leaf_file() {
     let rows = report["certificates"].as_array().unwrap();
     let of = |file: &str| rows.iter().filter(|r| r["file"] == file).count();
     assert_eq!(
-        of("server-ca.crt"),
+        of("server/tls/server-ca.crt"),
         4,
         "a rotated CA bundle lists its four CAs"
     );
-    assert_eq!(of("client-admin.crt"), 1, "a leaf file lists its leaf");
+    assert_eq!(
+        of("server/tls/client-admin.crt"),
+        1,
+        "a leaf file lists its leaf"
+    );
     assert!(rows.iter().all(|r| r["status"] == "OK"), "{report}");
     let empty = dir.path().join("empty");
     fs::create_dir_all(&empty).unwrap();

@@ -121,7 +121,8 @@ fn now_epoch() -> i64 {
 /// A kubeadm data dir: the three CAs (front-proxy-ca external: no key), the
 /// seven pki/ leaves, admin.conf, controller-manager.conf and scheduler.conf
 /// (scheduler's expiring in 10 days), no super-admin.conf (kubeadm writes it
-/// only on the init node), and a kubelet.conf kubeadm does not list.
+/// only on the init node), and a kubelet.conf kubeadm does not list, naming the
+/// kubelet's rotated certificate as kubeadm has written it since 1.17.
 /// Returns the data dir and the certificate behind each kubeadm name.
 fn kubeadm_tree(work: &Path) -> (PathBuf, Vec<(&'static str, PathBuf)>) {
     let data = work.join("kubernetes");
@@ -212,7 +213,9 @@ fn kubeadm_tree(work: &Path) -> (PathBuf, Vec<(&'static str, PathBuf)>) {
         );
         let key = clients.join(format!("{conf}.key"));
         kubeconfig(&data.join(conf), cn, &pki.join("ca.crt"), &cert, &key);
-        if conf != "kubelet.conf" {
+        if conf == "kubelet.conf" {
+            point_to_rotated_certificate(&data.join(conf));
+        } else {
             certs.push((conf, cert));
         }
     }
@@ -220,6 +223,27 @@ fn kubeadm_tree(work: &Path) -> (PathBuf, Vec<(&'static str, PathBuf)>) {
     certs.push(("front-proxy-ca", pki.join("front-proxy-ca.crt")));
     certs.push(("etcd-ca", pki.join("etcd/ca.crt")));
     (data, certs)
+}
+
+/// kubeadm's fix for an embedded kubelet.conf, as the kubelet.conf of
+/// kubeadm 1.17 and later reads: both fields name the file the kubelet rotates.
+fn point_to_rotated_certificate(conf: &Path) {
+    let current = "/var/lib/kubelet/pki/kubelet-client-current.pem";
+    let text: String = fs::read_to_string(conf)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let replaced = match line.trim_start().split_once(':') {
+                Some(("client-certificate-data", _)) => {
+                    format!("    client-certificate: {current}")
+                }
+                Some(("client-key-data", _)) => format!("    client-key: {current}"),
+                _ => line.to_string(),
+            };
+            replaced + "\n"
+        })
+        .collect();
+    fs::write(conf, text).unwrap();
 }
 
 fn run(cmd: &mut Command) -> (Output, String) {
@@ -473,6 +497,110 @@ fn a_malformed_kubeconfig_or_an_expired_certificate_fails_the_kubeadm_report() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(row_has(&stdout, "apiserver", "<invalid>"), "{stdout}");
     assert!(row_has(&stdout, "apiserver", "EXPIRED"), "{stdout}");
+}
+
+/// Issue 20: a kubelet.conf that embeds its client certificate (nodes made
+/// before kubeadm 1.17) is outside kubeadm's list and expires unseen. It is
+/// reported with kubeadm's fix; kubeadm's own JSON keeps its shape (the
+/// finding goes to stderr); expired, or due with --fail-due, it fails.
+#[test]
+fn an_embedded_kubelet_conf_is_reported_with_kubeadms_fix() {
+    let work = scratch();
+    let (data, _) = kubeadm_tree(work.path());
+    let pki = data.join("pki");
+    let conf = data.join("kubelet.conf");
+    let key = work.path().join("clients/kubelet.conf.key");
+    let (_, modern) = run(ca_check("kubeadm", &data).arg("expiry"));
+    assert!(!modern.contains("kubelet.conf"), "{modern}");
+    let kubeadm_json = |data: &Path| {
+        let (out, stdout) = run(ca_check("kubeadm", data).args(["expiry", "-o", "kubeadm-json"]));
+        let info: Json = serde_json::from_str(&stdout).unwrap();
+        (out, info)
+    };
+    let shape = |info: &Json| -> Vec<(String, Vec<String>)> {
+        ["certificates", "certificateAuthorities"]
+            .iter()
+            .flat_map(|list| info[list].as_array().unwrap().iter())
+            .map(|item| {
+                let keys = item.as_object().unwrap().keys().cloned().collect();
+                (item["name"].as_str().unwrap().to_string(), keys)
+            })
+            .collect()
+    };
+    let (_, before) = kubeadm_json(&data);
+
+    let cert = leaf(
+        &pki,
+        "ca",
+        "../../clients/kubelet.conf",
+        "system:node:cp-1",
+        "client",
+        200,
+    );
+    kubeconfig(&conf, "system:node:cp-1", &pki.join("ca.crt"), &cert, &key);
+    let (out, table) = run(ca_check("kubeadm", &data).arg("expiry"));
+    assert!(out.status.success(), "{table}");
+    let fix = "kubelet.conf embeds its client certificate, so the kubelet keeps using it after \
+               rotating it (nodes made before kubeadm 1.17): in kubelet.conf, replace \
+               client-certificate-data with `client-certificate: \
+               /var/lib/kubelet/pki/kubelet-client-current.pem` and client-key-data with \
+               `client-key: /var/lib/kubelet/pki/kubelet-client-current.pem`, then \
+               `systemctl restart kubelet`.";
+    let tail = format!(
+        "{}: client certificate system:node:cp-1 expires ",
+        conf.display()
+    );
+    assert!(table.contains(&tail), "{table}");
+    assert!(table.ends_with(&format!("(199d, OK)\n{fix}\n")), "{table}");
+    // What the fix says, applied, is a kubelet.conf the report no longer names.
+    let document = testkit::json(ca_check("kubeadm", &data).args(["expiry", "-o", "json"]));
+    assert_eq!(document["kubelet_conf"]["subject"], "system:node:cp-1");
+    assert_eq!(document["kubelet_conf"]["name"], "kubelet.conf");
+    assert_eq!(document["kubelet_conf"]["fix"], fix);
+    let (out, after) = kubeadm_json(&data);
+    assert!(out.status.success());
+    assert_eq!(shape(&after), shape(&before), "kubeadm's shape");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr, format!("{}: {fix}\n", conf.display()));
+    // Due within 5 days (scheduler.conf has 10): a failure only when asked.
+    let cert = leaf(
+        &pki,
+        "ca",
+        "../../clients/kubelet.conf",
+        "system:node:cp-1",
+        "client",
+        3,
+    );
+    kubeconfig(&conf, "system:node:cp-1", &pki.join("ca.crt"), &cert, &key);
+    let status = |args: &[&str]| {
+        ca_check("kubeadm", &data)
+            .arg("expiry")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(status(&[]), Some(0));
+    assert_eq!(status(&["--fail-due", "--due-days", "5"]), Some(1));
+    assert_eq!(status(&["--fail-due", "--due-days", "2"]), Some(0));
+    // kubeadm's own window, 30 days: scheduler.conf is due.
+    assert_eq!(status(&["--fail-due"]), Some(1));
+    // Expired: exit 1.
+    let cert = dated_leaf(
+        &pki,
+        "ca",
+        "../../clients/kubelet.conf",
+        "system:node:cp-1",
+        "client",
+        &["--not-before", "2020-01-01T00:00:00Z", "--days", "30"],
+    );
+    kubeconfig(&conf, "system:node:cp-1", &pki.join("ca.crt"), &cert, &key);
+    let (out, table) = run(ca_check("kubeadm", &data).arg("expiry"));
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(table.contains("(<invalid>, EXPIRED)"), "{table}");
+    point_to_rotated_certificate(&conf);
+    assert_eq!(status(&[]), Some(0));
 }
 
 fn row_has(table: &str, name: &str, word: &str) -> bool {

@@ -7,6 +7,12 @@
 //! to be deleted by hand (secret and file). k0s's `admin.conf` in `pki/` is
 //! read for its embedded client certificate.
 //!
+//! k3s and RKE2 ([`ExpiryScheme::Services`]) read what `k3s certificate
+//! check` reads, and more: `server/tls` and `agent/` on a server, `agent/`
+//! alone on an agent (no `server/`), and the admin kubeconfig; each leaf is
+//! named by the `rotate --service` that renews it, and [`ExpiryReport::renewal`]
+//! gathers what is due into one command.
+//!
 //! kubeadm gets its own report ([`kubeadm_report`]): the fixed list of
 //! `kubeadm certs check-expiration`, by kubeadm's names, with each
 //! certificate's CA, external-CA mode, and absent files as missing.
@@ -17,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::checks::recover;
+use crate::layout::k3s::{CertificateServices, ServiceRole};
 use crate::layout::kubeadm::{CERTIFICATES, KubeadmCa};
 use crate::layout::kubeconfig::Kubeconfig;
 use crate::layout::{DataDir, ExpiryScheme, Layout};
@@ -24,6 +31,7 @@ use crate::pki::cert::{Certificate, bundle_in};
 use crate::pki::error::{Error, Result};
 use crate::pki::input;
 use crate::pki::pem::PemFile;
+use crate::pki::text::shown;
 
 /// k3s renews leaf certificates this close to expiry, so warn from here on.
 pub const DEFAULT_WARN_DAYS: u64 = 120;
@@ -75,6 +83,9 @@ pub struct Row {
     pub not_after: SystemTime,
     /// Report status.
     pub status: Status,
+    /// The `rotate --service` that renews it (k3s and RKE2); None for CAs
+    /// and files no service lists.
+    pub service: Option<&'static str>,
 }
 
 impl Row {
@@ -105,6 +116,12 @@ pub struct ScanReport {
     pub problems: Vec<Problem>,
     /// Whether a `dynamic-cert.json` was found, and its status.
     pub dynamic_cert: Option<Status>,
+    /// What was looked for and not found, when that is no problem (the
+    /// default kubeconfig on an agent, a server's agent dir).
+    pub notes: Vec<String>,
+    /// k3s and RKE2: the services, and whether the node is an agent
+    /// (no `server/`, so only the agent's services renew anything).
+    pub services: Option<(&'static CertificateServices, bool)>,
 }
 
 impl ScanReport {
@@ -125,52 +142,85 @@ impl ScanReport {
 /// they embed.
 pub fn scan(dir: &Path, now: SystemTime, warn: Duration, kubeconfigs: &[&str]) -> ScanReport {
     let mut report = ScanReport::default();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let entries = match std::fs::read_dir(&current) {
-            Ok(entries) => entries,
-            Err(e) => {
-                report.problems.push(Problem {
-                    file: relative(dir, &current),
-                    problem: format!("cannot read directory: {e}"),
-                });
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(file_type) = entry.file_type() else {
-                continue;
+    let scan = Scan {
+        base: dir,
+        now,
+        warn,
+        kubeconfigs,
+        service: &|_| None,
+    };
+    scan.walk(dir, &mut report);
+    report.sort();
+    report
+}
+
+/// What one walk reads: rows are named relative to `base`, each with the
+/// service `service` gives its path.
+struct Scan<'a> {
+    base: &'a Path,
+    now: SystemTime,
+    warn: Duration,
+    kubeconfigs: &'a [&'a str],
+    service: &'a dyn Fn(&Path) -> Option<&'static str>,
+}
+
+impl ScanReport {
+    fn sort(&mut self) {
+        self.rows
+            .sort_by(|a, b| (a.not_after, &a.file, a.index).cmp(&(b.not_after, &b.file, b.index)));
+        self.problems.sort_by(|a, b| a.file.cmp(&b.file));
+    }
+}
+
+impl Scan<'_> {
+    /// Adds what is under `dir` to `report` (see [`scan`]).
+    fn walk(&self, dir: &Path, report: &mut ScanReport) {
+        let (now, warn, kubeconfigs) = (self.now, self.warn, self.kubeconfigs);
+        let base = self.base;
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(current) = stack.pop() {
+            let entries = match std::fs::read_dir(&current) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    report.problems.push(Problem {
+                        file: relative(base, &current),
+                        problem: format!("cannot read directory: {e}"),
+                    });
+                    continue;
+                }
             };
-            if file_type.is_dir() {
-                stack.push(path);
-            } else if file_type.is_symlink() && path.is_dir() {
-                // Not followed: see above.
-            } else if !file_type.is_file() && !file_type.is_symlink() {
-                let kind = rustix::fs::lstat(&path).map_or("not a regular file", |st| {
-                    input::file_kind(rustix::fs::FileType::from_raw_mode(st.st_mode))
-                });
-                report.problems.push(Problem {
-                    file: relative(dir, &path),
-                    problem: format!("skipped: {kind}, not a regular file"),
-                });
-            } else if is_certificate_name(&path) {
-                read_certificate_file(dir, &path, false, now, warn, &mut report);
-            } else if kubeconfigs
-                .iter()
-                .any(|name| relative(dir, &path) == Path::new(name))
-            {
-                read_certificate_file(dir, &path, true, now, warn, &mut report);
-            } else if path.file_name().is_some_and(|n| n == DYNAMIC_CERT) {
-                read_dynamic_cert(dir, &path, now, warn, &mut report);
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(file_type) = entry.file_type() else {
+                    continue;
+                };
+                if file_type.is_dir() {
+                    stack.push(path);
+                } else if file_type.is_symlink() && path.is_dir() {
+                    // Not followed: see above.
+                } else if !file_type.is_file() && !file_type.is_symlink() {
+                    let kind = rustix::fs::lstat(&path).map_or("not a regular file", |st| {
+                        input::file_kind(rustix::fs::FileType::from_raw_mode(st.st_mode))
+                    });
+                    report.problems.push(Problem {
+                        file: relative(base, &path),
+                        problem: format!("skipped: {kind}, not a regular file"),
+                    });
+                } else if is_certificate_name(&path) {
+                    let service = (self.service)(&path);
+                    read_certificate_file(base, &path, false, service, now, warn, report);
+                } else if kubeconfigs
+                    .iter()
+                    .any(|name| relative(dir, &path) == Path::new(name))
+                {
+                    let service = (self.service)(&path);
+                    read_certificate_file(base, &path, true, service, now, warn, report);
+                } else if path.file_name().is_some_and(|n| n == DYNAMIC_CERT) {
+                    read_dynamic_cert(base, &path, now, warn, report);
+                }
             }
         }
     }
-    report
-        .rows
-        .sort_by(|a, b| (a.not_after, &a.file, a.index).cmp(&(b.not_after, &b.file, b.index)));
-    report.problems.sort_by(|a, b| a.file.cmp(&b.file));
-    report
 }
 
 fn is_certificate_name(path: &Path) -> bool {
@@ -188,12 +238,20 @@ fn read_certificate_file(
     base: &Path,
     path: &Path,
     kubeconfig: bool,
+    service: Option<&'static str>,
     now: SystemTime,
     warn: Duration,
     report: &mut ScanReport,
 ) {
     match certificates_in(path, kubeconfig) {
-        Ok(certs) => add_rows(relative(base, path), &certs, now, warn, report),
+        Ok(certs) => {
+            let first = report.rows.len();
+            add_rows(relative(base, path), &certs, now, warn, report);
+            // A CA bundle's rows are CAs, which no service renews.
+            for row in &mut report.rows[first..] {
+                row.service = service.filter(|_| !row.is_ca);
+            }
+        }
         Err(problem) => report.problems.push(Problem {
             file: relative(base, path),
             problem,
@@ -241,6 +299,7 @@ fn row(file: PathBuf, index: usize, cert: &Certificate, now: SystemTime, warn: D
         is_ca: cert.is_ca(),
         not_after: cert.not_after(),
         status: status(cert, now, warn),
+        service: None,
     }
 }
 
@@ -374,11 +433,29 @@ pub struct KubeadmReport {
     pub certificates: Vec<Named>,
     /// `ca`, `etcd-ca`, `front-proxy-ca`.
     pub authorities: Vec<Named>,
+    /// `kubelet.conf` when it embeds its client certificate, which kubeadm
+    /// does not list: clusters made before kubeadm 1.17 kept the first
+    /// certificate there, and the kubelet uses it after every rotation
+    /// until it expires ([`KUBELET_CONF_FIX`]).
+    pub kubelet_conf: Option<Named>,
 }
 
+/// kubeadm's documented fix for a `kubelet.conf` that embeds its client
+/// certificate ("Certificate Management with kubeadm", kubernetes.io: the
+/// warning on nodes made before kubeadm 1.17, and the kubelet client
+/// certificate rotation failure), in our words.
+pub const KUBELET_CONF_FIX: &str = "kubelet.conf embeds its client certificate, so the kubelet \
+     keeps using it after rotating it (nodes made before kubeadm 1.17): in kubelet.conf, \
+     replace client-certificate-data with `client-certificate: \
+     /var/lib/kubelet/pki/kubelet-client-current.pem` and client-key-data with `client-key: \
+     /var/lib/kubelet/pki/kubelet-client-current.pem`, then `systemctl restart kubelet`.";
+
 impl KubeadmReport {
-    fn all(&self) -> impl Iterator<Item = &Named> {
-        self.certificates.iter().chain(&self.authorities)
+    fn all(&self) -> impl Iterator<Item = &Named> + '_ {
+        self.certificates
+            .iter()
+            .chain(&self.authorities)
+            .chain(&self.kubelet_conf)
     }
 
     /// Whether any certificate is expired or not yet valid.
@@ -402,12 +479,17 @@ impl KubeadmReport {
 pub struct ExpiryReport {
     /// The layout read.
     pub layout: &'static Layout,
-    /// The certificate directory read.
+    /// The certificate directory read (k3s and RKE2 by default: the data
+    /// dir, the rows naming `server/tls/...` and `agent/...`).
     pub directory: PathBuf,
     /// When the certificates were judged.
     pub checked_at: SystemTime,
     /// Days before expiry that count as WARNING.
     pub warn_days: u64,
+    /// Days before expiry from which a certificate is due for renewal.
+    pub due_days: u64,
+    /// Whether a due certificate fails the check (`--fail-due`).
+    pub fail_due: bool,
     /// The list.
     pub found: Expiries,
 }
@@ -415,7 +497,7 @@ pub struct ExpiryReport {
 /// The list of an [`ExpiryReport`], one kind per [`ExpiryScheme`].
 #[derive(Debug)]
 pub enum Expiries {
-    /// Every certificate under the directory.
+    /// Every certificate under the directory (or directories).
     Scan(ScanReport),
     /// kubeadm's named certificates.
     Kubeadm {
@@ -426,45 +508,263 @@ pub enum Expiries {
     },
 }
 
+/// How to renew what is due on a k3s or RKE2 node: one `rotate --service`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Renewal {
+    /// The services, in k3s's order.
+    pub services: Vec<&'static str>,
+    /// Stop the unit, rotate, start it again.
+    pub commands: [String; 3],
+    /// Whether a CA is due too, which `rotate` never renews.
+    pub ca_due: bool,
+}
+
 impl ExpiryReport {
-    /// Whether no certificate is expired or not yet valid and every file
-    /// could be read.
+    /// Whether no certificate is expired or not yet valid, every file could
+    /// be read, and, with `--fail-due`, none is due.
     pub fn passed(&self) -> bool {
-        match &self.found {
+        let clean = match &self.found {
             Expiries::Scan(report) => !report.has_invalid() && report.problems.is_empty(),
             Expiries::Kubeadm { report, .. } => !report.has_invalid() && !report.has_problems(),
+        };
+        clean && !(self.fail_due && self.rows().any(|row| self.is_due(row)))
+    }
+
+    /// Every certificate read.
+    pub fn rows(&self) -> Box<dyn Iterator<Item = &Row> + '_> {
+        match &self.found {
+            Expiries::Scan(report) => Box::new(report.rows.iter()),
+            Expiries::Kubeadm { report, .. } => {
+                Box::new(report.all().filter_map(|named| match &named.found {
+                    Found::Read(row) => Some(row),
+                    Found::Missing | Found::Unreadable(_) => None,
+                }))
+            }
         }
+    }
+
+    /// Whether `row` is not valid, or expires within `due_days`.
+    pub fn is_due(&self, row: &Row) -> bool {
+        let window = i64::try_from(self.due_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+        row.status != Status::Ok && row.status != Status::Warning
+            || row.seconds_left(self.checked_at) < window
+    }
+
+    /// k3s and RKE2: the one command that renews every leaf in the warning
+    /// window, due, expired or not yet valid; None when there is none (or no
+    /// services: other layouts).
+    pub fn renewal(&self) -> Option<Renewal> {
+        let Expiries::Scan(report) = &self.found else {
+            return None;
+        };
+        let (services, agent) = report.services?;
+        let pending: Vec<&Row> = report
+            .rows
+            .iter()
+            .filter(|row| row.status != Status::Ok || self.is_due(row))
+            .collect();
+        let names: Vec<&'static str> = services
+            .services
+            .iter()
+            .filter(|service| service.role != ServiceRole::Authority)
+            .map(|service| service.name)
+            .filter(|name| pending.iter().any(|row| row.service == Some(name)))
+            .collect();
+        let ca_due = pending.iter().any(|row| row.is_ca);
+        if names.is_empty() && !ca_due {
+            return None;
+        }
+        Some(Renewal {
+            commands: services.renew_commands(&names, agent),
+            services: names,
+            ca_due,
+        })
     }
 }
 
-/// The expiry of the certificates in `dir` (default: `data_dir`'s cert dir),
-/// with a warning window of `warn_days`, at `now`; an error when `dir`
-/// cannot be read.
-pub fn check(
-    data_dir: &DataDir,
-    dir: Option<PathBuf>,
-    warn_days: u64,
-    now: SystemTime,
-) -> Result<ExpiryReport> {
+/// What `ca-check expiry` is asked.
+#[derive(Clone, Debug, Default)]
+pub struct ExpiryOptions {
+    /// The directory to scan instead of the layout's (kubeadm: its --cert-dir).
+    pub dir: Option<PathBuf>,
+    /// k3s and RKE2: the admin kubeconfig to read instead of the default;
+    /// a missing one is a problem, a missing default only a note.
+    pub kubeconfig: Option<PathBuf>,
+    /// Days before expiry that count as WARNING.
+    pub warn_days: u64,
+    /// Days before expiry from which a certificate is due (default: the
+    /// layout's renewal window).
+    pub due_days: Option<u64>,
+    /// Whether a due certificate fails the check.
+    pub fail_due: bool,
+}
+
+/// The expiry of the certificates of `data_dir` (or `options.dir`) at `now`;
+/// an error when the directory cannot be read.
+pub fn check(data_dir: &DataDir, options: &ExpiryOptions, now: SystemTime) -> Result<ExpiryReport> {
     recover(data_dir, None)?;
     let layout = data_dir.layout();
-    let dir = dir.unwrap_or_else(|| data_dir.tls_dir());
-    std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "reading directory", e))?;
-    let warn = Duration::from_secs(warn_days.saturating_mul(86_400));
-    let found = match layout.expiry {
-        ExpiryScheme::Scan { kubeconfigs } => Expiries::Scan(scan(&dir, now, warn, kubeconfigs)),
-        ExpiryScheme::Kubeadm => Expiries::Kubeadm {
-            report: kubeadm_report(&dir, &data_dir.root, now, warn),
-            kubeconfig_dir: data_dir.root.clone(),
-        },
+    let warn = Duration::from_secs(options.warn_days.saturating_mul(86_400));
+    let (directory, found) = match layout.expiry {
+        ExpiryScheme::Scan { kubeconfigs } => {
+            if options.kubeconfig.is_some() {
+                return Err(kubeconfig_refused(layout));
+            }
+            let dir = cert_dir(data_dir, options)?;
+            let report = scan(&dir, now, warn, kubeconfigs);
+            (dir, Expiries::Scan(report))
+        }
+        ExpiryScheme::Services(services) => {
+            let (dir, report) = scan_node(data_dir, services, options, now, warn)?;
+            (dir, Expiries::Scan(report))
+        }
+        ExpiryScheme::Kubeadm => {
+            if options.kubeconfig.is_some() {
+                return Err(kubeconfig_refused(layout));
+            }
+            let dir = cert_dir(data_dir, options)?;
+            let found = Expiries::Kubeadm {
+                report: kubeadm_report(&dir, &data_dir.root, now, warn),
+                kubeconfig_dir: data_dir.root.clone(),
+            };
+            (dir, found)
+        }
     };
     Ok(ExpiryReport {
         layout,
-        directory: dir,
+        directory,
         checked_at: now,
-        warn_days,
+        warn_days: options.warn_days,
+        due_days: options.due_days.unwrap_or(layout.due_days),
+        fail_due: options.fail_due,
         found,
     })
+}
+
+fn kubeconfig_refused(layout: &Layout) -> Error {
+    Error::usage(format!(
+        "--kubeconfig names k3s's or RKE2's admin kubeconfig; the {} layout reads its \
+         kubeconfigs from --data-dir",
+        layout.name()
+    ))
+}
+
+/// `options.dir`, or the layout's cert dir, which must exist.
+fn cert_dir(data_dir: &DataDir, options: &ExpiryOptions) -> Result<PathBuf> {
+    let dir = match &options.dir {
+        Some(dir) => dir.clone(),
+        None => {
+            data_dir.must_have_cert_dir()?;
+            data_dir.tls_dir()
+        }
+    };
+    std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, "reading directory", e))?;
+    Ok(dir)
+}
+
+/// k3s and RKE2: `options.dir` alone, or the node's directories (a server's
+/// `server/tls` and `agent`, an agent's `agent`) named from the data dir;
+/// then the admin kubeconfig.
+fn scan_node(
+    data_dir: &DataDir,
+    services: &'static CertificateServices,
+    options: &ExpiryOptions,
+    now: SystemTime,
+    warn: Duration,
+) -> Result<(PathBuf, ScanReport)> {
+    let root = &data_dir.root;
+    let service_of = |path: &Path| {
+        path.strip_prefix(root)
+            .ok()
+            .and_then(|relative| services.renewed_by(relative))
+    };
+    let kubeconfigs = [services.kubeconfig_name];
+    let admin = |_: &Path| Some(services.kubeconfig_service);
+    let mut report = ScanReport::default();
+    let agent = !root.join(services.server_dir).exists() && options.dir.is_none();
+    let directory = match &options.dir {
+        Some(dir) => {
+            std::fs::read_dir(dir).map_err(|e| Error::io(dir, "reading directory", e))?;
+            let service = |path: &Path| {
+                if path.file_name() == Some(services.kubeconfig_name.as_ref()) {
+                    admin(path)
+                } else {
+                    service_of(path)
+                }
+            };
+            Scan {
+                base: dir,
+                now,
+                warn,
+                kubeconfigs: &kubeconfigs,
+                service: &service,
+            }
+            .walk(dir, &mut report);
+            dir.clone()
+        }
+        None => {
+            let agent_dir = root.join(services.agent_dir);
+            if agent {
+                data_dir.must_exist()?;
+                if !agent_dir.is_dir() {
+                    // Neither a server nor an agent: name the server's dir.
+                    data_dir.must_have_cert_dir()?;
+                }
+            } else {
+                data_dir.must_have_cert_dir()?;
+            }
+            let dirs: Vec<PathBuf> = if agent {
+                vec![agent_dir]
+            } else {
+                services.server_dirs.iter().map(|d| root.join(d)).collect()
+            };
+            let scan = Scan {
+                base: root,
+                now,
+                warn,
+                kubeconfigs: &[],
+                service: &service_of,
+            };
+            for dir in dirs {
+                match std::fs::symlink_metadata(&dir) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        report.notes.push(format!(
+                            "{}: not found (a server started with --disable-agent has none)",
+                            shown(&relative(root, &dir))
+                        ))
+                    }
+                    _ => scan.walk(&dir, &mut report),
+                }
+            }
+            root.clone()
+        }
+    };
+    match &options.kubeconfig {
+        // Read already: the scanned dir holds it under its own name.
+        Some(path)
+            if report
+                .rows
+                .iter()
+                .any(|row| directory.join(&row.file) == *path) => {}
+        Some(path) => {
+            read_certificate_file(&directory, path, true, admin(path), now, warn, &mut report)
+        }
+        None if options.dir.is_none() => {
+            let path = Path::new(services.admin_kubeconfig);
+            if path.symlink_metadata().is_ok() {
+                read_certificate_file(&directory, path, true, admin(path), now, warn, &mut report);
+            } else {
+                report.notes.push(format!(
+                    "{}: not found ({} writes it on servers; --kubeconfig names another)",
+                    services.admin_kubeconfig, services.program
+                ));
+            }
+        }
+        None => {}
+    }
+    report.services = Some((services, agent));
+    report.sort();
+    Ok((directory, report))
 }
 
 /// What `kubeadm certs check-expiration --cert-dir <cert_dir>` lists, with
@@ -528,9 +828,27 @@ pub fn kubeadm_report(
         .collect();
     certificates.sort_by_key(|named| named.name);
     authorities.sort_by_key(|named| named.name);
+    let kubelet_conf = CERTIFICATES
+        .iter()
+        .filter(|cert| cert.kubeconfig && !cert.checked_for_expiry())
+        .find_map(|cert| {
+            let file = kubeconfig_dir.join(cert.base);
+            Kubeconfig::read(&file)
+                .is_ok_and(|config| config.embeds_client_certificate())
+                .then(|| {
+                    named(
+                        cert.expiration_name,
+                        Some(cert.ca.expiration_name()),
+                        external(cert.ca),
+                        file,
+                        true,
+                    )
+                })
+        });
     KubeadmReport {
         certificates,
         authorities,
+        kubelet_conf,
     }
 }
 

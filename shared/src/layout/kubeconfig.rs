@@ -69,6 +69,15 @@ impl Kubeconfig {
         bundle_in(&PemFile::parse(&self.path, pem)?)
     }
 
+    /// Whether the user's client certificate is embedded
+    /// (`client-certificate-data`) rather than named (`client-certificate`).
+    pub fn embeds_client_certificate(&self) -> bool {
+        self.mapping("users", "user")
+            .ok()
+            .and_then(|mapping| self.find(&mapping, "client-certificate-data"))
+            .is_some_and(|(_, value)| !value.is_empty())
+    }
+
     /// The certificates of the cluster's `certificate-authority-data` (only the
     /// tests read them back).
     #[cfg(test)]

@@ -99,6 +99,10 @@ pub struct Layout {
     pub rotation_advice: &'static str,
     /// What `ca-check expiry` lists.
     pub expiry: ExpiryScheme,
+    /// Days before expiry from which a leaf is due for renewal (`ca-check
+    /// expiry --fail-due`): the distribution's own renewal window where it
+    /// has one.
+    pub due_days: u64,
     /// Whether the distribution writes CSRs for an external CA to sign
     /// (kubeadm's `certs generate-csr`), which `sign-csr` signs.
     pub external_ca: bool,
@@ -293,11 +297,14 @@ impl JoinScheme {
 pub enum ExpiryScheme {
     /// Every certificate under the cert dir, and the client certificate
     /// embedded in each of these kubeconfigs found there (k0s keeps
-    /// `admin.conf` in `pki/`; k3s has none under `server/tls`).
+    /// `admin.conf` in `pki/`).
     Scan {
         /// Kubeconfig file names, relative to the cert dir.
         kubeconfigs: &'static [&'static str],
     },
+    /// k3s and RKE2: what `certificate check` reads, by the service that
+    /// renews it, on a server or an agent, and the admin kubeconfig.
+    Services(&'static k3s::CertificateServices),
     /// kubeadm's `certs check-expiration`: a fixed list of named certificates
     /// ([`kubeadm::CERTIFICATES`]) and CAs, the kubeconfigs in the data dir,
     /// an absent file reported as missing.

@@ -15,7 +15,7 @@ use serde::Serialize as _;
 use serde_json::json;
 
 use crate::checks::expiry::{
-    Expiries, ExpiryReport, Found, KubeadmReport, Named, Row, ScanReport, Status,
+    Expiries, ExpiryReport, Found, KUBELET_CONF_FIX, KubeadmReport, Named, Row, ScanReport, Status,
 };
 use crate::pki::cert::{format_kubeadm_time, format_time};
 use crate::pki::error::{Error, Result};
@@ -64,7 +64,7 @@ pub fn write(
         (Expiries::Scan(scan), ExpiryFormat::Table) => write_scan_table(out, report, scan),
         (Expiries::Scan(scan), ExpiryFormat::Json) => write_scan_json(out, report, scan),
         (Expiries::Kubeadm { report: list, .. }, ExpiryFormat::Table) => {
-            write_kubeadm_table(out, list, report.checked_at)
+            write_kubeadm_table(out, report, list)
         }
         (
             Expiries::Kubeadm {
@@ -96,12 +96,16 @@ fn write_scan_table(
     scan: &ScanReport,
 ) -> io::Result<()> {
     let now = report.checked_at;
-    let header = [
-        "FILE", "SUBJECT", "ISSUER", "USAGES", "KIND", "EXPIRES", "LEFT", "STATUS",
+    // k3s and RKE2 name the `rotate --service` of each row, before STATUS.
+    let services = scan.services.is_some();
+    let mut header = vec![
+        "FILE", "SUBJECT", "ISSUER", "USAGES", "KIND", "EXPIRES", "LEFT",
     ];
-    let mut rows: Vec<Vec<String>> = vec![header.map(String::from).to_vec()];
+    header.extend(services.then_some("SERVICE"));
+    header.push("STATUS");
+    let mut rows: Vec<Vec<String>> = vec![header.into_iter().map(String::from).collect()];
     rows.extend(scan.rows.iter().map(|r| {
-        vec![
+        let mut cells = vec![
             if r.index > 1 {
                 format!("{}#{}", shown(&r.file), r.index)
             } else {
@@ -113,8 +117,12 @@ fn write_scan_table(
             if r.is_ca { "CA".into() } else { "leaf".into() },
             format_time(r.not_after),
             time_left(r.seconds_left(now)),
-            r.status.as_str().into(),
-        ]
+        ];
+        if services {
+            cells.push(r.service.unwrap_or("-").into());
+        }
+        cells.push(r.status.as_str().into());
+        cells
     }));
     write_columns(out, &rows, "  ")?;
     for problem in &scan.problems {
@@ -125,8 +133,32 @@ fn write_scan_table(
             one_line(&problem.problem)
         )?;
     }
+    for note in &scan.notes {
+        writeln!(out, "note: {}", one_line(note))?;
+    }
     if scan.rows.is_empty() && scan.problems.is_empty() {
         writeln!(out, "no certificates under {}", shown(&report.directory))?;
+    }
+    if let Some(renewal) = report.renewal() {
+        writeln!(out)?;
+        if !renewal.services.is_empty() {
+            writeln!(
+                out,
+                "Renew what is in the warning window or due ({} days), stopped first: rotate \
+                 deletes the files and the start re-issues them:",
+                report.due_days
+            )?;
+            for command in &renewal.commands {
+                writeln!(out, "  {command}")?;
+            }
+        }
+        if renewal.ca_due {
+            writeln!(
+                out,
+                "A CA is in the warning window: rotate never renews CAs; stage new ones \
+                 (rotate-default-ca or gen-custom-ca) and load them with certificate rotate-ca."
+            )?;
+        }
     }
     if matches!(
         scan.dynamic_cert,
@@ -148,20 +180,29 @@ fn write_scan_json(
     report: &ExpiryReport,
     scan: &ScanReport,
 ) -> io::Result<()> {
-    let now = report.checked_at;
-    let certificates: Vec<_> = scan.rows.iter().map(|r| row_json(r, now)).collect();
+    let certificates: Vec<_> = scan.rows.iter().map(|r| row_json(r, report)).collect();
     let problems: Vec<_> = scan
         .problems
         .iter()
         .map(|p| json!({"file": p.file.display().to_string(), "problem": p.problem}))
         .collect();
+    let renew = report.renewal().map(|renewal| {
+        json!({
+            "services": renewal.services,
+            "commands": if renewal.services.is_empty() { Vec::new() } else { renewal.commands.to_vec() },
+            "ca_due": renewal.ca_due,
+        })
+    });
     let document = json!({
         "directory": report.directory.display().to_string(),
-        "checked_at": format_time(now),
+        "checked_at": format_time(report.checked_at),
         "warn_days": report.warn_days,
+        "due_days": report.due_days,
         "certificates": certificates,
         "problems": problems,
         "dynamic_cert": scan.dynamic_cert.map(Status::as_str),
+        "notes": scan.notes,
+        "renew": renew,
     });
     writeln!(out, "{document:#}")
 }
@@ -187,8 +228,11 @@ fn write_columns(out: &mut impl Write, rows: &[Vec<String>], gap: &str) -> io::R
 }
 
 /// One row of the JSON reports.
-fn row_json(r: &Row, now: SystemTime) -> serde_json::Value {
+fn row_json(r: &Row, report: &ExpiryReport) -> serde_json::Value {
+    let now = report.checked_at;
     json!({
+        "service": r.service,
+        "due": report.is_due(r),
         "file": r.file.display().to_string(),
         "index": r.index,
         "subject": r.subject,
@@ -227,9 +271,10 @@ fn yes_no(yes: bool) -> String {
 /// be read are listed after them.
 fn write_kubeadm_table(
     out: &mut impl Write,
+    expiry: &ExpiryReport,
     report: &KubeadmReport,
-    now: SystemTime,
 ) -> io::Result<()> {
+    let now = expiry.checked_at;
     let table = |header: &[&str], list: &[Named]| -> Vec<Vec<String>> {
         let mut rows = vec![header.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
         rows.extend(list.iter().map(|named| {
@@ -286,7 +331,12 @@ fn write_kubeadm_table(
         ),
         "   ",
     )?;
-    for named in report.certificates.iter().chain(&report.authorities) {
+    for named in report
+        .certificates
+        .iter()
+        .chain(&report.authorities)
+        .chain(&report.kubelet_conf)
+    {
         if let Found::Unreadable(problem) = &named.found {
             writeln!(
                 out,
@@ -295,6 +345,21 @@ fn write_kubeadm_table(
                 one_line(problem)
             )?;
         }
+    }
+    if let Some(named) = &report.kubelet_conf {
+        writeln!(out)?;
+        if let Found::Read(row) = &named.found {
+            writeln!(
+                out,
+                "{}: client certificate {} expires {} ({}, {})",
+                shown(&named.file),
+                one_line(&row.subject),
+                format_kubeadm_time(row.not_after),
+                short_human_duration(row.seconds_left(now)),
+                row.status.as_str()
+            )?;
+        }
+        writeln!(out, "{KUBELET_CONF_FIX}")?;
     }
     Ok(())
 }
@@ -308,26 +373,28 @@ fn write_kubeadm_json(
     list: &KubeadmReport,
 ) -> io::Result<()> {
     let now = report.checked_at;
-    let items = |named: &[Named]| -> Vec<serde_json::Value> {
-        named
-            .iter()
-            .map(|named| {
-                let mut item = match &named.found {
-                    Found::Read(row) => row_json(row, now),
-                    _ => json!({"file": named.file.display().to_string()}),
-                };
-                item["name"] = json!(named.name);
-                item["ca_name"] = json!(named.ca_name);
-                item["externally_managed"] = json!(named.externally_managed);
-                item["missing"] = json!(matches!(named.found, Found::Missing));
-                item
-            })
-            .collect()
+    let item = |named: &Named| {
+        let mut item = match &named.found {
+            Found::Read(row) => row_json(row, report),
+            _ => json!({"file": named.file.display().to_string()}),
+        };
+        item["name"] = json!(named.name);
+        item["ca_name"] = json!(named.ca_name);
+        item["externally_managed"] = json!(named.externally_managed);
+        item["missing"] = json!(matches!(named.found, Found::Missing));
+        item
     };
+    let items = |named: &[Named]| -> Vec<serde_json::Value> { named.iter().map(item).collect() };
+    let kubelet_conf = list.kubelet_conf.as_ref().map(|named| {
+        let mut conf = item(named);
+        conf["fix"] = json!(KUBELET_CONF_FIX);
+        conf
+    });
     let problems: Vec<_> = list
         .certificates
         .iter()
         .chain(&list.authorities)
+        .chain(&list.kubelet_conf)
         .filter_map(|named| match &named.found {
             Found::Unreadable(problem) => {
                 Some(json!({"file": named.file.display().to_string(), "problem": problem}))
@@ -340,8 +407,10 @@ fn write_kubeadm_json(
         "kubeconfig_directory": kubeconfig_dir.display().to_string(),
         "checked_at": format_time(now),
         "warn_days": report.warn_days,
+        "due_days": report.due_days,
         "certificates": items(&list.certificates),
         "certificate_authorities": items(&list.authorities),
+        "kubelet_conf": kubelet_conf,
         "problems": problems,
     });
     writeln!(out, "{document:#}")
@@ -424,10 +493,19 @@ fn write_kubeadm_own_json(
         &mut *out, indent,
     ))?;
     writeln!(out)?;
-    for named in report.certificates.iter().chain(&report.authorities) {
+    for named in report
+        .certificates
+        .iter()
+        .chain(&report.authorities)
+        .chain(&report.kubelet_conf)
+    {
         if let Found::Unreadable(problem) = &named.found {
             eprintln!("{}: cannot read: {}", shown(&named.file), one_line(problem));
         }
+    }
+    // kubeadm's JSON has no place for it: the finding goes with the problems.
+    if let Some(named) = &report.kubelet_conf {
+        eprintln!("{}: {KUBELET_CONF_FIX}", shown(&named.file));
     }
     Ok(())
 }

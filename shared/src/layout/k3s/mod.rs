@@ -67,11 +67,19 @@ const fn slot(stem: &'static str, kind: &'static str) -> CaSlot {
 }
 
 /// k3s's layout.
-pub static K3S: Layout = layout("k3s", "/var/lib/rancher/k3s");
+pub static K3S: Layout = layout("k3s", "/var/lib/rancher/k3s", &K3S_SERVICES);
 /// RKE2's: k3s's under its own name and data dir.
-pub static RKE2: Layout = layout("rke2", "/var/lib/rancher/rke2");
+pub static RKE2: Layout = layout("rke2", "/var/lib/rancher/rke2", &RKE2_SERVICES);
 
-const fn layout(name: &'static str, default_data_dir: &'static str) -> Layout {
+/// k3s renews a leaf at start when it has fewer days than this left
+/// (`config.CertificateRenewDays`), so a leaf inside it is due.
+pub const RENEW_DAYS: u64 = 90;
+
+const fn layout(
+    name: &'static str,
+    default_data_dir: &'static str,
+    services: &'static CertificateServices,
+) -> Layout {
     Layout {
         name,
         default_data_dir,
@@ -92,10 +100,244 @@ const fn layout(name: &'static str, default_data_dir: &'static str) -> Layout {
         rotation_advice: "To change the CAs of a running cluster, generate into a staging \
                           DATA_DIR and load it with \
                           `k3s certificate rotate-ca --path=<DATA_DIR>/server`",
-        expiry: ExpiryScheme::Scan { kubeconfigs: &[] },
+        expiry: ExpiryScheme::Services(services),
+        due_days: RENEW_DAYS,
         external_ca: false,
     }
 }
+
+/// Which `<program> certificate check` and `rotate` lists a service is in
+/// (`pkg/util/services`: `Agent`, `Server`, `CA`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceRole {
+    /// Renewed on every node, agents included.
+    Agent,
+    /// Renewed on servers only.
+    Server,
+    /// `certificate-authority`: listed by `check --service`, never renewed
+    /// by `rotate` (the CAs change only with `rotate-ca`).
+    Authority,
+}
+
+/// One service of `<program> certificate rotate --service`, and the files it
+/// deletes so that the next start re-issues them.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CertificateService {
+    /// Its name (`admin`, `k3s-controller`).
+    pub name: &'static str,
+    /// Which lists hold it.
+    pub role: ServiceRole,
+    /// Its files, relative to the data dir.
+    pub files: &'static [&'static str],
+}
+
+/// What `<program> certificate check` reads and `rotate` renews, by service,
+/// and where a node keeps it: the expiry report lists the same files and
+/// names the service that renews each.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CertificateServices {
+    /// The program (`k3s`, `rke2`): the command and the systemd unit prefix.
+    pub program: &'static str,
+    /// Under the data dir, the directory whose absence makes `check` and
+    /// `rotate` treat the node as an agent (`pkg/cli/cert/cert.go`).
+    pub server_dir: &'static str,
+    /// The directories read on a server (the agent's too: a server runs one).
+    pub server_dirs: &'static [&'static str],
+    /// The directory read on an agent.
+    pub agent_dir: &'static str,
+    /// The admin kubeconfig k3s rewrites at each server start, embedding the
+    /// `admin` client certificate (`--write-kubeconfig` moves it).
+    pub admin_kubeconfig: &'static str,
+    /// Its file name, read as a kubeconfig wherever a scan meets it.
+    pub kubeconfig_name: &'static str,
+    /// The service whose certificate the admin kubeconfig embeds.
+    pub kubeconfig_service: &'static str,
+    /// The systemd units of a server and of an agent.
+    pub units: [&'static str; 2],
+    /// Every service, in k3s's order: `Server`, then `Agent`, then `CA`.
+    pub services: &'static [CertificateService],
+}
+
+impl CertificateServices {
+    /// The service `rotate` renews the file at `relative` (to the data dir)
+    /// with; None for the CAs and files no service lists.
+    pub fn renewed_by(&self, relative: &Path) -> Option<&'static str> {
+        self.services
+            .iter()
+            .filter(|service| service.role != ServiceRole::Authority)
+            .find(|service| service.files.iter().any(|file| Path::new(file) == relative))
+            .map(|service| service.name)
+    }
+
+    /// The commands that renew `services` (a subset of [`Self::services`]):
+    /// stop the node's unit, `rotate --service`, start it again. k3s's docs
+    /// stop it first; `rotate` deletes the files and the start re-issues them.
+    pub fn renew_commands(&self, services: &[&str], agent: bool) -> [String; 3] {
+        let unit = self.units[usize::from(agent)];
+        [
+            format!("systemctl stop {unit}"),
+            format!(
+                "{} certificate rotate --service {}",
+                self.program,
+                services.join(",")
+            ),
+            format!("systemctl start {unit}"),
+        ]
+    }
+}
+
+/// k3s's `FilesForServices` as data (k3s-io/k3s, pkg/util/services/services.go
+/// at 29667f317b20034d4bb78145a2f9f1a75c90aefa, with the file names of
+/// pkg/daemons/control/deps/deps.go `CreateRuntimeCertFiles`): `program` is
+/// k3s or rke2, which names `<program>-controller`, `<program>-server` and
+/// two files. `<program>-server` (the dynamiclistener cache,
+/// `dynamic-cert.json`) lists no files there.
+macro_rules! certificate_services {
+    ($program:literal, $server_unit:literal, $agent_unit:literal) => {
+        CertificateServices {
+            program: $program,
+            server_dir: "server",
+            server_dirs: &["server/tls", "agent"],
+            agent_dir: "agent",
+            admin_kubeconfig: concat!("/etc/rancher/", $program, "/", $program, ".yaml"),
+            kubeconfig_name: concat!($program, ".yaml"),
+            kubeconfig_service: "admin",
+            units: [$server_unit, $agent_unit],
+            services: &[
+                service(
+                    "api-server",
+                    ServiceRole::Server,
+                    &[
+                        "server/tls/client-kube-apiserver.crt",
+                        "server/tls/client-kube-apiserver.key",
+                        "server/tls/serving-kube-apiserver.crt",
+                        "server/tls/serving-kube-apiserver.key",
+                    ],
+                ),
+                service(
+                    "admin",
+                    ServiceRole::Server,
+                    &["server/tls/client-admin.crt", "server/tls/client-admin.key"],
+                ),
+                service(
+                    "auth-proxy",
+                    ServiceRole::Server,
+                    &[
+                        "server/tls/client-auth-proxy.crt",
+                        "server/tls/client-auth-proxy.key",
+                    ],
+                ),
+                service(
+                    "cloud-controller",
+                    ServiceRole::Server,
+                    &[
+                        concat!("server/tls/client-", $program, "-cloud-controller.crt"),
+                        concat!("server/tls/client-", $program, "-cloud-controller.key"),
+                    ],
+                ),
+                service(
+                    "controller-manager",
+                    ServiceRole::Server,
+                    &[
+                        "server/tls/client-controller.crt",
+                        "server/tls/client-controller.key",
+                    ],
+                ),
+                service(
+                    "etcd",
+                    ServiceRole::Server,
+                    &[
+                        "server/tls/etcd/client.crt",
+                        "server/tls/etcd/client.key",
+                        "server/tls/etcd/server-client.crt",
+                        "server/tls/etcd/server-client.key",
+                        "server/tls/etcd/peer-server-client.crt",
+                        "server/tls/etcd/peer-server-client.key",
+                    ],
+                ),
+                service(
+                    "scheduler",
+                    ServiceRole::Server,
+                    &[
+                        "server/tls/client-scheduler.crt",
+                        "server/tls/client-scheduler.key",
+                    ],
+                ),
+                service(
+                    "supervisor",
+                    ServiceRole::Server,
+                    &[
+                        "server/tls/client-supervisor.crt",
+                        "server/tls/client-supervisor.key",
+                    ],
+                ),
+                service(concat!($program, "-server"), ServiceRole::Server, &[]),
+                service(
+                    "kube-proxy",
+                    ServiceRole::Agent,
+                    &[
+                        "server/tls/client-kube-proxy.crt",
+                        "server/tls/client-kube-proxy.key",
+                        "agent/client-kube-proxy.crt",
+                        "agent/client-kube-proxy.key",
+                    ],
+                ),
+                service(
+                    "kubelet",
+                    ServiceRole::Agent,
+                    &[
+                        "server/tls/client-kubelet.key",
+                        "server/tls/serving-kubelet.key",
+                        "agent/client-kubelet.crt",
+                        "agent/client-kubelet.key",
+                        "agent/serving-kubelet.crt",
+                        "agent/serving-kubelet.key",
+                    ],
+                ),
+                service(
+                    concat!($program, "-controller"),
+                    ServiceRole::Agent,
+                    &[
+                        concat!("server/tls/client-", $program, "-controller.crt"),
+                        concat!("server/tls/client-", $program, "-controller.key"),
+                        concat!("agent/client-", $program, "-controller.crt"),
+                        concat!("agent/client-", $program, "-controller.key"),
+                    ],
+                ),
+                service(
+                    "certificate-authority",
+                    ServiceRole::Authority,
+                    &[
+                        "server/tls/server-ca.crt",
+                        "server/tls/server-ca.key",
+                        "server/tls/client-ca.crt",
+                        "server/tls/client-ca.key",
+                        "server/tls/request-header-ca.crt",
+                        "server/tls/request-header-ca.key",
+                        "server/tls/etcd/peer-ca.crt",
+                        "server/tls/etcd/peer-ca.key",
+                        "server/tls/etcd/server-ca.crt",
+                        "server/tls/etcd/server-ca.key",
+                    ],
+                ),
+            ],
+        }
+    };
+}
+
+const fn service(
+    name: &'static str,
+    role: ServiceRole,
+    files: &'static [&'static str],
+) -> CertificateService {
+    CertificateService { name, role, files }
+}
+
+/// k3s's services; its units are `k3s` and `k3s-agent` (install.sh).
+pub static K3S_SERVICES: CertificateServices = certificate_services!("k3s", "k3s", "k3s-agent");
+/// RKE2's; its units are `rke2-server` and `rke2-agent`.
+pub static RKE2_SERVICES: CertificateServices =
+    certificate_services!("rke2", "rke2-server", "rke2-agent");
 
 /// The command that loads `staging_dir` into a running cluster, quoted for a
 /// POSIX shell so that it can be pasted whatever the path holds.

@@ -33,6 +33,12 @@ const SA_PUB: &str = "sa.pub";
 /// default `networking.serviceSubnet`, 10.96.0.0/12.
 pub const DEFAULT_SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 96, 0, 1));
 
+/// The renewal window of kubeadm and k0s for `--fail-due`. Neither renews
+/// its leaves on a schedule of its own (kubeadm at `upgrade` or `certs renew`;
+/// k0s when it restarts), so none can be copied: 30 days leaves a month to
+/// plan a renewal, as the kubelet's own rotation would have long before.
+pub const PKI_DUE_DAYS: u64 = 30;
+
 /// kubeadm's layout: its three CAs under `/etc/kubernetes/pki` with the CNs
 /// kubeadm writes, and the discovery hash of `ca.crt`.
 pub static LAYOUT: Layout = pki_layout(
@@ -105,6 +111,7 @@ pub(super) const fn pki_layout(
         rotation: RotationScheme::Manual(rotation),
         rotation_advice,
         expiry,
+        due_days: PKI_DUE_DAYS,
         external_ca,
     }
 }
