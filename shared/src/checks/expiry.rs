@@ -730,7 +730,7 @@ fn scan_node(
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         report.notes.push(format!(
                             "{}: not found (a server started with --disable-agent has none)",
-                            shown(&relative(root, &dir))
+                            shown(relative(root, &dir))
                         ))
                     }
                     _ => scan.walk(&dir, &mut report),
