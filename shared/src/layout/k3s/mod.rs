@@ -507,6 +507,41 @@ mod tests {
         );
     }
 
+    /// The program names a service, two files and the units; CAs and files
+    /// no service lists are renewed by none.
+    #[test]
+    fn services_follow_the_program() {
+        let by = |services: &CertificateServices, file: &str| services.renewed_by(Path::new(file));
+        assert_eq!(
+            by(&RKE2_SERVICES, "agent/client-rke2-controller.crt"),
+            Some("rke2-controller")
+        );
+        assert_eq!(
+            by(
+                &RKE2_SERVICES,
+                "server/tls/client-rke2-cloud-controller.crt"
+            ),
+            Some("cloud-controller")
+        );
+        assert_eq!(by(&K3S_SERVICES, "agent/client-rke2-controller.crt"), None);
+        assert_eq!(by(&K3S_SERVICES, "server/tls/server-ca.crt"), None);
+        assert_eq!(by(&K3S_SERVICES, "agent/server-ca.crt"), None);
+        assert_eq!(
+            by(&K3S_SERVICES, "server/tls/etcd/peer-server-client.crt"),
+            Some("etcd")
+        );
+        assert_eq!(
+            RKE2_SERVICES.renew_commands(&["kubelet", "kube-proxy"], true),
+            [
+                "systemctl stop rke2-agent",
+                "rke2 certificate rotate --service kubelet,kube-proxy",
+                "systemctl start rke2-agent"
+            ]
+        );
+        assert_eq!(K3S_SERVICES.admin_kubeconfig, "/etc/rancher/k3s/k3s.yaml");
+        assert_eq!(K3S.expiry, ExpiryScheme::Services(&K3S_SERVICES));
+    }
+
     /// Issue 10 case 11: the printed `rotate-ca --path=...` was not shell-quoted.
     #[test]
     fn the_printed_command_is_shell_quoted() {
