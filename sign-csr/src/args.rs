@@ -27,6 +27,13 @@ holds only names the list allows (a kubelet's own node name always); kubelet
 profiles need CN=system:node:<name>, O=system:nodes and nothing else; a super-user
 group (O=system:masters, kubeadm:cluster-admins) needs --allow-super-user; on k3s
 and RKE2 client profiles come from client-ca and serving ones from server-ca.
+Kubernetes CSR objects (--ca ... --k8s-csr FILE): each approved object of
+`kubectl get csr -o json` is judged as its signerName's signer would judge it
+(kubelet-serving: the requesting node's own identity and names;
+kube-apiserver-client-kubelet; kube-apiserver-client) and written with
+status.certificate set; each refused one is named and not written (exit 1).
+Export after `kubectl certificate approve`, load with the printed
+`kubectl replace --raw .../status -f FILE`.
 
 Refused, each naming its CSR: a signature that does not verify, CA:TRUE or
 keyCertSign asked for, RSA keys under 2048 bits, unknown key types, email/URI
@@ -69,6 +76,12 @@ pub struct Args {
     /// generic mode: a CSR file, or a directory of *.csr files
     #[argh(option)]
     pub csr: Option<PathBuf>,
+
+    /// the output of `kubectl get csr -o json` (one object or a List): each approved
+    /// object signed as its signerName's signer would, written as
+    /// <name>.signed.json (beside it, or in --out) for kubectl replace --raw
+    #[argh(option, arg_name = "FILE")]
+    pub k8s_csr: Option<PathBuf>,
 
     /// generic mode: the certificate file (one CSR) or directory (a directory)
     #[argh(option)]

@@ -42,6 +42,7 @@ fn run(args: Args) -> Result<bool> {
             csr: args.csr,
             out: args.out,
             allow_super_user: args.allow_super_user,
+            k8s_csr: args.k8s_csr,
         },
     };
     let request = SignCsrRequest::from_flags(flags)?;
@@ -51,7 +52,14 @@ fn run(args: Args) -> Result<bool> {
         warnings: &signing.run.warnings,
         refusal: report::sign_csr::refusal(TOOL, &signing.run),
     };
-    finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
+    let written = finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
         report::sign_csr::write(out, &signing, outcome)
-    })
+    })?;
+    // Kubernetes CSR objects are decided one by one: those refused are named
+    // after the others were written, and make the exit status 1.
+    let declined = report::sign_csr::declined(TOOL, &signing.run);
+    if let Some(text) = &declined {
+        eprint!("{text}");
+    }
+    Ok(written && declined.is_none())
 }

@@ -40,6 +40,7 @@ use crate::pki::keys::{KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, 
 use crate::pki::names::{San, SanPattern, subject_name};
 use crate::pki::pem::PemFile;
 use crate::runs::csr_policy::{Policy, admit, kept_sans};
+use crate::runs::k8s_csr;
 use crate::store::lock::TargetLock;
 use crate::store::plan::Plan;
 
@@ -205,8 +206,13 @@ pub struct SignRun {
     pub plan: Plan,
     /// What was signed, in CSR order.
     pub signed: Vec<Signed>,
-    /// One error per refused CSR, naming it.
+    /// One error per refused CSR, naming it: the run writes nothing.
     pub refused: Vec<Error>,
+    /// One error per Kubernetes CSR object refused on its own: the others
+    /// are written (each object is its own approval), these are not.
+    pub declined: Vec<Error>,
+    /// What to run once the files are written (load each signed object).
+    pub next_steps: Vec<String>,
     /// Warnings: names dropped from client certificates, older kubeadm O
     /// values, lifetimes capped at the CA's end.
     pub warnings: Vec<String>,
@@ -633,6 +639,8 @@ pub struct GenericFlags {
     pub out: Option<PathBuf>,
     /// `--allow-super-user`.
     pub allow_super_user: bool,
+    /// `--k8s-csr`: `kubectl get csr -o json` output.
+    pub k8s_csr: Option<PathBuf>,
 }
 
 impl GenericFlags {
@@ -646,6 +654,7 @@ impl GenericFlags {
             ("--csr", self.csr.is_some()),
             ("--out", self.out.is_some()),
             ("--allow-super-user", self.allow_super_user),
+            ("--k8s-csr", self.k8s_csr.is_some()),
         ]
         .into_iter()
         .find_map(|(flag, given)| given.then_some(flag))
@@ -678,6 +687,14 @@ enum Mode {
         csr: PathBuf,
         out: Option<PathBuf>,
     },
+    /// The Kubernetes CSR objects of `list` with the CA `cert` + `key`.
+    Objects {
+        cert: PathBuf,
+        key: PathBuf,
+        policy: Policy,
+        list: PathBuf,
+        out: Option<PathBuf>,
+    },
 }
 
 /// What the CSRs of a run were checked and signed against, for the report.
@@ -687,6 +704,8 @@ pub enum Basis {
     Kubeadm(KubeadmNames),
     /// The generic mode: one profile.
     Profile(CsrProfile),
+    /// Kubernetes CSR objects: each by its signer's profile.
+    Objects,
 }
 
 /// A planned `sign-csr` run.
@@ -818,8 +837,82 @@ impl SignCsrRequest {
                 let dir = targets.dir;
                 Ok((lock, Signing { dir, basis, run }))
             }
+            Mode::Objects {
+                cert,
+                key,
+                policy,
+                list,
+                out,
+            } => {
+                let dir = out.unwrap_or_else(|| parent(&list));
+                let lock = TargetLock::acquire(&dir, tool, dry_run)?;
+                lock.report_recovered(tool);
+                let label = cert.display().to_string();
+                let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
+                let mut run = plan_objects(&list, &dir, &ca, &policy, self.days, now)?;
+                run.plan.reads(cert, "the CA certificate");
+                run.plan.reads(key, "the CA key");
+                run.plan.reads(list, "the CSR list");
+                if let Some(file) = self.password_file {
+                    run.plan.reads(file, "the passphrase file");
+                }
+                let basis = Basis::Objects;
+                Ok((lock, Signing { dir, basis, run }))
+            }
         }
     }
+}
+
+/// Signs each approved object of the Kubernetes CSR list `list` that its
+/// signer's rules and `policy` admit, with `ca`, `days` long, as
+/// `<dir>/<name>.signed.json`; the others are declined, each named.
+pub fn plan_objects(
+    list: &Path,
+    dir: &Path,
+    ca: &SigningCa,
+    policy: &Policy,
+    days: u32,
+    now: SystemTime,
+) -> Result<SignRun> {
+    let (validity, capped) = Validity::of(ca, now, days);
+    let mut run = SignRun::default();
+    run.warnings.extend(capped);
+    for object in k8s_csr::read(list)? {
+        let object = match object {
+            Ok(object) => object,
+            Err(declined) => {
+                run.declined.push(declined);
+                continue;
+            }
+        };
+        let profile = object.signer.profile();
+        let admitted = refuse_wrong_k3s_ca(ca, profile)
+            .map_err(|wrong| {
+                Error::at(
+                    &object.csr.path,
+                    Kind::Inputs(format!("refused: signed by {wrong}")),
+                )
+            })
+            .and_then(|()| admit(&object.csr, profile, policy));
+        let admitted = match admitted {
+            Ok(admitted) => admitted,
+            Err(declined) => {
+                run.declined.push(declined);
+                continue;
+            }
+        };
+        run.warnings.extend(admitted.warnings);
+        let issued = issue_for(&object.csr, profile.usages(), admitted.sans, ca, validity)?;
+        let signed = k8s_csr::with_certificate(&object.object, &issued.cert.to_pem());
+        let out = dir.join(format!("{}.signed.json", object.name));
+        let mut text = serde_json::to_string_pretty(&signed)
+            .map_err(|e| Error::crypto(format!("writing {}", out.display()), e))?;
+        text.push('\n');
+        run.next_steps
+            .push(k8s_csr::load_command(&object.name, &out));
+        run.add(&object.csr, out, text.into_bytes(), false, ca, issued);
+    }
+    Ok(run)
 }
 
 impl Mode {
@@ -868,15 +961,35 @@ impl Mode {
                 ));
             }
         };
-        let (Some(profile), Some(csr)) = (flags.profile, flags.csr) else {
-            return Err(Error::usage(
-                "give --profile server|client|peer|kubelet-serving|kubelet-client and \
-                 --csr FILE|DIR (or --product kubeadm)",
-            ));
-        };
         let policy = Policy {
             allow,
             allow_super_user: flags.allow_super_user,
+        };
+        if let Some(list) = flags.k8s_csr {
+            if let Some(flag) = [
+                ("--profile", flags.profile.is_some()),
+                ("--csr", flags.csr.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(flag, given)| given.then_some(flag))
+            {
+                return Err(Error::usage(format!(
+                    "{flag} is not for --k8s-csr: each object's signerName picks its profile"
+                )));
+            }
+            return Ok(Mode::Objects {
+                cert,
+                key,
+                policy,
+                list,
+                out: flags.out,
+            });
+        }
+        let (Some(profile), Some(csr)) = (flags.profile, flags.csr) else {
+            return Err(Error::usage(
+                "give --profile server|client|peer|kubelet-serving|kubelet-client and \
+                 --csr FILE|DIR, or --k8s-csr FILE (or --product kubeadm)",
+            ));
         };
         Ok(Mode::Generic {
             cert,

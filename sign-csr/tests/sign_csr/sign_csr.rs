@@ -1799,3 +1799,252 @@ fn on_k3s_each_profile_is_signed_by_its_own_ca() {
         assert_eq!(snapshot(dir.path()), before);
     }
 }
+
+/// A CertificateSigningRequest as `kubectl get csr -o json` lists it: the
+/// request `csr` for `signer`, asked by `username` in `groups`, with
+/// `usages`, approved unless `condition` says otherwise.
+fn csr_object(
+    name: &str,
+    csr: &Path,
+    signer: &str,
+    username: &str,
+    groups: &[&str],
+    usages: &[&str],
+    condition: &str,
+) -> Json {
+    use base64ct::Encoding as _;
+    serde_json::json!({
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {
+            "name": name,
+            "creationTimestamp": "2026-12-06T01:00:00Z",
+            "resourceVersion": "4711",
+            "uid": "0b4a7cde-1111-4222-8333-944455556666",
+        },
+        "spec": {
+            "groups": groups,
+            "request": base64ct::Base64::encode_string(&fs::read(csr).unwrap()),
+            "signerName": signer,
+            "usages": usages,
+            "username": username,
+        },
+        "status": {
+            "conditions": [{
+                "lastTransitionTime": "2026-12-06T01:01:00Z",
+                "lastUpdateTime": "2026-12-06T01:01:00Z",
+                "message": "approved by the test",
+                "reason": "KubectlApprove",
+                "status": "True",
+                "type": condition,
+            }],
+        },
+    })
+}
+
+/// `kubernetes-validate --strict` (Kubernetes' OpenAPI schemas, offline):
+/// what the API server's decoder would take as certificates.k8s.io/v1.
+fn assert_valid_k8s_object(file: &Path) {
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet"])
+        .arg(file)
+        .output()
+        .expect("running kubernetes-validate (scripts/test installs it from PyPI)");
+    assert!(out.status.success(), "{}: {out:?}", file.display());
+}
+
+/// Issue 22's list: a valid kubelet-serving CSR and a client CSR are signed;
+/// one with a foreign SAN, one whose CN is not the requesting node's, one
+/// not approved and one denied are refused with their reasons and not
+/// written. What is written is certificates.k8s.io/v1 as Kubernetes' schema
+/// has it, and its certificate verifies for the usage its signer gives.
+#[test]
+fn kubernetes_csr_objects_are_signed_by_their_signers_rules() {
+    let dir = scratch();
+    let pki = dir.path().join("pki");
+    fs::create_dir_all(&pki).unwrap();
+    ca(&pki, "ca", "kubernetes", KeyKind::P256, 3650);
+    let node_key = dir.path().join("node.key");
+    key(&node_key, KeyKind::P256);
+    let node = "/O=system:nodes/CN=system:node:worker-1";
+    let request = |name: &str, subject: &str, sans: &str| {
+        let path = dir.path().join(format!("{name}.csr"));
+        csr(&node_key, subject, sans, &[], &path);
+        path
+    };
+    let serving = "kubernetes.io/kubelet-serving";
+    let client = "kubernetes.io/kube-apiserver-client";
+    let node_groups = ["system:nodes", "system:authenticated"];
+    let serving_usages = ["digital signature", "server auth"];
+    let client_usages = ["digital signature", "client auth"];
+    let items = vec![
+        csr_object(
+            "csr-good",
+            &request("good", node, "DNS:worker-1,IP:10.0.0.21"),
+            serving,
+            "system:node:worker-1",
+            &node_groups,
+            &serving_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-foreign",
+            &request("foreign", node, "DNS:worker-1,DNS:kubernetes.default.svc"),
+            serving,
+            "system:node:worker-1",
+            &node_groups,
+            &serving_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-other-node",
+            &request("other", node, "DNS:worker-1"),
+            serving,
+            "system:node:worker-2",
+            &node_groups,
+            &serving_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-alice",
+            &request("alice", "/O=dev/CN=alice", ""),
+            client,
+            "kubernetes-admin",
+            &["kubeadm:cluster-admins", "system:authenticated"],
+            &client_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-pending",
+            &request("pending", "/O=dev/CN=bob", ""),
+            client,
+            "kubernetes-admin",
+            &["system:authenticated"],
+            &client_usages,
+            "Failed",
+        ),
+        csr_object(
+            "csr-denied",
+            &request("denied", "/O=dev/CN=eve", ""),
+            client,
+            "kubernetes-admin",
+            &["system:authenticated"],
+            &client_usages,
+            "Denied",
+        ),
+    ];
+    let list = dir.path().join("csrs.json");
+    let document = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "metadata": {"resourceVersion": ""},
+        "items": items,
+    });
+    fs::write(&list, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    let out_dir = dir.path().join("signed");
+    fs::create_dir(&out_dir).unwrap();
+    let out = sign_csr()
+        .arg("--ca")
+        .arg(pki.join("ca"))
+        .arg("--k8s-csr")
+        .arg(&list)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--allow-san", "10.0.0.0/24"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let at = |name: &str| format!("sign-csr: {} (CSR {name}): refused: ", list.display());
+    let expected = [
+        format!(
+            "{}asks for DNS kubernetes.default.svc, not in what this signer allows (the \
+             node's own name, DNS worker-1, IP 10.0.0.0/24); if they are the requester's, add \
+             them with --allow-san",
+            at("csr-foreign")
+        ),
+        format!(
+            "{}requested by \"system:node:worker-2\", not by the node it names \
+             (\"system:node:worker-1\" in group system:nodes)",
+            at("csr-other-node")
+        ),
+        format!(
+            "{}it was denied or failed in the cluster",
+            at("csr-pending")
+        ),
+        format!("{}it was denied or failed in the cluster", at("csr-denied")),
+        "sign-csr: 4 of 6 CSR objects refused and not written".to_string(),
+    ];
+    assert_eq!(stderr.lines().collect::<Vec<_>>(), expected, "{stderr}");
+    assert_eq!(
+        testkit::file_names(&out_dir),
+        ["csr-alice.signed.json", "csr-good.signed.json"]
+    );
+    let ca_cert = pki.join("ca.crt");
+    for (name, usage, subject) in [
+        (
+            "csr-good",
+            "server",
+            "CN=system:node:worker-1,O=system:nodes",
+        ),
+        ("csr-alice", "client", "CN=alice,O=dev"),
+    ] {
+        let file = out_dir.join(format!("{name}.signed.json"));
+        assert_valid_k8s_object(&file);
+        let signed: Json = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+        let original = items
+            .iter()
+            .find(|item| item["metadata"]["name"] == name)
+            .unwrap();
+        // Everything as read, the certificate added.
+        let mut without = signed.clone();
+        without["status"]
+            .as_object_mut()
+            .unwrap()
+            .remove("certificate");
+        assert_eq!(&without, original, "{name}");
+        let cert = dir.path().join(format!("{name}.crt"));
+        decode_to(signed["status"]["certificate"].as_str().unwrap(), &cert);
+        verify(&cert, &ca_cert, &[usage]);
+        assert_eq!(field(&describe_certs(&cert)[0], "subject"), subject);
+        assert!(
+            stdout.contains(&format!(
+                "  kubectl replace --raw \
+                 /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/status -f {}\n",
+                file.display()
+            )),
+            "{stdout}"
+        );
+    }
+    // One object that is not approved yet: the order to follow.
+    let pending = dir.path().join("pending.json");
+    let mut object = csr_object(
+        "csr-new",
+        &dir.path().join("alice.csr"),
+        client,
+        "kubernetes-admin",
+        &["system:authenticated"],
+        &client_usages,
+        "Approved",
+    );
+    object["status"] = serde_json::json!({});
+    fs::write(&pending, object.to_string()).unwrap();
+    let out = sign_csr()
+        .arg("--ca")
+        .arg(pki.join("ca"))
+        .arg("--k8s-csr")
+        .arg(&pending)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(&format!(
+            "sign-csr: {} (CSR csr-new): refused: it is not approved: approve it in the cluster \
+             (kubectl certificate approve csr-new), then export it again",
+            pending.display()
+        )),
+        "{out:?}"
+    );
+    assert!(!dir.path().join("csr-new.signed.json").exists());
+}
