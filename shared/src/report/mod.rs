@@ -9,5 +9,6 @@ pub mod findings;
 pub mod procedure;
 pub mod rotation;
 pub mod sa_rotation;
+pub mod serving;
 pub mod sign_csr;
 pub mod token;
