@@ -24,8 +24,10 @@ pub const REGENERATE_TRIGGER: &str = "dynamic-cert-regenerate";
 pub const DYNAMIC_CERT: &str = "dynamic-cert.json";
 
 /// A k3s or RKE2 release, by its Kubernetes version (`v1.33.6+k3s1`,
-/// `v1.33.6+rke2r1`): RKE2 embeds k3s's supervisor and ships each month's
-/// fixes under the same Kubernetes patch version.
+/// `v1.33.6+rke2r1`). RKE2 embeds k3s (its go.mod requires
+/// `github.com/k3s-io/k3s` at a commit of k3s's `release-1.xx` branch) and is
+/// released with k3s each month under the same Kubernetes patch version, so
+/// the k3s boundaries below are taken to hold for RKE2 too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Release {
     /// The Kubernetes minor version (`33`).
