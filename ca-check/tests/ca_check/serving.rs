@@ -425,3 +425,28 @@ fn rke2_s_release_is_read_from_its_runtime_directory() {
         )
     );
 }
+
+/// A serving certificate issued by a clock ahead of this one is refused by
+/// its clients until then: exit 1, with the commands.
+#[test]
+fn a_serving_certificate_not_yet_valid_is_a_failure_with_its_commands() {
+    let dir = scratch();
+    let data_dir = server(dir.path());
+    let server_ca = tls(&data_dir).join("server-ca.crt");
+    serving_cert(&data_dir, &server_ca, "2999-01-01T00:00:00Z", 365);
+    let (code, advice) = expiry(&data_dir, &["--k3s-version", "v1.34.2+k3s1"]);
+    assert_eq!(code, Some(1), "{advice}");
+    assert_eq!(
+        advice,
+        format!(
+            "{}/dynamic-cert.json: the k3s serving certificate (the k3s-serving secret) is not \
+             valid before 2999-01-01T00:00:00Z: it was issued by a clock ahead of this one, and \
+             its clients refuse it until then\n{}",
+            tls(&data_dir).display(),
+            with_trigger(
+                "k3s v1.34.2 renews it at its next start if the trigger file is there:",
+                &data_dir
+            )
+        )
+    );
+}

@@ -75,6 +75,8 @@ pub struct Serving {
     pub subject: String,
     /// The issuer CN: after a rotation, the old CA's.
     pub issuer: String,
+    /// The leaf's notBefore.
+    pub not_before: SystemTime,
     /// The leaf's notAfter.
     pub not_after: SystemTime,
     /// The leaf's status at report time.
@@ -158,6 +160,7 @@ pub fn check(
     Some(Serving {
         subject: leaf.subject_cn(),
         issuer: leaf.issuer_cn(),
+        not_before: leaf.not_before(),
         not_after: leaf.not_after(),
         status,
         chain,

@@ -57,8 +57,9 @@ fn headline(
              this one, and its clients fail (\"x509: certificate has expired\") until it is renewed"
         ),
         Finding::NotYetValid => format!(
-            "{what} is not valid before {date}: it was issued by a clock ahead of this one, and \
-             its clients refuse it until then"
+            "{what} is not valid before {}: it was issued by a clock ahead of this one, and \
+             its clients refuse it until then",
+            format_time(serving.not_before)
         ),
         Finding::Unchained(why) => format!(
             "{what} does not chain to the current server-ca.crt ({}): its issuer \"{}\" is a CA \
