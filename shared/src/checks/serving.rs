@@ -81,6 +81,9 @@ pub struct Serving {
     pub not_after: SystemTime,
     /// The leaf's status at report time.
     pub status: Status,
+    /// The server CA's bundle it is judged against, as the layout names it
+    /// (`server-ca.crt`), beside it.
+    pub server_ca: String,
     /// Whether it chains to `server-ca.crt`.
     pub chain: Chain,
     /// The release, and where it was learnt; `None` when nothing tells.
@@ -147,11 +150,15 @@ pub fn check(
     let now = report.checked_at;
     let warn = Duration::from_secs(report.warn_days.saturating_mul(86_400));
     let status = status(leaf, now, warn);
+    let server_ca = report
+        .layout
+        .ca(k3s::SERVER_CA)
+        .map(|slot| report.layout.cert_file(slot))?;
     let chain = match status {
         Status::Expired | Status::NotYetValid => {
             Chain::NotJudged("it is outside its validity period".into())
         }
-        Status::Ok | Status::Warning => judge_chain(leaf, &certs[1..], dir, report, now),
+        Status::Ok | Status::Warning => judge_chain(leaf, &certs[1..], dir, &server_ca, now),
     };
     let release = match release {
         Some(release) => Some((release, Source::Flag)),
@@ -166,6 +173,7 @@ pub fn check(
         chain,
         release,
         trigger_pending: dir.join(REGENERATE_TRIGGER).symlink_metadata().is_ok(),
+        server_ca,
         names,
         data_dir: k3s_data_dir(dir, data_dir, report),
         file,
@@ -179,19 +187,15 @@ fn judge_chain(
     leaf: &Certificate,
     served: &[Certificate],
     dir: &Path,
-    report: &ExpiryReport,
+    server_ca: &str,
     now: SystemTime,
 ) -> Chain {
-    let Some(slot) = report.layout.ca(k3s::SERVER_CA) else {
-        return Chain::NotJudged("the layout has no server CA".into());
-    };
-    let path = dir.join(report.layout.cert_file(slot));
+    let path = dir.join(server_ca);
     let roots = match read_bundle(&path) {
         Ok(roots) => roots,
         Err(e) => {
             return Chain::NotJudged(format!(
-                "{}: {}",
-                report.layout.cert_file(slot),
+                "{server_ca}: {}",
                 problem_text(&e.to_string(), &path)
             ));
         }

@@ -62,10 +62,11 @@ fn headline(
             format_time(serving.not_before)
         ),
         Finding::Unchained(why) => format!(
-            "{what} does not chain to the current server-ca.crt ({}): its issuer \"{}\" is a CA \
-             from before a rotation, so every client that trusts server-ca.crt refuses it",
+            "{what} does not chain to the current {ca} ({}): its issuer \"{}\" is a CA from \
+             before a rotation, so every client that trusts {ca} refuses it",
             one_line(why),
-            one_line(&serving.issuer)
+            one_line(&serving.issuer),
+            ca = serving.server_ca
         ),
         Finding::Warning => {
             let left = time_left(
