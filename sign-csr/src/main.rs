@@ -26,13 +26,13 @@ fn run(args: Args) -> Result<bool> {
         product: args.product,
         days: args.days,
         password_file: args.password_file,
+        allow_sans: args.allow_san,
         kubeadm: KubeadmFlags {
             data_dir: args.data_dir,
             node_name: args.node_name,
             service_cidr: args.service_cidr,
             dns_domain: args.dns_domain,
             advertise_address: args.advertise_address,
-            allow_sans: args.allow_san,
         },
         generic: GenericFlags {
             ca_cert: args.ca_cert,
@@ -41,6 +41,7 @@ fn run(args: Args) -> Result<bool> {
             profile: args.profile,
             csr: args.csr,
             out: args.out,
+            allow_super_user: args.allow_super_user,
         },
     };
     let request = SignCsrRequest::from_flags(flags)?;

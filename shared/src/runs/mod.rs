@@ -8,6 +8,7 @@ use crate::pki::error::Result;
 use crate::store::lock::{TargetLock, lock_target};
 use crate::store::staging;
 
+pub mod csr_policy;
 pub mod custom_ca;
 pub mod rotation;
 pub mod sa_rotation;
