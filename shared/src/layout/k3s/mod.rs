@@ -18,6 +18,7 @@ use crate::pki::keys::KeyAlgorithm;
 use crate::pki::names::San;
 use crate::pki::text::shell_quote;
 
+pub mod serving;
 pub mod token;
 
 /// k3s's (and RKE2's) kubernetes service IP: the first address of its default
