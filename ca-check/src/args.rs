@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::{ArgsInfo, FromArgs};
 use shared::checks::expiry::DEFAULT_WARN_DAYS;
+use shared::layout::k3s::serving::Release;
 use shared::report::expiry::ExpiryFormat;
 
 shared::tool_args! {
@@ -53,13 +54,16 @@ pub struct Staged {
 /// no server/: agent alone) and the admin kubeconfig
 /// (/etc/rancher/<product>/<product>.yaml); each leaf names the `certificate
 /// rotate --service` that renews it, and the report ends with the one command
-/// that renews everything in the warning window or due. k0s: $DATA_DIR/pki
-/// with admin.conf. kubeadm: the certificates of `kubeadm certs
-/// check-expiration`, by its names (kubeconfigs read from $DATA_DIR), and a
-/// kubelet.conf that embeds its client certificate, with kubeadm's fix. Exit 1
-/// if a certificate is EXPIRED or NOT YET VALID, a certificate file cannot be
-/// read, or, with --fail-due, one is due; WARNING and missing files do not
-/// change it.
+/// that renews everything in the warning window or due; the serving
+/// certificate (dynamic-cert.json) is also verified against server-ca.crt as
+/// Go clients verify it, and a finding comes with the commands that renew it
+/// in the release in use. k0s: $DATA_DIR/pki with admin.conf. kubeadm: the
+/// certificates of `kubeadm certs check-expiration`, by its names
+/// (kubeconfigs read from $DATA_DIR), and a kubelet.conf that embeds its
+/// client certificate, with kubeadm's fix. Exit 1 if a certificate is EXPIRED
+/// or NOT YET VALID, the serving certificate does not chain to server-ca.crt,
+/// a certificate file cannot be read, or, with --fail-due, one is due; WARNING
+/// and missing files do not change it.
 #[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     subcommand,
@@ -68,11 +72,13 @@ pub struct Staged {
 \"certificates\": [{{\"file\", \"index\", \"subject\", \"issuer\", \"usages\", \"ca\",
 \"not_after\", \"seconds_left\", \"status\", \"due\", \"service\"}}], \"problems\":
 [{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null, \"notes\": [text], \"renew\":
-{{\"services\", \"commands\", \"ca_due\"}} or null}}. \"service\" is the rotate --service
-(k3s, RKE2) or null; \"due\": within --due-days, expired or not yet valid.
+{{\"services\", \"commands\", \"ca_due\"}} or null, \"serving\": null or {{\"file\",
+\"subject\", \"issuer\", \"not_after\", \"status\", \"chains_to_server_ca\",
+\"chain_problem\", \"release\", \"trigger_pending\", \"advice\"}}}}. \"service\" is the
+rotate --service (k3s, RKE2) or null; \"due\": within --due-days, expired or not yet valid.
 kubeadm adds \"name\", \"ca_name\", \"externally_managed\", \"missing\" to each item, lists
 its CAs in \"certificate_authorities\", has \"kubeconfig_directory\" and \"kubelet_conf\" (an
-item with \"fix\", or null) instead of \"dynamic_cert\", \"notes\" and \"renew\".
+item with \"fix\", or null) instead of \"dynamic_cert\", \"notes\", \"renew\" and \"serving\".
 -o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
 Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID.
 -o prometheus: x509_cert_not_after, x509_cert_not_before (Unix times) and
@@ -115,6 +121,13 @@ pub struct Expiry {
     /// directory must exist and lie outside the data dir
     #[argh(option, arg_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// the k3s or RKE2 release (k3s --version: v1.33.6+k3s1), which decides
+    /// the commands that renew the serving certificate; default: what the data
+    /// dir tells (RKE2), else the commands for both sides of the release that
+    /// changed them
+    #[argh(option)]
+    pub k3s_version: Option<Release>,
 }
 
 /// Print the k3s CA hash of server-ca.crt and whether server/token and

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use shared::checks::finding::any_failed;
-use shared::checks::{TOOL, expiry, staged, token, tree};
+use shared::checks::{TOOL, expiry, serving, staged, token, tree};
 use shared::pki::error::{Error, Result, stdout_result};
 use shared::pki::text::shown;
 use shared::{report, store};
@@ -45,7 +45,8 @@ fn run(args: Args) -> Result<bool> {
                 due_days: expiry.due_days,
                 fail_due: expiry.fail_due,
             };
-            let report = expiry::check(&data_dir, &options, now)?;
+            let mut report = expiry::check(&data_dir, &options, now)?;
+            report.serving = serving::check(&report, &data_dir, expiry.k3s_version);
             let printed = match &expiry.write {
                 None => report::expiry::write(out, &report, expiry.output)?,
                 Some(file) => {

@@ -6,5 +6,6 @@ mod ca_check;
 mod expiry_layouts;
 mod expiry_metrics;
 mod expiry_services;
+mod serving;
 mod tree_layouts;
 mod tree_preflight;

@@ -273,7 +273,7 @@ fn certificates_in(path: &Path, kubeconfig: bool) -> Result<Vec<Certificate>, St
 }
 
 /// Strips the path the library error starts with: the row names the file already.
-fn problem_text(message: &str, path: &Path) -> String {
+pub(crate) fn problem_text(message: &str, path: &Path) -> String {
     let prefix = format!("{}: ", path.display());
     message.strip_prefix(&prefix).unwrap_or(message).to_string()
 }
@@ -369,28 +369,7 @@ fn read_dynamic_cert(
         file: file.clone(),
         problem,
     };
-    let parsed = input::read(path)
-        .map_err(|e| problem_text(&e.to_string(), path))
-        .and_then(|bytes| {
-            serde_json::from_slice::<serde_json::Value>(&bytes)
-                .map_err(|e| format!("not JSON: {e}"))
-        })
-        .and_then(|secret| {
-            secret["data"]["tls.crt"]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| "no data[\"tls.crt\"] in the secret".to_string())
-        })
-        .and_then(|encoded| {
-            use base64ct::Encoding as _;
-            base64ct::Base64::decode_vec(&encoded)
-                .map_err(|e| format!("data[\"tls.crt\"] is not base64: {e}"))
-        })
-        .and_then(|pem| {
-            PemFile::parse(path, pem)
-                .and_then(|f| bundle_in(&f))
-                .map_err(|e| problem_text(&e.to_string(), path))
-        });
+    let parsed = crate::checks::serving::read_secret(path);
     match parsed {
         Ok(certs) => {
             report.dynamic_cert = Some(status(&certs[0], now, warn));
@@ -485,6 +464,10 @@ pub struct ExpiryReport {
     /// The certificate directory read (k3s and RKE2 by default: the data
     /// dir, the rows naming `server/tls/...` and `agent/...`).
     pub directory: PathBuf,
+    /// Where the layout keeps its CAs (and k3s its `dynamic-cert.json`): the
+    /// directory given, or the layout's cert dir (`server/tls`) under the
+    /// data dir, which an agent does not have.
+    pub cert_dir: PathBuf,
     /// When the certificates were judged.
     pub checked_at: SystemTime,
     /// Days before expiry that count as WARNING.
@@ -495,6 +478,9 @@ pub struct ExpiryReport {
     pub fail_due: bool,
     /// The list.
     pub found: Expiries,
+    /// The supervisor's serving certificate, judged (k3s and RKE2); set by
+    /// [`crate::checks::serving::check`].
+    pub serving: Option<crate::checks::serving::Serving>,
 }
 
 /// The list of an [`ExpiryReport`], one kind per [`ExpiryScheme`].
@@ -526,10 +512,12 @@ impl ExpiryReport {
     /// Whether no certificate is expired or not yet valid, every file could
     /// be read, and, with `--fail-due`, none is due.
     pub fn passed(&self) -> bool {
-        let clean = match &self.found {
-            Expiries::Scan(report) => !report.has_invalid() && report.problems.is_empty(),
-            Expiries::Kubeadm { report, .. } => !report.has_invalid() && !report.has_problems(),
-        };
+        let serving_failed = self.serving.as_ref().is_some_and(|s| s.failed());
+        let clean = !serving_failed
+            && match &self.found {
+                Expiries::Scan(report) => !report.has_invalid() && report.problems.is_empty(),
+                Expiries::Kubeadm { report, .. } => !report.has_invalid() && !report.has_problems(),
+            };
         clean && !(self.fail_due && self.rows().any(|row| self.is_due(row)))
     }
 
@@ -635,12 +623,14 @@ pub fn check(data_dir: &DataDir, options: &ExpiryOptions, now: SystemTime) -> Re
     };
     Ok(ExpiryReport {
         layout,
+        cert_dir: options.dir.clone().unwrap_or_else(|| data_dir.tls_dir()),
         directory,
         checked_at: now,
         warn_days: options.warn_days,
         due_days: options.due_days.unwrap_or(layout.due_days),
         fail_due: options.fail_due,
         found,
+        serving: None,
     })
 }
 
