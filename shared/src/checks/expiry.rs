@@ -33,7 +33,7 @@ use crate::pki::input;
 use crate::pki::pem::PemFile;
 use crate::pki::text::shown;
 
-/// k3s renews leaf certificates this close to expiry, so warn from here on.
+/// Warn a month before k3s renews its leaves at start (from 90 days left).
 pub const DEFAULT_WARN_DAYS: u64 = 120;
 
 /// The name of k3s's stored serving certificate.
@@ -499,7 +499,7 @@ pub enum Expiries {
 
 /// How to renew what is due on a k3s or RKE2 node: one `rotate --service`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Renewal {
+pub struct ServiceRenewal {
     /// The services, in k3s's order.
     pub services: Vec<&'static str>,
     /// Stop the unit, rotate, start it again.
@@ -544,7 +544,7 @@ impl ExpiryReport {
     /// k3s and RKE2: the one command that renews every leaf in the warning
     /// window, due, expired or not yet valid; None when there is none (or no
     /// services: other layouts).
-    pub fn renewal(&self) -> Option<Renewal> {
+    pub fn renewal(&self) -> Option<ServiceRenewal> {
         let Expiries::Scan(report) = &self.found else {
             return None;
         };
@@ -565,7 +565,7 @@ impl ExpiryReport {
         if names.is_empty() && !ca_due {
             return None;
         }
-        Some(Renewal {
+        Some(ServiceRenewal {
             commands: services.renew_commands(&names, agent),
             services: names,
             ca_due,
