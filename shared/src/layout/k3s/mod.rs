@@ -17,6 +17,7 @@ use crate::pki::keys::KeyAlgorithm;
 use crate::pki::names::San;
 use crate::pki::text::shell_quote;
 
+pub mod configured;
 pub mod token;
 
 /// k3s's (and RKE2's) kubernetes service IP: the first address of its default
