@@ -4,5 +4,6 @@
 
 mod ca_check;
 mod expiry_layouts;
+mod tokens;
 mod tree_layouts;
 mod tree_preflight;

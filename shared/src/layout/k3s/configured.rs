@@ -269,11 +269,7 @@ pub fn env_settings(text: &str, prefix: &str) -> Vec<Setting> {
 pub fn unit_settings(text: &str) -> Vec<Setting> {
     let mut all = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        all.extend(
-            words(line)
-                .into_iter()
-                .map(|(_, word)| (index + 1, word)),
-        );
+        all.extend(words(line).into_iter().map(|(_, word)| (index + 1, word)));
     }
     let mut found = Vec::new();
     let mut words = all.into_iter();
@@ -284,7 +280,12 @@ pub fn unit_settings(text: &str) -> Vec<Setting> {
         if let Some((name, value)) = name.split_once('=') {
             if let Some(which) = flag(name) {
                 let key = format!("--{name}");
-                found.extend(Setting::new(line, &key, which, Zeroizing::new(value.into())));
+                found.extend(Setting::new(
+                    line,
+                    &key,
+                    which,
+                    Zeroizing::new(value.into()),
+                ));
             }
         } else if let Some(which) = flag(name) {
             if let Some((line, value)) = words.next() {
