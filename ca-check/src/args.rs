@@ -106,7 +106,7 @@ pub struct Token {
     pub token: Option<String>,
 
     /// look for the node's files under DIR instead of / (a mounted node
-    /// image); token-file paths are read under it too
+    /// image; give its --data-dir too); token-file paths are read under it
     #[argh(option)]
     pub root: Option<PathBuf>,
 

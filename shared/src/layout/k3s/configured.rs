@@ -269,6 +269,10 @@ pub fn env_settings(text: &str, prefix: &str) -> Vec<Setting> {
 pub fn unit_settings(text: &str) -> Vec<Setting> {
     let mut all = Vec::new();
     for (index, line) in text.lines().enumerate() {
+        // systemd's comment lines, and the shell's in an OpenRC script.
+        if line.trim_start().starts_with(['#', ';']) {
+            continue;
+        }
         all.extend(words(line).into_iter().map(|(_, word)| (index + 1, word)));
     }
     let mut found = Vec::new();
@@ -417,14 +421,14 @@ mod tests {
 
     #[test]
     fn unit_flags_on_continued_lines() {
-        let text = "[Service]\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--token' \\\n\
+        let text = "[Service]\n# --token old\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--token' \\\n\
                     \t'K10ab::server:x' \\\n\t--agent-token=b -t c --tls-san x\n";
         assert_eq!(
             shown(&unit_settings(text)),
             [
-                (5, "--token".into(), "K10ab::server:x".into()),
-                (6, "--agent-token".into(), "b".into()),
-                (6, "-t".into(), "c".into()),
+                (6, "--token".into(), "K10ab::server:x".into()),
+                (7, "--agent-token".into(), "b".into()),
+                (7, "-t".into(), "c".into()),
             ]
         );
     }
