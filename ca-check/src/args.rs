@@ -63,7 +63,11 @@ pub struct Staged {
 kubeadm adds \"name\", \"ca_name\", \"externally_managed\", \"missing\" to each item, lists
 its CAs in \"certificate_authorities\" and has \"kubeconfig_directory\" instead of
 \"dynamic_cert\". -o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
-Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID."
+Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID.
+-o prometheus: x509_cert_not_after, x509_cert_not_before (Unix times) and
+x509_cert_expired (0/1) per certificate, labelled distribution, filepath, filename,
+index, kind (ca/leaf), subject_CN, issuer_CN, component; x509_read_errors. Names as
+enix's x509-certificate-exporter."
 )]
 pub struct Expiry {
     /// the certificate directory (scanned recursively; kubeadm: its --cert-dir)
@@ -74,9 +78,16 @@ pub struct Expiry {
     #[argh(option, default = "DEFAULT_WARN_DAYS")]
     pub warn_days: u64,
 
-    /// output: table (default), json, or kubeadm-json (kubeadm's own JSON)
+    /// output: table (default), json, kubeadm-json (kubeadm's own JSON), or
+    /// prometheus (metrics for node_exporter's textfile collector)
     #[argh(option, short = 'o', default = "ExpiryFormat::Table")]
     pub output: ExpiryFormat,
+
+    /// write the report to FILE instead of stdout, replacing it at once (a
+    /// reader sees the old file or the new, never a part), mode 0644; its
+    /// directory must exist and lie outside the data dir
+    #[argh(option, arg_name = "FILE")]
+    pub write: Option<PathBuf>,
 }
 
 /// Print the k3s CA hash of server-ca.crt and whether the join tokens carry
@@ -184,9 +195,9 @@ mod tests {
         };
         assert!(refused.status.is_err());
         assert!(
-            refused
-                .output
-                .ends_with("'xml': unknown output format: use table, json or kubeadm-json\n"),
+            refused.output.ends_with(
+                "'xml': unknown output format: use table, json, kubeadm-json or prometheus\n"
+            ),
             "{}",
             refused.output
         );

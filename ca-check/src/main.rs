@@ -2,14 +2,15 @@
 //! files: rotate-ca staging dirs and join tokens (k3s, RKE2), certificate
 //! expiry and custom CA trees (k3s, RKE2, kubeadm, k0s).
 
-use std::io::{self, BufRead as _, Read as _};
+use std::io::{self, BufRead as _, Read as _, Write as _};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use shared::checks::finding::any_failed;
 use shared::checks::{TOOL, expiry, staged, token, tree};
-use shared::pki::error::{Result, stdout_result};
-use shared::report;
+use shared::pki::error::{Error, Result, stdout_result};
+use shared::pki::text::shown;
+use shared::{report, store};
 use zeroize::Zeroizing;
 
 use crate::args::{Args, Command};
@@ -42,7 +43,16 @@ fn run(args: Args) -> Result<bool> {
                 data_dir.must_have_cert_dir()?;
             }
             let report = expiry::check(&data_dir, expiry.dir, expiry.warn_days, now)?;
-            let printed = report::expiry::write(out, &report, expiry.output)?;
+            let printed = match &expiry.write {
+                None => report::expiry::write(out, &report, expiry.output)?,
+                Some(file) => {
+                    let mut text = Vec::new();
+                    report::expiry::write(&mut text, &report, expiry.output)?
+                        .map_err(|e| Error::io(file, "rendering", e))?;
+                    store::replace_public_file(file, text, &data_dir.root, TOOL)?;
+                    writeln!(out, "wrote {}", shown(file))
+                }
+            };
             (report.passed(), printed)
         }
         Command::Token(flags) => {
@@ -73,9 +83,7 @@ fn pasted_token(flag: Option<String>) -> Result<Option<Zeroizing<String>>> {
                 .take(64 * 1024)
                 .read_line(&mut line)
                 .map_err(|e| {
-                    shared::pki::error::Error::usage(format!(
-                        "--token -: reading standard input failed: {e}"
-                    ))
+                    Error::usage(format!("--token -: reading standard input failed: {e}"))
                 })?;
             Ok(Some(line))
         }

@@ -93,7 +93,7 @@ fn kubeconfig(out: &Path, user: &str, ca: &Path, cert: &Path, key: &Path) {
 }
 
 /// The notAfter of `cert` as openssl reads it, in seconds since 1970.
-fn openssl_not_after(cert: &Path) -> i64 {
+pub(crate) fn openssl_not_after(cert: &Path) -> i64 {
     let line = ok(openssl()
         .args(["x509", "-noout", "-enddate", "-dateopt", "iso_8601", "-in"])
         .arg(cert));

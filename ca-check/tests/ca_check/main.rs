@@ -4,6 +4,7 @@
 
 mod ca_check;
 mod expiry_layouts;
+mod expiry_metrics;
 mod tokens;
 mod tree_layouts;
 mod tree_preflight;

@@ -71,6 +71,8 @@ pub struct Row {
     pub usages: Vec<String>,
     /// Whether it is a CA certificate.
     pub is_ca: bool,
+    /// notBefore.
+    pub not_before: SystemTime,
     /// notAfter.
     pub not_after: SystemTime,
     /// Report status.
@@ -239,6 +241,7 @@ fn row(file: PathBuf, index: usize, cert: &Certificate, now: SystemTime, warn: D
         issuer: cert.issuer_cn(),
         usages: usages(cert),
         is_ca: cert.is_ca(),
+        not_before: cert.not_before(),
         not_after: cert.not_after(),
         status: status(cert, now, warn),
     }

@@ -306,6 +306,21 @@ pub fn format_kubeadm_time(time: SystemTime) -> String {
     )
 }
 
+/// `time` in whole seconds since 1970, negative before (a certificate may
+/// date from 1950): what Prometheus and `date +%s` count.
+pub fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let before = before.duration();
+            // A time a fraction of a second before a whole second is in that
+            // earlier second.
+            let whole = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+            -whole - i64::from(before.subsec_nanos() > 0)
+        }
+    }
+}
+
 /// A UTC calendar time, whole seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Civil {
@@ -320,16 +335,7 @@ struct Civil {
 impl Civil {
     /// The calendar time of `time` (proleptic Gregorian, before 1970 too).
     fn of(time: SystemTime) -> Civil {
-        let seconds = match time.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-            Err(before) => {
-                let before = before.duration();
-                // A time a fraction of a second before a whole second is in that
-                // earlier second.
-                let whole = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
-                -whole - i64::from(before.subsec_nanos() > 0)
-            }
-        };
+        let seconds = unix_seconds(time);
         let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
         // Howard Hinnant's civil_from_days.
         let z = days + 719_468;

@@ -1,5 +1,6 @@
 //! The expiry report as text and JSON: our table and JSON for every layout,
-//! kubeadm's two tables, and kubeadm's own `check-expiration -o json`.
+//! kubeadm's two tables, and kubeadm's own `check-expiration -o json`; the
+//! metrics are [`prometheus`]'s.
 //!
 //! Our JSON is built as a `serde_json::Value`, whose map sorts the keys: that
 //! order is the format. kubeadm's keeps Go's field order, so it is serialized
@@ -19,6 +20,7 @@ use crate::checks::expiry::{
 };
 use crate::pki::cert::{format_kubeadm_time, format_time};
 use crate::pki::error::{Error, Result};
+use crate::report::prometheus;
 
 /// How `ca-check expiry` prints its report (`-o`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum ExpiryFormat {
     Json,
     /// kubeadm's own `-o json`, for kubeadm's layout only.
     KubeadmJson,
+    /// Prometheus metrics, for node_exporter's textfile collector.
+    Prometheus,
 }
 
 impl FromStr for ExpiryFormat {
@@ -39,7 +43,8 @@ impl FromStr for ExpiryFormat {
             "table" => Ok(ExpiryFormat::Table),
             "json" => Ok(ExpiryFormat::Json),
             "kubeadm-json" => Ok(ExpiryFormat::KubeadmJson),
-            _ => Err("unknown output format: use table, json or kubeadm-json".into()),
+            "prometheus" => Ok(ExpiryFormat::Prometheus),
+            _ => Err("unknown output format: use table, json, kubeadm-json or prometheus".into()),
         }
     }
 }
@@ -54,6 +59,7 @@ pub fn write(
     format: ExpiryFormat,
 ) -> Result<io::Result<()>> {
     Ok(match (&report.found, format) {
+        (_, ExpiryFormat::Prometheus) => prometheus::write(out, report),
         (Expiries::Scan(_), ExpiryFormat::KubeadmJson) => {
             return Err(Error::usage(format!(
                 "-o kubeadm-json is kubeadm's format: use --product kubeadm \

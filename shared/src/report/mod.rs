@@ -7,6 +7,7 @@ pub mod custom_ca;
 pub mod expiry;
 pub mod findings;
 pub mod procedure;
+pub mod prometheus;
 pub mod rotation;
 pub mod sa_rotation;
 pub mod sign_csr;
