@@ -348,3 +348,29 @@ fn rke2_tokens_are_read_from_rke2s_files() {
         "{text}"
     );
 }
+
+/// A `config.yaml.d` is read up to a bound: past it, one line names the
+/// directory (exit 1) instead of reading without end.
+#[test]
+fn too_many_dropins_are_one_problem() {
+    let dir = scratch();
+    let (data_dir, hash, root) = node(dir.path());
+    let dropins = root.join("etc/rancher/k3s/config.yaml.d");
+    for index in 0..=shared::checks::token::MAX_DROPINS {
+        put(
+            &dropins,
+            &format!("{index:03}.yaml"),
+            &format!("token: {}\n", token(&hash, "server")),
+        );
+    }
+    let (code, text) = check(&data_dir, &root, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        line(&text, &dropins.display().to_string()).contains("holds more than 100 drop-ins"),
+        "{text}"
+    );
+    fs::remove_file(dropins.join("000.yaml")).unwrap();
+    let (code, text) = check(&data_dir, &root, &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text.matches("not used").count(), 99, "{text}");
+}

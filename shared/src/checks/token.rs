@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::checks::{TOOL, recover};
 use crate::layout::k3s::configured::{
-    self, NodeFiles, Setting, Value, config_settings, env_settings, unit_settings,
+    self, NodeFiles, Setting, Value, Which, config_settings, env_settings, unit_settings,
 };
 use crate::layout::k3s::token::TOKEN_PREFIX;
 use crate::layout::k3s::{
@@ -27,7 +27,10 @@ use crate::pki::pem::PemFile;
 
 /// At most this many drop-ins are read from a `config.yaml.d`: far more
 /// than a node holds, and a bound on the work.
-pub const MAX_DROPINS: usize = 1000;
+pub const MAX_DROPINS: usize = 100;
+
+/// At most this many entries of a `config.yaml.d`, drop-ins or not, are looked at.
+const MAX_DIR_ENTRIES: usize = 10 * MAX_DROPINS;
 
 /// The join CA's hash and what each token file carries.
 pub struct TokenReport {
@@ -278,23 +281,31 @@ impl Node<'_> {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(error) => return Err(Error::io(dir, "reading directory", error)),
         };
+        let too_many = || {
+            Error::at(
+                dir,
+                Kind::Inputs(format!(
+                    "holds more than {MAX_DROPINS} drop-ins: not read; name the ones to check \
+                     with --config"
+                )),
+            )
+        };
         let mut dropins = Vec::new();
-        for entry in entries.take(MAX_DROPINS + 1) {
+        // Other files are skipped, but every entry counts towards the bound.
+        for (count, entry) in entries.enumerate() {
+            if count >= MAX_DIR_ENTRIES {
+                return Err(too_many());
+            }
             let entry = entry.map_err(|e| Error::io(dir, "reading directory", e))?;
             let path = entry.path();
             let name = entry.file_name();
             if path.is_dir() || !configured::is_dropin(&name.to_string_lossy()) {
                 continue;
             }
+            if dropins.len() == MAX_DROPINS {
+                return Err(too_many());
+            }
             dropins.push(path);
-        }
-        if dropins.len() > MAX_DROPINS {
-            return Err(Error::at(
-                dir,
-                Kind::Inputs(format!(
-                    "holds more than {MAX_DROPINS} drop-ins: not read; name the ones to check with --config"
-                )),
-            ));
         }
         dropins.sort();
         Ok(dropins)
@@ -303,16 +314,16 @@ impl Node<'_> {
     /// The settings of every config file in order: the last of each key is
     /// the one k3s uses, the earlier ones are overridden.
     fn judge_configs(&mut self, settings: Vec<(PathBuf, Setting)>) {
-        let last: Vec<Option<(PathBuf, usize)>> = (0..settings.len())
-            .map(|i| {
-                settings[i + 1..]
-                    .iter()
-                    .rev()
-                    .find(|(_, later)| later.which == settings[i].1.which)
-                    .map(|(file, later)| (file.clone(), later.line))
-            })
-            .collect();
-        for ((file, setting), overridden) in settings.into_iter().zip(last) {
+        // From the end: the first of each key seen there is the one k3s uses.
+        let mut later: Vec<(Which, PathBuf, usize)> = Vec::new();
+        let mut overridden = vec![None; settings.len()];
+        for (index, (file, setting)) in settings.iter().enumerate().rev() {
+            match later.iter().find(|(which, ..)| *which == setting.which) {
+                Some((_, by, line)) => overridden[index] = Some((by.clone(), *line)),
+                None => later.push((setting.which, file.clone(), setting.line)),
+            }
+        }
+        for ((file, setting), overridden) in settings.into_iter().zip(overridden) {
             self.judge_setting(&file, setting, overridden);
         }
     }
