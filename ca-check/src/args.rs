@@ -212,6 +212,39 @@ mod tests {
         assert_eq!(line, shared::cli::version_line("ca-check"));
     }
 
+    /// Issue 20: the token places are repeatable flags; --token takes "-".
+    #[test]
+    fn token_flags_repeat() {
+        let Command::Token(token) = parse(&[
+            "token",
+            "--config",
+            "a.yaml",
+            "--config",
+            "b.yaml",
+            "--env-file",
+            "e",
+            "--unit",
+            "u",
+            "--root",
+            "/mnt",
+            "--token",
+            "-",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("expected token");
+        };
+        assert_eq!(
+            token.config,
+            [PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
+        );
+        assert_eq!(token.env_file, [PathBuf::from("e")]);
+        assert_eq!(token.unit, [PathBuf::from("u")]);
+        assert_eq!(token.root, Some(PathBuf::from("/mnt")));
+        assert_eq!(token.token.as_deref(), Some("-"));
+    }
+
     #[test]
     fn staged_and_tree_need_their_directory() {
         assert!(parse(&["staged"]).is_err());
