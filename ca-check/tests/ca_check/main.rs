@@ -5,6 +5,7 @@
 mod ca_check;
 mod expiry_layouts;
 mod expiry_metrics;
+mod serving;
 mod tokens;
 mod tree_layouts;
 mod tree_preflight;

@@ -288,6 +288,20 @@ impl JoinScheme {
     }
 }
 
+/// Groups whose members the API server lets do anything: a certificate
+/// naming one (as O) is a super-user credential that RBAC cannot take back
+/// until it expires. Each with what it grants, for messages.
+pub const SUPER_USER_GROUPS: [(&str, &str); 2] = [
+    (
+        "system:masters",
+        "bypasses RBAC on every Kubernetes distribution (k3s's and kubeadm's admin)",
+    ),
+    (
+        "kubeadm:cluster-admins",
+        "kubeadm (1.29 and later) binds to cluster-admin",
+    ),
+];
+
 /// What `ca-check expiry` lists for a layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExpiryScheme {

@@ -10,5 +10,6 @@ pub mod procedure;
 pub mod prometheus;
 pub mod rotation;
 pub mod sa_rotation;
+pub mod serving;
 pub mod sign_csr;
 pub mod token;
