@@ -119,8 +119,8 @@ token-file and agent-token-file in /etc/rancher/<product>/config.yaml, then in
 config.yaml.d/*.yaml by name (the last one counts); K3S_TOKEN, K3S_AGENT_TOKEN and
 their _FILE forms in /etc/systemd/system/k3s.service.env, k3s-agent.service.env,
 /etc/rancher/k3s/k3s.env (OpenRC), /etc/default/k3s, /etc/sysconfig/k3s (RKE2:
-RKE2_TOKEN in /etc/default/rke2-server, ...); --token, -t in the k3s.service and
-k3s-agent.service units. A stale token is named by file, line and key with the hash
+RKE2_TOKEN in /etc/default/rke2-server, ...); --token, -t and Environment= in the
+k3s.service and k3s-agent.service units. A stale token is named by file, line and key with the hash
 to put there; no token is ever printed. A bare password (no K10 prefix) carries no
 CA hash and passes. Missing files are skipped, unless named with a flag."
 )]

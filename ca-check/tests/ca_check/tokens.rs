@@ -119,7 +119,9 @@ fn stale_tokens_are_named_by_file_line_and_key_in_every_place() {
         &root,
         "etc/systemd/system/k3s.service",
         &format!(
-            "[Service]\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--token' \\\n\t'{}' \\\n",
+            "[Service]\nEnvironment=\"K3S_AGENT_TOKEN={}\"\n\
+             ExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--token' \\\n\t'{}'\n",
+            token(&old, "node"),
             token(&hash, "server")
         ),
     );
@@ -138,6 +140,7 @@ fn stale_tokens_are_named_by_file_line_and_key_in_every_place() {
     stale(&format!("{}:2: token: ", dropin.display()));
     stale(&format!("{}:2: K3S_TOKEN: ", env.display()));
     stale("the token given with --token: ");
+    stale(&format!("{}:2: K3S_AGENT_TOKEN: ", unit.display()));
     assert!(
         line(&text, &format!("{}:2: token: ", config.display())).ends_with(&format!(
             "not used: {}:2 sets it later (k3s reads config.yaml, then its drop-ins by name)",
@@ -146,7 +149,7 @@ fn stale_tokens_are_named_by_file_line_and_key_in_every_place() {
         "{text}"
     );
     assert!(
-        line(&text, &format!("{}:5: --token: ", unit.display())).ends_with("carries it (current)"),
+        line(&text, &format!("{}:6: --token: ", unit.display())).ends_with("carries it (current)"),
         "{text}"
     );
     assert!(!text.contains("not-read"), "{text}");

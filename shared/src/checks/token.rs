@@ -244,7 +244,7 @@ impl Node<'_> {
         };
         for file in units {
             if let Some(text) = self.text(&file, named) {
-                for setting in unit_settings(&text) {
+                for setting in unit_settings(&text, files.env_prefix) {
                     self.judge_setting(&file, setting, None);
                 }
             }

@@ -246,12 +246,8 @@ pub fn env_settings(text: &str, prefix: &str) -> Vec<Setting> {
         let Some(name) = key.strip_prefix(prefix) else {
             continue;
         };
-        let which = match name {
-            "TOKEN" => Which::Token,
-            "AGENT_TOKEN" => Which::AgentToken,
-            "TOKEN_FILE" => Which::TokenFile,
-            "AGENT_TOKEN_FILE" => Which::AgentTokenFile,
-            _ => continue,
+        let Some(which) = variable(name) else {
+            continue;
         };
         let words = words(value.trim());
         let value = words
@@ -263,10 +259,22 @@ pub fn env_settings(text: &str, prefix: &str) -> Vec<Setting> {
     found
 }
 
+/// The setting of an environment variable, named without its prefix.
+fn variable(name: &str) -> Option<Which> {
+    match name {
+        "TOKEN" => Some(Which::Token),
+        "AGENT_TOKEN" => Some(Which::AgentToken),
+        "TOKEN_FILE" => Some(Which::TokenFile),
+        "AGENT_TOKEN_FILE" => Some(Which::AgentTokenFile),
+        _ => None,
+    }
+}
+
 /// The token flags of a service definition's command line (`--token X`,
-/// `--token=X`, `-t X`), wherever they are in the file; the line is the
-/// value's.
-pub fn unit_settings(text: &str) -> Vec<Setting> {
+/// `--token=X`, `-t X`), wherever they are in the file, and its variables
+/// starting with `prefix` (systemd's `Environment="K3S_TOKEN=X"`, an OpenRC
+/// script's `export K3S_TOKEN=X`); the line is the value's.
+pub fn unit_settings(text: &str, prefix: &str) -> Vec<Setting> {
     let mut all = Vec::new();
     for (index, line) in text.lines().enumerate() {
         // systemd's comment lines, and the shell's in an OpenRC script.
@@ -278,6 +286,13 @@ pub fn unit_settings(text: &str) -> Vec<Setting> {
     let mut found = Vec::new();
     let mut words = all.into_iter();
     while let Some((line, word)) = words.next() {
+        let assignment = word.strip_prefix("Environment=").unwrap_or(&word);
+        if let Some((key, value)) = assignment.split_once('=') {
+            if let Some(which) = key.strip_prefix(prefix).and_then(variable) {
+                found.extend(Setting::new(line, key, which, Zeroizing::new(value.into())));
+                continue;
+            }
+        }
         let Some(name) = word.strip_prefix("--").or_else(|| word.strip_prefix('-')) else {
             continue;
         };
@@ -422,13 +437,15 @@ mod tests {
     #[test]
     fn unit_flags_on_continued_lines() {
         let text = "[Service]\n# --token old\nExecStart=/usr/local/bin/k3s \\\n    server \\\n\t'--token' \\\n\
-                    \t'K10ab::server:x' \\\n\t--agent-token=b -t c --tls-san x\n";
+                    \t'K10ab::server:x' \\\n\t--agent-token=b -t c --tls-san x\n\
+                    Environment=\"K3S_AGENT_TOKEN=d\" K3S_URL=e\n";
         assert_eq!(
-            shown(&unit_settings(text)),
+            shown(&unit_settings(text, "K3S_")),
             [
                 (6, "--token".into(), "K10ab::server:x".into()),
                 (7, "--agent-token".into(), "b".into()),
                 (7, "-t".into(), "c".into()),
+                (8, "K3S_AGENT_TOKEN".into(), "d".into()),
             ]
         );
     }
