@@ -120,7 +120,7 @@ config.yaml.d/*.yaml by name (the last one counts); K3S_TOKEN, K3S_AGENT_TOKEN a
 their _FILE forms in /etc/systemd/system/k3s.service.env, k3s-agent.service.env,
 /etc/rancher/k3s/k3s.env (OpenRC), /etc/default/k3s, /etc/sysconfig/k3s (RKE2:
 RKE2_TOKEN in /etc/default/rke2-server, ...); --token, -t and Environment= in the
-k3s.service and k3s-agent.service units. A stale token is named by file, line and key with the hash
+k3s.service and k3s-agent.service units and their .service.d/*.conf drop-ins. A stale token is named by file, line and key with the hash
 to put there; no token is ever printed. A bare password (no K10 prefix) carries no
 CA hash and passes. Missing files are skipped, unless named with a flag."
 )]
@@ -144,8 +144,8 @@ pub struct Token {
     #[argh(option)]
     pub env_file: Vec<PathBuf>,
 
-    /// a systemd unit or OpenRC script to read instead of the service's
-    /// (repeatable)
+    /// a systemd unit (with its .d/*.conf drop-ins) or OpenRC script to read
+    /// instead of the service's (repeatable)
     #[argh(option)]
     pub unit: Vec<PathBuf>,
 }

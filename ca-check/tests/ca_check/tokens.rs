@@ -125,6 +125,12 @@ fn stale_tokens_are_named_by_file_line_and_key_in_every_place() {
             token(&hash, "server")
         ),
     );
+    // `systemctl edit k3s-agent` writes an override beside the unit.
+    let dropin_unit = put(
+        &root,
+        "etc/systemd/system/k3s-agent.service.d/override.conf",
+        &format!("[Service]\nEnvironment=K3S_TOKEN={}\n", token(&old, "node")),
+    );
     let pasted = token(&old, "server");
     let (code, text) = check(&data_dir, &root, &["--token", &pasted]);
     assert_eq!(code, Some(1), "{text}");
@@ -141,6 +147,7 @@ fn stale_tokens_are_named_by_file_line_and_key_in_every_place() {
     stale(&format!("{}:2: K3S_TOKEN: ", env.display()));
     stale("the token given with --token: ");
     stale(&format!("{}:2: K3S_AGENT_TOKEN: ", unit.display()));
+    stale(&format!("{}:2: K3S_TOKEN: ", dropin_unit.display()));
     assert!(
         line(&text, &format!("{}:2: token: ", config.display())).ends_with(&format!(
             "not used: {}:2 sets it later (k3s reads config.yaml, then its drop-ins by name)",

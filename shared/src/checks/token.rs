@@ -242,10 +242,23 @@ impl Node<'_> {
         } else {
             (configured.units.clone(), true)
         };
-        for file in units {
-            if let Some(text) = self.text(&file, named) {
-                for setting in unit_settings(&text, files.env_prefix) {
-                    self.judge_setting(&file, setting, None);
+        for unit in units {
+            // `systemctl edit` writes overrides to <unit>.d/*.conf.
+            let dropins =
+                match self.dropins(&configured::dropin_dir(&unit), configured::is_unit_dropin) {
+                    Ok(dropins) => dropins,
+                    Err(error) => {
+                        self.problems.push(error);
+                        Vec::new()
+                    }
+                };
+            for (file, required) in
+                std::iter::once((unit, named)).chain(dropins.into_iter().map(|d| (d, true)))
+            {
+                if let Some(text) = self.text(&file, required) {
+                    for setting in unit_settings(&text, files.env_prefix) {
+                        self.judge_setting(&file, setting, None);
+                    }
                 }
             }
         }
@@ -255,7 +268,7 @@ impl Node<'_> {
     /// them. A named config may be missing when it has drop-ins, as in k3s.
     fn config_files(&mut self, config: &Path, named: bool, out: &mut Vec<(PathBuf, Setting)>) {
         let dir = configured::dropin_dir(config);
-        let dropins = match self.dropins(&dir) {
+        let dropins = match self.dropins(&dir, configured::is_dropin) {
             Ok(dropins) => dropins,
             Err(error) => {
                 self.problems.push(error);
@@ -274,8 +287,9 @@ impl Node<'_> {
         }
     }
 
-    /// The drop-ins of `dir` k3s reads, by name; none when it does not exist.
-    fn dropins(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+    /// The drop-ins of `dir` that are read (`wanted` by name), by name; none
+    /// when it does not exist.
+    fn dropins(&self, dir: &Path, wanted: fn(&str) -> bool) -> Result<Vec<PathBuf>> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -285,8 +299,8 @@ impl Node<'_> {
             Error::at(
                 dir,
                 Kind::Inputs(format!(
-                    "holds more than {MAX_DROPINS} drop-ins: not read; name the ones to check \
-                     with --config"
+                    "holds more than {MAX_DROPINS} drop-ins: not read; name the ones to check with \
+                     --config or --unit"
                 )),
             )
         };
@@ -299,7 +313,7 @@ impl Node<'_> {
             let entry = entry.map_err(|e| Error::io(dir, "reading directory", e))?;
             let path = entry.path();
             let name = entry.file_name();
-            if path.is_dir() || !configured::is_dropin(&name.to_string_lossy()) {
+            if path.is_dir() || !wanted(&name.to_string_lossy()) {
                 continue;
             }
             if dropins.len() == MAX_DROPINS {

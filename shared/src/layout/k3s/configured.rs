@@ -116,18 +116,24 @@ impl NodeFiles {
     }
 }
 
-/// The drop-in directory of a config file (`config.yaml.d`), and whether a
-/// file name in it is read (`.yaml` or `.yml`, any case, as k3s's `dotDFiles`).
+/// The drop-in directory of a config file (`config.yaml.d`) or a systemd
+/// unit (`k3s.service.d`).
 pub fn dropin_dir(config: &Path) -> PathBuf {
     let mut dir = config.as_os_str().to_owned();
     dir.push(".d");
     PathBuf::from(dir)
 }
 
-/// Whether k3s reads the drop-in named `name`.
+/// Whether k3s reads the config drop-in named `name` (`.yaml` or `.yml`, any
+/// case, as k3s's `dotDFiles`).
 pub fn is_dropin(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.ends_with(".yaml") || lower.ends_with(".yml")
+}
+
+/// Whether systemd reads the unit drop-in named `name` (`<unit>.d/*.conf`).
+pub fn is_unit_dropin(name: &str) -> bool {
+    name.ends_with(".conf")
 }
 
 /// Which setting a key sets: k3s's flag, whatever the spelling.
