@@ -7,5 +7,6 @@ mod expiry_layouts;
 mod expiry_metrics;
 mod expiry_services;
 mod serving;
+mod tokens;
 mod tree_layouts;
 mod tree_preflight;
