@@ -102,6 +102,59 @@ pub struct Layout {
     /// Whether the distribution writes CSRs for an external CA to sign
     /// (kubeadm's `certs generate-csr`), which `sign-csr` signs.
     pub external_ca: bool,
+    /// Where a kubeconfig for a person (`kubeconfig-user`) takes its CA,
+    /// trust, server and cluster name from.
+    pub users: UserKubeconfigs,
+}
+
+/// The groups whose members the API server lets do anything: `system:masters`
+/// (hard-wired in kube-apiserver, RBAC never consulted; k3s's and k0s's admin
+/// certificates carry it) and `kubeadm:cluster-admins` (bound to cluster-admin
+/// by kubeadm since 1.29, its admin.conf's group). Refused in every layout: a
+/// binding of the same name is one `kubectl create` away anywhere.
+pub const SUPER_USER_GROUPS: [&str; 2] = ["system:masters", "kubeadm:cluster-admins"];
+
+/// What a user kubeconfig needs from a distribution (seed 001: `kubeadm
+/// kubeconfig user` for people, never `admin.conf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserKubeconfigs {
+    /// The CA stem under the cert dir whose first certificate and key sign
+    /// client certificates the API server accepts (`--client-ca-file`):
+    /// k3s's `client-ca` (its `server-ca` would be "Unauthorized", k3s #7016),
+    /// kubeadm's and k0s's `ca`.
+    pub client_ca: &'static str,
+    /// The file under the cert dir that kubectl should trust for the server:
+    /// what the admin kubeconfig embeds as `certificate-authority-data`
+    /// (k3s's whole `server-ca.crt` bundle, `ca.crt` elsewhere).
+    pub server_trust: &'static str,
+    /// The admin kubeconfig the server URL is read from by default.
+    pub admin_kubeconfig: AdminKubeconfig,
+    /// The server when the admin kubeconfig does not exist: k3s writes
+    /// `https://127.0.0.1:6443` there; kubeadm's control-plane endpoint
+    /// cannot be guessed.
+    pub fallback_server: Option<&'static str>,
+    /// The cluster's name in the admin kubeconfig (k3s `default`, kubeadm's
+    /// `clusterName` default `kubernetes`, k0s `local`).
+    pub cluster_name: &'static str,
+}
+
+/// Where a distribution's admin kubeconfig lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminKubeconfig {
+    /// At a fixed path (k3s's `/etc/rancher/k3s/k3s.yaml`), whatever the data dir.
+    Fixed(&'static str),
+    /// Under the data dir (kubeadm's `admin.conf`, k0s's `pki/admin.conf`).
+    InDataDir(&'static str),
+}
+
+impl AdminKubeconfig {
+    /// Its path for the data dir `root`.
+    pub fn path(self, root: &Path) -> PathBuf {
+        match self {
+            AdminKubeconfig::Fixed(path) => PathBuf::from(path),
+            AdminKubeconfig::InDataDir(name) => root.join(name),
+        }
+    }
 }
 
 impl Layout {

@@ -12,3 +12,4 @@ pub mod rotation;
 pub mod sa_rotation;
 pub mod sign_csr;
 pub mod token;
+pub mod user_kubeconfig;

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::procedure::{Line, Procedure, Section, text};
 use super::{
-    CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
-    RotationScheme, SaSlot,
+    AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
+    RotationScheme, SaSlot, UserKubeconfigs,
 };
 use crate::pki::constraints::Usage;
 use crate::pki::error::{Error, Result};
@@ -67,11 +67,25 @@ const fn slot(stem: &'static str, kind: &'static str) -> CaSlot {
 }
 
 /// k3s's layout.
-pub static K3S: Layout = layout("k3s", "/var/lib/rancher/k3s");
+pub static K3S: Layout = layout(
+    "k3s",
+    "/var/lib/rancher/k3s",
+    "/etc/rancher/k3s/k3s.yaml",
+);
 /// RKE2's: k3s's under its own name and data dir.
-pub static RKE2: Layout = layout("rke2", "/var/lib/rancher/rke2");
+pub static RKE2: Layout = layout(
+    "rke2",
+    "/var/lib/rancher/rke2",
+    "/etc/rancher/rke2/rke2.yaml",
+);
 
-const fn layout(name: &'static str, default_data_dir: &'static str) -> Layout {
+/// The layout of `name`; `admin_kubeconfig` is where its server writes the
+/// admin's kubeconfig (`--write-kubeconfig`'s default).
+const fn layout(
+    name: &'static str,
+    default_data_dir: &'static str,
+    admin_kubeconfig: &'static str,
+) -> Layout {
     Layout {
         name,
         default_data_dir,
@@ -94,6 +108,13 @@ const fn layout(name: &'static str, default_data_dir: &'static str) -> Layout {
                           `k3s certificate rotate-ca --path=<DATA_DIR>/server`",
         expiry: ExpiryScheme::Scan { kubeconfigs: &[] },
         external_ca: false,
+        users: UserKubeconfigs {
+            client_ca: CLIENT_CA,
+            server_trust: "server-ca.crt",
+            admin_kubeconfig: AdminKubeconfig::Fixed(admin_kubeconfig),
+            fallback_server: Some("https://127.0.0.1:6443"),
+            cluster_name: "default",
+        },
     }
 }
 
