@@ -98,7 +98,7 @@ fn decode_to(data: &str, out: &Path) -> PathBuf {
 
 /// What a kubeconfig must be: read by kubectl as asked, 0600, its client
 /// certificate a clientAuth certificate of `ca` (Go, openssl, pkilint) for
-/// `user` in `groups`, `days` long. Returns the view and the certificate file.
+/// `user` in `groups`, `days` long (and the backdating). Returns the view and the certificate file.
 fn check(
     kubeconfig: &Path,
     (user, groups, cluster, server): (&str, &[&str], &str, &str),
@@ -164,9 +164,10 @@ fn check(
     assert!(described["ip_addresses"].as_array().is_none_or(Vec::is_empty));
     assert_eq!(text(&described["ski"]).len(), 40);
     assert!(!text(&described["aki"]).is_empty());
+    // `days` from now, backdated up to five minutes (not before the CA's start).
     let validity = described["validity_days"].as_f64().unwrap();
     assert!(
-        (days..days + 0.01).contains(&validity),
+        (days - 0.001..days + 5.0 / 1440.0 + 0.001).contains(&validity),
         "validity {validity} days"
     );
     (view, cert)
@@ -210,7 +211,7 @@ fn a_k3s_user_kubeconfig_is_read_by_kubectl_verified_and_shakes_hands_with_clien
         ("alice", &["developers", "ops"], "default", "https://127.0.0.1:6443"),
         &tls.join("client-ca.crt"),
         false,
-        7.0 + 5.0 / 1440.0,
+        7.0,
     );
     // The trust embedded is the whole server-ca.crt k3s serves.
     let trust = decode_to(
@@ -253,7 +254,7 @@ fn a_kubeadm_user_kubeconfig_takes_its_server_from_admin_conf_with_an_rsa_key() 
         ("bob", &["viewers"], "kubernetes", server),
         &ca,
         true,
-        30.0 + 5.0 / 1440.0,
+        30.0,
     );
     let key = decode_to(
         text(&view["users"][0]["user"]["client-key-data"]),
@@ -293,7 +294,7 @@ fn a_k0s_user_kubeconfig_from_the_users_own_csr_has_no_key_until_they_add_it() {
         .arg(&out));
     assert!(report.contains("kubectl config set-credentials carol --client-key="), "{report}");
     let ca = data.join("pki/ca.crt");
-    let (view, cert) = check(&out, ("carol", &[], "local", server), &ca, false, 7.0 + 5.0 / 1440.0);
+    let (view, cert) = check(&out, ("carol", &[], "local", server), &ca, false, 7.0);
     assert!(view["users"][0]["user"].get("client-key-data").is_none(), "{view}");
     ok(gocheck().arg("keypair").arg(&cert).arg(&key));
     // What the report tells the user to do, then kubectl has the key.
@@ -351,6 +352,6 @@ fn super_user_groups_are_refused_in_one_line_unless_allowed_and_warned_even_then
         ("dave", &["system:masters"], "default", "https://127.0.0.1:6443"),
         &data.join("server/tls/client-ca.crt"),
         false,
-        7.0 + 5.0 / 1440.0,
+        7.0,
     );
 }
