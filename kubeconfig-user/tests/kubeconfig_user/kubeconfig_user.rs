@@ -14,7 +14,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use testkit::enterprise::{KeyKind, genkey, to_traditional};
+use testkit::enterprise::{KeyKind, encrypt_pkcs8, genkey, passphrase_file, to_traditional};
 use testkit::{
     Json, Party, assert_lint_clean, describe_certs, fails, gocheck, handshake, issue_leaf, ok,
     openssl, scratch, snapshot, status,
@@ -81,7 +81,9 @@ fn view(kubeconfig: &Path) -> Json {
 }
 
 fn text(value: &Json) -> &str {
-    value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
 }
 
 /// Writes the base64 `data` decoded to `out`.
@@ -157,11 +159,18 @@ fn check(
         vec!["digitalSignature"]
     };
     assert_eq!(ku, wanted, "{described}");
-    assert_eq!(described["ext_key_usage"], serde_json::json!(["clientAuth"]));
+    assert_eq!(
+        described["ext_key_usage"],
+        serde_json::json!(["clientAuth"])
+    );
     assert_eq!(described["is_ca"], false);
     assert_eq!(described["basic_constraints_valid"], true);
     assert!(described["dns_names"].as_array().is_none_or(Vec::is_empty));
-    assert!(described["ip_addresses"].as_array().is_none_or(Vec::is_empty));
+    assert!(
+        described["ip_addresses"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
     assert_eq!(text(&described["ski"]).len(), 40);
     assert!(!text(&described["aki"]).is_empty());
     // `days` from now, backdated up to five minutes (not before the CA's start).
@@ -176,10 +185,22 @@ fn check(
 /// A real mTLS handshake: a server certificate from `server_ca` (cert, key)
 /// shown to the kubeconfig's user, who trusts the kubeconfig's
 /// certificate-authority-data; the server accepts clients of `client_ca`.
-fn mtls(view: &Json, cert: &Path, key: &Path, server_ca: (&Path, &Path), client_ca: &Path) -> (bool, String) {
+fn mtls(
+    view: &Json,
+    cert: &Path,
+    key: &Path,
+    server_ca: (&Path, &Path),
+    client_ca: &Path,
+) -> (bool, String) {
     let dir = cert.parent().unwrap();
-    let (server_cert, server_key) =
-        issue_leaf(server_ca.0, server_ca.1, dir, "kube-apiserver", "server", false);
+    let (server_cert, server_key) = issue_leaf(
+        server_ca.0,
+        server_ca.1,
+        dir,
+        "kube-apiserver",
+        "server",
+        false,
+    );
     let roots = decode_to(
         text(&view["clusters"][0]["cluster"]["certificate-authority-data"]),
         &dir.join("trust.pem"),
@@ -208,7 +229,12 @@ fn a_k3s_user_kubeconfig_is_read_by_kubectl_verified_and_shakes_hands_with_clien
     assert!(report.contains("context alice@default"), "{report}");
     let (view, cert) = check(
         &out,
-        ("alice", &["developers", "ops"], "default", "https://127.0.0.1:6443"),
+        (
+            "alice",
+            &["developers", "ops"],
+            "default",
+            "https://127.0.0.1:6443",
+        ),
         &tls.join("client-ca.crt"),
         false,
         7.0,
@@ -235,14 +261,24 @@ fn a_k3s_user_kubeconfig_is_read_by_kubectl_verified_and_shakes_hands_with_clien
     // A server that checks clients against another CA (k3s's server-ca: the
     // mistake of k3s #7016) turns the certificate away.
     let (shook, said) = mtls(&view, &cert, &key, server_ca, &tls.join("server-ca.crt"));
-    assert!(!shook, "the handshake succeeded with the wrong client CA: {said}");
+    assert!(
+        !shook,
+        "the handshake succeeded with the wrong client CA: {said}"
+    );
 }
 
 #[test]
 fn a_kubeadm_user_kubeconfig_takes_its_server_from_admin_conf_with_an_rsa_key() {
     let dir = scratch();
     let server = "https://192.0.2.10:6443";
-    let data = pki_tree(dir.path(), "kubernetes", "kubernetes", KeyKind::P256, "admin.conf", server);
+    let data = pki_tree(
+        dir.path(),
+        "kubernetes",
+        "kubernetes",
+        KeyKind::P256,
+        "admin.conf",
+        server,
+    );
     let out = dir.path().join("bob.conf");
     ok(tool("kubeadm", &data)
         .args(["--user", "bob", "--group", "viewers", "--days", "30"])
@@ -276,7 +312,14 @@ fn a_kubeadm_user_kubeconfig_takes_its_server_from_admin_conf_with_an_rsa_key() 
 fn a_k0s_user_kubeconfig_from_the_users_own_csr_has_no_key_until_they_add_it() {
     let dir = scratch();
     let server = "https://localhost:6443";
-    let data = pki_tree(dir.path(), "k0s", "kubernetes-ca", KeyKind::Rsa(2048), "pki/admin.conf", server);
+    let data = pki_tree(
+        dir.path(),
+        "k0s",
+        "kubernetes-ca",
+        KeyKind::Rsa(2048),
+        "pki/admin.conf",
+        server,
+    );
     // The user's own key and CSR, made where the user is.
     let key = dir.path().join("carol.key");
     genkey(&key, KeyKind::P256);
@@ -292,10 +335,16 @@ fn a_k0s_user_kubeconfig_from_the_users_own_csr_has_no_key_until_they_add_it() {
         .arg(&csr)
         .arg("--out")
         .arg(&out));
-    assert!(report.contains("kubectl config set-credentials carol --client-key="), "{report}");
+    assert!(
+        report.contains("kubectl config set-credentials carol --client-key="),
+        "{report}"
+    );
     let ca = data.join("pki/ca.crt");
     let (view, cert) = check(&out, ("carol", &[], "local", server), &ca, false, 7.0);
-    assert!(view["users"][0]["user"].get("client-key-data").is_none(), "{view}");
+    assert!(
+        view["users"][0]["user"].get("client-key-data").is_none(),
+        "{view}"
+    );
     ok(gocheck().arg("keypair").arg(&cert).arg(&key));
     // What the report tells the user to do, then kubectl has the key.
     ok(Command::new("kubectl")
@@ -304,7 +353,10 @@ fn a_k0s_user_kubeconfig_from_the_users_own_csr_has_no_key_until_they_add_it() {
         .arg("--kubeconfig")
         .arg(&out));
     let view = self::view(&out);
-    assert!(view["users"][0]["user"].get("client-key-data").is_some(), "{view}");
+    assert!(
+        view["users"][0]["user"].get("client-key-data").is_some(),
+        "{view}"
+    );
     let ca_key = data.join("pki/ca.key");
     let (shook, said) = mtls(&view, &cert, &key, (&ca, &ca_key), &ca);
     assert!(shook, "{said}");
@@ -336,7 +388,13 @@ fn super_user_groups_are_refused_in_one_line_unless_allowed_and_warned_even_then
         assert_eq!(snapshot(dir.path()), before, "a refused run wrote");
     }
     let output = tool("k3s", &data)
-        .args(["--user", "dave", "--group", "system:masters", "--allow-super-user"])
+        .args([
+            "--user",
+            "dave",
+            "--group",
+            "system:masters",
+            "--allow-super-user",
+        ])
         .args(["--server", "https://127.0.0.1:6443", "--out"])
         .arg(&out)
         .output()
@@ -349,9 +407,99 @@ fn super_user_groups_are_refused_in_one_line_unless_allowed_and_warned_even_then
     );
     check(
         &out,
-        ("dave", &["system:masters"], "default", "https://127.0.0.1:6443"),
+        (
+            "dave",
+            &["system:masters"],
+            "default",
+            "https://127.0.0.1:6443",
+        ),
         &data.join("server/tls/client-ca.crt"),
         false,
         7.0,
+    );
+}
+
+#[test]
+fn an_encrypted_ca_key_is_read_a_short_lived_ca_caps_the_lifetime_and_inputs_are_never_written() {
+    let dir = scratch();
+    let server = "https://192.0.2.10:6443";
+    let data = pki_tree(
+        dir.path(),
+        "kubernetes",
+        "kubernetes",
+        KeyKind::P256,
+        "admin.conf",
+        server,
+    );
+    let pki = data.join("pki");
+    // The CA made again for three days, its key encrypted (PKCS#8, AES-256).
+    ok(openssl()
+        .args([
+            "req",
+            "-x509",
+            "-new",
+            "-sha256",
+            "-days",
+            "3",
+            "-subj",
+            "/CN=kubernetes",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args([
+            "-addext",
+            "keyUsage=critical,digitalSignature,keyCertSign",
+            "-key",
+        ])
+        .arg(pki.join("ca.key"))
+        .arg("-out")
+        .arg(pki.join("ca.crt")));
+    let encrypted = dir.path().join("ca.enc");
+    encrypt_pkcs8(&pki.join("ca.key"), &encrypted, "s3cret");
+    fs::rename(&encrypted, pki.join("ca.key")).unwrap();
+    let pass = dir.path().join("pass");
+    passphrase_file(&pass, "s3cret");
+    fs::remove_file(data.join("admin.conf")).unwrap();
+    let out = dir.path().join("erin.conf");
+    let run = |extra: &[&str], out: &Path| {
+        let mut cmd = tool("kubeadm", &data);
+        cmd.args(["--user", "erin", "--days", "30", "--password-file"])
+            .arg(&pass)
+            .args(extra)
+            .arg("--out")
+            .arg(out);
+        cmd
+    };
+    let before = snapshot(dir.path());
+    // No admin.conf to take the server from: said in one line, naming it.
+    let err = fails(&mut run(&[], &out));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "kubeconfig-user: error: {}: no admin kubeconfig here",
+            data.join("admin.conf").display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("give --server"), "{err}");
+    // An output that is one of the inputs.
+    let err = fails(&mut run(&["--server", server], &pki.join("ca.crt")));
+    assert!(
+        err.contains("is the client CA certificate this run reads"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before, "a refused run wrote");
+    let output = run(&["--server", server], &out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("kubeconfig-user: warning: ") && stderr.contains("sooner than 30 days"),
+        "{stderr}"
+    );
+    check(
+        &out,
+        ("erin", &[], "kubernetes", server),
+        &pki.join("ca.crt"),
+        false,
+        3.0,
     );
 }

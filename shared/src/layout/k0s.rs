@@ -9,8 +9,8 @@ use super::kubeadm::{KubeadmCa, pki_layout, slot};
 use super::procedure::{Label, Line, Procedure, Section, StagedPaths, text};
 use super::rotation::{ManualRotation, Role};
 use super::{
-    AdminKubeconfig, CaSlot, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec, UserKubeconfigs,
-    kubernetes_service_sans,
+    AdminKubeconfig, CaSlot, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
+    UserKubeconfigs, kubernetes_service_sans,
 };
 use crate::pki::constraints::Usage;
 use crate::pki::names::San;

@@ -186,7 +186,9 @@ pub fn lock_and_plan(
         .clone()
         .unwrap_or_else(|| users.cluster_name.to_string());
     if cluster.is_empty() || cluster.chars().any(char::is_control) {
-        return Err(Error::usage("--cluster-name: empty or holding control characters"));
+        return Err(Error::usage(
+            "--cluster-name: empty or holding control characters",
+        ));
     }
 
     let (key, public_key) = match &flags.csr {
@@ -333,7 +335,10 @@ mod tests {
     }
 
     fn refusal(flags: &UserFlags) -> String {
-        check_identity(flags).err().map(|e| e.to_string()).unwrap_or_default()
+        check_identity(flags)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     }
 
     /// The guard: super-user groups only with the flag, reserved names never.
@@ -346,7 +351,11 @@ mod tests {
             let (_, _, supers) = check_identity(&flags("alice", &[group], true)).unwrap();
             assert_eq!(supers, [group]);
         }
-        for user in ["system:node:worker-1", "system:serviceaccount:ns:sa", "system:admin"] {
+        for user in [
+            "system:node:worker-1",
+            "system:serviceaccount:ns:sa",
+            "system:admin",
+        ] {
             let err = refusal(&flags(user, &[], true));
             assert!(err.starts_with(&format!("--user \"{user}\": ")), "{err}");
         }

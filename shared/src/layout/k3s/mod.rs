@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::procedure::{Line, Procedure, Section, text};
 use super::{
-    AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
-    RotationScheme, SaSlot, UserKubeconfigs,
+    AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme,
+    Layout, LeafSpec, RotationScheme, SaSlot, UserKubeconfigs,
 };
 use crate::pki::constraints::Usage;
 use crate::pki::error::{Error, Result};
@@ -67,11 +67,7 @@ const fn slot(stem: &'static str, kind: &'static str) -> CaSlot {
 }
 
 /// k3s's layout.
-pub static K3S: Layout = layout(
-    "k3s",
-    "/var/lib/rancher/k3s",
-    "/etc/rancher/k3s/k3s.yaml",
-);
+pub static K3S: Layout = layout("k3s", "/var/lib/rancher/k3s", "/etc/rancher/k3s/k3s.yaml");
 /// RKE2's: k3s's under its own name and data dir.
 pub static RKE2: Layout = layout(
     "rke2",

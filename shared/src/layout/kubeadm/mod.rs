@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use der::Encode as _;
 
 use super::{
-    AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
-    RotationScheme, SaSlot, UserKubeconfigs, kubernetes_service_sans,
+    AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme,
+    Layout, LeafSpec, RotationScheme, SaSlot, UserKubeconfigs, kubernetes_service_sans,
 };
 use crate::layout::rotation::ManualRotation;
 use crate::pki::cert::Certificate;
