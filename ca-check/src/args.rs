@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::{ArgsInfo, FromArgs};
 use shared::checks::expiry::DEFAULT_WARN_DAYS;
+use shared::layout::k3s::serving::Release;
 use shared::report::expiry::ExpiryFormat;
 
 shared::tool_args! {
@@ -51,18 +52,24 @@ pub struct Staged {
 /// $DATA_DIR/server/tls or $DATA_DIR/pki) by expiry: file, subject, issuer,
 /// usages, CA or leaf, expiry, time left, status. kubeadm: the certificates of
 /// `kubeadm certs check-expiration`, by its names (kubeconfigs read from
-/// $DATA_DIR). Exit 1 if a certificate is EXPIRED or NOT YET VALID, or a
-/// certificate file cannot be read; WARNING and missing files do not change it.
+/// $DATA_DIR). k3s and RKE2: the serving certificate (dynamic-cert.json) is
+/// also verified against server-ca.crt as Go clients verify it, and a finding
+/// comes with the commands that renew it in the release in use. Exit 1 if a
+/// certificate is EXPIRED or NOT YET VALID, the serving certificate does not
+/// chain to server-ca.crt, or a certificate file cannot be read; WARNING and
+/// missing files do not change it.
 #[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     subcommand,
     name = "expiry",
     note = "JSON (-o json): {{\"directory\", \"checked_at\", \"warn_days\", \"certificates\": [{{\"file\",
 \"index\", \"subject\", \"issuer\", \"usages\", \"ca\", \"not_after\", \"seconds_left\",
-\"status\"}}], \"problems\": [{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null}}.
+\"status\"}}], \"problems\": [{{\"file\", \"problem\"}}], \"dynamic_cert\": status or null,
+\"serving\": null or {{\"file\", \"subject\", \"issuer\", \"not_after\", \"status\",
+\"chains_to_server_ca\", \"chain_problem\", \"release\", \"trigger_pending\", \"advice\"}}}}.
 kubeadm adds \"name\", \"ca_name\", \"externally_managed\", \"missing\" to each item, lists
 its CAs in \"certificate_authorities\" and has \"kubeconfig_directory\" instead of
-\"dynamic_cert\". -o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
+\"dynamic_cert\" and \"serving\". -o kubeadm-json prints kubeadm's own CertificateExpirationInfo.
 Times are RFC 3339 UTC; status is OK, WARNING, EXPIRED or NOT YET VALID.
 -o prometheus: x509_cert_not_after, x509_cert_not_before (Unix times) and
 x509_cert_expired (0/1) per certificate, labelled distribution, filepath, filename,
@@ -88,6 +95,13 @@ pub struct Expiry {
     /// directory must exist and lie outside the data dir
     #[argh(option, arg_name = "FILE")]
     pub write: Option<PathBuf>,
+
+    /// the k3s or RKE2 release (k3s --version: v1.33.6+k3s1), which decides
+    /// the commands that renew the serving certificate; default: what the data
+    /// dir tells (RKE2), else the commands for both sides of the release that
+    /// changed them
+    #[argh(option)]
+    pub k3s_version: Option<Release>,
 }
 
 /// Print the k3s CA hash of server-ca.crt and whether server/token and

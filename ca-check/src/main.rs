@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use shared::checks::finding::any_failed;
-use shared::checks::{TOOL, expiry, staged, token, tree};
+use shared::checks::{TOOL, expiry, serving, staged, token, tree};
 use shared::pki::error::{Error, Result, stdout_result};
 use shared::pki::text::shown;
 use shared::{report, store};
@@ -41,7 +41,8 @@ fn run(args: Args) -> Result<bool> {
             if expiry.dir.is_none() {
                 data_dir.must_have_cert_dir()?;
             }
-            let report = expiry::check(&data_dir, expiry.dir, expiry.warn_days, now)?;
+            let mut report = expiry::check(&data_dir, expiry.dir, expiry.warn_days, now)?;
+            report.serving = serving::check(&report, &data_dir, expiry.k3s_version);
             let printed = match &expiry.write {
                 None => report::expiry::write(out, &report, expiry.output)?,
                 Some(file) => {

@@ -19,9 +19,21 @@ partial kubeconfig. Names are checked against the cluster's (--node-name,
 --advertise-address, --dns-domain, --service-cidr, --allow-san).
 
 Generic mode: --ca-cert FILE --ca-key FILE (or --ca DIR/STEM for DIR/STEM.crt and
-DIR/STEM.key, e.g. a k3s server-ca) --profile server|client|peer --csr PATH, where
-PATH is one CSR or a directory of *.csr; certificates go beside as <name>.crt, or
-to --out (a file, or a directory for a directory).
+DIR/STEM.key, e.g. a k3s server-ca) --profile server|client|peer|kubelet-serving|
+kubelet-client --csr PATH, where PATH is one CSR or a directory of *.csr;
+certificates go beside as <name>.crt, or to --out (a file, or a directory for a
+directory). Its policy: a serving certificate needs a name, and with --allow-san
+holds only names the list allows (a kubelet's own node name always); kubelet
+profiles need CN=system:node:<name>, O=system:nodes and nothing else; a super-user
+group (O=system:masters, kubeadm:cluster-admins) needs --allow-super-user; on k3s
+and RKE2 client profiles come from client-ca and serving ones from server-ca.
+Kubernetes CSR objects (--ca ... --k8s-csr FILE): each approved object of
+`kubectl get csr -o json` is judged as its signerName's signer would judge it
+(kubelet-serving: the requesting node's own identity and names;
+kube-apiserver-client-kubelet; kube-apiserver-client) and written with
+status.certificate set; each refused one is named and not written (exit 1).
+Export after `kubectl certificate approve`, load with the printed
+`kubectl replace --raw .../status -f FILE`.
 
 Refused, each naming its CSR: a signature that does not verify, CA:TRUE or
 keyCertSign asked for, RSA keys under 2048 bits, unknown key types, email/URI
@@ -56,13 +68,20 @@ pub struct Args {
     #[argh(option)]
     pub ca: Option<PathBuf>,
 
-    /// generic mode: server, client or peer
+    /// generic mode: server, client, peer, kubelet-serving (CN=system:node:<name>,
+    /// O=system:nodes, only the node's names) or kubelet-client (same identity)
     #[argh(option)]
     pub profile: Option<CsrProfile>,
 
     /// generic mode: a CSR file, or a directory of *.csr files
     #[argh(option)]
     pub csr: Option<PathBuf>,
+
+    /// the output of `kubectl get csr -o json` (one object or a List): each approved
+    /// object signed as its signerName's signer would, written as
+    /// <name>.signed.json (beside it, or in --out) for kubectl replace --raw
+    #[argh(option, arg_name = "FILE")]
+    pub k8s_csr: Option<PathBuf>,
 
     /// generic mode: the certificate file (one CSR) or directory (a directory)
     #[argh(option)]
@@ -94,10 +113,17 @@ pub struct Args {
     #[argh(option)]
     pub advertise_address: Option<IpAddr>,
 
-    /// kubeadm: an extra name serving certificates may hold (certSANs, the
-    /// control-plane endpoint); repeatable
+    /// a name serving certificates may hold: kubeadm, besides the cluster's
+    /// (certSANs, the control-plane endpoint); generic, the only ones (a DNS
+    /// name, *.domain for one label, an address or a network such as
+    /// 10.0.0.0/24); repeatable
     #[argh(option)]
     pub allow_san: Vec<String>,
+
+    /// generic mode: sign a request for a super-user group (system:masters,
+    /// kubeadm:cluster-admins), with a warning
+    #[argh(switch)]
+    pub allow_super_user: bool,
 
     /// show what would be signed and written, write nothing
     #[argh(switch)]

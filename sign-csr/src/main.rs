@@ -26,13 +26,13 @@ fn run(args: Args) -> Result<bool> {
         product: args.product,
         days: args.days,
         password_file: args.password_file,
+        allow_sans: args.allow_san,
         kubeadm: KubeadmFlags {
             data_dir: args.data_dir,
             node_name: args.node_name,
             service_cidr: args.service_cidr,
             dns_domain: args.dns_domain,
             advertise_address: args.advertise_address,
-            allow_sans: args.allow_san,
         },
         generic: GenericFlags {
             ca_cert: args.ca_cert,
@@ -41,6 +41,8 @@ fn run(args: Args) -> Result<bool> {
             profile: args.profile,
             csr: args.csr,
             out: args.out,
+            allow_super_user: args.allow_super_user,
+            k8s_csr: args.k8s_csr,
         },
     };
     let request = SignCsrRequest::from_flags(flags)?;
@@ -50,7 +52,14 @@ fn run(args: Args) -> Result<bool> {
         warnings: &signing.run.warnings,
         refusal: report::sign_csr::refusal(TOOL, &signing.run),
     };
-    finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
+    let written = finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
         report::sign_csr::write(out, &signing, outcome)
-    })
+    })?;
+    // Kubernetes CSR objects are decided one by one: those refused are named
+    // after the others were written, and make the exit status 1.
+    let declined = report::sign_csr::declined(TOOL, &signing.run);
+    if let Some(text) = &declined {
+        eprint!("{text}");
+    }
+    Ok(written && declined.is_none())
 }

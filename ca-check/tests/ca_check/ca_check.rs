@@ -462,7 +462,10 @@ fn expiry_reports_the_right_status_for_each_certificate() {
     assert_eq!(status_of("future.crt"), "NOT YET VALID");
     assert_eq!(status_of("dynamic-cert.json"), "EXPIRED");
     assert!(table.contains("garbage.crt: cannot read"), "{table}");
-    assert!(table.contains("delete the k3s-serving secret"), "{table}");
+    assert!(
+        table.contains("delete secret k3s-serving") && table.contains("dynamic-cert-regenerate"),
+        "{table}"
+    );
     let rows: Vec<&str> = table.lines().skip(1).take(5).collect();
     assert!(
         rows[0].starts_with("expired.crt") || rows[0].starts_with("dynamic-cert.json"),

@@ -5,5 +5,6 @@
 mod ca_check;
 mod expiry_layouts;
 mod expiry_metrics;
+mod serving;
 mod tree_layouts;
 mod tree_preflight;

@@ -215,7 +215,7 @@ fn certificates_in(path: &Path, kubeconfig: bool) -> Result<Vec<Certificate>, St
 }
 
 /// Strips the path the library error starts with: the row names the file already.
-fn problem_text(message: &str, path: &Path) -> String {
+pub(crate) fn problem_text(message: &str, path: &Path) -> String {
     let prefix = format!("{}: ", path.display());
     message.strip_prefix(&prefix).unwrap_or(message).to_string()
 }
@@ -310,28 +310,7 @@ fn read_dynamic_cert(
         file: file.clone(),
         problem,
     };
-    let parsed = input::read(path)
-        .map_err(|e| problem_text(&e.to_string(), path))
-        .and_then(|bytes| {
-            serde_json::from_slice::<serde_json::Value>(&bytes)
-                .map_err(|e| format!("not JSON: {e}"))
-        })
-        .and_then(|secret| {
-            secret["data"]["tls.crt"]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| "no data[\"tls.crt\"] in the secret".to_string())
-        })
-        .and_then(|encoded| {
-            use base64ct::Encoding as _;
-            base64ct::Base64::decode_vec(&encoded)
-                .map_err(|e| format!("data[\"tls.crt\"] is not base64: {e}"))
-        })
-        .and_then(|pem| {
-            PemFile::parse(path, pem)
-                .and_then(|f| bundle_in(&f))
-                .map_err(|e| problem_text(&e.to_string(), path))
-        });
+    let parsed = crate::checks::serving::read_secret(path);
     match parsed {
         Ok(certs) => {
             report.dynamic_cert = Some(status(&certs[0], now, warn));
@@ -413,6 +392,9 @@ pub struct ExpiryReport {
     pub warn_days: u64,
     /// The list.
     pub found: Expiries,
+    /// The supervisor's serving certificate, judged (k3s and RKE2); set by
+    /// [`crate::checks::serving::check`].
+    pub serving: Option<crate::checks::serving::Serving>,
 }
 
 /// The list of an [`ExpiryReport`], one kind per [`ExpiryScheme`].
@@ -433,10 +415,12 @@ impl ExpiryReport {
     /// Whether no certificate is expired or not yet valid and every file
     /// could be read.
     pub fn passed(&self) -> bool {
-        match &self.found {
-            Expiries::Scan(report) => !report.has_invalid() && report.problems.is_empty(),
-            Expiries::Kubeadm { report, .. } => !report.has_invalid() && !report.has_problems(),
-        }
+        let serving_failed = self.serving.as_ref().is_some_and(|s| s.failed());
+        !serving_failed
+            && match &self.found {
+                Expiries::Scan(report) => !report.has_invalid() && report.problems.is_empty(),
+                Expiries::Kubeadm { report, .. } => !report.has_invalid() && !report.has_problems(),
+            }
     }
 }
 
@@ -467,6 +451,7 @@ pub fn check(
         checked_at: now,
         warn_days,
         found,
+        serving: None,
     })
 }
 

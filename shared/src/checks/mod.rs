@@ -14,6 +14,7 @@ use crate::store::lock::{recover_in, report_notes};
 pub mod expiry;
 pub mod finding;
 pub mod preflight;
+pub mod serving;
 pub mod staged;
 pub mod token;
 pub mod tree;

@@ -107,13 +107,6 @@ pub struct Layout {
     pub users: UserKubeconfigs,
 }
 
-/// The groups whose members the API server lets do anything: `system:masters`
-/// (hard-wired in kube-apiserver, RBAC never consulted; k3s's and k0s's admin
-/// certificates carry it) and `kubeadm:cluster-admins` (bound to cluster-admin
-/// by kubeadm since 1.29, its admin.conf's group). Refused in every layout: a
-/// binding of the same name is one `kubectl create` away anywhere.
-pub const SUPER_USER_GROUPS: [&str; 2] = ["system:masters", "kubeadm:cluster-admins"];
-
 /// What a user kubeconfig needs from a distribution (seed 001: `kubeadm
 /// kubeconfig user` for people, never `admin.conf`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,6 +333,20 @@ impl JoinScheme {
         }
     }
 }
+
+/// Groups whose members the API server lets do anything: a certificate
+/// naming one (as O) is a super-user credential that RBAC cannot take back
+/// until it expires. Each with what it grants, for messages.
+pub const SUPER_USER_GROUPS: [(&str, &str); 2] = [
+    (
+        "system:masters",
+        "bypasses RBAC on every Kubernetes distribution (k3s's and kubeadm's admin)",
+    ),
+    (
+        "kubeadm:cluster-admins",
+        "kubeadm (1.29 and later) binds to cluster-admin",
+    ),
+];
 
 /// What `ca-check expiry` lists for a layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

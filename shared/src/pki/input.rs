@@ -32,6 +32,12 @@ pub fn file_kind(file_type: FileType) -> &'static str {
 /// The contents of the regular file at `path` (symlinks followed), refusing
 /// anything else and anything larger than [`MAX_INPUT_BYTES`].
 pub fn read(path: &Path) -> Result<Vec<u8>> {
+    read_up_to(path, MAX_INPUT_BYTES)
+}
+
+/// [`read`] with another limit, for the one kind of input that is a batch
+/// (a `kubectl get csr -o json` list of many requests).
+pub fn read_up_to(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let refuse = |file_type: FileType| Error::at(path, Kind::NotAFile(file_kind(file_type)));
     // stat first, so that a device is never even opened (opening some has side
     // effects); then fstat the opened file, which is what is actually read.
@@ -51,19 +57,14 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
         return Err(refuse(file_type));
     }
     // Sized from fstat, the file is read in one call (and one to see its end).
-    let expected = usize::try_from(opened.st_size.clamp(0, MAX_INPUT_BYTES as i64)).unwrap_or(0);
+    let expected = usize::try_from(opened.st_size.clamp(0, limit as i64)).unwrap_or(0);
     let mut bytes = Vec::with_capacity(expected + 1);
     std::fs::File::from(fd)
-        .take(MAX_INPUT_BYTES + 1)
+        .take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, "reading", e))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(Error::at(
-            path,
-            Kind::TooLarge {
-                limit: MAX_INPUT_BYTES,
-            },
-        ));
+    if bytes.len() as u64 > limit {
+        return Err(Error::at(path, Kind::TooLarge { limit }));
     }
     Ok(bytes)
 }

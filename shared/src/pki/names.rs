@@ -100,6 +100,90 @@ pub fn dns_name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+/// One entry of a signer's allow-list (`--allow-san`): which requested names
+/// a certificate may carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SanPattern {
+    /// This name or address exactly (DNS names compared without case).
+    Exact(San),
+    /// `*.example.com`: any one label before `.example.com` (so not
+    /// `example.com` itself, nor `a.b.example.com`), and that wildcard name.
+    Subdomains(String),
+    /// `10.0.0.0/24`, `fd00::/64`: any address in the network.
+    Network {
+        /// The network's address.
+        base: IpAddr,
+        /// Its prefix length.
+        prefix: u8,
+    },
+}
+
+impl SanPattern {
+    /// Reads an entry: an address, a network in CIDR notation, a DNS name, or
+    /// a DNS name with a leading `*.`; the error says what is wrong.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        if let Some((base, prefix)) = text.split_once('/') {
+            let base: IpAddr = base
+                .parse()
+                .map_err(|_| format!("{text:?}: not a network (address/prefix)"))?;
+            let max = if base.is_ipv4() { 32 } else { 128 };
+            let prefix = prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {max}"))?;
+            return Ok(SanPattern::Network { base, prefix });
+        }
+        match San::parse(text) {
+            San::Ip(ip) => Ok(SanPattern::Exact(San::Ip(ip))),
+            San::Dns(name) => {
+                if let Some(why) = dns_name_problem(&name) {
+                    return Err(format!("{text:?}: not a DNS name ({why})"));
+                }
+                let name = name.to_ascii_lowercase();
+                Ok(match name.strip_prefix("*.") {
+                    Some(parent) => SanPattern::Subdomains(parent.to_string()),
+                    None => SanPattern::Exact(San::Dns(name)),
+                })
+            }
+        }
+    }
+
+    /// Whether `san` is allowed by this entry.
+    pub fn allows(&self, san: &San) -> bool {
+        match (self, san) {
+            (SanPattern::Exact(San::Dns(allowed)), San::Dns(name)) => {
+                allowed.eq_ignore_ascii_case(name)
+            }
+            (SanPattern::Exact(allowed), san) => allowed == san,
+            (SanPattern::Subdomains(parent), San::Dns(name)) => {
+                let name = name.to_ascii_lowercase();
+                name.split_once('.').is_some_and(|(label, rest)| {
+                    rest == parent && !label.is_empty() && (label == "*" || !label.contains('*'))
+                })
+            }
+            (SanPattern::Network { base, prefix }, San::Ip(ip)) => in_network(*ip, *base, *prefix),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `ip` lies in `base/prefix` (an IPv4 address never in an IPv6
+/// network, nor the reverse).
+fn in_network(ip: IpAddr, base: IpAddr, prefix: u8) -> bool {
+    let (ip, base, width) = match (ip, base) {
+        (IpAddr::V4(ip), IpAddr::V4(base)) => {
+            (u128::from(u32::from(ip)), u128::from(u32::from(base)), 32)
+        }
+        (IpAddr::V6(ip), IpAddr::V6(base)) => (u128::from(ip), u128::from(base), 128),
+        _ => return false,
+    };
+    let mask = u128::MAX
+        .checked_shl(width - u32::from(prefix))
+        .unwrap_or(0);
+    ip & mask == base & mask
+}
+
 /// A subject of a CN and organisations (`O`), in the order Go writes them (O
 /// before CN), with RFC 4514 escaping.
 pub fn subject_name(common_name: &str, organizations: &[&str]) -> Result<Name> {
@@ -173,6 +257,34 @@ mod tests {
             &format!("{}a", "a.".repeat(127)),
         ] {
             assert!(dns_name_problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn allow_list_entries_match_names_subdomains_and_networks() {
+        let allows = |pattern: &str, name: &str| {
+            SanPattern::parse(pattern)
+                .unwrap()
+                .allows(&San::parse(name))
+        };
+        assert!(allows("worker-1.example.com", "Worker-1.example.com"));
+        assert!(!allows("worker-1.example.com", "worker-2.example.com"));
+        assert!(allows("*.apps.example.com", "shop.apps.example.com"));
+        assert!(allows("*.apps.example.com", "*.apps.example.com"));
+        assert!(!allows("*.apps.example.com", "apps.example.com"));
+        assert!(!allows("*.apps.example.com", "a.b.apps.example.com"));
+        assert!(!allows("*.apps.example.com", "evilapps.example.com"));
+        assert!(allows("10.0.0.0/24", "10.0.0.255"));
+        assert!(!allows("10.0.0.0/24", "10.0.1.0"));
+        assert!(!allows("10.0.0.0/24", "::ffff:10.0.0.1"));
+        assert!(allows("0.0.0.0/0", "192.0.2.1"));
+        assert!(allows("fd00::/64", "fd00::1"));
+        assert!(!allows("fd00::/64", "fd00:0:0:1::1"));
+        assert!(allows("192.0.2.1", "192.0.2.1"));
+        assert!(!allows("192.0.2.1", "192.0.2.2"));
+        assert!(!allows("10.0.0.0/8", "ten.example"));
+        for bad in ["10.0.0.0/33", "fd00::/129", "x/8", "*.com", "a..b", ""] {
+            assert!(SanPattern::parse(bad).is_err(), "{bad:?}");
         }
     }
 

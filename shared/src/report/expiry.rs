@@ -86,7 +86,7 @@ pub fn write(
 }
 
 /// "123d 4h", or "expired 3d 2h ago".
-fn time_left(seconds: i64) -> String {
+pub(crate) fn time_left(seconds: i64) -> String {
     let magnitude = seconds.unsigned_abs();
     let (days, hours) = (magnitude / 86_400, (magnitude % 86_400) / 3_600);
     if seconds >= 0 {
@@ -134,17 +134,8 @@ fn write_scan_table(
     if scan.rows.is_empty() && scan.problems.is_empty() {
         writeln!(out, "no certificates under {}", shown(&report.directory))?;
     }
-    if matches!(
-        scan.dynamic_cert,
-        Some(Status::Expired | Status::NotYetValid)
-    ) {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "The k3s serving certificate in dynamic-cert.json is not valid. k3s does not renew it \
-             by itself: delete the k3s-serving secret (kubectl -n kube-system delete secret \
-             k3s-serving) and the file, then restart k3s."
-        )?;
+    if let Some(serving) = &report.serving {
+        crate::report::serving::write(out, serving, now, report.warn_days)?;
     }
     Ok(())
 }
@@ -168,6 +159,10 @@ fn write_scan_json(
         "certificates": certificates,
         "problems": problems,
         "dynamic_cert": scan.dynamic_cert.map(Status::as_str),
+        "serving": report
+            .serving
+            .as_ref()
+            .map(|s| crate::report::serving::json(s, now, report.warn_days)),
     });
     writeln!(out, "{document:#}")
 }

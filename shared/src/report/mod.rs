@@ -10,6 +10,7 @@ pub mod procedure;
 pub mod prometheus;
 pub mod rotation;
 pub mod sa_rotation;
+pub mod serving;
 pub mod sign_csr;
 pub mod token;
 pub mod user_kubeconfig;

@@ -45,7 +45,36 @@ pub fn write(out: &mut dyn Write, signing: &Signing, outcome: &Outcome<'_>) -> i
         }
     }
     writeln!(out)?;
-    write!(out, "{outcome}")
+    write!(out, "{outcome}")?;
+    if !run.next_steps.is_empty() && !run.signed.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Then load each into the cluster (kubectl with its admin kubeconfig):"
+        )?;
+        for step in &run.next_steps {
+            writeln!(out, "  {}", one_line(step))?;
+        }
+    }
+    Ok(())
+}
+
+/// What `tool` says on stderr of the objects `run` declined, which it did
+/// not write (the others it wrote): each, then how many.
+pub fn declined(tool: &str, run: &SignRun) -> Option<String> {
+    if run.declined.is_empty() {
+        return None;
+    }
+    let mut text = String::new();
+    for declined in &run.declined {
+        text.push_str(&format!("{tool}: {declined}\n"));
+    }
+    text.push_str(&format!(
+        "{tool}: {} of {} CSR objects refused and not written\n",
+        run.declined.len(),
+        run.declined.len() + run.signed.len()
+    ));
+    Some(text)
 }
 
 /// What the CSRs were signed against, for the report's first line.
@@ -62,6 +91,7 @@ fn basis(basis: &Basis) -> String {
             context
         }
         Basis::Profile(profile) => format!("profile {}", profile.name()),
+        Basis::Objects => "Kubernetes CSR objects, each by its signerName".into(),
     }
 }
 

@@ -8,7 +8,9 @@ use crate::pki::error::Result;
 use crate::store::lock::{TargetLock, lock_target};
 use crate::store::staging;
 
+pub mod csr_policy;
 pub mod custom_ca;
+pub mod k8s_csr;
 pub mod rotation;
 pub mod sa_rotation;
 pub mod sign_csr;

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use crate::layout::k3s;
 use crate::layout::kubeadm::{
     self, CERTIFICATES, KubeadmCa, KubeadmCert, KubeadmNames, Names, with_suffix,
 };
@@ -36,8 +37,10 @@ use crate::pki::csr::Csr;
 use crate::pki::error::{CsrProblem, Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, SigningKey};
-use crate::pki::names::{San, subject_name};
+use crate::pki::names::{San, SanPattern, subject_name};
 use crate::pki::pem::PemFile;
+use crate::runs::csr_policy::{Policy, admit, kept_sans};
+use crate::runs::k8s_csr;
 use crate::store::lock::TargetLock;
 use crate::store::plan::Plan;
 
@@ -104,7 +107,8 @@ impl SigningCa {
     }
 }
 
-/// The profile of a generic run.
+/// The profile of a generic run: the usages it gives, and the identity and
+/// names a CSR may ask for under it (see [`super::csr_policy`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CsrProfile {
     /// TLS server: serverAuth, SANs kept.
@@ -113,26 +117,53 @@ pub enum CsrProfile {
     Client,
     /// Peer (etcd): serverAuth and clientAuth, SANs kept.
     Peer,
+    /// A kubelet's serving certificate (`kubernetes.io/kubelet-serving`):
+    /// `CN=system:node:<name>, O=system:nodes`, serverAuth, only the node's
+    /// own names.
+    KubeletServing,
+    /// A kubelet's client certificate
+    /// (`kubernetes.io/kube-apiserver-client-kubelet`): the same identity,
+    /// clientAuth, no names.
+    KubeletClient,
 }
 
 impl CsrProfile {
+    /// Every profile, in the order help texts list them.
+    pub const ALL: [CsrProfile; 5] = [
+        CsrProfile::Server,
+        CsrProfile::Client,
+        CsrProfile::Peer,
+        CsrProfile::KubeletServing,
+        CsrProfile::KubeletClient,
+    ];
+
     /// Its extended key usages.
     pub fn usages(self) -> &'static [Usage] {
         match self {
-            CsrProfile::Server => &[Usage::ServerAuth],
-            CsrProfile::Client => &[Usage::ClientAuth],
+            CsrProfile::Server | CsrProfile::KubeletServing => &[Usage::ServerAuth],
+            CsrProfile::Client | CsrProfile::KubeletClient => &[Usage::ClientAuth],
             CsrProfile::Peer => &[Usage::ServerAuth, Usage::ClientAuth],
         }
     }
-}
 
-impl CsrProfile {
+    /// Whether its certificates serve TLS, so carry names (and need one).
+    pub fn serves(self) -> bool {
+        self.usages().contains(&Usage::ServerAuth)
+    }
+
+    /// Whether its certificates are a kubelet's (the node identity rules).
+    pub fn is_kubelet(self) -> bool {
+        matches!(self, CsrProfile::KubeletServing | CsrProfile::KubeletClient)
+    }
+
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             CsrProfile::Server => "server",
             CsrProfile::Client => "client",
             CsrProfile::Peer => "peer",
+            CsrProfile::KubeletServing => "kubelet-serving",
+            CsrProfile::KubeletClient => "kubelet-client",
         }
     }
 }
@@ -141,10 +172,15 @@ impl std::str::FromStr for CsrProfile {
     type Err = String;
 
     fn from_str(name: &str) -> std::result::Result<Self, String> {
-        [CsrProfile::Server, CsrProfile::Client, CsrProfile::Peer]
+        CsrProfile::ALL
             .into_iter()
             .find(|p| p.name() == name)
-            .ok_or_else(|| format!("unknown profile \"{name}\": use server, client or peer"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown profile \"{name}\": use server, client, peer, kubelet-serving or \
+                     kubelet-client"
+                )
+            })
     }
 }
 
@@ -175,8 +211,13 @@ pub struct SignRun {
     pub plan: Plan,
     /// What was signed, in CSR order.
     pub signed: Vec<Signed>,
-    /// One error per refused CSR, naming it.
+    /// One error per refused CSR, naming it: the run writes nothing.
     pub refused: Vec<Error>,
+    /// One error per Kubernetes CSR object refused on its own: the others
+    /// are written (each object is its own approval), these are not.
+    pub declined: Vec<Error>,
+    /// What to run once the files are written (load each signed object).
+    pub next_steps: Vec<String>,
     /// Warnings: names dropped from client certificates, older kubeadm O
     /// values, lifetimes capped at the CA's end.
     pub warnings: Vec<String>,
@@ -250,21 +291,6 @@ fn issue_for(
         sans,
         usages: usages.to_vec(),
     })
-}
-
-/// The names a certificate keeps: the CSR's when `keeps`, else none, with a
-/// warning when the CSR asked for some (client certificates carry no names).
-fn kept_sans(csr: &Csr, keeps: bool) -> (Vec<San>, Option<String>) {
-    if keeps || csr.sans.is_empty() {
-        return (if keeps { csr.sans.clone() } else { Vec::new() }, None);
-    }
-    let names: Vec<String> = csr.sans.iter().map(San::to_string).collect();
-    let warning = format!(
-        "{}: a client certificate carries no names; dropped {}",
-        csr.path.display(),
-        names.join(", ")
-    );
-    (Vec::new(), Some(warning))
 }
 
 impl SignRun {
@@ -473,12 +499,13 @@ fn csr_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Signs every CSR of `targets` with `ca` and `profile`, `days` long,
-/// telling `progress` of each CSR done.
+/// Signs every CSR of `targets` with `ca` and `profile`, as `policy`
+/// allows, `days` long, telling `progress` of each CSR done.
 pub fn plan_generic(
     targets: &GenericTargets,
     ca: &SigningCa,
     profile: CsrProfile,
+    policy: &Policy,
     days: u32,
     now: SystemTime,
     progress: Option<&Progress>,
@@ -486,7 +513,6 @@ pub fn plan_generic(
     let (validity, capped) = Validity::of(ca, now, days);
     let mut run = SignRun::default();
     run.warnings.extend(capped);
-    let keeps = profile != CsrProfile::Client;
     // Outer error: the run fails; inner error: this CSR is refused.
     let signed = in_parallel(&targets.pairs, progress, |(path, _)| -> Result<Result<_>> {
         let csr = match Csr::read(path) {
@@ -496,14 +522,17 @@ pub fn plan_generic(
             Ok(csr) => csr,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let (sans, warning) = kept_sans(&csr, keeps);
-        let issued = issue_for(&csr, profile.usages(), sans, ca, validity)?;
-        Ok(Ok((csr, issued, warning)))
+        let admitted = match admit(&csr, profile, policy) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let issued = issue_for(&csr, profile.usages(), admitted.sans, ca, validity)?;
+        Ok(Ok((csr, issued, admitted.warnings)))
     });
     for ((_, out), signed) in targets.pairs.iter().zip(signed) {
         match signed? {
-            Ok((csr, issued, warning)) => {
-                run.warnings.extend(warning);
+            Ok((csr, issued, warnings)) => {
+                run.warnings.extend(warnings);
                 let pem = issued.cert.to_pem().into_bytes();
                 run.add(&csr, out.clone(), pem, false, ca, issued);
             }
@@ -517,6 +546,37 @@ fn refuse(path: &Path, problem: CsrProblem) -> Error {
     Error::at(path, Kind::Csr(problem))
 }
 
+/// On k3s and RKE2 the API server trusts only `client-ca` for client
+/// certificates, and agents and kubectl trust only `server-ca` for serving
+/// ones: refuses signing a profile with the other CA, naming the right one.
+fn refuse_wrong_k3s_ca(ca: &SigningCa, profile: CsrProfile) -> Result<()> {
+    let Some(stem) = k3s::api_ca_of(&ca.cert_path, &ca.cert) else {
+        return Ok(());
+    };
+    let (wanted, why) = match profile {
+        CsrProfile::Peer => return Ok(()),
+        CsrProfile::Server | CsrProfile::KubeletServing => (
+            k3s::SERVER_CA,
+            "agents, kubelets and kubectl trust only server-ca for serving certificates",
+        ),
+        CsrProfile::Client | CsrProfile::KubeletClient => (
+            k3s::CLIENT_CA,
+            "the API server trusts only client-ca for client certificates and answers \
+             \"Unauthorized\" (k3s #7016)",
+        ),
+    };
+    if stem == wanted {
+        return Ok(());
+    }
+    Err(Error::at(
+        &ca.cert_path,
+        Kind::Inputs(format!(
+            "is the cluster's {stem}, but {why}: sign --profile {} with --ca <tls dir>/{wanted}",
+            profile.name()
+        )),
+    ))
+}
+
 /// What `sign-csr`'s flags ask for, as typed values: nothing is defaulted or
 /// checked yet (see [`SignCsrRequest::from_flags`]).
 #[derive(Debug, Default)]
@@ -528,6 +588,9 @@ pub struct SignCsrFlags {
     pub days: Option<u32>,
     /// `--password-file`; without it the terminal is asked, when there is one.
     pub password_file: Option<PathBuf>,
+    /// `--allow-san`, each: names serving certificates may hold besides the
+    /// cluster's (kubeadm), or the only ones they may hold (generic).
+    pub allow_sans: Vec<String>,
     /// The flags only the kubeadm mode reads.
     pub kubeadm: KubeadmFlags,
     /// The flags only the generic mode reads.
@@ -547,8 +610,6 @@ pub struct KubeadmFlags {
     pub dns_domain: Option<String>,
     /// `--advertise-address`.
     pub advertise_address: Option<IpAddr>,
-    /// `--allow-san`, each.
-    pub allow_sans: Vec<String>,
 }
 
 impl KubeadmFlags {
@@ -560,7 +621,6 @@ impl KubeadmFlags {
             ("--service-cidr", self.service_cidr.is_some()),
             ("--dns-domain", self.dns_domain.is_some()),
             ("--advertise-address", self.advertise_address.is_some()),
-            ("--allow-san", !self.allow_sans.is_empty()),
         ]
         .into_iter()
         .find_map(|(flag, given)| given.then_some(flag))
@@ -582,6 +642,10 @@ pub struct GenericFlags {
     pub csr: Option<PathBuf>,
     /// `--out`.
     pub out: Option<PathBuf>,
+    /// `--allow-super-user`.
+    pub allow_super_user: bool,
+    /// `--k8s-csr`: `kubectl get csr -o json` output.
+    pub k8s_csr: Option<PathBuf>,
 }
 
 impl GenericFlags {
@@ -594,6 +658,8 @@ impl GenericFlags {
             ("--profile", self.profile.is_some()),
             ("--csr", self.csr.is_some()),
             ("--out", self.out.is_some()),
+            ("--allow-super-user", self.allow_super_user),
+            ("--k8s-csr", self.k8s_csr.is_some()),
         ]
         .into_iter()
         .find_map(|(flag, given)| given.then_some(flag))
@@ -615,13 +681,23 @@ enum Mode {
     Kubeadm {
         data_dir: PathBuf,
         flags: KubeadmFlags,
+        allow: Vec<SanPattern>,
     },
     /// The CSR or directory `csr` with the CA `cert` + `key` and `profile`.
     Generic {
         cert: PathBuf,
         key: PathBuf,
         profile: CsrProfile,
+        policy: Policy,
         csr: PathBuf,
+        out: Option<PathBuf>,
+    },
+    /// The Kubernetes CSR objects of `list` with the CA `cert` + `key`.
+    Objects {
+        cert: PathBuf,
+        key: PathBuf,
+        policy: Policy,
+        list: PathBuf,
         out: Option<PathBuf>,
     },
 }
@@ -633,6 +709,8 @@ pub enum Basis {
     Kubeadm(KubeadmNames),
     /// The generic mode: one profile.
     Profile(CsrProfile),
+    /// Kubernetes CSR objects: each by its signer's profile.
+    Objects,
 }
 
 /// A planned `sign-csr` run.
@@ -658,9 +736,20 @@ impl SignCsrRequest {
         };
         let password_file = flags.password_file.clone();
         let passphrases = Passphrases::new(PassphraseSource::from_flag(flags.password_file));
+        let allow = flags
+            .allow_sans
+            .iter()
+            .map(|entry| {
+                SanPattern::parse(entry).map_err(|problem| {
+                    Error::usage(format!(
+                        "--allow-san {problem}: give a DNS name, *.domain, an address or a network"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mode = match flags.product.as_deref().map(Product::new).transpose()? {
             Some(product) if product.layout().external_ca => {
-                Mode::kubeadm(product.layout(), flags.kubeadm, &flags.generic)?
+                Mode::kubeadm(product.layout(), flags.kubeadm, &flags.generic, allow)?
             }
             Some(other) => {
                 return Err(Error::usage(format!(
@@ -669,7 +758,7 @@ impl SignCsrRequest {
                     other.name()
                 )));
             }
-            None => Mode::generic(flags.generic, &flags.kubeadm)?,
+            None => Mode::generic(flags.generic, &flags.kubeadm, allow)?,
         };
         Ok(SignCsrRequest {
             days,
@@ -689,13 +778,18 @@ impl SignCsrRequest {
         dry_run: bool,
     ) -> Result<(TargetLock, Signing)> {
         match self.mode {
-            Mode::Kubeadm { data_dir, flags } => {
+            Mode::Kubeadm {
+                data_dir,
+                flags,
+                allow,
+            } => {
                 let lock = TargetLock::acquire(&data_dir, tool, dry_run)?;
                 lock.report_recovered(tool);
                 let mut options = KubeadmOptions::new(data_dir.clone(), now);
                 options.days = self.days;
                 options.passphrases = self.passphrases;
                 options.set_flags(flags)?;
+                options.allow = allow;
                 let KubeadmRun { mut run, names } = plan_kubeadm(&options)?;
                 for ca in KubeadmCa::ALL {
                     run.plan
@@ -716,6 +810,7 @@ impl SignCsrRequest {
                 cert,
                 key,
                 profile,
+                policy,
                 csr,
                 out,
             } => {
@@ -725,8 +820,16 @@ impl SignCsrRequest {
                 let label = cert.display().to_string();
                 let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
                 let progress = Progress::on_terminal(tool, targets.pairs.len());
-                let mut run =
-                    plan_generic(&targets, &ca, profile, self.days, now, progress.as_ref())?;
+                refuse_wrong_k3s_ca(&ca, profile)?;
+                let mut run = plan_generic(
+                    &targets,
+                    &ca,
+                    profile,
+                    &policy,
+                    self.days,
+                    now,
+                    progress.as_ref(),
+                )?;
                 run.plan.reads(cert, "the CA certificate");
                 run.plan.reads(key, "the CA key");
                 for (csr, _) in &targets.pairs {
@@ -739,14 +842,93 @@ impl SignCsrRequest {
                 let dir = targets.dir;
                 Ok((lock, Signing { dir, basis, run }))
             }
+            Mode::Objects {
+                cert,
+                key,
+                policy,
+                list,
+                out,
+            } => {
+                let dir = out.unwrap_or_else(|| parent(&list));
+                let lock = TargetLock::acquire(&dir, tool, dry_run)?;
+                lock.report_recovered(tool);
+                let label = cert.display().to_string();
+                let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
+                let mut run = plan_objects(&list, &dir, &ca, &policy, self.days, now)?;
+                run.plan.reads(cert, "the CA certificate");
+                run.plan.reads(key, "the CA key");
+                run.plan.reads(list, "the CSR list");
+                if let Some(file) = self.password_file {
+                    run.plan.reads(file, "the passphrase file");
+                }
+                let basis = Basis::Objects;
+                Ok((lock, Signing { dir, basis, run }))
+            }
         }
     }
+}
+
+/// Signs each approved object of the Kubernetes CSR list `list` that its
+/// signer's rules and `policy` admit, with `ca`, `days` long, as
+/// `<dir>/<name>.signed.json`; the others are declined, each named.
+pub fn plan_objects(
+    list: &Path,
+    dir: &Path,
+    ca: &SigningCa,
+    policy: &Policy,
+    days: u32,
+    now: SystemTime,
+) -> Result<SignRun> {
+    let (validity, capped) = Validity::of(ca, now, days);
+    let mut run = SignRun::default();
+    run.warnings.extend(capped);
+    for object in k8s_csr::read(list)? {
+        let object = match object {
+            Ok(object) => object,
+            Err(declined) => {
+                run.declined.push(declined);
+                continue;
+            }
+        };
+        let profile = object.signer.profile();
+        let admitted = refuse_wrong_k3s_ca(ca, profile)
+            .map_err(|wrong| {
+                Error::at(
+                    &object.csr.path,
+                    Kind::Inputs(format!("refused: signed by {wrong}")),
+                )
+            })
+            .and_then(|()| admit(&object.csr, profile, policy));
+        let admitted = match admitted {
+            Ok(admitted) => admitted,
+            Err(declined) => {
+                run.declined.push(declined);
+                continue;
+            }
+        };
+        run.warnings.extend(admitted.warnings);
+        let issued = issue_for(&object.csr, profile.usages(), admitted.sans, ca, validity)?;
+        let signed = k8s_csr::with_certificate(&object.object, &issued.cert.to_pem());
+        let out = dir.join(format!("{}.signed.json", object.name));
+        let mut text = serde_json::to_string_pretty(&signed)
+            .map_err(|e| Error::crypto(format!("writing {}", out.display()), e))?;
+        text.push('\n');
+        run.next_steps
+            .push(k8s_csr::load_command(&object.name, &out));
+        run.add(&object.csr, out, text.into_bytes(), false, ca, issued);
+    }
+    Ok(run)
 }
 
 impl Mode {
     /// The kubeadm mode of `layout`: no generic flag; the data dir defaults
     /// to the layout's.
-    fn kubeadm(layout: &Layout, mut flags: KubeadmFlags, generic: &GenericFlags) -> Result<Self> {
+    fn kubeadm(
+        layout: &Layout,
+        mut flags: KubeadmFlags,
+        generic: &GenericFlags,
+        allow: Vec<SanPattern>,
+    ) -> Result<Self> {
         if let Some(flag) = generic.first_given() {
             return Err(Error::usage(format!(
                 "{flag} is for the generic mode; --product kubeadm finds its CSRs and CAs under --data-dir"
@@ -756,12 +938,20 @@ impl Mode {
             .data_dir
             .take()
             .unwrap_or_else(|| PathBuf::from(layout.default_data_dir));
-        Ok(Mode::Kubeadm { data_dir, flags })
+        Ok(Mode::Kubeadm {
+            data_dir,
+            flags,
+            allow,
+        })
     }
 
     /// The generic mode: no kubeadm flag; the CA as `--ca DIR/STEM` or as
     /// `--ca-cert` and `--ca-key`; a profile and CSRs.
-    fn generic(flags: GenericFlags, kubeadm: &KubeadmFlags) -> Result<Self> {
+    fn generic(
+        flags: GenericFlags,
+        kubeadm: &KubeadmFlags,
+        allow: Vec<SanPattern>,
+    ) -> Result<Self> {
         if let Some(flag) = kubeadm.first_given() {
             return Err(Error::usage(format!("{flag} is for --product kubeadm")));
         }
@@ -776,15 +966,41 @@ impl Mode {
                 ));
             }
         };
+        let policy = Policy {
+            allow,
+            allow_super_user: flags.allow_super_user,
+        };
+        if let Some(list) = flags.k8s_csr {
+            if let Some(flag) = [
+                ("--profile", flags.profile.is_some()),
+                ("--csr", flags.csr.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(flag, given)| given.then_some(flag))
+            {
+                return Err(Error::usage(format!(
+                    "{flag} is not for --k8s-csr: each object's signerName picks its profile"
+                )));
+            }
+            return Ok(Mode::Objects {
+                cert,
+                key,
+                policy,
+                list,
+                out: flags.out,
+            });
+        }
         let (Some(profile), Some(csr)) = (flags.profile, flags.csr) else {
             return Err(Error::usage(
-                "give --profile server|client|peer and --csr FILE|DIR (or --product kubeadm)",
+                "give --profile server|client|peer|kubelet-serving|kubelet-client and \
+                 --csr FILE|DIR, or --k8s-csr FILE (or --product kubeadm)",
             ));
         };
         Ok(Mode::Generic {
             cert,
             key,
             profile,
+            policy,
             csr,
             out: flags.out,
         })
@@ -812,7 +1028,7 @@ pub struct KubeadmOptions {
     pub advertise_address: Option<IpAddr>,
     /// Extra names serving certificates may hold (`apiServer.certSANs`,
     /// `etcd.local.serverCertSANs`, the controlPlaneEndpoint host).
-    pub allow_sans: Vec<String>,
+    pub allow: Vec<SanPattern>,
 }
 
 impl KubeadmOptions {
@@ -827,7 +1043,6 @@ impl KubeadmOptions {
             self.service_ip = ClusterNames::service_ips_of(&cidr)?[0];
         }
         self.advertise_address = flags.advertise_address;
-        self.allow_sans = flags.allow_sans;
         Ok(())
     }
 
@@ -843,7 +1058,7 @@ impl KubeadmOptions {
             dns_domain: defaults.dns_domain,
             service_ip: defaults.service_ip,
             advertise_address: None,
-            allow_sans: Vec::new(),
+            allow: Vec::new(),
         }
     }
 }
@@ -902,11 +1117,6 @@ pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
         }
     }
     let names = cluster_names(options, &csrs);
-    let allowed_extra: Vec<San> = options
-        .allow_sans
-        .iter()
-        .map(|name| San::parse(name))
-        .collect();
     let mut cas: BTreeMap<KubeadmCa, Option<(SigningCa, Validity)>> = BTreeMap::new();
     for (cert, csr) in &csrs {
         let ca = match cas.entry(cert.ca) {
@@ -927,7 +1137,7 @@ pub fn plan_kubeadm(options: &KubeadmOptions) -> Result<KubeadmRun> {
             ));
             continue;
         };
-        if let Err(error) = check_kubeadm(cert, csr, &names, &allowed_extra, &mut run.warnings) {
+        if let Err(error) = check_kubeadm(cert, csr, &names, &options.allow, &mut run.warnings) {
             run.refused.push(error);
             continue;
         }
@@ -1049,7 +1259,7 @@ fn check_kubeadm(
     cert: &KubeadmCert,
     csr: &Csr,
     names: &KubeadmNames,
-    allowed_extra: &[San],
+    allowed_extra: &[SanPattern],
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     if csr.algorithm == KeyAlgorithm::Ed25519 {
@@ -1096,7 +1306,7 @@ fn check_kubeadm(
         let outside: Vec<String> = csr
             .sans
             .iter()
-            .filter(|san| !allowed.contains(san) && !allowed_extra.contains(san))
+            .filter(|san| !allowed.contains(san) && !allowed_extra.iter().any(|p| p.allows(san)))
             .map(San::to_string)
             .collect();
         if !outside.is_empty() {
@@ -1169,12 +1379,21 @@ mod tests {
         assert!(refusal(kubeadm(out)).starts_with("--out is for the generic mode"));
         let generic = SignCsrFlags {
             kubeadm: KubeadmFlags {
-                allow_sans: vec!["a".into()],
+                node_name: Some("a".into()),
                 ..KubeadmFlags::default()
             },
             ..SignCsrFlags::default()
         };
-        assert_eq!(refusal(generic), "--allow-san is for --product kubeadm");
+        assert_eq!(refusal(generic), "--node-name is for --product kubeadm");
+        let pattern = SignCsrFlags {
+            allow_sans: vec!["10.0.0.0/33".into()],
+            ..SignCsrFlags::default()
+        };
+        assert_eq!(
+            refusal(pattern),
+            "--allow-san \"10.0.0.0/33\": the prefix length must be 0 to 32: give a DNS \
+             name, *.domain, an address or a network"
+        );
         let k3s = SignCsrFlags {
             product: Some("k3s".into()),
             ..SignCsrFlags::default()

@@ -5,7 +5,8 @@
 //! new key or the user's own CSR, so that their key never leaves them.
 //!
 //! Kubernetes cannot revoke a client certificate, so what it may do is
-//! decided here: the super-user groups ([`SUPER_USER_GROUPS`]) only when asked
+//! decided here: the super-user groups ([`SUPER_USER_GROUPS`], as `sign-csr`
+//! refuses them) only when asked
 //! for by name, with a warning even then; the `system:` names Kubernetes
 //! reserves for its own identities never; and a short life by default.
 
@@ -118,12 +119,12 @@ fn check_identity(flags: &UserFlags) -> Result<(String, Vec<String>, Vec<String>
     let mut super_groups = Vec::new();
     for group in &flags.groups {
         check("--group", group)?;
-        if SUPER_USER_GROUPS.contains(&group.as_str()) {
+        if let Some((_, grants)) = SUPER_USER_GROUPS.iter().find(|(name, _)| name == group) {
             if !flags.allow_super_user {
                 return Err(Error::usage(format!(
-                    "--group {group}: members may do anything in the cluster, bypassing or \
-                     above RBAC, and a certificate cannot be revoked; bind a role to \
-                     \"{user}\" or a group of your own instead, or give --allow-super-user"
+                    "--group {group}: a super-user group, which {grants}, and a certificate \
+                     cannot be revoked; bind a role to \"{user}\" or a group of your own \
+                     instead, or give --allow-super-user"
                 )));
             }
             super_groups.push(group.clone());
@@ -344,7 +345,7 @@ mod tests {
     /// The guard: super-user groups only with the flag, reserved names never.
     #[test]
     fn super_user_groups_need_the_flag_and_system_names_are_refused() {
-        for group in SUPER_USER_GROUPS {
+        for (group, _) in SUPER_USER_GROUPS {
             let err = refusal(&flags("alice", &["dev", group], false));
             assert!(err.starts_with(&format!("--group {group}: ")), "{err}");
             assert!(err.contains("--allow-super-user"), "{err}");

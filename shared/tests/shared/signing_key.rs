@@ -26,6 +26,7 @@ use shared::pki::issue::{
 use shared::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
 use shared::pki::names::{San, subject_name};
 use shared::pki::verify::check_signature;
+use shared::runs::csr_policy::Policy;
 use shared::runs::sign_csr::{self, CsrProfile, GenericTargets};
 
 /// A key held "elsewhere": it signs through an in-memory key it keeps to
@@ -187,7 +188,16 @@ fn sign_csr_signs_through_a_key_that_is_not_a_private_key() {
     let ca = sign_csr::SigningCa::new("ca", &root_path, root.clone(), key);
 
     let targets = GenericTargets::resolve(&csrs, None).unwrap();
-    let run = sign_csr::plan_generic(&targets, &ca, CsrProfile::Server, 30, now, None).unwrap();
+    let run = sign_csr::plan_generic(
+        &targets,
+        &ca,
+        CsrProfile::Server,
+        &Policy::default(),
+        30,
+        now,
+        None,
+    )
+    .unwrap();
     assert!(run.refused.is_empty(), "{:?}", run.refused);
     assert_eq!(run.signed.len(), names.len());
     assert_eq!(signatures.load(Ordering::SeqCst), 1 + names.len());

@@ -747,13 +747,24 @@ fn a_certificate_never_outlives_its_ca() {
 
 /// k3s's server-ca from the fixtures, copied so nothing under the repository changes.
 fn k3s_server_ca(dir: &Path) -> PathBuf {
+    k3s_ca(dir, "server-ca")
+}
+
+/// The fixture's client-ca, which signs k3s's client certificates.
+fn k3s_client_ca(dir: &Path) -> PathBuf {
+    k3s_ca(dir, "client-ca")
+}
+
+/// The fixture's CA `stem`, copied to `<dir>/tls`: `<dir>/tls/<stem>`.
+fn k3s_ca(dir: &Path, stem: &str) -> PathBuf {
     let tls = testkit::workspace_root().join("fixtures/k3s-default/server/tls");
     let out = dir.join("tls");
     fs::create_dir_all(&out).unwrap();
-    for file in ["server-ca.crt", "server-ca.key"] {
-        fs::copy(tls.join(file), out.join(file)).unwrap();
+    for extension in ["crt", "key"] {
+        let file = format!("{stem}.{extension}");
+        fs::copy(tls.join(&file), out.join(&file)).unwrap();
     }
-    out.join("server-ca")
+    out.join(stem)
 }
 
 /// `n` CSRs in `dir`, alternately P-256 and RSA-2048, each for `host-<i>`.
@@ -815,8 +826,8 @@ fn a_directory_of_csrs_is_signed_by_a_k3s_server_ca_for_serving() {
 #[test]
 fn the_client_profile_drops_names_and_says_so_and_encrypted_ca_keys_are_read() {
     let dir = scratch();
-    let ca = k3s_server_ca(dir.path());
-    let encrypted = dir.path().join("server-ca-encrypted.key");
+    let ca = k3s_client_ca(dir.path());
+    let encrypted = dir.path().join("client-ca-encrypted.key");
     encrypt_pkcs8(&ca.with_extension("key"), &encrypted, "s3cret");
     let password = dir.path().join("password");
     passphrase_file(&password, "s3cret");
@@ -1139,7 +1150,7 @@ fn subject_attributes_longer_than_rfc_5280_allows_are_refused() {
     const CN: &[u8] = &[0x55, 0x04, 0x03];
     const OU: &[u8] = &[0x55, 0x04, 0x0b];
     let dir = scratch();
-    let ca = k3s_server_ca(dir.path());
+    let ca = k3s_client_ca(dir.path());
     let key_path = dir.path().join("k.key");
     key(&key_path, KeyKind::P256);
     let long = dir.path().join("long.csr");
@@ -1512,4 +1523,528 @@ fn a_ca_with_an_rsa_1024_key_does_not_sign() {
         })
         .count();
     assert_eq!(written, 0);
+}
+
+/// `sign-csr --ca <ca> --profile <profile> --csr <csr>` with `flags`: its exit
+/// status and stderr.
+fn sign_with(ca: &Path, profile: &str, csr: &Path, flags: &[&str]) -> (bool, String) {
+    let out = generic(ca, profile, csr).args(flags).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What sign-csr says when it refuses the one CSR `csr` for `why`.
+fn refusal_of(csr: &Path, why: &str) -> String {
+    format!(
+        "sign-csr: error: {}: {why}\nsign-csr: nothing was written: 1 of 1 CSRs refused\n",
+        csr.display()
+    )
+}
+
+/// Seed 001's approver checks for a kubelet serving CSR: the common name, the
+/// addresses and the DNS names. What is signed verifies for serverAuth (Go,
+/// openssl) and lints clean; each other CSR is refused in one line naming it
+/// and what is wrong, and nothing is written.
+#[test]
+fn kubelet_serving_csrs_carry_the_nodes_identity_and_only_its_names() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let node_key = dir.path().join("node.key");
+    key(&node_key, KeyKind::P256);
+    let node = "/O=system:nodes/CN=system:node:worker-1";
+    let subnet = ["--allow-san", "10.0.0.0/24"];
+
+    let good = dir.path().join("good.csr");
+    csr(&node_key, node, "DNS:worker-1,IP:10.0.0.21", &[], &good);
+    let (signed, err) = sign_with(&ca, "kubelet-serving", &good, &subnet);
+    assert!(signed, "{err}");
+    let cert = good.with_extension("crt");
+    verify(&cert, &ca.with_extension("crt"), &["server"]);
+    let described = &describe_certs(&cert)[0];
+    assert_eq!(
+        field(described, "subject"),
+        "CN=system:node:worker-1,O=system:nodes"
+    );
+    assert_eq!(strings(field(described, "ext_key_usage")), ["serverAuth"]);
+
+    let before = snapshot(dir.path());
+    for (name, subject, sans, flags, why) in [
+        (
+            "foreign",
+            node,
+            "DNS:worker-1,DNS:kubernetes.default.svc,IP:10.96.0.1,DNS:*.google.com",
+            &subnet[..],
+            "refused: asks for DNS kubernetes.default.svc, IP 10.96.0.1, DNS *.google.com, \
+             not in what this signer allows (the node's own name, DNS worker-1, IP \
+             10.0.0.0/24); if they are the requester's, add them with --allow-san",
+        ),
+        (
+            "other-node",
+            "/O=system:nodes/CN=system:node:worker-2",
+            "DNS:worker-1",
+            &[],
+            "refused: asks for DNS worker-1, not in what this signer allows (the node's own \
+             name, DNS worker-2, no --allow-san given); if they are the requester's, add \
+             them with --allow-san",
+        ),
+        (
+            "not-a-node",
+            "/O=system:nodes/CN=worker-1",
+            "DNS:worker-1",
+            &[],
+            "refused: subject is \"CN=worker-1,O=system:nodes\", expected \
+             \"CN=system:node:<node name>,O=system:nodes\"",
+        ),
+        (
+            "masters",
+            "/O=system:masters/CN=system:node:worker-1",
+            "DNS:worker-1",
+            &[],
+            "refused: subject is \"CN=system:node:worker-1,O=system:masters\", expected \
+             \"CN=system:node:<node name>,O=system:nodes\"",
+        ),
+        (
+            "nameless",
+            node,
+            "",
+            &[],
+            "refused: asks for a serving certificate without a subject alternative name: \
+             clients (Go since 1.15, browsers) ignore the CN; ask for the names clients \
+             connect to",
+        ),
+    ] {
+        let path = dir.path().join(format!("{name}.csr"));
+        csr(&node_key, subject, sans, &[], &path);
+        let before_csr = snapshot(dir.path());
+        let (signed, err) = sign_with(&ca, "kubelet-serving", &path, flags);
+        assert!(!signed, "{name}: signed");
+        assert_eq!(err, refusal_of(&path, why), "{name}");
+        assert_eq!(snapshot(dir.path()), before_csr, "{name}");
+    }
+    // The kubelet's client certificate: the same identity, no names.
+    let client_ca = k3s_client_ca(dir.path());
+    let client = dir.path().join("client.csr");
+    csr(&node_key, node, "DNS:worker-1", &[], &client);
+    let (signed, err) = sign_with(&client_ca, "kubelet-client", &client, &[]);
+    assert!(signed, "{err}");
+    assert!(err.contains("a client certificate carries no names; dropped DNS worker-1"));
+    verify(
+        &client.with_extension("crt"),
+        &client_ca.with_extension("crt"),
+        &["client"],
+    );
+    let plain = dir.path().join("plain.csr");
+    csr(&node_key, "/CN=alice", "", &[], &plain);
+    let (signed, err) = sign_with(&client_ca, "kubelet-client", &plain, &[]);
+    assert!(
+        !signed && err.contains("expected \"CN=system:node:<node name>"),
+        "{err}"
+    );
+    drop(before);
+}
+
+/// In the generic mode `--allow-san` is an allow-list (a name, `*.domain`,
+/// an address, a network), and a serving certificate needs a name.
+#[test]
+fn the_server_profile_keeps_to_the_allow_list_and_needs_a_name() {
+    let dir = scratch();
+    let ca = k3s_server_ca(dir.path());
+    let key_path = dir.path().join("k.key");
+    key(&key_path, KeyKind::P256);
+    let apps = [
+        "--allow-san",
+        "*.apps.example.com",
+        "--allow-san",
+        "192.0.2.0/28",
+    ];
+    let shop = dir.path().join("shop.csr");
+    csr(
+        &key_path,
+        "/CN=shop",
+        "DNS:shop.apps.example.com,IP:192.0.2.5",
+        &[],
+        &shop,
+    );
+    let (signed, err) = sign_with(&ca, "server", &shop, &apps);
+    assert!(signed, "{err}");
+    verify(
+        &shop.with_extension("crt"),
+        &ca.with_extension("crt"),
+        &["server"],
+    );
+    for (name, sans, refused) in [
+        (
+            "deep",
+            "DNS:a.shop.apps.example.com",
+            "DNS a.shop.apps.example.com",
+        ),
+        (
+            "outside",
+            "DNS:shop.apps.example.com,IP:192.0.2.16",
+            "IP 192.0.2.16",
+        ),
+    ] {
+        let path = dir.path().join(format!("{name}.csr"));
+        csr(&key_path, "/CN=shop", sans, &[], &path);
+        let (signed, err) = sign_with(&ca, "server", &path, &apps);
+        assert!(!signed, "{name}");
+        assert_eq!(
+            err,
+            refusal_of(
+                &path,
+                &format!(
+                    "refused: asks for {refused}, not in what this signer allows (DNS \
+                     *.apps.example.com, IP 192.0.2.0/28); if they are the requester's, add \
+                     them with --allow-san"
+                )
+            )
+        );
+        assert!(!path.with_extension("crt").exists());
+    }
+    // Without an allow-list the names are the requester's, but there must be one.
+    let nameless = dir.path().join("nameless.csr");
+    csr(&key_path, "/CN=shop.apps.example.com", "", &[], &nameless);
+    let (signed, err) = sign_with(&ca, "server", &nameless, &[]);
+    assert!(
+        !signed && err.contains("without a subject alternative name"),
+        "{err}"
+    );
+    let (signed, err) = sign_with(&ca, "server", &shop, &["--allow-san", "10.0.0.0/33"]);
+    assert!(
+        !signed && err.contains("the prefix length must be 0 to 32"),
+        "{err}"
+    );
+}
+
+/// system:masters bypasses RBAC for as long as the certificate lives: signed
+/// only with --allow-super-user, and then with a warning.
+#[test]
+fn a_super_user_group_needs_the_explicit_flag_and_is_warned_even_then() {
+    let dir = scratch();
+    let ca = k3s_client_ca(dir.path());
+    let key_path = dir.path().join("k.key");
+    key(&key_path, KeyKind::P256);
+    for group in ["system:masters", "kubeadm:cluster-admins"] {
+        let path = dir.path().join(format!("{}.csr", group.replace(':', "-")));
+        csr(
+            &key_path,
+            &format!("/O=dev/O={group}/CN=alice"),
+            "",
+            &[],
+            &path,
+        );
+        let before = snapshot(dir.path());
+        let (signed, err) = sign_with(&ca, "client", &path, &[]);
+        assert!(!signed, "{group}");
+        assert!(
+            err.starts_with(&format!(
+                "sign-csr: error: {}: refused: asks for O={group}, which ",
+                path.display()
+            )) && err.ends_with(
+                ": refused without --allow-super-user (give people their own groups and RBAC \
+                 bindings instead)\nsign-csr: nothing was written: 1 of 1 CSRs refused\n"
+            ),
+            "{err}"
+        );
+        assert_eq!(snapshot(dir.path()), before);
+        let (signed, err) = sign_with(&ca, "client", &path, &["--allow-super-user"]);
+        assert!(signed, "{err}");
+        assert!(
+            err.contains(&format!("signed with O={group}, which "))
+                && err.contains("(--allow-super-user): keep it short-lived"),
+            "{err}"
+        );
+    }
+}
+
+/// k3s #7016: a client certificate from server-ca is "Unauthorized"; a
+/// serving one from client-ca is trusted by nobody. Refused naming the right
+/// CA, nothing written.
+#[test]
+fn on_k3s_each_profile_is_signed_by_its_own_ca() {
+    let dir = scratch();
+    let server_ca = k3s_server_ca(dir.path());
+    let client_ca = k3s_client_ca(dir.path());
+    let key_path = dir.path().join("k.key");
+    key(&key_path, KeyKind::P256);
+    let path = dir.path().join("x.csr");
+    csr(&key_path, "/CN=x", "DNS:x.example.com", &[], &path);
+    let before = snapshot(dir.path());
+    for (ca, profile, why) in [
+        (
+            &server_ca,
+            "client",
+            "is the cluster's server-ca, but the API server trusts only client-ca for client \
+             certificates and answers \"Unauthorized\" (k3s #7016): sign --profile client with \
+             --ca <tls dir>/client-ca",
+        ),
+        (
+            &client_ca,
+            "server",
+            "is the cluster's client-ca, but agents, kubelets and kubectl trust only server-ca \
+             for serving certificates: sign --profile server with --ca <tls dir>/server-ca",
+        ),
+    ] {
+        let (signed, err) = sign_with(ca, profile, &path, &[]);
+        assert!(!signed, "{profile}");
+        assert_eq!(
+            err,
+            format!(
+                "sign-csr: error: {}: {why}\n",
+                ca.with_extension("crt").display()
+            )
+        );
+        assert_eq!(snapshot(dir.path()), before);
+    }
+}
+
+/// A CertificateSigningRequest as `kubectl get csr -o json` lists it: the
+/// request `csr` for `signer`, asked by `username` in `groups`, with
+/// `usages`, approved unless `condition` says otherwise.
+fn csr_object(
+    name: &str,
+    csr: &Path,
+    signer: &str,
+    username: &str,
+    groups: &[&str],
+    usages: &[&str],
+    condition: &str,
+) -> Json {
+    use base64ct::Encoding as _;
+    serde_json::json!({
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {
+            "name": name,
+            "creationTimestamp": "2026-12-06T01:00:00Z",
+            "resourceVersion": "4711",
+            "uid": "0b4a7cde-1111-4222-8333-944455556666",
+        },
+        "spec": {
+            "groups": groups,
+            "request": base64ct::Base64::encode_string(&fs::read(csr).unwrap()),
+            "signerName": signer,
+            "usages": usages,
+            "username": username,
+        },
+        "status": {
+            "conditions": [{
+                "lastTransitionTime": "2026-12-06T01:01:00Z",
+                "lastUpdateTime": "2026-12-06T01:01:00Z",
+                "message": "approved by the test",
+                "reason": "KubectlApprove",
+                "status": "True",
+                "type": condition,
+            }],
+        },
+    })
+}
+
+/// `kubernetes-validate --strict` (Kubernetes' OpenAPI schemas, offline):
+/// what the API server's decoder would take as certificates.k8s.io/v1.
+fn assert_valid_k8s_object(file: &Path) {
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet"])
+        .arg(file)
+        .output()
+        .expect("running kubernetes-validate (scripts/test installs it from PyPI)");
+    assert!(out.status.success(), "{}: {out:?}", file.display());
+}
+
+/// Issue 22's list: a valid kubelet-serving CSR and a client CSR are signed;
+/// one with a foreign SAN, one whose CN is not the requesting node's, one
+/// not approved and one denied are refused with their reasons and not
+/// written. What is written is certificates.k8s.io/v1 as Kubernetes' schema
+/// has it, and its certificate verifies for the usage its signer gives.
+#[test]
+fn kubernetes_csr_objects_are_signed_by_their_signers_rules() {
+    let dir = scratch();
+    let pki = dir.path().join("pki");
+    fs::create_dir_all(&pki).unwrap();
+    ca(&pki, "ca", "kubernetes", KeyKind::P256, 3650);
+    let node_key = dir.path().join("node.key");
+    key(&node_key, KeyKind::P256);
+    let node = "/O=system:nodes/CN=system:node:worker-1";
+    let request = |name: &str, subject: &str, sans: &str| {
+        let path = dir.path().join(format!("{name}.csr"));
+        csr(&node_key, subject, sans, &[], &path);
+        path
+    };
+    let serving = "kubernetes.io/kubelet-serving";
+    let client = "kubernetes.io/kube-apiserver-client";
+    let node_groups = ["system:nodes", "system:authenticated"];
+    let serving_usages = ["digital signature", "server auth"];
+    let client_usages = ["digital signature", "client auth"];
+    let items = vec![
+        csr_object(
+            "csr-good",
+            &request("good", node, "DNS:worker-1,IP:10.0.0.21"),
+            serving,
+            "system:node:worker-1",
+            &node_groups,
+            &serving_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-foreign",
+            &request("foreign", node, "DNS:worker-1,DNS:kubernetes.default.svc"),
+            serving,
+            "system:node:worker-1",
+            &node_groups,
+            &serving_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-other-node",
+            &request("other", node, "DNS:worker-1"),
+            serving,
+            "system:node:worker-2",
+            &node_groups,
+            &serving_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-alice",
+            &request("alice", "/O=dev/CN=alice", ""),
+            client,
+            "kubernetes-admin",
+            &["kubeadm:cluster-admins", "system:authenticated"],
+            &client_usages,
+            "Approved",
+        ),
+        csr_object(
+            "csr-pending",
+            &request("pending", "/O=dev/CN=bob", ""),
+            client,
+            "kubernetes-admin",
+            &["system:authenticated"],
+            &client_usages,
+            "Failed",
+        ),
+        csr_object(
+            "csr-denied",
+            &request("denied", "/O=dev/CN=eve", ""),
+            client,
+            "kubernetes-admin",
+            &["system:authenticated"],
+            &client_usages,
+            "Denied",
+        ),
+    ];
+    let list = dir.path().join("csrs.json");
+    let document = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "metadata": {"resourceVersion": ""},
+        "items": items,
+    });
+    fs::write(&list, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    let out_dir = dir.path().join("signed");
+    fs::create_dir(&out_dir).unwrap();
+    let out = sign_csr()
+        .arg("--ca")
+        .arg(pki.join("ca"))
+        .arg("--k8s-csr")
+        .arg(&list)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--allow-san", "10.0.0.0/24"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let at = |name: &str| format!("sign-csr: {} (CSR {name}): refused: ", list.display());
+    let expected = [
+        format!(
+            "{}asks for DNS kubernetes.default.svc, not in what this signer allows (the \
+             node's own name, DNS worker-1, IP 10.0.0.0/24); if they are the requester's, add \
+             them with --allow-san",
+            at("csr-foreign")
+        ),
+        format!(
+            "{}requested by \"system:node:worker-2\", not by the node it names \
+             (\"system:node:worker-1\" in group system:nodes)",
+            at("csr-other-node")
+        ),
+        format!(
+            "{}it was denied or failed in the cluster",
+            at("csr-pending")
+        ),
+        format!("{}it was denied or failed in the cluster", at("csr-denied")),
+        "sign-csr: 4 of 6 CSR objects refused and not written".to_string(),
+    ];
+    assert_eq!(stderr.lines().collect::<Vec<_>>(), expected, "{stderr}");
+    assert_eq!(
+        testkit::file_names(&out_dir),
+        ["csr-alice.signed.json", "csr-good.signed.json"]
+    );
+    let ca_cert = pki.join("ca.crt");
+    for (name, usage, subject) in [
+        (
+            "csr-good",
+            "server",
+            "CN=system:node:worker-1,O=system:nodes",
+        ),
+        ("csr-alice", "client", "CN=alice,O=dev"),
+    ] {
+        let file = out_dir.join(format!("{name}.signed.json"));
+        assert_valid_k8s_object(&file);
+        let signed: Json = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+        let original = items
+            .iter()
+            .find(|item| item["metadata"]["name"] == name)
+            .unwrap();
+        // Everything as read, the certificate added.
+        let mut without = signed.clone();
+        without["status"]
+            .as_object_mut()
+            .unwrap()
+            .remove("certificate");
+        assert_eq!(&without, original, "{name}");
+        let cert = dir.path().join(format!("{name}.crt"));
+        decode_to(signed["status"]["certificate"].as_str().unwrap(), &cert);
+        verify(&cert, &ca_cert, &[usage]);
+        assert_eq!(field(&describe_certs(&cert)[0], "subject"), subject);
+        assert!(
+            stdout.contains(&format!(
+                "  kubectl replace --raw \
+                 /apis/certificates.k8s.io/v1/certificatesigningrequests/{name}/status -f {}\n",
+                file.display()
+            )),
+            "{stdout}"
+        );
+    }
+    // One object that is not approved yet: the order to follow.
+    let pending = dir.path().join("pending.json");
+    let mut object = csr_object(
+        "csr-new",
+        &dir.path().join("alice.csr"),
+        client,
+        "kubernetes-admin",
+        &["system:authenticated"],
+        &client_usages,
+        "Approved",
+    );
+    object["status"] = serde_json::json!({});
+    fs::write(&pending, object.to_string()).unwrap();
+    let out = sign_csr()
+        .arg("--ca")
+        .arg(pki.join("ca"))
+        .arg("--k8s-csr")
+        .arg(&pending)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(&format!(
+            "sign-csr: {} (CSR csr-new): refused: it is not approved: approve it in the cluster \
+             (kubectl certificate approve csr-new), then export it again",
+            pending.display()
+        )),
+        "{out:?}"
+    );
+    assert!(!dir.path().join("csr-new.signed.json").exists());
 }

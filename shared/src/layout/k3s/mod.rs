@@ -11,12 +11,14 @@ use super::{
     AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme,
     Layout, LeafSpec, RotationScheme, SaSlot, UserKubeconfigs,
 };
+use crate::pki::cert::Certificate;
 use crate::pki::constraints::Usage;
 use crate::pki::error::{Error, Result};
 use crate::pki::keys::KeyAlgorithm;
 use crate::pki::names::San;
 use crate::pki::text::shell_quote;
 
+pub mod serving;
 pub mod token;
 
 /// k3s's (and RKE2's) kubernetes service IP: the first address of its default
@@ -141,6 +143,25 @@ pub(super) fn load_procedure(layout: &Layout, what: &str, staging_dir: &Path) ->
             .line(Line::Command(text![rotate_ca_prefix(layout), staging_dir])),
         ],
     }
+}
+
+/// Which of the two CAs the API server and its clients split (`server-ca`,
+/// `client-ca`) a certificate is, when it is one: by its file name
+/// (`server-ca.crt`, `client-ca.pem`) or by the CN k3s, RKE2 and gen-custom-ca
+/// give it (`k3s-server-ca@1700000000`).
+pub fn api_ca_of(cert_path: &Path, cert: &Certificate) -> Option<&'static str> {
+    let file_stem = cert_path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.split('.').next());
+    let common_name = cert.subject_cn();
+    [SERVER_CA, CLIENT_CA].into_iter().find(|stem| {
+        let stamped = |product: &str| {
+            let name = format!("{product}-{stem}");
+            common_name == name || common_name.starts_with(&format!("{name}@"))
+        };
+        file_stem == Some(stem) || stamped(K3S.name) || stamped(RKE2.name)
+    })
 }
 
 /// Refuses, before `tool` reads or writes anything, a layout that is not

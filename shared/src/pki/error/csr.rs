@@ -69,6 +69,22 @@ pub enum CsrProblem {
     NoCa(PathBuf),
     /// A file name no tool writes as a CSR of this layout.
     UnknownFile(&'static str),
+    /// A serving certificate asked for without any name.
+    NoNames,
+    /// Names the signer's allow-list does not hold.
+    NotAllowed {
+        /// The names refused, as written in certificates (`DNS x`, `IP y`).
+        names: Vec<String>,
+        /// What the list allows, for the message.
+        allowed: String,
+    },
+    /// A group that bypasses authorisation, without the flag that allows it.
+    SuperUser {
+        /// The group (`system:masters`).
+        group: String,
+        /// What it grants.
+        grants: &'static str,
+    },
 }
 
 impl fmt::Display for CsrProblem {
@@ -125,6 +141,22 @@ impl fmt::Display for CsrProblem {
                 cert.display()
             ),
             CsrProblem::UnknownFile(what) => write!(f, "{what}"),
+            CsrProblem::NoNames => write!(
+                f,
+                "asks for a serving certificate without a subject alternative name: clients \
+                 (Go since 1.15, browsers) ignore the CN; ask for the names clients connect to"
+            ),
+            CsrProblem::NotAllowed { names, allowed } => write!(
+                f,
+                "asks for {}, not in what this signer allows ({allowed}); \
+                 if they are the requester's, add them with --allow-san",
+                names.join(", ")
+            ),
+            CsrProblem::SuperUser { group, grants } => write!(
+                f,
+                "asks for O={group}, which {grants}: refused without --allow-super-user \
+                 (give people their own groups and RBAC bindings instead)"
+            ),
         }
     }
 }
