@@ -387,15 +387,32 @@ fn super_user_groups_are_refused_in_one_line_unless_allowed_and_warned_even_then
         assert!(err.starts_with(starts), "{err}");
         assert_eq!(snapshot(dir.path()), before, "a refused run wrote");
     }
+    let dave = [
+        "--user",
+        "dave",
+        "--group",
+        "system:masters",
+        "--allow-super-user",
+        "--server",
+        "https://127.0.0.1:6443",
+    ];
+    // A dry run says what it would write, and writes nothing.
+    let dry = ok(tool("k3s", &data)
+        .args(dave)
+        .args(["--dry-run", "--out"])
+        .arg(&out));
+    assert!(
+        dry.starts_with("would write a kubeconfig for \"CN=dave,O=system:masters\""),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&format!("create    600  {}", out.display())),
+        "{dry}"
+    );
+    assert_eq!(snapshot(dir.path()), before, "a dry run wrote");
     let output = tool("k3s", &data)
-        .args([
-            "--user",
-            "dave",
-            "--group",
-            "system:masters",
-            "--allow-super-user",
-        ])
-        .args(["--server", "https://127.0.0.1:6443", "--out"])
+        .args(dave)
+        .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
