@@ -520,3 +520,30 @@ fn an_encrypted_ca_key_is_read_a_short_lived_ca_caps_the_lifetime_and_inputs_are
         3.0,
     );
 }
+
+/// Names YAML would read as something else (a number, a boolean, a key) are
+/// quoted: kubectl reads back exactly what was asked.
+#[test]
+fn names_yaml_would_misread_reach_kubectl_as_given() {
+    let dir = scratch();
+    let data = k3s_tree(dir.path());
+    let out = dir.path().join("odd.kubeconfig");
+    ok(tool("k3s", &data)
+        .args([
+            "--user",
+            "0x1F",
+            "--group",
+            "team: a",
+            "--cluster-name",
+            "true",
+        ])
+        .args(["--server", "https://127.0.0.1:6443", "--out"])
+        .arg(&out));
+    check(
+        &out,
+        ("0x1F", &["team: a"], "true", "https://127.0.0.1:6443"),
+        &data.join("server/tls/client-ca.crt"),
+        false,
+        7.0,
+    );
+}

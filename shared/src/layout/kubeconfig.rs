@@ -276,13 +276,14 @@ impl UserKubeconfig<'_> {
 }
 
 /// `value` as a YAML scalar: plain when it cannot be read as anything else
-/// (as client-go leaves names and URLs), else double-quoted (a JSON string
+/// (as client-go leaves names and URLs; a leading digit may make a number,
+/// a date or YAML 1.1's `0x1F`), else double-quoted (a JSON string
 /// is a YAML double-quoted scalar), so that no name can add keys or lines.
 fn yaml_scalar(value: &str) -> String {
     let plain = value
         .chars()
         .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
+        .is_some_and(|c| c.is_ascii_alphabetic())
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-@/:+=".contains(c))
@@ -465,6 +466,8 @@ mod tests {
         assert_eq!(yaml_scalar("true"), "\"true\"");
         assert_eq!(yaml_scalar("x\ny: 1"), "\"x\\ny: 1\"");
         assert_eq!(yaml_scalar("#x"), "\"#x\"");
+        assert_eq!(yaml_scalar("0x1F"), "\"0x1F\"");
+        assert_eq!(yaml_scalar("2001-12-14"), "\"2001-12-14\"");
     }
 
     #[test]
