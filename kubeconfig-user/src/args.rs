@@ -74,6 +74,10 @@ is clientAuth only, no names, 7 days by default, never past its CA's end.",
         #[argh(switch)]
         pub allow_super_user: bool,
 
+        /// replace --out if it exists (whole: its other contexts are lost)
+        #[argh(switch)]
+        pub force: bool,
+
         /// show what would be written, write nothing
         #[argh(switch)]
         pub dry_run: bool,

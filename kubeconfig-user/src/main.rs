@@ -34,6 +34,7 @@ fn run(args: Args) -> Result<bool> {
         out: args.out,
         password_file: args.password_file,
         allow_super_user: args.allow_super_user,
+        force: args.force,
     };
     let (lock, user_run) = lock_and_plan(flags, TOOL, now, args.dry_run)?;
     let planned = Planned {

@@ -422,6 +422,23 @@ fn super_user_groups_are_refused_in_one_line_unless_allowed_and_warned_even_then
         stderr.starts_with("kubeconfig-user: warning: \"dave\" is in system:masters: "),
         "{stderr}"
     );
+    // Written once; a second run does not replace it without --force.
+    let before = snapshot(dir.path());
+    let err = fails(tool("k3s", &data).args(dave).arg("--out").arg(&out));
+    assert!(
+        err.ends_with(&format!(
+            "kubeconfig-user: error: {}: already exists; give --force to replace it whole \
+             (its other contexts, if any, are lost)\n",
+            out.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before, "a refused run wrote");
+    ok(tool("k3s", &data)
+        .args(dave)
+        .args(["--force", "--out"])
+        .arg(&out));
+    assert_ne!(snapshot(dir.path()), before, "--force did not replace");
     check(
         &out,
         (
@@ -499,7 +516,10 @@ fn an_encrypted_ca_key_is_read_a_short_lived_ca_caps_the_lifetime_and_inputs_are
     );
     assert!(err.contains("give --server"), "{err}");
     // An output that is one of the inputs.
-    let err = fails(&mut run(&["--server", server], &pki.join("ca.crt")));
+    let err = fails(&mut run(
+        &["--server", server, "--force"],
+        &pki.join("ca.crt"),
+    ));
     assert!(
         err.contains("is the client CA certificate this run reads"),
         "{err}"

@@ -62,6 +62,8 @@ pub struct UserFlags {
     pub password_file: Option<PathBuf>,
     /// `--allow-super-user`.
     pub allow_super_user: bool,
+    /// `--force`: replace an existing `--out`.
+    pub force: bool,
 }
 
 /// A planned user kubeconfig.
@@ -156,6 +158,18 @@ pub fn lock_and_plan(
         .out
         .clone()
         .ok_or_else(|| Error::usage("--out FILE is required: where the kubeconfig goes"))?;
+    // A kubeconfig often holds other clusters' contexts (~/.kube/config):
+    // replaced whole, they would be lost.
+    if !flags.force && std::fs::symlink_metadata(&out).is_ok() {
+        return Err(Error::at(
+            &out,
+            Kind::Inputs(
+                "already exists; give --force to replace it whole (its other contexts, \
+                 if any, are lost)"
+                    .into(),
+            ),
+        ));
+    }
     if flags.csr.is_some() && flags.algorithm.is_some() {
         return Err(Error::usage(
             "--key-algorithm makes a new key, --csr signs the user's own: give one",
@@ -332,6 +346,7 @@ mod tests {
             out: Some("x".into()),
             password_file: None,
             allow_super_user: allow,
+            force: false,
         }
     }
 
