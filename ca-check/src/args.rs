@@ -104,12 +104,51 @@ pub struct Expiry {
     pub k3s_version: Option<Release>,
 }
 
-/// Print the k3s CA hash of server-ca.crt and whether server/token and
-/// server/agent-token carry it (k3s and RKE2 only). Exit 1 if a token is stale
-/// or unreadable.
+/// Print the k3s CA hash of server-ca.crt and whether the join tokens carry
+/// it (k3s and RKE2 only): server/token and server/agent-token, and the tokens
+/// configured on the node (config.yaml, the service's environment files and
+/// unit, --token). Exit 1 if a token is stale or malformed, or a file is
+/// unreadable.
 #[derive(FromArgs, ArgsInfo, Debug)]
-#[argh(subcommand, name = "token")]
-pub struct Token {}
+#[argh(
+    subcommand,
+    name = "token",
+    note = "k3s rewrites server/token and server/agent-token when it starts; nothing rewrites
+the tokens an operator configured, read from (under --root): token, agent-token,
+token-file and agent-token-file in /etc/rancher/<product>/config.yaml, then in
+config.yaml.d/*.yaml by name (the last one counts); K3S_TOKEN, K3S_AGENT_TOKEN and
+their _FILE forms in /etc/systemd/system/k3s.service.env, k3s-agent.service.env,
+/etc/rancher/k3s/k3s.env (OpenRC), /etc/default/k3s, /etc/sysconfig/k3s (RKE2:
+RKE2_TOKEN in /etc/default/rke2-server, ...); --token, -t and Environment= in the
+k3s.service and k3s-agent.service units and their .service.d/*.conf drop-ins. A stale token is named by file, line and key with the hash
+to put there; no token is ever printed. A bare password (no K10 prefix) carries no
+CA hash and passes. Missing files are skipped, unless named with a flag."
+)]
+pub struct Token {
+    /// also check this token (K10<hash>::<user>:<password>), or "-" to read it
+    /// from standard input (a token on the command line shows in ps)
+    #[argh(option)]
+    pub token: Option<String>,
+
+    /// look for the node's files under DIR instead of / (a mounted node
+    /// image; give its --data-dir too); token-file paths are read under it
+    #[argh(option)]
+    pub root: Option<PathBuf>,
+
+    /// a config file to read instead of config.yaml, with its .d drop-ins
+    /// (repeatable)
+    #[argh(option)]
+    pub config: Vec<PathBuf>,
+
+    /// an environment file to read instead of the service's (repeatable)
+    #[argh(option)]
+    pub env_file: Vec<PathBuf>,
+
+    /// a systemd unit (with its .d/*.conf drop-ins) or OpenRC script to read
+    /// instead of the service's (repeatable)
+    #[argh(option)]
+    pub unit: Vec<PathBuf>,
+}
 
 shared::tool_args! {
 groups(cluster_names);
@@ -185,6 +224,39 @@ mod tests {
             panic!("expected the version, got {parsed:?}");
         };
         assert_eq!(line, shared::cli::version_line("ca-check"));
+    }
+
+    /// Issue 20: the token places are repeatable flags; --token takes "-".
+    #[test]
+    fn token_flags_repeat() {
+        let Command::Token(token) = parse(&[
+            "token",
+            "--config",
+            "a.yaml",
+            "--config",
+            "b.yaml",
+            "--env-file",
+            "e",
+            "--unit",
+            "u",
+            "--root",
+            "/mnt",
+            "--token",
+            "-",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("expected token");
+        };
+        assert_eq!(
+            token.config,
+            [PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
+        );
+        assert_eq!(token.env_file, [PathBuf::from("e")]);
+        assert_eq!(token.unit, [PathBuf::from("u")]);
+        assert_eq!(token.root, Some(PathBuf::from("/mnt")));
+        assert_eq!(token.token.as_deref(), Some("-"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! files: rotate-ca staging dirs and join tokens (k3s, RKE2), certificate
 //! expiry and custom CA trees (k3s, RKE2, kubeadm, k0s).
 
-use std::io::{self, Write as _};
+use std::io::{self, BufRead as _, Read as _, Write as _};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -11,6 +11,7 @@ use shared::checks::{TOOL, expiry, serving, staged, token, tree};
 use shared::pki::error::{Error, Result, stdout_result};
 use shared::pki::text::shown;
 use shared::{report, store};
+use zeroize::Zeroizing;
 
 use crate::args::{Args, Command};
 
@@ -55,12 +56,39 @@ fn run(args: Args) -> Result<bool> {
             };
             (report.passed(), printed)
         }
-        Command::Token(_) => {
-            let report = token::check(&data_dir, now)?;
+        Command::Token(flags) => {
+            let configured = token::Configured {
+                pasted: pasted_token(flags.token)?,
+                root: flags.root,
+                configs: flags.config,
+                env_files: flags.env_file,
+                units: flags.unit,
+            };
+            let report = token::check(&data_dir, &configured, now)?;
             let printed = report::token::write(out, &report);
             (report.passed(), printed)
         }
     };
     stdout_result(printed)?;
     Ok(passed)
+}
+
+/// The token of `--token`: the value, or the first line of standard input
+/// for `-` (read up to a bound: a token is short).
+fn pasted_token(flag: Option<String>) -> Result<Option<Zeroizing<String>>> {
+    match flag {
+        Some(dash) if dash == "-" => {
+            let mut line = Zeroizing::new(String::new());
+            io::stdin()
+                .lock()
+                .take(64 * 1024)
+                .read_line(&mut line)
+                .map_err(|e| {
+                    Error::usage(format!("--token -: reading standard input failed: {e}"))
+                })?;
+            Ok(Some(line))
+        }
+        Some(token) => Ok(Some(Zeroizing::new(token))),
+        None => Ok(None),
+    }
 }

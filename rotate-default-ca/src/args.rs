@@ -21,7 +21,8 @@ groups(data_dir);
 ${{DATA_DIR}}/pki) and never writes there. The staging directory defaults to
 ${{DATA_DIR}}/server/rotate-ca (kubeadm, k0s: ${{DATA_DIR}}/rotate-ca); an existing
 non-empty one is refused unless --force (a staged rotation may already be loaded).
-After a rotation, load it and restart every server before rotating again.
+After a rotation, load it and restart every server, then every agent, before
+rotating again.
 
 Clusters built with custom CAs (root/intermediate chain) are refused: rotate
 them with gen-custom-ca and the same root.",

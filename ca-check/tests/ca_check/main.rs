@@ -6,5 +6,6 @@ mod ca_check;
 mod expiry_layouts;
 mod expiry_metrics;
 mod serving;
+mod tokens;
 mod tree_layouts;
 mod tree_preflight;

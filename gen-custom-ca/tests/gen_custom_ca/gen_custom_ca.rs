@@ -893,6 +893,15 @@ fn the_docs_staging_flow_carries_the_live_service_key_and_is_checked_before_load
     let stdout = ok(tool(&staging).arg("--live-data-dir").arg(&live));
     assert!(stdout.contains("it will be accepted"), "{stdout}");
     assert!(stdout.contains("certificate rotate-ca --path="), "{stdout}");
+    // Issue 20: the same root keeps the join hash: no tokens, no pods.
+    assert!(
+        stdout.contains("Load the rotation, then restart every k3s server, one after the other, and then every agent:"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("join tokens change") && !stdout.contains("pod"),
+        "{stdout}"
+    );
     let staged_keys = fs::read(tls(&staging).join("service.key")).unwrap();
     let live_keys = fs::read(tls(&live).join("service.key")).unwrap();
     assert!(
@@ -913,6 +922,20 @@ fn the_docs_staging_flow_carries_the_live_service_key_and_is_checked_before_load
     let stdout = ok(tool(&other).arg("--live-data-dir").arg(&live));
     assert!(stdout.contains("rotate-ca would refuse"), "{stdout}");
     assert!(!stdout.contains("--path="), "{stdout}");
+    // Issue 20: a new root: servers then agents, the tokens, and the pods.
+    let from = stdout.find("If you load it anyway").expect(&stdout);
+    assert_eq!(
+        &stdout[from..],
+        "If you load it anyway with rotate-ca --force: restart every k3s server, one after the other, and then every agent.\n\
+         \n\
+         The join tokens change with the CA hash. Before each node restarts, update those configured on it (nodes that joined with a secure K10 token, servers included):\n\
+         \x20 token and agent-token in /etc/rancher/k3s/config.yaml and /etc/rancher/k3s/config.yaml.d/*.yaml;\n\
+         \x20 K3S_TOKEN and K3S_AGENT_TOKEN in /etc/systemd/system/k3s.service.env (/etc/systemd/system/k3s-agent.service.env on agents);\n\
+         \x20 --token in the ExecStart of /etc/systemd/system/k3s.service (/etc/systemd/system/k3s-agent.service on agents).\n\
+         \x20 k3s rewrites server/token and server/agent-token itself. `ca-check token` names every stale one.\n\
+         \n\
+         The new CAs are under a new root: restart every pod once the servers are up: pods trust the old root alone (the ca.crt of their service-account tokens, the kube-root-ca.crt ConfigMap) until they restart.\n"
+    );
     let (passed, _) = status(
         gocheck()
             .args(["rotate-check", "--current"])

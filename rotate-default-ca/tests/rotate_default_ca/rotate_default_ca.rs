@@ -599,3 +599,31 @@ fn a_data_dir_without_its_cert_dir_is_named_as_such() {
         "nothing made"
     );
 }
+
+/// Issue 20: the closing text says servers first, then agents, and where the
+/// join tokens an operator configured live (the k3s docs: "the .env file, the
+/// systemd unit or config.yaml"); no pod restart, as the new bundle still
+/// holds the old root. Word for word.
+#[test]
+fn the_closing_text_restarts_servers_then_agents_and_names_every_token_place() {
+    let dir = scratch();
+    let data_dir = k3s_data_dir(dir.path(), 0);
+    let stdout = ok(&mut tool(&data_dir));
+    let staging = data_dir.join("server/rotate-ca");
+    let from = stdout.find("Load the rotation").expect(&stdout);
+    assert_eq!(
+        &stdout[from..],
+        format!(
+            "Load the rotation, then restart every k3s server, one after the other, and then every agent:\n\
+             \x20 k3s certificate rotate-ca --path={}\n\
+             \n\
+             The join tokens change with the CA hash. Before each node restarts, update those configured on it (nodes that joined with a secure K10 token, servers included):\n\
+             \x20 token and agent-token in /etc/rancher/k3s/config.yaml and /etc/rancher/k3s/config.yaml.d/*.yaml;\n\
+             \x20 K3S_TOKEN and K3S_AGENT_TOKEN in /etc/systemd/system/k3s.service.env (/etc/systemd/system/k3s-agent.service.env on agents);\n\
+             \x20 --token in the ExecStart of /etc/systemd/system/k3s.service (/etc/systemd/system/k3s-agent.service on agents).\n\
+             \x20 k3s rewrites server/token and server/agent-token itself. `ca-check token` names every stale one.\n",
+            staging.display()
+        )
+    );
+    assert!(!stdout.contains("pod"), "{stdout}");
+}

@@ -115,6 +115,12 @@ fn the_staged_file_passes_rotate_ca_and_keeps_every_key_byte_for_byte() {
         );
     }
     assert!(stdout.contains("certificate rotate-ca --path="), "{stdout}");
+    // Issue 20: agents do not read the key; only the servers restart.
+    assert!(
+        stdout.contains("Load it, then restart every k3s server:\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("agent"), "{stdout}");
 }
 
 #[test]

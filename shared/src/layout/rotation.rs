@@ -106,7 +106,7 @@ impl Layout {
     ) -> Procedure {
         match self.rotation {
             RotationScheme::RotateCa => {
-                k3s::load_procedure(self, "the rotation", &paths.staging_dir)
+                k3s::ca_load_procedure(self, &paths.staging_dir, true, k3s::NewRoot::No)
             }
             RotationScheme::Manual(manual) => (manual.ca_procedure)(paths, join_hashes),
         }
@@ -116,7 +116,7 @@ impl Layout {
     /// cluster.
     pub fn sa_rotation_procedure(&self, paths: &StagedPaths) -> Procedure {
         match self.rotation {
-            RotationScheme::RotateCa => k3s::load_procedure(self, "it", &paths.staging_dir),
+            RotationScheme::RotateCa => k3s::sa_load_procedure(self, &paths.staging_dir),
             RotationScheme::Manual(manual) => (manual.sa_procedure)(paths),
         }
     }

@@ -247,15 +247,13 @@ fn write_chain_files(out: &mut dyn Write, run: &CustomCaRun) -> io::Result<()> {
 
 /// What `rotate-ca` will say about a staging tree, and how to load it.
 fn write_staging(out: &mut dyn Write, staging: &Staging) -> io::Result<()> {
-    let command = format!("  {}", staging.command);
     writeln!(out)?;
     match &staging.verdict {
         Some(Ok(())) => {
             writeln!(
                 out,
-                "Checked against the live tls dir with rotate-ca's rules: it will be accepted. Load it with:"
+                "Checked against the live tls dir with rotate-ca's rules: it will be accepted."
             )?;
-            writeln!(out, "{command}")?;
         }
         Some(Err(refusals)) => {
             writeln!(
@@ -270,13 +268,9 @@ fn write_staging(out: &mut dyn Write, staging: &Staging) -> io::Result<()> {
                 "(a tree from another root needs `rotate-ca --force`, which breaks every certificate the current CAs issued)"
             )?;
         }
-        None => {
-            writeln!(
-                out,
-                "To update certificates on an existing cluster, you may now run:"
-            )?;
-            writeln!(out, "{command}")?;
-        }
+        None => writeln!(out, "To update certificates on an existing cluster:")?,
     }
-    Ok(())
+    let mut text = Vec::new();
+    super::procedure::write(&mut text, &staging.procedure)?;
+    out.write_all(&text)
 }

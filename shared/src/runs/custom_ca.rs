@@ -26,9 +26,10 @@ use std::time::SystemTime;
 
 use crate::checks::preflight::{self, PathCert, SigningCa};
 use crate::layout::custom_tree::{self as files, INTERMEDIATE, ROOT};
-use crate::layout::k3s::rotate_ca_command;
 use crate::layout::k3s::token::k3s_ca_hash_of;
+use crate::layout::k3s::{NewRoot, ca_load_procedure, rotate_ca_command};
 use crate::layout::kubeadm::discovery_hash;
+use crate::layout::procedure::Procedure;
 use crate::layout::service_key::ServiceKeyFile;
 use crate::layout::{CaSpec, DataDir, Product, SERVICE_ACCOUNT_KEY};
 use crate::layout::{ClusterFlags, ClusterNames, JoinScheme, Layout, SaSlot};
@@ -274,6 +275,8 @@ pub enum ServiceAccount {
 pub struct Staging {
     /// The `<product> certificate rotate-ca --path=...` command that loads it.
     pub command: String,
+    /// Loading it: the command, the restarts, the tokens and pods to update.
+    pub procedure: Procedure,
     /// What rotate-ca will say about it (`Ok`, or the reasons it will refuse),
     /// checked against the live tls dir; `None` without one.
     pub verdict: Option<std::result::Result<(), Vec<String>>>,
@@ -599,8 +602,23 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         )?),
         _ => None,
     };
+    // The join hash changes unless the root stays: compared with the live one.
+    let new_hash = match (&join, &options.live_tls) {
+        (Join::K3sToken { ca_hash }, Some(live)) => {
+            PemFile::read(&live.join(format!("{}.crt", layout.join_ca)))
+                .and_then(|live| k3s_ca_hash_of(&live, options.now))
+                .map_or(true, |live| &live != ca_hash)
+        }
+        _ => true,
+    };
+    let new_root = match &verdict {
+        Some(Ok(())) => NewRoot::No,
+        Some(Err(_)) => NewRoot::Yes,
+        None => NewRoot::Unknown,
+    };
     let staging = options.data_dir.stages_rotate_ca().then(|| Staging {
         command: rotate_ca_command(layout, &options.data_dir.cert_parent()),
+        procedure: ca_load_procedure(layout, &options.data_dir.cert_parent(), new_hash, new_root),
         verdict,
     });
     let vault_files = [

@@ -18,6 +18,7 @@ use crate::pki::keys::KeyAlgorithm;
 use crate::pki::names::San;
 use crate::pki::text::shell_quote;
 
+pub mod configured;
 pub mod serving;
 pub mod token;
 
@@ -131,18 +132,103 @@ fn rotate_ca_prefix(layout: &Layout) -> String {
     format!("{} certificate rotate-ca --path=", layout.name)
 }
 
-/// Loading `what` (`the rotation`, `it`) staged in `staging_dir`: the
-/// `rotate-ca` command, then a restart of every server.
-pub(super) fn load_procedure(layout: &Layout, what: &str, staging_dir: &Path) -> Procedure {
+/// Loading a staged service-account key: the `rotate-ca` command, then a
+/// restart of every server (agents do not read the key).
+pub(super) fn sa_load_procedure(layout: &Layout, staging_dir: &Path) -> Procedure {
     Procedure {
         sections: vec![
             Section::new(text![format!(
-                "Load {what}, then restart every {} server:",
+                "Load it, then restart every {} server:",
                 layout.name
             )])
             .line(Line::Command(text![rotate_ca_prefix(layout), staging_dir])),
         ],
     }
+}
+
+/// Whether the CAs loaded are under a root the current bundles do not hold
+/// (`rotate-ca --force`, a new custom root): then what trusted only the old
+/// root, pods included, must be given the new one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewRoot {
+    /// The old root still signs the new CAs (k3s's cross-signed rotation, a
+    /// custom tree under the same root).
+    No,
+    /// A root the cluster does not trust yet.
+    Yes,
+    /// Not known (no live CAs to compare with).
+    Unknown,
+}
+
+/// Loading a CA rotation staged in `staging_dir` (the k3s docs, "Rotating
+/// Custom CA Certificates"): the command, servers restarted before agents,
+/// the join tokens to update where they carry the CA hash (`new_hash`: the
+/// join CA's root changes), and pods restarted after a new root.
+pub fn ca_load_procedure(
+    layout: &Layout,
+    staging_dir: &Path,
+    new_hash: bool,
+    new_root: NewRoot,
+) -> Procedure {
+    let name = layout.name;
+    let restart = format!("restart every {name} server, one after the other, and then every agent");
+    let mut sections = vec![match new_root {
+        // rotate-ca refuses it: no command to paste, what --force would need.
+        NewRoot::Yes => Section::new(text![format!(
+            "If you load it anyway with rotate-ca --force: {restart}."
+        )]),
+        NewRoot::No | NewRoot::Unknown => {
+            Section::new(text![format!("Load the rotation, then {restart}:")])
+                .line(Line::Command(text![rotate_ca_prefix(layout), staging_dir]))
+        }
+    }];
+    if new_hash {
+        let files = configured::node_files(layout);
+        let line = |words: String| Line::Text(text![words]);
+        let mut tokens = Section::new(text![
+            "The join tokens change with the CA hash. Before each node restarts, update those \
+             configured on it (nodes that joined with a secure K10 token, servers included):"
+        ])
+        .line(line(format!(
+            "token and agent-token in /{} and /{}.d/*.yaml;",
+            files.config, files.config
+        )))
+        .line(line(format!(
+            "{p}TOKEN and {p}AGENT_TOKEN in /{} (/{} on agents);",
+            files.env_files[0],
+            files.env_files[1],
+            p = files.env_prefix
+        )))
+        .line(line(format!(
+            "--token in the ExecStart of /{} (/{} on agents).",
+            files.units[0], files.units[1]
+        )))
+        .line(line(format!(
+            "{name} rewrites server/token and server/agent-token itself. \
+             `ca-check token` names every stale one."
+        )));
+        if new_root == NewRoot::Unknown {
+            tokens.heading = text![
+                "If the new CAs are under a new root, the join tokens change with the CA hash. \
+                 Before each node restarts, update those configured on it (nodes that joined \
+                 with a secure K10 token, servers included):"
+            ];
+        }
+        sections.push(tokens);
+    }
+    let pods = "restart every pod once the servers are up: pods trust the old root alone (the \
+                ca.crt of their service-account tokens, the kube-root-ca.crt ConfigMap) until \
+                they restart.";
+    match new_root {
+        NewRoot::No => {}
+        NewRoot::Yes => sections.push(Section::new(text![format!(
+            "The new CAs are under a new root: {pods}"
+        )])),
+        NewRoot::Unknown => sections.push(Section::new(text![format!(
+            "If the new CAs are under a new root (rotate-ca --force): {pods}"
+        )])),
+    }
+    Procedure { sections }
 }
 
 /// Which of the two CAs the API server and its clients split (`server-ca`,
