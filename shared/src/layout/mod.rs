@@ -390,4 +390,32 @@ mod tests {
             "/var/lib/rancher/rke2"
         );
     }
+
+    /// Where a user kubeconfig comes from: k3s's client CA (its server CA
+    /// would be "Unauthorized", k3s #7016) and the admin kubeconfig each
+    /// distribution writes.
+    #[test]
+    fn each_product_says_where_user_kubeconfigs_come_from() {
+        let root = Path::new("/d");
+        let users = |product: Product| product.layout().users;
+        let admin = |product: Product| users(product).admin_kubeconfig.path(root);
+        assert_eq!(users(Product::K3s).client_ca, "client-ca");
+        assert_eq!(users(Product::K3s).server_trust, "server-ca.crt");
+        assert_eq!(admin(Product::K3s), Path::new("/etc/rancher/k3s/k3s.yaml"));
+        assert_eq!(
+            admin(Product::Rke2),
+            Path::new("/etc/rancher/rke2/rke2.yaml")
+        );
+        assert_eq!(admin(Product::Kubeadm), Path::new("/d/admin.conf"));
+        assert_eq!(admin(Product::K0s), Path::new("/d/pki/admin.conf"));
+        let names: Vec<&str> = Product::ALL
+            .iter()
+            .map(|p| users(*p).cluster_name)
+            .collect();
+        assert_eq!(names, ["default", "default", "kubernetes", "local"]);
+        for product in [Product::Kubeadm, Product::K0s] {
+            assert_eq!(users(product).client_ca, "ca");
+            assert_eq!(users(product).fallback_server, None);
+        }
+    }
 }
