@@ -515,6 +515,13 @@ fn an_encrypted_ca_key_is_read_a_short_lived_ca_caps_the_lifetime_and_inputs_are
         "{err}"
     );
     assert!(err.contains("give --server"), "{err}");
+    // A server that is not https://.
+    let err = fails(&mut run(&["--server", "http://192.0.2.10:8080"], &out));
+    assert_eq!(
+        err,
+        "kubeconfig-user: error: --server \"http://192.0.2.10:8080\" is not an https:// URL; \
+         give the API server's with --server\n"
+    );
     // An output that is one of the inputs.
     let err = fails(&mut run(
         &["--server", server, "--force"],

@@ -190,10 +190,15 @@ pub fn lock_and_plan(
         None => default_server(&admin, users.fallback_server)?,
     };
     if !server.starts_with("https://") || server.chars().any(char::is_control) {
-        return Err(Error::usage(format!(
-            "--server \"{}\": the API server's https:// URL, as in the admin kubeconfig",
+        // Named where it came from: the flag, or the admin kubeconfig.
+        let problem = format!(
+            "server \"{}\" is not an https:// URL; give the API server's with --server",
             server.escape_debug()
-        )));
+        );
+        return Err(match flags.server {
+            Some(_) => Error::usage(format!("--{problem}")),
+            None => Error::at(&admin, Kind::Inputs(problem)),
+        });
     }
     plan.reads(admin, "the admin kubeconfig");
     let cluster = flags
