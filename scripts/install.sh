@@ -1,6 +1,6 @@
 #!/bin/sh
 # k3s-pki installer: installs gen-custom-ca, rotate-default-ca, sa-key-rotate,
-# ca-check and sign-csr, or runs one of them once and leaves nothing behind.
+# ca-check, sign-csr and kubeconfig-user, or runs one of them once and leaves nothing behind.
 #
 #   curl -sfL <URL>/install.sh | sh -                              install
 #   curl -sfL <URL>/install.sh | sh -s -- run gen-custom-ca [ARGS]  run once
@@ -41,7 +41,7 @@ main() {
 	# The release signing key, scripts/release-key.pub in the repository.
 	release_key='@RELEASE_KEY@'
 	install_dir=${INSTALL_DIR:-/usr/local/bin}
-	tools='gen-custom-ca rotate-default-ca sa-key-rotate ca-check sign-csr'
+	tools='gen-custom-ca rotate-default-ca sa-key-rotate ca-check sign-csr kubeconfig-user'
 	# Removed on every exit; interrupts exit through the EXIT trap.
 	scratch=
 	stage=

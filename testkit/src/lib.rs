@@ -35,16 +35,17 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The five tools, by the names they are installed under.
-pub const TOOLS: [&str; 5] = [
+/// The six tools, by the names they are installed under.
+pub const TOOLS: [&str; 6] = [
     "gen-custom-ca",
     "rotate-default-ca",
     "sa-key-rotate",
     "ca-check",
     "sign-csr",
+    "kubeconfig-user",
 ];
 
-/// The directory holding the five tools' debug builds, built once per test
+/// The directory holding the six tools' debug builds, built once per test
 /// process (`cargo build`, a no-op when `cargo test --workspace` has built
 /// them): for tests of more than one tool, which no crate's
 /// `CARGO_BIN_EXE_<name>` reaches.

@@ -9,7 +9,8 @@ use super::kubeadm::{KubeadmCa, pki_layout, slot};
 use super::procedure::{Label, Line, Procedure, Section, StagedPaths, text};
 use super::rotation::{ManualRotation, Role};
 use super::{
-    CaSlot, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec, kubernetes_service_sans,
+    AdminKubeconfig, CaSlot, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
+    UserKubeconfigs, kubernetes_service_sans,
 };
 use crate::pki::constraints::Usage;
 use crate::pki::names::San;
@@ -38,6 +39,14 @@ pub static LAYOUT: Layout = pki_layout(
     },
     &ROTATION,
     false,
+    // k0s's admin.conf: cluster `local`, server https://localhost:6443.
+    UserKubeconfigs {
+        client_ca: KubeadmCa::Cluster.stem(),
+        server_trust: "ca.crt",
+        admin_kubeconfig: AdminKubeconfig::InDataDir("pki/admin.conf"),
+        fallback_server: None,
+        cluster_name: "local",
+    },
 );
 
 /// k0s's rotations by hand: it sets its flags itself, so its CAs change with

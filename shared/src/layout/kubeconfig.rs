@@ -78,6 +78,15 @@ impl Kubeconfig {
             .is_some_and(|(_, value)| !value.is_empty())
     }
 
+    /// The cluster's `server` URL (what a user kubeconfig defaults to).
+    pub fn server(&self) -> Result<String> {
+        let mapping = self.mapping("clusters", "cluster")?;
+        self.find(&mapping, "server")
+            .map(|(_, value)| value)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| self.error("the cluster has no server".into()))
+    }
+
     /// The certificates of the cluster's `certificate-authority-data` (only the
     /// tests read them back).
     #[cfg(test)]
@@ -222,6 +231,85 @@ impl Kubeconfig {
     }
 }
 
+/// A new kubeconfig with one cluster, one user and their context, current:
+/// what `kubeadm kubeconfig user` writes.
+pub struct UserKubeconfig<'a> {
+    /// The cluster's name (`default`, `kubernetes`).
+    pub cluster: &'a str,
+    /// The API server's URL.
+    pub server: &'a str,
+    /// The certificates kubectl trusts for the server.
+    pub trust: &'a [Certificate],
+    /// The user's name (their certificate's CN).
+    pub user: &'a str,
+    /// The user's client certificate.
+    pub certificate: &'a Certificate,
+    /// The user's key; `None` when the user keeps it (signed from their CSR).
+    pub key: Option<&'a PrivateKey>,
+}
+
+impl UserKubeconfig<'_> {
+    /// The context's name, kubeadm's `<user>@<cluster>`.
+    pub fn context(&self) -> String {
+        format!("{}@{}", self.user, self.cluster)
+    }
+
+    /// The file as client-go writes it (keys sorted, block style, data
+    /// embedded as `--embed-certs` does: PEM, then base64 on one line).
+    pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let b64 = |bytes: &[u8]| base64ct::Base64::encode_string(bytes);
+        let trust = crate::pki::cert::bundle_pem(self.trust.iter());
+        let (cluster, user, context) = (
+            yaml_scalar(self.cluster),
+            yaml_scalar(self.user),
+            yaml_scalar(&self.context()),
+        );
+        let mut text = Zeroizing::new(format!(
+            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    \
+             server: {}\n  name: {cluster}\ncontexts:\n- context:\n    cluster: {cluster}\n    \
+             user: {user}\n  name: {context}\ncurrent-context: {context}\nkind: Config\n\
+             preferences: {{}}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {}\n",
+            b64(trust.as_bytes()),
+            yaml_scalar(self.server),
+            b64(self.certificate.to_pem().as_bytes()),
+        ));
+        if let Some(key) = self.key {
+            let pem = key.to_pem()?;
+            let data = Zeroizing::new(b64(pem.as_bytes()));
+            text.push_str("    client-key-data: ");
+            text.push_str(&data);
+            text.push('\n');
+        }
+        Ok(Zeroizing::new(text.as_bytes().to_vec()))
+    }
+}
+
+/// `value` as a YAML scalar: plain when it cannot be read as anything else
+/// (as client-go leaves names and URLs; a leading digit may make a number,
+/// a date or YAML 1.1's `0x1F`), else double-quoted (a JSON string
+/// is a YAML double-quoted scalar), so that no name can add keys or lines.
+fn yaml_scalar(value: &str) -> String {
+    let plain = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@/:+=".contains(c))
+        && !value.contains(": ")
+        && !value.ends_with(':')
+        && !matches!(
+            value.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        )
+        && value.parse::<f64>().is_err();
+    if plain {
+        value.to_string()
+    } else {
+        serde_json::Value::from(value).to_string()
+    }
+}
+
 /// The lines hold `client-key-data`: wiped when the kubeconfig is dropped.
 impl Drop for Kubeconfig {
     fn drop(&mut self) {
@@ -350,6 +438,45 @@ mod tests {
             kc.lines.concat(),
             format!("{text}\r\n    client-certificate-data: Q0VSVA==\r\n")
         );
+    }
+
+    /// A user kubeconfig reads back with the reader sign-csr fills files
+    /// with: the server, the certificates and the key as written; names that
+    /// YAML would read otherwise are quoted.
+    #[test]
+    fn a_user_kubeconfig_reads_back() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/k3s-default/server/tls/server-ca.crt");
+        let bundle = bundle_in(&PemFile::read(&path).unwrap()).unwrap();
+        let key = PrivateKey::generate(crate::pki::keys::KeyAlgorithm::EcdsaP256).unwrap();
+        let config = UserKubeconfig {
+            cluster: "default",
+            server: "https://127.0.0.1:6443",
+            trust: &bundle,
+            user: "alice",
+            certificate: &bundle[0],
+            key: Some(&key),
+        };
+        let text = config.to_bytes().unwrap();
+        let read = Kubeconfig::parse(Path::new("alice.conf"), text.to_vec()).unwrap();
+        assert_eq!(read.server().unwrap(), "https://127.0.0.1:6443");
+        assert_eq!(read.certificate_authorities().unwrap().len(), bundle.len());
+        assert_eq!(
+            read.client_certificates().unwrap()[0].to_pem(),
+            bundle[0].to_pem()
+        );
+        assert_eq!(
+            read.client_key().unwrap().public_key_der().unwrap(),
+            key.public_key_der().unwrap()
+        );
+        assert!(String::from_utf8_lossy(&text).contains("current-context: alice@default\n"));
+        assert_eq!(yaml_scalar("alice@corp.example"), "alice@corp.example");
+        assert_eq!(yaml_scalar("a: b"), "\"a: b\"");
+        assert_eq!(yaml_scalar("true"), "\"true\"");
+        assert_eq!(yaml_scalar("x\ny: 1"), "\"x\\ny: 1\"");
+        assert_eq!(yaml_scalar("#x"), "\"#x\"");
+        assert_eq!(yaml_scalar("0x1F"), "\"0x1F\"");
+        assert_eq!(yaml_scalar("2001-12-14"), "\"2001-12-14\"");
     }
 
     #[test]

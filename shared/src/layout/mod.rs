@@ -106,6 +106,52 @@ pub struct Layout {
     /// Whether the distribution writes CSRs for an external CA to sign
     /// (kubeadm's `certs generate-csr`), which `sign-csr` signs.
     pub external_ca: bool,
+    /// Where a kubeconfig for a person (`kubeconfig-user`) takes its CA,
+    /// trust, server and cluster name from.
+    pub users: UserKubeconfigs,
+}
+
+/// What a user kubeconfig needs from a distribution (seed 001: `kubeadm
+/// kubeconfig user` for people, never `admin.conf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserKubeconfigs {
+    /// The CA stem under the cert dir whose first certificate and key sign
+    /// client certificates the API server accepts (`--client-ca-file`):
+    /// k3s's `client-ca` (its `server-ca` would be "Unauthorized", k3s #7016),
+    /// kubeadm's and k0s's `ca`.
+    pub client_ca: &'static str,
+    /// The file under the cert dir that kubectl should trust for the server:
+    /// what the admin kubeconfig embeds as `certificate-authority-data`
+    /// (k3s's whole `server-ca.crt` bundle, `ca.crt` elsewhere).
+    pub server_trust: &'static str,
+    /// The admin kubeconfig the server URL is read from by default.
+    pub admin_kubeconfig: AdminKubeconfig,
+    /// The server when the admin kubeconfig does not exist: k3s writes
+    /// `https://127.0.0.1:6443` there; kubeadm's control-plane endpoint
+    /// cannot be guessed.
+    pub fallback_server: Option<&'static str>,
+    /// The cluster's name in the admin kubeconfig (k3s `default`, kubeadm's
+    /// `clusterName` default `kubernetes`, k0s `local`).
+    pub cluster_name: &'static str,
+}
+
+/// Where a distribution's admin kubeconfig lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminKubeconfig {
+    /// At a fixed path (k3s's `/etc/rancher/k3s/k3s.yaml`), whatever the data dir.
+    Fixed(&'static str),
+    /// Under the data dir (kubeadm's `admin.conf`, k0s's `pki/admin.conf`).
+    InDataDir(&'static str),
+}
+
+impl AdminKubeconfig {
+    /// Its path for the data dir `root`.
+    pub fn path(self, root: &Path) -> PathBuf {
+        match self {
+            AdminKubeconfig::Fixed(path) => PathBuf::from(path),
+            AdminKubeconfig::InDataDir(name) => root.join(name),
+        }
+    }
 }
 
 impl Layout {
@@ -350,5 +396,33 @@ mod tests {
             Product::Rke2.layout().default_data_dir,
             "/var/lib/rancher/rke2"
         );
+    }
+
+    /// Where a user kubeconfig comes from: k3s's client CA (its server CA
+    /// would be "Unauthorized", k3s #7016) and the admin kubeconfig each
+    /// distribution writes.
+    #[test]
+    fn each_product_says_where_user_kubeconfigs_come_from() {
+        let root = Path::new("/d");
+        let users = |product: Product| product.layout().users;
+        let admin = |product: Product| users(product).admin_kubeconfig.path(root);
+        assert_eq!(users(Product::K3s).client_ca, "client-ca");
+        assert_eq!(users(Product::K3s).server_trust, "server-ca.crt");
+        assert_eq!(admin(Product::K3s), Path::new("/etc/rancher/k3s/k3s.yaml"));
+        assert_eq!(
+            admin(Product::Rke2),
+            Path::new("/etc/rancher/rke2/rke2.yaml")
+        );
+        assert_eq!(admin(Product::Kubeadm), Path::new("/d/admin.conf"));
+        assert_eq!(admin(Product::K0s), Path::new("/d/pki/admin.conf"));
+        let names: Vec<&str> = Product::ALL
+            .iter()
+            .map(|p| users(*p).cluster_name)
+            .collect();
+        assert_eq!(names, ["default", "default", "kubernetes", "local"]);
+        for product in [Product::Kubeadm, Product::K0s] {
+            assert_eq!(users(product).client_ca, "ca");
+            assert_eq!(users(product).fallback_server, None);
+        }
     }
 }

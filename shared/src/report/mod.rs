@@ -13,3 +13,4 @@ pub mod sa_rotation;
 pub mod serving;
 pub mod sign_csr;
 pub mod token;
+pub mod user_kubeconfig;

@@ -84,6 +84,11 @@ impl SigningCa {
         Ok(SigningCa::new(label, cert_path, cert, key))
     }
 
+    /// Its key, to sign with.
+    pub(crate) fn key(&self) -> &dyn SigningKey {
+        self.key.as_ref()
+    }
+
     /// A CA whose key is held elsewhere than in a file [`Self::load`] reads.
     /// The caller has checked what `load` checks: `cert` is a CA valid now,
     /// and `key` is its key.
@@ -221,14 +226,14 @@ pub struct SignRun {
 /// The validity of what one CA signs in a run: backdated [`BACKDATE`] (not
 /// before the CA's start), `days` long, capped at the CA's end.
 #[derive(Clone, Copy)]
-struct Validity {
-    not_before: SystemTime,
-    not_after: SystemTime,
+pub(crate) struct Validity {
+    pub(crate) not_before: SystemTime,
+    pub(crate) not_after: SystemTime,
 }
 
 impl Validity {
     /// For `ca`, with the warning to give when its end caps the lifetime.
-    fn of(ca: &SigningCa, now: SystemTime, days: u32) -> (Self, Option<String>) {
+    pub(crate) fn of(ca: &SigningCa, now: SystemTime, days: u32) -> (Self, Option<String>) {
         let not_before = (now - BACKDATE).max(ca.cert.not_before());
         let wanted = days_after(now, days);
         let not_after = wanted.min(ca.cert.not_after());

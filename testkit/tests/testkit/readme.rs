@@ -11,7 +11,7 @@
 //! Each block runs in a scratch directory standing in for `/`: the system
 //! paths it names (/var/lib/rancher/k3s, /etc/kubernetes, /var/lib/k0s, /srv,
 //! /media, /tmp) are rewritten to lie under it, and `DATA_DIR` points at the
-//! scratch /var/lib/rancher/k3s, where the tools' default would be. The five
+//! scratch /var/lib/rancher/k3s, where the tools' default would be. The six
 //! tools are the workspace's own builds. What needs a real cluster is a stub
 //! that records its arguments: `systemctl`, `kubectl`, `k0s`, `curl` (the k3s
 //! installer it fetches does nothing), `kubeadm` (whose `certs generate-csr`

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use super::procedure::{Line, Procedure, Section, text};
 use super::{
-    CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
-    RotationScheme, SaSlot,
+    AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme,
+    Layout, LeafSpec, RotationScheme, SaSlot, UserKubeconfigs,
 };
 use crate::pki::cert::Certificate;
 use crate::pki::constraints::Usage;
@@ -106,6 +106,13 @@ const fn layout(
         expiry: ExpiryScheme::Services(services),
         due_days: RENEW_DAYS,
         external_ca: false,
+        users: UserKubeconfigs {
+            client_ca: CLIENT_CA,
+            server_trust: "server-ca.crt",
+            admin_kubeconfig: AdminKubeconfig::Fixed(services.admin_kubeconfig),
+            fallback_server: Some("https://127.0.0.1:6443"),
+            cluster_name: "default",
+        },
     }
 }
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use der::Encode as _;
 
 use super::{
-    CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme, Layout, LeafSpec,
-    RotationScheme, SaSlot, kubernetes_service_sans,
+    AdminKubeconfig, CaFiles, CaName, CaSlot, CaSpec, ClusterNames, ExpiryScheme, JoinScheme,
+    Layout, LeafSpec, RotationScheme, SaSlot, UserKubeconfigs, kubernetes_service_sans,
 };
 use crate::layout::rotation::ManualRotation;
 use crate::pki::cert::Certificate;
@@ -57,6 +57,13 @@ pub static LAYOUT: Layout = pki_layout(
     ExpiryScheme::Kubeadm,
     &rotation::KUBEADM,
     true,
+    UserKubeconfigs {
+        client_ca: KubeadmCa::Cluster.stem(),
+        server_trust: "ca.crt",
+        admin_kubeconfig: AdminKubeconfig::InDataDir("admin.conf"),
+        fallback_server: None,
+        cluster_name: "kubernetes",
+    },
 );
 
 /// The slot of `ca` with the CN `common_name`.
@@ -85,6 +92,7 @@ pub(super) const fn pki_layout(
     expiry: ExpiryScheme,
     rotation: &'static ManualRotation,
     external_ca: bool,
+    users: UserKubeconfigs,
 ) -> Layout {
     Layout {
         name,
@@ -113,6 +121,7 @@ pub(super) const fn pki_layout(
         expiry,
         due_days: PKI_DUE_DAYS,
         external_ca,
+        users,
     }
 }
 

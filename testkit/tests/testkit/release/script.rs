@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// A stand-in for cargo: `pkgid` answers a version, `build` writes five small
+/// A stand-in for cargo: `pkgid` answers a version, `build` writes six small
 /// scripts where cargo would, honouring `--target-dir` and then
 /// `CARGO_TARGET_DIR` as cargo does.
 const FAKE_CARGO: &str = r#"#!/bin/sh
@@ -20,7 +20,7 @@ build)
 		shift
 	done
 	mkdir -p "$dir/$triple/release"
-	for t in gen-custom-ca rotate-default-ca sa-key-rotate ca-check sign-csr; do
+	for t in gen-custom-ca rotate-default-ca sa-key-rotate ca-check sign-csr kubeconfig-user; do
 		printf '#!/bin/sh\necho "%s stand-in"\n' "$t" >"$dir/$triple/release/$t"
 		chmod 0755 "$dir/$triple/release/$t"
 	done ;;
