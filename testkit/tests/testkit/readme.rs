@@ -1,4 +1,5 @@
-//! The README's task sections, run as a reader would paste them.
+//! The README's task sections (and those of docs/tasks.md, where the README
+//! sends the rest), run as a reader would paste them.
 //!
 //! Every ```sh block of the README that follows a `<!-- readme-test: STATE -->`
 //! line runs under `bash -euo pipefail`, so one failing command fails the
@@ -204,18 +205,35 @@ fn root_ca(vault: &Path) -> testkit::enterprise::Ca {
     root(vault, "corp-root", KeyKind::Rsa(2048), &CaExt::default())
 }
 
+/// The pages whose task sections are run: the README's front page, and the
+/// tasks it points to.
+const TASK_PAGES: [&str; 2] = ["README.md", "docs/tasks.md"];
+
 #[test]
 fn every_task_of_the_readme_runs() {
-    let readme = fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    let blocks = tested_blocks(&readme);
+    let pages: Vec<(&str, Vec<Block>)> = TASK_PAGES
+        .iter()
+        .map(|page| {
+            let text = fs::read_to_string(workspace_root().join(page)).unwrap();
+            (*page, tested_blocks(&text))
+        })
+        .collect();
+    let count: usize = pages.iter().map(|(_, blocks)| blocks.len()).sum();
     assert!(
-        blocks.len() >= 8,
-        "the README's task sections should hold at least 8 tested blocks, found {}",
-        blocks.len()
+        count >= 10,
+        "the task sections should hold at least 10 tested blocks, found {count}"
     );
+    for (page, blocks) in &pages {
+        run_blocks(page, blocks);
+    }
+}
+
+/// Runs the tested `blocks` of `page` in order, a `continued` block on the
+/// machine the block before left.
+fn run_blocks(page: &str, blocks: &[Block]) {
     let tools = tool_binaries();
     let mut machine: Option<(tempfile::TempDir, PathBuf)> = None;
-    for block in &blocks {
+    for block in blocks {
         if block.state != "continued" || machine.is_none() {
             let dir = scratch();
             let root = dir.path().join("root");
@@ -244,7 +262,7 @@ fn every_task_of_the_readme_runs() {
             .unwrap();
         assert!(
             out.status.success(),
-            "README block at line {} ({}) failed ({}):\n{script}\nstdout:\n{}\nstderr:\n{}\nstubs called:\n{}",
+            "{page} block at line {} ({}) failed ({}):\n{script}\nstdout:\n{}\nstderr:\n{}\nstubs called:\n{}",
             block.line,
             block.state,
             out.status,
