@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use argh::{ArgsInfo, FromArgs};
 use shared::pki::keys::GeneratedKey;
+use shared::pki::keys::pkcs11::Pkcs11Uri;
 
 shared::tool_args! {
 groups(data_dir, cluster_names);
@@ -89,10 +90,32 @@ pub struct Args {
     #[argh(switch)]
     pub encrypt_keys: bool,
 
+    /// the root's key in a PKCS#11 token, as an RFC 7512 URI
+    /// (pkcs11:token=LABEL;object=LABEL or ;id=%XX..): it signs there and no
+    /// file holds it; with root-ca.pem it must be that certificate's key
+    #[argh(option)]
+    pub root_key: Option<Pkcs11Uri>,
 
+    /// the intermediate's key in a PKCS#11 token (as --root-key)
+    #[argh(option)]
+    pub intermediate_key: Option<Pkcs11Uri>,
 
+    /// make the keys --root-key and --intermediate-key name inside the token
+    /// (sensitive, never extractable) for a new root or intermediate, of
+    /// --root-algorithm and --intermediate-algorithm; without it they must
+    /// already be there
+    #[argh(switch)]
+    pub generate_in_token: bool,
 
+    /// the PKCS#11 module (shared library) reaching the token (default: the
+    /// URI's module-path, else $PKCS11_MODULE)
+    #[argh(option)]
+    pub pkcs11_module: Option<PathBuf>,
 
+    /// file whose first line is the token's user PIN (default: the URI's
+    /// pin-source, else asked when stdin is a terminal)
+    #[argh(option)]
+    pub pin_file: Option<PathBuf>,
 
     /// the live cluster's data directory, for a staging tree (DATA_DIR other than
     /// the default): its service.key is carried forward and the tree is checked

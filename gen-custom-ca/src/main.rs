@@ -43,6 +43,11 @@ fn run(mut args: Args) -> Result<bool> {
         encrypt_keys: args.encrypt_keys,
         live_data_dir: args.live_data_dir,
         force: args.force,
+        root_key: args.root_key,
+        intermediate_key: args.intermediate_key,
+        generate_in_token: args.generate_in_token,
+        pkcs11_module: args.pkcs11_module,
+        pin_file: args.pin_file,
     };
     let (lock, run) = lock_and_plan(TOOL, data_dir, flags, now, args.dry_run)?;
     let planned = Planned {

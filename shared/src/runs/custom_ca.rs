@@ -36,8 +36,10 @@ use crate::layout::{ClusterFlags, ClusterNames, JoinScheme, Layout, SaSlot};
 use crate::pki::cert::{Certificate, bundle_in, bundle_pem, format_time};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
+use crate::pki::keys::pkcs11::{Pkcs11Uri, TokenKey, Tokens};
 use crate::pki::keys::{
-    GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, check_ca_key_size,
+    GeneratedKey, KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, SigningKey,
+    check_ca_key_size,
 };
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
@@ -72,6 +74,42 @@ pub struct CustomCaOptions {
     /// `rotate-ca`: its `service.key` is carried forward, and the staged tree is
     /// checked against it with rotate-ca's rules.
     pub live_tls: Option<PathBuf>,
+    /// Root and intermediate keys held in a PKCS#11 token.
+    pub token: TokenChoice,
+}
+
+/// The CA keys a run keeps in a PKCS#11 token: each signs there, and its
+/// private half is never in a file this run writes.
+#[derive(Debug, Default)]
+pub struct TokenChoice {
+    /// `--root-key pkcs11:...`: the root's key.
+    pub root: Option<Pkcs11Uri>,
+    /// `--intermediate-key pkcs11:...`: the intermediate's key.
+    pub intermediate: Option<Pkcs11Uri>,
+    /// `--generate-in-token`: the keys named are made in the token
+    /// (non-extractable) for a new root or intermediate; without it they must
+    /// exist there.
+    pub generate: bool,
+    /// The module and PIN.
+    pub tokens: Tokens,
+}
+
+impl TokenChoice {
+    /// The key of a new CA (`what`: root, intermediate) in the token, found or
+    /// generated; `None` when that CA's key is not in a token.
+    fn new_key(&self, what: &str, algorithm: KeyAlgorithm) -> Result<Option<TokenKey>> {
+        let uri = match what {
+            "root" => &self.root,
+            _ => &self.intermediate,
+        };
+        let Some(uri) = uri else { return Ok(None) };
+        let key = if self.generate {
+            self.tokens.generate(uri, algorithm)?
+        } else {
+            self.tokens.open(uri)?
+        };
+        Ok(Some(key))
+    }
 }
 
 impl CustomCaOptions {
@@ -92,6 +130,7 @@ impl CustomCaOptions {
             encrypt_keys: false,
             cluster: layout.cluster_names(),
             live_tls: None,
+            token: TokenChoice::default(),
         }
     }
 
@@ -116,7 +155,20 @@ impl CustomCaOptions {
             None
         };
         let cluster = flags.cluster.names(data_dir.layout())?;
+        if flags.generate_in_token && flags.root_key.is_none() && flags.intermediate_key.is_none() {
+            return Err(Error::usage(
+                "--generate-in-token makes the keys --root-key and --intermediate-key name: \
+                 give one of them",
+            ));
+        }
+        let token = TokenChoice {
+            root: flags.root_key,
+            intermediate: flags.intermediate_key,
+            generate: flags.generate_in_token,
+            tokens: Tokens::new(flags.pkcs11_module, flags.pin_file),
+        };
         Ok(CustomCaOptions {
+            token,
             force: flags.force,
             root,
             intermediate,
@@ -153,6 +205,16 @@ pub struct CustomCaFlags {
     pub live_data_dir: Option<PathBuf>,
     /// `--force`.
     pub force: bool,
+    /// `--root-key pkcs11:...`.
+    pub root_key: Option<Pkcs11Uri>,
+    /// `--intermediate-key pkcs11:...`.
+    pub intermediate_key: Option<Pkcs11Uri>,
+    /// `--generate-in-token`.
+    pub generate_in_token: bool,
+    /// `--pkcs11-module`.
+    pub pkcs11_module: Option<PathBuf>,
+    /// `--pin-file`.
+    pub pin_file: Option<PathBuf>,
 }
 
 /// The key type and lifetime asked for one CA of the tree.
@@ -188,6 +250,12 @@ pub fn lock_and_plan(
     now: SystemTime,
     dry_run: bool,
 ) -> Result<(TargetLock, CustomCaRun)> {
+    if dry_run && flags.generate_in_token {
+        return Err(Error::usage(
+            "--dry-run with --generate-in-token: a dry run would leave new keys in the token; \
+             drop one of them",
+        ));
+    }
     let existed = data_dir.root.exists();
     let written = data_dir.written_dirs();
     let lock = lock_target(
@@ -316,12 +384,27 @@ pub struct CustomCaRun {
     pub service_key_carried: Option<PathBuf>,
 }
 
+/// A CA's key: in memory (read from a file or generated), or in a token.
+enum CaKey {
+    Memory(PrivateKey),
+    Token(TokenKey),
+}
+
+impl CaKey {
+    fn signing(&self) -> &dyn SigningKey {
+        match self {
+            CaKey::Memory(key) => key,
+            CaKey::Token(key) => key,
+        }
+    }
+}
+
 /// A CA brought by the user or made by this run.
 struct Ca {
     cert: Certificate,
     /// The file to write as `X.pem`: the user's bytes when reused.
     pem: Vec<u8>,
-    key: Option<PrivateKey>,
+    key: Option<CaKey>,
     /// The key file bytes to write: the user's bytes when reused (an encrypted
     /// key stays encrypted).
     key_pem: Option<zeroize::Zeroizing<Vec<u8>>>,
@@ -356,7 +439,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     if options.self_signed_cas {
         inputs.refuse_shared_root()?;
     }
-    let mut brought = inputs.read(options.now, &options.passphrases)?;
+    let mut brought = inputs.read(options.now, &options.passphrases, &options.token)?;
     // The docs' staging flow copies root-ca.*, intermediate-ca.* and service.key;
     // forgetting service.key makes rotate-ca refuse (k3s issue 7100): carry the
     // live one forward unless one was brought.
@@ -388,10 +471,11 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         wanted.push(SERVICE_ACCOUNT_KEY);
     }
     let shared_root = !options.self_signed_cas;
-    if shared_root && brought.root.is_none() {
+    // A new root or intermediate whose key is in a token needs none here.
+    if shared_root && brought.root.is_none() && options.token.root.is_none() {
         wanted.push(options.root.key);
     }
-    if shared_root && brought.intermediate.is_none() {
+    if shared_root && brought.intermediate.is_none() && options.token.intermediate.is_none() {
         wanted.push(options.intermediate.key);
     }
     wanted.extend(std::iter::repeat_n(options.leaf_ca.key, layout.cas.len()));
@@ -419,16 +503,19 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         if let Some(ca) = brought {
             return Ok(ca);
         }
-        let key = next_key()?;
+        let key = match options.token.new_key(what, spec.key)? {
+            Some(key) => CaKey::Token(key),
+            None => CaKey::Memory(next_key()?),
+        };
         let (signer, above) = match issuer {
             Some(issuer) => (signer_of(issuer)?, vec![&issuer.cert]),
-            None => (Issuer::SelfSigned(&key), Vec::new()),
+            None => (Issuer::SelfSigned(key.signing()), Vec::new()),
         };
         let cert = naming.issue(
             &mut warnings,
             &format!("{what} CA"),
             &custom_cn(product, what, timestamp),
-            &key,
+            key.signing(),
             spec,
             signer,
             &above,
@@ -760,7 +847,7 @@ impl Naming {
         warnings: &mut Vec<String>,
         what: &str,
         common_name: &str,
-        key: &PrivateKey,
+        key: &dyn SigningKey,
         spec: &CaSpec,
         signer: Issuer<'_>,
         above: &[&Certificate],
@@ -930,7 +1017,30 @@ impl Inputs {
     /// Reads and checks every input before anything is generated: each CA is
     /// usable, each key matches its certificate, the intermediate was issued by
     /// the root, and the combination can sign the leaf CAs.
-    fn read(&self, now: SystemTime, passphrases: &Passphrases) -> Result<Brought> {
+    fn read(
+        &self,
+        now: SystemTime,
+        passphrases: &Passphrases,
+        token: &TokenChoice,
+    ) -> Result<Brought> {
+        for (uri, file, name) in [
+            (&token.root, &self.root_key, files::ROOT_KEY),
+            (
+                &token.intermediate,
+                &self.intermediate_key,
+                files::INTERMEDIATE_KEY,
+            ),
+        ] {
+            if let (Some(_), Some(file)) = (uri, file) {
+                return Err(Error::at(
+                    file,
+                    Kind::Inputs(format!(
+                        "a {name} file and a key in the token for the same CA: \
+                         remove the file or drop the flag"
+                    )),
+                ));
+            }
+        }
         let read = |path: &Option<PathBuf>| path.as_deref().map(|p| read_ca(p, now)).transpose();
         let (mut root, mut intermediate) = (read(&self.root_pem)?, read(&self.intermediate_pem)?);
         if let (Some(root), Some(path)) = (&root, &self.root_pem) {
@@ -945,6 +1055,9 @@ impl Inputs {
             Some(path) => Error::at(path, Kind::Inputs(problem)),
             None => Error::new(Kind::Inputs(problem)),
         };
+        if let (Some(root), Some(uri)) = (&mut root, &token.root) {
+            attach_token_key(root, uri, token)?;
+        }
         match (&mut root, &self.root_key) {
             (Some(root), Some(key)) => attach_key(root, key, passphrases)?,
             (None, Some(_)) => {
@@ -980,26 +1093,30 @@ impl Inputs {
                     &self.root_pem.clone().unwrap_or_default(),
                     now,
                 )?;
-                let Some(key) = &self.intermediate_key else {
-                    let hint = if root.key.is_some() {
-                        format!(
-                            "bring {}, or remove {} to have a new intermediate made from the root key",
-                            files::INTERMEDIATE_KEY,
-                            files::INTERMEDIATE_PEM
-                        )
-                    } else {
-                        format!("bring {}", files::INTERMEDIATE_KEY)
+                if let Some(uri) = &token.intermediate {
+                    attach_token_key(intermediate, uri, token)?;
+                } else {
+                    let Some(key) = &self.intermediate_key else {
+                        let hint = if root.key.is_some() {
+                            format!(
+                                "bring {}, or remove {} to have a new intermediate made from the root key",
+                                files::INTERMEDIATE_KEY,
+                                files::INTERMEDIATE_PEM
+                            )
+                        } else {
+                            format!("bring {}", files::INTERMEDIATE_KEY)
+                        };
+                        return Err(missing(
+                            &self.intermediate_pem,
+                            format!(
+                                "no {} to sign the leaf CAs with ({}): {hint}",
+                                files::INTERMEDIATE_KEY,
+                                self.none_of(files::INTERMEDIATE_KEY)
+                            ),
+                        ));
                     };
-                    return Err(missing(
-                        &self.intermediate_pem,
-                        format!(
-                            "no {} to sign the leaf CAs with ({}): {hint}",
-                            files::INTERMEDIATE_KEY,
-                            self.none_of(files::INTERMEDIATE_KEY)
-                        ),
-                    ));
-                };
-                attach_key(intermediate, key, passphrases)?;
+                    attach_key(intermediate, key, passphrases)?;
+                }
             }
             (None, _) if self.intermediate_key.is_some() => {
                 return Err(missing(
@@ -1140,28 +1257,54 @@ fn attach_key(ca: &mut Ca, key_path: &Path, passphrases: &Passphrases) -> Result
         };
         return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
     }
-    ca.key = Some(key);
+    ca.key = Some(CaKey::Memory(key));
     ca.key_pem = Some(zeroize::Zeroizing::new(file.bytes.clone()));
+    Ok(())
+}
+
+/// Attaches the token key `uri` names to a brought CA, checking it is the
+/// certificate's. Nothing is written for it: the key stays in the token.
+fn attach_token_key(ca: &mut Ca, uri: &Pkcs11Uri, token: &TokenChoice) -> Result<()> {
+    if token.generate {
+        return Err(Error::usage(format!(
+            "--generate-in-token: {} is brought, so its key must already be in the token; \
+             drop --generate-in-token (or remove the certificate to make a new CA)",
+            ca.source("CA")
+        )));
+    }
+    let key = token.tokens.open(uri)?;
+    let theirs = der::Encode::to_der(ca.cert.public_key())
+        .map_err(|e| Error::crypto("encoding a public key", e))?;
+    if key.public_key_der()? != theirs {
+        return Err(Error::at(
+            crate::pki::error::Location::Token(uri.to_string()),
+            Kind::Key(format!("this key is not the one of {}", ca.source("CA"))),
+        ));
+    }
+    ca.key = Some(CaKey::Token(key));
     Ok(())
 }
 
 /// A CA this run made; its key is written encrypted when asked.
 fn generated(
     cert: Certificate,
-    key: PrivateKey,
+    key: CaKey,
     options: &CustomCaOptions,
     key_path: &Path,
 ) -> Result<Ca> {
-    let key_pem = if options.encrypt_keys {
-        key.to_encrypted_pem(options.passphrases.get_new(key_path)?)?
-    } else {
-        key.to_pem()?
+    let key_pem = match &key {
+        CaKey::Memory(key) if options.encrypt_keys => {
+            Some(key.to_encrypted_pem(options.passphrases.get_new(key_path)?)?)
+        }
+        CaKey::Memory(key) => Some(key.to_pem()?),
+        // The key stays in the token: no file holds it.
+        CaKey::Token(_) => None,
     };
     Ok(Ca {
         pem: cert.to_pem().into_bytes(),
         cert,
         key: Some(key),
-        key_pem: Some(zeroize::Zeroizing::new(key_pem.as_bytes().to_vec())),
+        key_pem: key_pem.map(|pem| zeroize::Zeroizing::new(pem.as_bytes().to_vec())),
         origin: Origin::Generated,
         above: Vec::new(),
     })
@@ -1185,7 +1328,7 @@ fn signer_of(ca: &Ca) -> Result<Issuer<'_>> {
     match &ca.key {
         Some(key) => Ok(Issuer::Ca {
             cert: &ca.cert,
-            key,
+            key: key.signing(),
         }),
         None => Err(Error::bug("the issuing CA has no key")),
     }

@@ -28,6 +28,8 @@ pub enum Location {
     Stdout,
     /// The terminal a passphrase is asked on.
     Terminal,
+    /// A key in a PKCS#11 token, by its `pkcs11:` URI (which never holds a PIN).
+    Token(String),
 }
 
 impl From<&Path> for Location {
@@ -62,6 +64,7 @@ impl fmt::Display for Location {
             } => write!(f, "{name} {value}"),
             Location::Stdout => f.write_str("standard output"),
             Location::Terminal => f.write_str("the terminal"),
+            Location::Token(uri) => f.write_str(uri),
         }
     }
 }

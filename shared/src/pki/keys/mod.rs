@@ -21,6 +21,7 @@ use crate::pki::pem::{PemBlock, PemFile};
 pub mod algorithm;
 mod decode;
 pub mod encrypted;
+pub mod pkcs11;
 mod public;
 mod rsa_primes;
 mod sign;

@@ -41,7 +41,7 @@ impl Passphrase {
         Passphrase(Zeroizing::new(text))
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
 }
@@ -149,7 +149,7 @@ impl Passphrases {
 
 /// Asks on the terminal without echo. SIGINT (Ctrl-C) and SIGTERM end the
 /// wait: the read fails with EINTR, and rpassword turns echo back on.
-fn ask(prompt: String) -> Result<Zeroizing<String>> {
+pub(crate) fn ask(prompt: String) -> Result<Zeroizing<String>> {
     let typed = rpassword::prompt_password(prompt).map(Zeroizing::new);
     crate::pki::interrupt::check_interrupted()?;
     typed.map_err(read_from_terminal)
@@ -169,7 +169,7 @@ fn read_from_terminal(source: std::io::Error) -> Error {
 /// The first line of a passphrase file: read as every input is (a regular
 /// file, bounded), and refused when group or others may read it, as ssh
 /// refuses such a private key: the passphrase is the key in the clear.
-fn read_first_line(path: &Path) -> Result<Passphrase> {
+pub(crate) fn read_first_line(path: &Path) -> Result<Passphrase> {
     let bytes = Zeroizing::new(crate::pki::input::read(path)?);
     let mode = rustix::fs::stat(path)
         .map_err(|e| Error::io(path, "reading", e.into()))?
