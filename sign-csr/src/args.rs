@@ -60,7 +60,9 @@ pub struct Args {
     #[argh(option)]
     pub ca_cert: Option<PathBuf>,
 
-    /// the CA key (may be encrypted: see --password-file)
+    /// the CA key (may be encrypted: see --password-file), or a key in a
+    /// PKCS#11 token as an RFC 7512 URI (pkcs11:token=LABEL;object=LABEL),
+    /// which signs there
     #[argh(option)]
     pub ca_key: Option<PathBuf>,
 
@@ -95,6 +97,16 @@ pub struct Args {
     /// it you are asked when stdin is a terminal
     #[argh(option)]
     pub password_file: Option<PathBuf>,
+
+    /// the PKCS#11 module of a --ca-key pkcs11: URI (default: the URI's
+    /// module-path, else $PKCS11_MODULE)
+    #[argh(option)]
+    pub pkcs11_module: Option<PathBuf>,
+
+    /// file whose first line is the token's user PIN (default: the URI's
+    /// pin-source, else asked when stdin is a terminal)
+    #[argh(option)]
+    pub pin_file: Option<PathBuf>,
 
     /// kubeadm: the node name (default: the etcd or kubelet CSR's, else the host name)
     #[argh(option)]

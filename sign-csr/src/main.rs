@@ -26,6 +26,8 @@ fn run(args: Args) -> Result<bool> {
         product: args.product,
         days: args.days,
         password_file: args.password_file,
+        pkcs11_module: args.pkcs11_module,
+        pin_file: args.pin_file,
         allow_sans: args.allow_san,
         kubeadm: KubeadmFlags {
             data_dir: args.data_dir,

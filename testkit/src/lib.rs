@@ -24,6 +24,7 @@ pub mod enterprise;
 pub mod etcd;
 pub mod faults;
 pub mod mutate;
+pub mod softhsm;
 
 pub use serde_json::Value as Json;
 

@@ -8,4 +8,5 @@ mod etcd;
 mod faults;
 mod gen_custom_ca;
 mod kubeadm_k0s;
+mod pkcs11;
 mod util;

@@ -41,6 +41,14 @@ pub fn write(out: &mut dyn Write, run: &CustomCaRun, outcome: &Outcome<'_>) -> i
             writeln!(out, "  {}", shown(path))?;
         }
     }
+    for (what, uri) in &run.in_token {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "The {what} CA's key stays in the token {}: no file written holds it.",
+            crate::pki::error::one_line(uri)
+        )?;
+    }
     if let Some(path) = &run.service_key_carried {
         writeln!(out)?;
         writeln!(

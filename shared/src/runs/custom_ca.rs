@@ -382,6 +382,9 @@ pub struct CustomCaRun {
     pub staging: Option<Staging>,
     /// The live `service.key` carried forward into a staging tree, if any.
     pub service_key_carried: Option<PathBuf>,
+    /// The CAs whose key is in a PKCS#11 token (`root`, `intermediate`), by
+    /// the key's URI: no file of the tree holds them.
+    pub in_token: Vec<(&'static str, String)>,
 }
 
 /// A CA's key: in memory (read from a file or generated), or in a token.
@@ -720,6 +723,16 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     .map(in_tls)
     .filter(|path| plan.files().iter().any(|f| &f.path == path))
     .collect();
+    let in_token = match &above {
+        Some((root, intermediate)) => [("root", root), ("intermediate", intermediate)]
+            .into_iter()
+            .filter_map(|(what, ca)| match &ca.key {
+                Some(CaKey::Token(key)) => Some((what, key.uri().to_string())),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let (root, intermediate, chain_above_intermediate) = match &above {
         Some((root, intermediate)) => (
             Some((root.origin.clone(), root.cert_algorithm()?)),
@@ -742,6 +755,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         warnings,
         staging,
         service_key_carried,
+        in_token,
         layout,
     })
 }

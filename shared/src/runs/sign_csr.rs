@@ -36,6 +36,7 @@ use crate::pki::constraints::Usage;
 use crate::pki::csr::Csr;
 use crate::pki::error::{CsrProblem, Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
+use crate::pki::keys::pkcs11::{Pkcs11Uri, Tokens};
 use crate::pki::keys::{KeyAlgorithm, PassphraseSource, Passphrases, PrivateKey, SigningKey};
 use crate::pki::names::{San, SanPattern, subject_name};
 use crate::pki::pem::PemFile;
@@ -65,17 +66,35 @@ pub struct SigningCa {
 
 impl SigningCa {
     /// Loads the first certificate of `cert_path` and the key of `key_path`
-    /// (decrypted with `passphrases` when encrypted); the certificate must be a
-    /// CA valid at `now` and the key its own.
+    /// (decrypted with `passphrases` when encrypted), or the token key
+    /// `key_path` names when it is a `pkcs11:` URI (reached through `tokens`);
+    /// the certificate must be a CA valid at `now` and the key its own.
     pub fn load(
         label: &str,
         cert_path: &Path,
         key_path: &Path,
         passphrases: &Passphrases,
+        tokens: &Tokens,
         now: SystemTime,
     ) -> Result<Self> {
         let cert = read_bundle(cert_path)?.swap_remove(0);
         cert.require_usable_ca(cert_path, now)?;
+        if let Some(uri) = key_path.to_str().filter(|p| Pkcs11Uri::is_uri(p)) {
+            let uri: Pkcs11Uri = uri.parse()?;
+            let key = tokens.open(&uri)?;
+            let theirs = der::Encode::to_der(cert.public_key())
+                .map_err(|e| Error::crypto("encoding a public key", e))?;
+            if key.public_key_der()? != theirs {
+                return Err(Error::at(
+                    crate::pki::error::Location::Token(uri.to_string()),
+                    Kind::Key(format!(
+                        "this key is not the one of {}",
+                        cert_path.display()
+                    )),
+                ));
+            }
+            return Ok(SigningCa::new(label, cert_path, cert, key));
+        }
         let key = PrivateKey::first_in_decrypting(&PemFile::read(key_path)?, passphrases)?;
         if !key.matches(cert.public_key())? {
             let cert = cert_path.to_path_buf();
@@ -588,6 +607,10 @@ pub struct SignCsrFlags {
     pub days: Option<u32>,
     /// `--password-file`; without it the terminal is asked, when there is one.
     pub password_file: Option<PathBuf>,
+    /// `--pkcs11-module`, for a `--ca-key pkcs11:...`.
+    pub pkcs11_module: Option<PathBuf>,
+    /// `--pin-file`, for a `--ca-key pkcs11:...`.
+    pub pin_file: Option<PathBuf>,
     /// `--allow-san`, each: names serving certificates may hold besides the
     /// cluster's (kubeadm), or the only ones they may hold (generic).
     pub allow_sans: Vec<String>,
@@ -670,6 +693,8 @@ impl GenericFlags {
 pub struct SignCsrRequest {
     days: u32,
     passphrases: Passphrases,
+    /// The token of a `--ca-key pkcs11:...`.
+    tokens: Tokens,
     /// `--password-file`, a file the run reads.
     password_file: Option<PathBuf>,
     mode: Mode,
@@ -763,6 +788,7 @@ impl SignCsrRequest {
         Ok(SignCsrRequest {
             days,
             passphrases,
+            tokens: Tokens::new(flags.pkcs11_module, flags.pin_file),
             password_file,
             mode,
         })
@@ -818,7 +844,8 @@ impl SignCsrRequest {
                 let lock = TargetLock::acquire(&targets.dir, tool, dry_run)?;
                 lock.report_recovered(tool);
                 let label = cert.display().to_string();
-                let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
+                let ca =
+                    SigningCa::load(&label, &cert, &key, &self.passphrases, &self.tokens, now)?;
                 let progress = Progress::on_terminal(tool, targets.pairs.len());
                 refuse_wrong_k3s_ca(&ca, profile)?;
                 let mut run = plan_generic(
@@ -853,7 +880,8 @@ impl SignCsrRequest {
                 let lock = TargetLock::acquire(&dir, tool, dry_run)?;
                 lock.report_recovered(tool);
                 let label = cert.display().to_string();
-                let ca = SigningCa::load(&label, &cert, &key, &self.passphrases, now)?;
+                let ca =
+                    SigningCa::load(&label, &cert, &key, &self.passphrases, &self.tokens, now)?;
                 let mut run = plan_objects(&list, &dir, &ca, &policy, self.days, now)?;
                 run.plan.reads(cert, "the CA certificate");
                 run.plan.reads(key, "the CA key");
@@ -1186,7 +1214,17 @@ fn load_kubeadm_ca(ca: KubeadmCa, options: &KubeadmOptions) -> Result<Option<Sig
     if !cert.exists() || !key.exists() {
         return Ok(None);
     }
-    SigningCa::load(ca.stem(), &cert, &key, &options.passphrases, options.now).map(Some)
+    // kubeadm's CA keys are its pki/ files: never in a token.
+    let tokens = Tokens::default();
+    SigningCa::load(
+        ca.stem(),
+        &cert,
+        &key,
+        &options.passphrases,
+        &tokens,
+        options.now,
+    )
+    .map(Some)
 }
 
 /// The names the CSRs are checked against: the flags, else what the CSRs

@@ -243,7 +243,16 @@ pub fn lock_and_plan(
     let passphrases = Passphrases::new(PassphraseSource::from_flag(flags.password_file.clone()));
     let ca_cert = tls.join(format!("{}.crt", users.client_ca));
     let ca_key = tls.join(format!("{}.key", users.client_ca));
-    let ca = SigningCa::load(users.client_ca, &ca_cert, &ca_key, &passphrases, now)?;
+    // The client CA's key is the cluster's own file, never in a token.
+    let tokens = crate::pki::keys::pkcs11::Tokens::default();
+    let ca = SigningCa::load(
+        users.client_ca,
+        &ca_cert,
+        &ca_key,
+        &passphrases,
+        &tokens,
+        now,
+    )?;
     let trust_path = tls.join(users.server_trust);
     let trust = read_bundle(&trust_path)?;
     plan.reads(ca_cert.clone(), "the client CA certificate");

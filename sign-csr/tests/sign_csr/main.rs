@@ -4,4 +4,5 @@
 
 mod dates;
 mod faults;
+mod pkcs11;
 mod sign_csr;
