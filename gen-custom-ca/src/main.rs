@@ -56,6 +56,8 @@ fn run(mut args: Args) -> Result<bool> {
         refusal: None,
     };
     finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
+        // Called once the plan is written: keys made in a token stay there.
+        run.keep_token_keys();
         report::custom_ca::write(out, &run, outcome)
     })
 }

@@ -281,6 +281,35 @@ fn a_wrong_pin_a_missing_key_or_module_is_one_line_and_nothing_is_written() {
         .arg("--generate-in-token");
     assert_refused(cmd, &data_dir, "the token already holds this key");
 
+    // A refused run leaves no key it generated: the root made before the
+    // intermediate's name is found taken is destroyed again, so the same
+    // run, corrected, can be made.
+    let mut cmd = tool(&hsm, &data_dir);
+    cmd.arg("--root-key")
+        .arg(SoftHsm::uri("fresh"))
+        .arg("--intermediate-key")
+        .arg(SoftHsm::uri("root"))
+        .arg("--generate-in-token");
+    assert_refused(
+        cmd,
+        &data_dir,
+        "object=root: the token already holds this key",
+    );
+    let mut cmd = tool(&hsm, &data_dir);
+    cmd.arg("--root-key").arg(SoftHsm::uri("fresh"));
+    assert_refused(
+        cmd,
+        &data_dir,
+        "object=fresh: the token holds no such private key",
+    );
+
+    // A dry run would leave keys in the token.
+    let mut cmd = tool(&hsm, &data_dir);
+    cmd.arg("--root-key")
+        .arg(SoftHsm::uri("fresh"))
+        .args(["--generate-in-token", "--dry-run"]);
+    assert_refused(cmd, &data_dir, "--dry-run with --generate-in-token");
+
     // A brought root whose key is not the token's.
     let other = work.path().join("other");
     fs::create_dir_all(&other).unwrap();

@@ -385,6 +385,17 @@ pub struct CustomCaRun {
     /// The CAs whose key is in a PKCS#11 token (`root`, `intermediate`), by
     /// the key's URI: no file of the tree holds them.
     pub in_token: Vec<(&'static str, String)>,
+    /// Those keys: a key generated in the token by this run is destroyed
+    /// when the run is dropped, unless [`Self::keep_token_keys`] was called.
+    token_keys: Vec<TokenKey>,
+}
+
+impl CustomCaRun {
+    /// Keeps the keys this run generated in the token: call it once the plan
+    /// is written (the certificates that need them are on disk).
+    pub fn keep_token_keys(&self) {
+        self.token_keys.iter().for_each(TokenKey::keep);
+    }
 }
 
 /// A CA's key: in memory (read from a file or generated), or in a token.
@@ -525,7 +536,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         )?;
         generated(cert, key, options, &tls_dir.join(key_file))
     };
-    let above = if shared_root {
+    let mut above = if shared_root {
         let root = shared_ca(brought.root, "root", &options.root, files::ROOT_KEY, None)?;
         let intermediate = shared_ca(
             brought.intermediate,
@@ -733,6 +744,19 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             .collect(),
         None => Vec::new(),
     };
+    let token_keys = match &mut above {
+        Some((root, intermediate)) => [&mut root.key, &mut intermediate.key]
+            .into_iter()
+            .filter_map(|key| match key.take() {
+                Some(CaKey::Token(key)) => Some(key),
+                other => {
+                    *key = other;
+                    None
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let (root, intermediate, chain_above_intermediate) = match &above {
         Some((root, intermediate)) => (
             Some((root.origin.clone(), root.cert_algorithm()?)),
@@ -756,6 +780,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         staging,
         service_key_carried,
         in_token,
+        token_keys,
         layout,
     })
 }

@@ -159,11 +159,21 @@ impl Tokens {
                 return Err(at(uri, "keys generated in a token are RSA or ECDSA".into()));
             }
         };
-        let (_, handle) = session
+        let (public_handle, handle) = session
             .generate_key_pair(&mechanism, &public, &private)
             .map_err(|e| token_error(uri, "generating a key", e))?;
-        let public_der = public_key_of(&session, uri, handle)?;
-        TokenKey::new(session, handle, public_der, uri)
+        let public_der = match public_key_of(&session, uri, handle) {
+            Ok(der) => der,
+            Err(e) => {
+                // Best effort: the error said is the one that matters.
+                let _ = session.destroy_object(handle);
+                let _ = session.destroy_object(public_handle);
+                return Err(e);
+            }
+        };
+        let mut key = TokenKey::new(session, handle, public_der, uri)?;
+        key.generated = Some(public_handle);
+        Ok(key)
     }
 
     /// A logged-in session on the token `uri` names.
@@ -467,6 +477,26 @@ pub struct TokenKey {
     algorithm: KeyAlgorithm,
     public_der: Vec<u8>,
     uri: Pkcs11Uri,
+    /// For a key this run generated: its public object. Until [`Self::keep`]
+    /// the pair is destroyed when the key is dropped, so a run that is
+    /// refused or fails leaves no key behind (and can be run again).
+    generated: Option<ObjectHandle>,
+    kept: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for TokenKey {
+    fn drop(&mut self) {
+        let Some(public) = self.generated else { return };
+        if self.kept.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(session) = self.session.lock() {
+            // Best effort: nothing can be reported from a drop, and the run
+            // already fails with its own error.
+            let _ = session.destroy_object(self.handle);
+            let _ = session.destroy_object(public);
+        }
+    }
 }
 
 impl std::fmt::Debug for TokenKey {
@@ -491,7 +521,15 @@ impl TokenKey {
             algorithm,
             public_der,
             uri: uri.clone(),
+            generated: None,
+            kept: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Keeps a key this run generated in the token: called once the files
+    /// that need it (its certificate) are written.
+    pub fn keep(&self) {
+        self.kept.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The URI the key was found or made by.
