@@ -27,6 +27,7 @@ use std::sync::OnceLock;
 use testkit::{TOOLS, fails, ok, scratch, workspace_root};
 
 mod mirror;
+mod pkcs11;
 mod script;
 mod signature;
 mod sums;
