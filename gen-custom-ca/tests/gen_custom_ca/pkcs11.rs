@@ -148,15 +148,22 @@ fn token_root_signs_a_tree(algorithm: &str) {
     assert_no_file_holds_the_key_of(&data_dir, &tls.join("root-ca.pem"));
 
     // The token's key is the certificate's: a second run brings root-ca.pem
-    // with the token key (which must match it) and signs a new intermediate.
+    // with the token key (which must match it), and signs a new intermediate
+    // whose key is generated in the token beside it.
     let again = work.path().join("again");
     fs::create_dir_all(&again).unwrap();
     fs::copy(tls.join("root-ca.pem"), again.join("root-ca.pem")).unwrap();
     let stdout = ok(tool(&hsm, &again)
         .arg("--root-key")
-        .arg(SoftHsm::uri("root")));
+        .arg(SoftHsm::uri("root"))
+        .arg("--intermediate-key")
+        .arg(SoftHsm::uri("issuing"))
+        .args(["--generate-in-token", "--intermediate-algorithm", algorithm]));
+    let tls = self::tls(&again);
+    assert!(!tls.join("intermediate-ca.key").exists());
     assert_root_only_clients_accept(&again, &stdout, &[tls.join("intermediate-ca.pem")]);
     assert_no_file_holds_the_key_of(&again, &tls.join("root-ca.pem"));
+    assert_no_file_holds_the_key_of(&again, &tls.join("intermediate-ca.pem"));
 }
 
 #[test]

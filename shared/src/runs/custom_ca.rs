@@ -1303,14 +1303,9 @@ fn attach_key(ca: &mut Ca, key_path: &Path, passphrases: &Passphrases) -> Result
 
 /// Attaches the token key `uri` names to a brought CA, checking it is the
 /// certificate's. Nothing is written for it: the key stays in the token.
+/// `--generate-in-token` makes keys only for the CAs the run makes: a brought
+/// certificate's key must already be in the token.
 fn attach_token_key(ca: &mut Ca, uri: &Pkcs11Uri, token: &TokenChoice) -> Result<()> {
-    if token.generate {
-        return Err(Error::usage(format!(
-            "--generate-in-token: {} is brought, so its key must already be in the token; \
-             drop --generate-in-token (or remove the certificate to make a new CA)",
-            ca.source("CA")
-        )));
-    }
     let key = token.tokens.open(uri)?;
     let theirs = der::Encode::to_der(ca.cert.public_key())
         .map_err(|e| Error::crypto("encoding a public key", e))?;
