@@ -16,6 +16,7 @@ use crate::layout::{DataDir, Layout, SaSlot};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey};
 use crate::store::plan::{Outcome, Plan};
+use crate::store::record::RecordRequest;
 use crate::store::staging;
 
 /// What `sa-key-rotate` was asked for, its flags typed.
@@ -34,6 +35,8 @@ pub struct SaRequest {
     pub public_out: Option<PathBuf>,
     /// Replace an existing staged file.
     pub force: bool,
+    /// A ceremony record to write with the staged files.
+    pub record: Option<RecordRequest>,
     /// Work out what would be written, write nothing.
     pub dry_run: bool,
 }
@@ -58,7 +61,7 @@ pub fn rotate_sa(
                 .tls_dir()
                 .join(data_dir.layout().service_account.key_file())
         });
-        let run = plan_sa_rotation(&SaRotationOptions {
+        let mut run = plan_sa_rotation(&SaRotationOptions {
             data_dir: data_dir.clone(),
             current,
             staging_dir: staging_dir.clone(),
@@ -67,6 +70,9 @@ pub fn rotate_sa(
             public_out: request.public_out,
             force: request.force,
         })?;
+        run.plan
+            .uses(run.current.clone(), "the current service-account key");
+        run.plan.record_to(request.record);
         let outcome = run.plan.write(lock, request.dry_run)?;
         report(&run, &outcome)
     })

@@ -14,6 +14,7 @@ use crate::pki::error::{Error, Kind, Result};
 use crate::pki::pem::PemFile;
 use crate::store::commit;
 use crate::store::lock::{TargetLock, check_interrupted};
+use crate::store::record::{self, RecordRequest};
 
 /// Mode of private key files: what k3s itself uses.
 pub const SECRET_MODE: u32 = 0o600;
@@ -78,6 +79,13 @@ pub struct Plan {
     forbidden: Option<PathBuf>,
     /// The files the run reads, each with its role: none may be written.
     inputs: Vec<(PathBuf, &'static str)>,
+    /// Files the run reads that it may also write (a brought CA written back
+    /// as it came), and passphrase files: named in a record only.
+    used: Vec<(PathBuf, &'static str, bool)>,
+    /// The ceremony record to write with the files, if asked.
+    record: Option<RecordRequest>,
+    /// The record's files once written: the outcome lists them.
+    record_files: std::cell::OnceCell<Vec<PlannedFile>>,
 }
 
 impl Plan {
@@ -119,6 +127,25 @@ impl Plan {
     /// file (see [`Self::check_inputs`]).
     pub fn reads(&mut self, path: PathBuf, role: &'static str) {
         self.inputs.push((path, role));
+    }
+
+    /// Records that the run reads the passphrase file `path`: guarded as
+    /// [`Self::reads`] guards, and named in a record but never hashed.
+    pub fn reads_passphrase(&mut self, path: PathBuf) {
+        self.inputs.push((path.clone(), "the passphrase file"));
+        self.used.push((path, "the passphrase file", true));
+    }
+
+    /// Records that the run reads `path` as `role` for a ceremony record only:
+    /// a file it may also write back (a brought CA kept as it came).
+    pub fn uses(&mut self, path: PathBuf, role: &'static str) {
+        self.used.push((path, role, false));
+    }
+
+    /// Asks for a ceremony record of this plan, written right after its files
+    /// (see [`Self::write`]).
+    pub fn record_to(&mut self, request: Option<RecordRequest>) {
+        self.record = request;
     }
 
     /// Refuses the plan when one of its files is one of the files the run
@@ -173,15 +200,109 @@ impl Plan {
 
     /// Applies the plan under `lock`, or with `dry_run` only works out what
     /// applying would do.
+    ///
+    /// With a record asked for ([`Self::record_to`]) and something to write,
+    /// the record, its text form and its checksums are built before anything
+    /// is written (an input that cannot be hashed refuses the run), then
+    /// committed right after the files, under the same lock, as one more
+    /// all-or-nothing commit. Not in the same commit: the record lies outside
+    /// the tree it describes, and adding it would cost the tree its
+    /// one-rename directory switch. A dry run, or a run that changes nothing,
+    /// writes no record and says so.
     pub fn write(&self, lock: &TargetLock, dry_run: bool) -> Result<Outcome<'_>> {
         check_interrupted()?;
         self.check_inputs()?;
-        let changes = if dry_run {
-            self.changes()
-        } else {
-            self.apply(lock)?
+        if dry_run {
+            let record = self.record.as_ref().map(|_| RecordNote::DryRun);
+            return Ok(Outcome {
+                dry_run,
+                changes: self.changes(),
+                record,
+            });
+        }
+        let changes = self.changes();
+        let nothing = changes.iter().all(|(_, c)| *c == Change::Unchanged);
+        let record_plan = match &self.record {
+            Some(request) if !nothing => Some(self.record_plan(request)?),
+            _ => None,
         };
-        Ok(Outcome { dry_run, changes })
+        let mut changes = self.apply(lock)?;
+        let record = match (record_plan, &self.record) {
+            (Some(plan), _) => {
+                let kinds: Vec<Change> = plan.apply(lock)?.iter().map(|(_, c)| *c).collect();
+                let _ = self.record_files.set(plan.files);
+                let files = self.record_files.get().map_or(&[][..], Vec::as_slice);
+                changes.extend(files.iter().zip(kinds));
+                Some(RecordNote::Written)
+            }
+            (None, Some(_)) => Some(RecordNote::NothingWritten),
+            (None, None) => None,
+        };
+        Ok(Outcome {
+            dry_run,
+            changes,
+            record,
+        })
+    }
+
+    /// The plan of the record's three files: refused when one of them is a
+    /// file of the run, or one it reads.
+    fn record_plan(&self, request: &RecordRequest) -> Result<Plan> {
+        let tree: Vec<record::TreeFile<'_>> = self
+            .files
+            .iter()
+            .map(|f| record::TreeFile {
+                path: &f.path,
+                contents: &f.contents,
+                mode: f.mode,
+                written: true,
+            })
+            .collect();
+        let guarded = self.inputs.iter().map(|(p, role)| (p, *role, false));
+        let used = self
+            .used
+            .iter()
+            .map(|(p, role, secret)| (p, *role, *secret));
+        let passphrases: Vec<&PathBuf> = self
+            .used
+            .iter()
+            .filter(|(_, _, secret)| *secret)
+            .map(|(p, _, _)| p)
+            .collect();
+        let read: Vec<record::ReadFile<'_>> = guarded
+            .filter(|(p, _, _)| !passphrases.contains(p))
+            .chain(used)
+            .map(|(path, role, passphrase)| record::ReadFile {
+                path,
+                role,
+                passphrase,
+            })
+            .collect();
+        let made = record::build(request, &tree, &read, crate::pki::clock::now()?)?;
+        let [json, text, sums] = request.files();
+        let sums_name = sums.file_name().unwrap_or_default().to_string_lossy();
+        let mut plan = Plan::new();
+        plan.forbidden = self.forbidden.clone();
+        plan.inputs = self.inputs.clone();
+        for (path, role, _) in &self.used {
+            plan.inputs.push((path.clone(), role));
+        }
+        for file in &self.files {
+            plan.inputs.push((file.path.clone(), "a file"));
+        }
+        plan.add_public(json, made.to_json()?);
+        plan.add_public(text, made.to_text(&sums_name));
+        plan.add_public(sums, made.sha256sums());
+        plan.check_inputs()?;
+        for file in &plan.files {
+            if self.paths.contains(&file.path) {
+                return Err(Error::at(
+                    &file.path,
+                    Kind::Inputs("the record would replace a file of the run: name another".into()),
+                ));
+            }
+        }
+        Ok(plan)
     }
 
     /// Writes every file, or none: see the module documentation.
@@ -204,8 +325,21 @@ impl Plan {
 pub struct Outcome<'a> {
     /// Whether nothing was written.
     pub dry_run: bool,
-    /// Each file and its change.
+    /// Each file and its change (the record's files last).
     pub changes: Vec<(&'a PlannedFile, Change)>,
+    /// What came of a record asked for; `None` when none was.
+    pub record: Option<RecordNote>,
+}
+
+/// What came of a ceremony record asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordNote {
+    /// Written after the files: listed with them.
+    Written,
+    /// A dry run writes no record.
+    DryRun,
+    /// Every file was already as planned: nothing was written, so no record.
+    NothingWritten,
 }
 
 impl Outcome<'_> {
@@ -227,7 +361,13 @@ impl std::fmt::Display for Outcome<'_> {
                 shown(&file.path)
             )?;
         }
-        Ok(())
+        match self.record {
+            Some(RecordNote::DryRun) => writeln!(f, "  no record: a dry run writes nothing"),
+            Some(RecordNote::NothingWritten) => {
+                writeln!(f, "  no record: nothing was written")
+            }
+            Some(RecordNote::Written) | None => Ok(()),
+        }
     }
 }
 
