@@ -114,7 +114,7 @@ pub struct Record {
 /// A file the run read.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct InputEntry {
-    /// Its path as given.
+    /// Its absolute path.
     pub path: String,
     /// What it was to the run ("the CA key").
     pub role: String,
@@ -189,7 +189,8 @@ pub(super) fn build(
     let mut read = Vec::new();
     let mut seen = BTreeSet::new();
     for input in inputs {
-        if !seen.insert(absolute(input.path)?) {
+        let path = absolute(input.path)?;
+        if !seen.insert(path.clone()) {
             continue;
         }
         let sha256 = if input.passphrase {
@@ -201,7 +202,7 @@ pub(super) fn build(
             )?))
         };
         read.push(InputEntry {
-            path: utf8(input.path)?.to_string(),
+            path: utf8(&path)?.to_string(),
             role: input.role.to_string(),
             sha256,
         });
