@@ -135,12 +135,28 @@ fn record_verifies_a_fresh_tree_and_names_each_change() {
     );
     fs::remove_file(tls.join("etcd/stray.key")).unwrap();
 
-    // Carried elsewhere, the tree is named; and it verifies as written.
+    // Carried elsewhere without the vault's keys, as docs/tasks.md carries
+    // it: the tree is named, and it verifies, the keys left behind said so.
     let carried = work.path().join("carried");
     ok(Command::new("cp").arg("-a").arg(&tls).arg(&carried));
+    for key in ["root-ca.key", "intermediate-ca.key"] {
+        fs::remove_file(carried.join(key)).unwrap();
+    }
     let (code, stdout) = check(&record, Some(&carried));
     assert_eq!(code, 0, "{stdout}");
+    let squeezed: Vec<String> = stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        squeezed
+            .contains(&"root-ca.key OK not carried: it stays behind (a vault file)".to_string()),
+        "{stdout}"
+    );
     assert!(sha256sum_check(&carried, &sums));
+    let listed = fs::read_to_string(&sums).unwrap();
+    assert!(!listed.contains("root-ca.key"), "{listed}");
+    assert!(listed.contains("  client-ca.key\n"), "{listed}");
 }
 
 #[test]

@@ -99,6 +99,13 @@ fn file(tree: &Path, entry: &crate::store::record::FileEntry) -> Finding {
     let fail = |reason: String| finding(&entry.path, Verdict::Fail, reason);
     let meta = match std::fs::symlink_metadata(&path) {
         Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !entry.carried => {
+            return finding(
+                &entry.path,
+                Verdict::Ok,
+                "not carried: it stays behind (a vault file)",
+            );
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fail("missing".into()),
         Err(e) => return fail(format!("unreadable: {e}")),
     };

@@ -42,7 +42,7 @@ use crate::pki::keys::{
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
 use crate::store::lock::{TargetLock, lock_target};
-use crate::store::plan::Plan;
+use crate::store::plan::{Plan, SECRET_MODE};
 
 /// What the user asked for.
 pub struct CustomCaOptions {
@@ -641,7 +641,17 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     .into_iter()
     .map(in_tls)
     .filter(|path| plan.files().iter().any(|f| &f.path == path))
-    .collect();
+    .collect::<Vec<_>>();
+    // The vault's keys never go to the cluster: a record says so.
+    for path in &vault_files {
+        if plan
+            .files()
+            .iter()
+            .any(|f| &f.path == path && f.mode == SECRET_MODE)
+        {
+            plan.stays_behind(path.clone());
+        }
+    }
     let (root, intermediate, chain_above_intermediate) = match &above {
         Some((root, intermediate)) => (
             Some((root.origin.clone(), root.cert_algorithm()?)),

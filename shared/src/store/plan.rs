@@ -84,6 +84,9 @@ pub struct Plan {
     used: Vec<(PathBuf, &'static str, bool)>,
     /// The ceremony record to write with the files, if asked.
     record: Option<RecordRequest>,
+    /// Files of the run that are not carried with the tree (see
+    /// [`Self::stays_behind`]).
+    behind: std::collections::HashSet<PathBuf>,
     /// The record's files once written: the outcome lists them.
     record_files: std::cell::OnceCell<Vec<PlannedFile>>,
 }
@@ -140,6 +143,14 @@ impl Plan {
     /// a file it may also write back (a brought CA kept as it came).
     pub fn uses(&mut self, path: PathBuf, role: &'static str) {
         self.used.push((path, role, false));
+    }
+
+    /// Marks the planned file `path` as one that stays behind when the tree
+    /// is carried to the cluster (a root or intermediate key, for the
+    /// vault): its record names it with its checksum, but leaves it out of
+    /// the checksums to carry and does not require it in a carried tree.
+    pub fn stays_behind(&mut self, path: PathBuf) {
+        self.behind.insert(path);
     }
 
     /// Asks for a ceremony record of this plan, written right after its files
@@ -256,6 +267,7 @@ impl Plan {
                 contents: &f.contents,
                 mode: f.mode,
                 written: true,
+                carried: !self.behind.contains(&f.path),
             })
             .collect();
         let guarded = self.inputs.iter().map(|(p, role)| (p, *role, false));

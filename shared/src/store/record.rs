@@ -136,6 +136,11 @@ pub struct FileEntry {
     pub sha256: String,
     /// Whether this run wrote it (else it was an input already there).
     pub written: bool,
+    /// Whether it goes with the tree to the cluster; a CA key for the vault
+    /// does not: it is left out of the checksums, and a carried tree may
+    /// lack it.
+    #[serde(default = "carried_by_default")]
+    pub carried: bool,
     /// The certificates it holds, in order (none for keys and kubeconfigs).
     pub certificates: Vec<CertEntry>,
 }
@@ -167,6 +172,7 @@ pub(super) struct TreeFile<'a> {
     pub(super) contents: &'a [u8],
     pub(super) mode: u32,
     pub(super) written: bool,
+    pub(super) carried: bool,
 }
 
 /// A file the run read, and whether it is a passphrase file.
@@ -218,7 +224,9 @@ pub(super) fn build(
     let tree = common_dir(&dirs);
     let mut files = Vec::new();
     for (file, path) in written.iter().zip(&outputs) {
-        files.push(entry(&tree, path, file.contents, file.mode, file.written)?);
+        let mut made = entry(&tree, path, file.contents, file.mode, file.written)?;
+        made.carried = file.carried;
+        files.push(made);
     }
     for input in inputs.iter().filter(|i| !i.passphrase) {
         let path = absolute(input.path)?;
@@ -259,6 +267,10 @@ pub(super) fn build(
     })
 }
 
+fn carried_by_default() -> bool {
+    true
+}
+
 /// The deepest directory holding every one of `dirs` (absolute paths).
 fn common_dir(dirs: &BTreeSet<PathBuf>) -> PathBuf {
     let mut iter = dirs.iter();
@@ -292,6 +304,7 @@ fn entry(tree: &Path, path: &Path, contents: &[u8], mode: u32, written: bool) ->
         mode: format!("{mode:04o}"),
         sha256: sha256_hex(contents),
         written,
+        carried: true,
         certificates: certificates(path, contents),
     })
 }
@@ -382,11 +395,11 @@ impl Record {
         Ok(record)
     }
 
-    /// `sha256sum -c` input: one `<hash>  <path>` line per file of the tree,
-    /// paths relative to it.
+    /// `sha256sum -c` input: one `<hash>  <path>` line per file carried with
+    /// the tree, paths relative to it.
     pub fn sha256sums(&self) -> Vec<u8> {
         let mut text = String::new();
-        for file in &self.files {
+        for file in self.files.iter().filter(|f| f.carried) {
             text.push_str(&format!("{}  {}\n", file.sha256, file.path));
         }
         text.into_bytes()
@@ -430,7 +443,11 @@ impl Record {
         }
         t.push_str("\nFILES (relative to the tree)\n");
         for file in &self.files {
-            let how = if file.written { "written" } else { "input" };
+            let how = match (file.written, file.carried) {
+                (true, true) => "written",
+                (true, false) => "written, stays behind: not carried",
+                (false, _) => "input",
+            };
             t.push_str(&format!("  {}  {}  ({how})\n", file.mode, line(&file.path)));
             t.push_str(&format!("    sha256 {}\n", file.sha256));
             for (i, cert) in file.certificates.iter().enumerate() {
@@ -502,12 +519,14 @@ mod tests {
                 contents: b"a",
                 mode: 0o644,
                 written: true,
+                carried: true,
             },
             TreeFile {
                 path: &b,
                 contents: b"b",
                 mode: 0o644,
                 written: true,
+                carried: true,
             },
         ];
         let inputs = [
@@ -571,6 +590,7 @@ mod tests {
             contents: b"a",
             mode: 0o644,
             written: true,
+            carried: true,
         }];
         let mut record = build(&request(dir.path()), &file, &[], SystemTime::UNIX_EPOCH).unwrap();
         record.files[0].path = "../etc/passwd".into();
