@@ -194,6 +194,61 @@ mod tests {
     }
 
     #[test]
+    fn record_is_not_written_when_the_run_writes_nothing_or_over_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tls/ca.crt");
+        let record = dir.path().join("r.json");
+        let request = RecordRequest::new(record.clone(), None, "test", "1", None).unwrap();
+        let lock = lock_target([dir.path()], dir.path(), "test", false).unwrap();
+        let plan = |record: &Path| {
+            let mut plan = Plan::new();
+            plan.add_public(file.clone(), b"certificate".to_vec());
+            let request = RecordRequest::new(record.to_path_buf(), None, "test", "1", None);
+            plan.record_to(Some(request.unwrap()));
+            plan
+        };
+        // Dry: nothing, said so.
+        let dry = plan(&record);
+        let outcome = dry.write(&lock, true).unwrap();
+        assert!(
+            outcome
+                .to_string()
+                .contains("no record: a dry run writes nothing")
+        );
+        assert!(!record.exists());
+        // Written: the record's three files follow the run's.
+        let first = plan(&record);
+        let outcome = first.write(&lock, false).unwrap();
+        assert_eq!(outcome.changes.len(), 4);
+        assert!(request.files().iter().all(|f| f.is_file()));
+        // Again, every file as planned: nothing written, no new record.
+        std::fs::remove_file(&record).unwrap();
+        let again = plan(&record);
+        let outcome = again.write(&lock, false).unwrap();
+        assert!(
+            outcome
+                .to_string()
+                .contains("no record: nothing was written")
+        );
+        assert!(!record.exists());
+        // A record over the run's own file is refused before anything is written.
+        std::fs::remove_file(&file).unwrap();
+        let mut over_file = Plan::new();
+        over_file.add_public(dir.path().join("tls/ca.json"), b"x".to_vec());
+        let request = RecordRequest::new(dir.path().join("tls/ca.json"), None, "t", "1", None);
+        over_file.record_to(Some(request.unwrap()));
+        let Err(error) = over_file.write(&lock, false) else {
+            panic!("a record over the run's own file was written");
+        };
+        let error = error.to_string();
+        assert!(
+            error.contains("the record would replace a file of the run"),
+            "{error}"
+        );
+        assert!(!dir.path().join("tls/ca.json").exists());
+    }
+
+    #[test]
     fn record_that_cannot_be_read_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(check(&dir.path().join("none.json"), None).is_err());
