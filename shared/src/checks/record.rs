@@ -246,6 +246,14 @@ mod tests {
             "{error}"
         );
         assert!(!dir.path().join("tls/ca.json").exists());
+        // Under a file: refused before the run's files are written.
+        std::fs::write(dir.path().join("plain"), b"").unwrap();
+        let under_file = plan(&dir.path().join("plain/nested.json"));
+        let Err(error) = under_file.write(&lock, false) else {
+            panic!("a record under a file was accepted");
+        };
+        assert!(error.to_string().contains("not a directory"), "{error}");
+        assert!(!file.exists(), "the run's file was written");
     }
 
     #[test]

@@ -240,7 +240,12 @@ impl Plan {
         let mut changes = self.apply(lock)?;
         let record = match (record_plan, &self.record) {
             (Some(plan), _) => {
-                let kinds: Vec<Change> = plan.apply(lock)?.iter().map(|(_, c)| *c).collect();
+                let kinds: Vec<Change> = plan
+                    .apply(lock)
+                    .map_err(|e| Error::new(Kind::RecordNotWritten(Box::new(e))))?
+                    .iter()
+                    .map(|(_, c)| *c)
+                    .collect();
                 let _ = self.record_files.set(plan.files);
                 let files = self.record_files.get().map_or(&[][..], Vec::as_slice);
                 changes.extend(files.iter().zip(kinds));
@@ -290,8 +295,17 @@ impl Plan {
                 passphrase,
             })
             .collect();
-        let made = record::build(request, &tree, &read, crate::pki::clock::now()?)?;
         let [json, text, sums] = request.files();
+        // Refused now, not once the run's files are written.
+        if let Some(above) = json.ancestors().skip(1).find(|dir| dir.exists()) {
+            if !above.is_dir() {
+                return Err(Error::at(
+                    above,
+                    Kind::Inputs("not a directory: the record cannot go under it".into()),
+                ));
+            }
+        }
+        let made = record::build(request, &tree, &read, crate::pki::clock::now()?)?;
         let sums_name = sums.file_name().unwrap_or_default().to_string_lossy();
         let mut plan = Plan::new();
         plan.forbidden = self.forbidden.clone();
