@@ -282,3 +282,35 @@ fn record_of_sign_csr_covers_its_csrs_and_a_dry_run_writes_none() {
         "{stderr}"
     );
 }
+
+#[test]
+fn record_of_a_staged_rotation_names_the_live_files_it_read() {
+    let work = scratch();
+    let data_dir = work.path().join("k3s");
+    ok(Command::new("cp")
+        .arg("-a")
+        .arg(testkit::workspace_root().join("fixtures/k3s-default"))
+        .arg(&data_dir));
+    let record = work.path().join("rotation.json");
+    ok(tool(
+        tool_binaries().join("rotate-default-ca").to_str().unwrap(),
+        &data_dir,
+    )
+    .arg("--record")
+    .arg(&record));
+    let (code, stdout) = check(&record, None);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("etcd/peer-ca.crt"), "{stdout}");
+    let json = fs::read_to_string(&record).unwrap();
+    let live_key = data_dir.join("server/tls/server-ca.key");
+    assert!(
+        json.contains(&format!("\"path\": \"{}\"", live_key.display())),
+        "{json}"
+    );
+    assert!(json.contains(&sha256(&live_key)), "{json}");
+    let staged = data_dir.join("server/rotate-ca/tls");
+    assert!(sha256sum_check(
+        &staged,
+        &work.path().join("rotation.SHA256SUMS")
+    ));
+}
