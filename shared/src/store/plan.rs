@@ -231,10 +231,12 @@ impl Plan {
                 record,
             });
         }
-        let changes = self.changes();
-        let nothing = changes.iter().all(|(_, c)| *c == Change::Unchanged);
+        // Only a record needs to know first whether anything will be written
+        // (looking compares every file with the disk: sign-csr plans thousands).
         let record_plan = match &self.record {
-            Some(request) if !nothing => Some(self.record_plan(request)?),
+            Some(request) if self.changes().iter().any(|(_, c)| *c != Change::Unchanged) => {
+                Some(self.record_plan(request)?)
+            }
             _ => None,
         };
         let mut changes = self.apply(lock)?;

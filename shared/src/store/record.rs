@@ -92,7 +92,7 @@ pub struct Record {
     pub version: String,
     /// The git commit it was built from.
     pub commit: Option<String>,
-    /// When the run wrote, RFC 3339 UTC.
+    /// When the run wrote (taken just before its commit), RFC 3339 UTC.
     pub time: String,
     /// The host it ran on.
     pub host: String,
