@@ -187,6 +187,29 @@ mod tests {
         }
     }
 
+    crate::tool_args! {
+        groups(record);
+        /// a writing tool
+        #[derive(FromArgs, Debug)]
+        #[argh(help_triggers("-h", "--help"))]
+        pub struct Writes {}
+    }
+
+    #[test]
+    fn record_flags_make_a_request_and_a_note_alone_is_refused() {
+        let args = Writes::from_args(&["tool"], &["--record", "/m/c.json", "--note", "n"]).unwrap();
+        let request = args.record_request("tool").unwrap().unwrap();
+        assert_eq!(request.tool, "tool");
+        assert_eq!(request.version, crate::cli::VERSION);
+        assert_eq!(request.note.as_deref(), Some("n"));
+        assert_eq!(request.files()[2], std::path::Path::new("/m/c.SHA256SUMS"));
+        let args = Writes::from_args(&["tool"], &[]).unwrap();
+        assert!(args.record_request("tool").unwrap().is_none());
+        let args = Writes::from_args(&["tool"], &["--note", "n"]).unwrap();
+        let error = args.record_request("tool").unwrap_err().to_string();
+        assert!(error.contains("give --record FILE too"), "{error}");
+    }
+
     #[test]
     fn the_groups_add_their_flags_and_methods() {
         let mut args = Both::from_args(
