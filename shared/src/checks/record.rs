@@ -69,6 +69,9 @@ pub fn check(record: &Path, dir: Option<&Path>) -> Result<Vec<Finding>> {
             }
         }
     }
+    if let Some(disagrees) = sums_beside(&made, record) {
+        findings.push(disagrees);
+    }
     if extra > MAX_EXTRA_FINDINGS {
         findings.push(finding(
             tree.display().to_string(),
@@ -79,9 +82,25 @@ pub fn check(record: &Path, dir: Option<&Path>) -> Result<Vec<Finding>> {
     Ok(findings)
 }
 
+/// A FAIL when the `SHA256SUMS` beside the record does not list exactly
+/// what the record says (one was edited without the other); nothing when
+/// they agree or it is not there.
+fn sums_beside(made: &Record, record: &Path) -> Option<Finding> {
+    let sums = record.with_extension("SHA256SUMS");
+    let listed = crate::pki::input::read_up_to(&sums, MAX_RECORD_BYTES).ok()?;
+    (listed != made.sha256sums()).then(|| {
+        finding(
+            sums.display().to_string(),
+            Verdict::Fail,
+            "differs from the record beside it: one of them was changed",
+        )
+    })
+}
+
 /// Whether `name`, at the top of the tree, is the record itself or one of
 /// its companions, should they have been written into the tree.
 fn is_companion(made: &Record, name: &std::ffi::OsStr, tree: &Path, record: &Path) -> bool {
+    let record = std::path::absolute(record).unwrap_or_else(|_| record.to_path_buf());
     let same_dir = match (record.parent().map(Path::canonicalize), tree.canonicalize()) {
         (Some(Ok(a)), Ok(b)) => a == b,
         (Some(Err(_)) | None, _) | (_, Err(_)) => false,
@@ -191,6 +210,19 @@ mod tests {
         std::fs::remove_file(tls.join("ca.key")).unwrap();
         let found = reasons(&check(&record, Some(&tls)).unwrap());
         assert_eq!(found[1], "ca.key FAIL missing");
+        // The checksums beside the record, edited alone, are named.
+        let sums = record.with_extension("SHA256SUMS");
+        let mut listed = std::fs::read_to_string(&sums).unwrap();
+        listed.push_str(&format!("{}  extra.pem\n", "0".repeat(64)));
+        std::fs::write(&sums, listed).unwrap();
+        let found = reasons(&check(&record, Some(&tls)).unwrap());
+        assert_eq!(
+            found.last().unwrap(),
+            &format!(
+                "{} FAIL differs from the record beside it: one of them was changed",
+                sums.display()
+            )
+        );
     }
 
     #[test]
