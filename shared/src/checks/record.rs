@@ -288,6 +288,28 @@ mod tests {
         assert!(!file.exists(), "the run's file was written");
     }
 
+    /// The record beside a tree must not cost the tree its directory switch:
+    /// a reader sees the old tls dir or the new one, never a mix.
+    #[test]
+    fn record_outside_a_switched_directory_keeps_the_switch() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let tls = dir.path().join("server/tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        std::fs::write(tls.join("old.crt"), b"old").unwrap();
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        let before = inode(&tls);
+        let mut plan = Plan::new();
+        plan.add_public(tls.join("ca.crt"), b"certificate".to_vec());
+        let record = dir.path().join("ceremony.json");
+        let request = RecordRequest::new(record.clone(), None, "test", "1", None).unwrap();
+        plan.record_to(Some(request));
+        let lock = lock_target([dir.path()], dir.path(), "test", false).unwrap();
+        plan.write(&lock, false).unwrap();
+        assert_ne!(inode(&tls), before, "the tls dir was written file by file");
+        assert!(record.is_file() && tls.join("ca.crt").is_file());
+    }
+
     #[test]
     fn record_that_cannot_be_read_is_an_error() {
         let dir = tempfile::tempdir().unwrap();

@@ -12,9 +12,9 @@ use zeroize::Zeroizing;
 
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::pem::PemFile;
-use crate::store::commit;
 use crate::store::lock::{TargetLock, check_interrupted};
 use crate::store::record::{self, RecordRequest};
+use crate::store::{commit, journal};
 
 /// Mode of private key files: what k3s itself uses.
 pub const SECRET_MODE: u32 = 0o600;
@@ -214,12 +214,13 @@ impl Plan {
     ///
     /// With a record asked for ([`Self::record_to`]) and something to write,
     /// the record, its text form and its checksums are built before anything
-    /// is written (an input that cannot be hashed refuses the run), then
-    /// committed right after the files, under the same lock, as one more
-    /// all-or-nothing commit. Not in the same commit: the record lies outside
-    /// the tree it describes, and adding it would cost the tree its
-    /// one-rename directory switch. A dry run, or a run that changes nothing,
-    /// writes no record and says so.
+    /// is written (an input that cannot be hashed refuses the run), and
+    /// committed with the files, all or nothing. Where the files alone would
+    /// be switched in by one directory rename and the record lies outside
+    /// that directory, the record is instead a second commit right after,
+    /// under the same lock: a reader of the tree (k3s starting after a power
+    /// loss) must never see half of it. A dry run, or a run that changes
+    /// nothing, writes no record and says so.
     pub fn write(&self, lock: &TargetLock, dry_run: bool) -> Result<Outcome<'_>> {
         check_interrupted()?;
         self.check_inputs()?;
@@ -231,35 +232,45 @@ impl Plan {
                 record,
             });
         }
-        // Only a record needs to know first whether anything will be written
-        // (looking compares every file with the disk: sign-csr plans thousands).
-        let record_plan = match &self.record {
-            Some(request) if self.changes().iter().any(|(_, c)| *c != Change::Unchanged) => {
-                Some(self.record_plan(request)?)
-            }
-            _ => None,
+        let Some(request) = &self.record else {
+            let changes = self.apply(lock)?;
+            return Ok(Outcome {
+                dry_run,
+                changes,
+                record: None,
+            });
         };
-        let mut changes = self.apply(lock)?;
-        let record = match (record_plan, &self.record) {
-            (Some(plan), _) => {
-                let kinds: Vec<Change> = plan
-                    .apply(lock)
-                    .map_err(|e| Error::new(Kind::RecordNotWritten(Box::new(e))))?
-                    .iter()
-                    .map(|(_, c)| *c)
-                    .collect();
-                let _ = self.record_files.set(plan.files);
-                let files = self.record_files.get().map_or(&[][..], Vec::as_slice);
-                changes.extend(files.iter().zip(kinds));
-                Some(RecordNote::Written)
+        let mut changes = self.changes();
+        let run = changed(&changes);
+        if run.is_empty() {
+            return Ok(Outcome {
+                dry_run,
+                changes,
+                record: Some(RecordNote::NothingWritten),
+            });
+        }
+        let plan = self.record_plan(request)?;
+        let record_changes = plan.changes();
+        let mut together = run.clone();
+        together.extend(changed(&record_changes));
+        if one_commit(&run, &together, lock) {
+            commit::commit(lock, &together, self.forbidden.as_deref())?;
+        } else {
+            commit::commit(lock, &run, self.forbidden.as_deref())?;
+            let record_todo = changed(&record_changes);
+            if !record_todo.is_empty() {
+                commit::commit(lock, &record_todo, plan.forbidden.as_deref())
+                    .map_err(|e| Error::new(Kind::RecordNotWritten(Box::new(e))))?;
             }
-            (None, Some(_)) => Some(RecordNote::NothingWritten),
-            (None, None) => None,
-        };
+        }
+        let kinds: Vec<Change> = record_changes.iter().map(|(_, c)| *c).collect();
+        let _ = self.record_files.set(plan.files);
+        let files = self.record_files.get().map_or(&[][..], Vec::as_slice);
+        changes.extend(files.iter().zip(kinds));
         Ok(Outcome {
             dry_run,
             changes,
-            record,
+            record: Some(RecordNote::Written),
         })
     }
 
@@ -397,6 +408,33 @@ impl std::fmt::Display for Outcome<'_> {
             Some(RecordNote::Written) | None => Ok(()),
         }
     }
+}
+
+/// Whether the run's changed files (`run`) and its record's (`together`:
+/// both) can be one commit: unless that would cost the run's files the
+/// directory switch they would have alone (the record lying outside the
+/// switched directory), in which case the record is a second commit.
+fn one_commit(run: &[&PlannedFile], together: &[&PlannedFile], lock: &TargetLock) -> bool {
+    let root = |files: &[&PlannedFile]| {
+        let paths: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|f| std::path::absolute(&f.path).ok())
+            .collect();
+        let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        journal::swap_root(&paths, lock.dir())
+    };
+    match root(run) {
+        None => true,
+        alone => root(together) == alone,
+    }
+}
+
+/// The files of `list` that change.
+fn changed<'a>(list: &[(&'a PlannedFile, Change)]) -> Vec<&'a PlannedFile> {
+    list.iter()
+        .filter(|(_, c)| *c != Change::Unchanged)
+        .map(|(f, _)| *f)
+        .collect()
 }
 
 fn change_for(file: &PlannedFile) -> Change {
