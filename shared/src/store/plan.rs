@@ -319,7 +319,6 @@ impl Plan {
             }
         }
         let made = record::build(request, &tree, &read, crate::pki::clock::now()?)?;
-        let sums_name = sums.file_name().unwrap_or_default().to_string_lossy();
         let mut plan = Plan::new();
         plan.forbidden = self.forbidden.clone();
         plan.inputs = self.inputs.clone();
@@ -330,7 +329,7 @@ impl Plan {
             plan.inputs.push((file.path.clone(), "a file"));
         }
         plan.add_public(json, made.to_json()?);
-        plan.add_public(text, made.to_text(&sums_name));
+        plan.add_public(text, made.to_text(&request.path));
         plan.add_public(sums, made.sha256sums());
         plan.check_inputs()?;
         for file in &plan.files {

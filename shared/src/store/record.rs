@@ -405,8 +405,11 @@ impl Record {
         text.into_bytes()
     }
 
-    /// The text form, to print, compare and sign on paper.
-    pub fn to_text(&self, sums_name: &str) -> Vec<u8> {
+    /// The text form, to print, compare and sign on paper; `record` is
+    /// where the JSON record goes (the checksums beside it).
+    pub fn to_text(&self, record: &Path) -> Vec<u8> {
+        let record = std::path::absolute(record).unwrap_or_else(|_| record.to_path_buf());
+        let sums = record.with_extension("SHA256SUMS");
         let line = |text: &str| one_line(text);
         let mut t = String::new();
         t.push_str("CEREMONY RECORD\n\n");
@@ -426,9 +429,10 @@ impl Record {
         }
         t.push_str(&format!("tree      {}\n", line(&self.tree)));
         t.push_str(&format!(
-            "check     cd {} && sha256sum -c {}   (or: ca-check record RECORD.json)\n",
+            "check     cd {} && sha256sum -c {}\n          or: ca-check record {}\n",
             line(&self.tree),
-            line(sums_name)
+            line(&sums.display().to_string()),
+            line(&record.display().to_string())
         ));
         t.push_str("\nINPUTS\n");
         if self.inputs.is_empty() {
@@ -445,7 +449,7 @@ impl Record {
         for file in &self.files {
             let how = match (file.written, file.carried) {
                 (true, true) => "written",
-                (true, false) => "written, stays behind: not carried",
+                (true, false) => "written; stays behind, not carried",
                 (false, _) => "input",
             };
             t.push_str(&format!("  {}  {}  ({how})\n", file.mode, line(&file.path)));
@@ -567,7 +571,7 @@ mod tests {
             format!("{}  a.crt", sha256_hex(b"a"))
         );
         // The note's line break cannot forge a line of the text form.
-        let text = String::from_utf8(record.to_text("ceremony.SHA256SUMS")).unwrap();
+        let text = String::from_utf8(record.to_text(&dir.path().join("ceremony.json"))).unwrap();
         assert!(
             text.contains("note      root ceremony\\nline two\n"),
             "{text}"
