@@ -70,8 +70,6 @@ pub fn rotate_sa(
             public_out: request.public_out,
             force: request.force,
         })?;
-        run.plan
-            .uses(run.current.clone(), "the current service-account key");
         run.plan.record_to(request.record);
         let outcome = run.plan.write(lock, request.dry_run)?;
         report(&run, &outcome)
@@ -224,6 +222,16 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
     }
     let mut plan = Plan::new();
     plan.forbid_under(live.clone());
+    plan.uses(options.current.clone(), "the current service-account key");
+    match layout.service_account {
+        SaSlot::KeyFile(_) => {}
+        SaSlot::Pair { public, .. } => {
+            let live_public = live.join(public);
+            if live_public.is_file() {
+                plan.uses(live_public, "the current verify keys");
+            }
+        }
+    }
     match &staged_public {
         None => {
             let mut contents = new_pem.as_bytes().to_vec();
