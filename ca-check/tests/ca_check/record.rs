@@ -314,3 +314,44 @@ fn record_of_a_staged_rotation_names_the_live_files_it_read() {
         &work.path().join("rotation.SHA256SUMS")
     ));
 }
+
+/// kubeconfig-user writes a key into the kubeconfig: the record holds the
+/// file's checksum, never the key (nor the admin kubeconfig it did not read,
+/// --server given).
+#[test]
+fn record_of_kubeconfig_user_holds_its_checksum_not_its_key() {
+    let work = scratch();
+    let (_, _) = recorded_tree(work.path());
+    let out = work.path().join("people/alice.kubeconfig");
+    let record = work.path().join("alice.json");
+    ok(tool(
+        tool_binaries().join("kubeconfig-user").to_str().unwrap(),
+        &work.path().join("k3s"),
+    )
+    .args([
+        "--user",
+        "alice",
+        "--server",
+        "https://k3s.example:6443",
+        "--out",
+    ])
+    .arg(&out)
+    .arg("--record")
+    .arg(&record));
+    let (code, stdout) = check(&record, None);
+    assert_eq!(code, 0, "{stdout}");
+    let kubeconfig = fs::read_to_string(&out).unwrap();
+    let key = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("client-key-data: "))
+        .expect("a client key in the kubeconfig");
+    for file in [record.clone(), work.path().join("alice.txt")] {
+        let text = fs::read_to_string(&file).unwrap();
+        assert!(!text.contains(&key[..40]), "{}", file.display());
+        assert!(text.contains(&sha256(&out)), "{}", file.display());
+    }
+    assert!(sha256sum_check(
+        &out.with_file_name(""),
+        &work.path().join("alice.SHA256SUMS")
+    ));
+}

@@ -196,7 +196,9 @@ pub(super) fn build(
     let mut seen = BTreeSet::new();
     for input in inputs {
         let path = absolute(input.path)?;
-        if !seen.insert(path.clone()) {
+        // A run names what it may read (an admin kubeconfig, unless --server
+        // was given): one that is not there was not read.
+        if !path.exists() || !seen.insert(path.clone()) {
             continue;
         }
         let sha256 = if input.passphrase {
@@ -230,6 +232,9 @@ pub(super) fn build(
     }
     for input in inputs.iter().filter(|i| !i.passphrase) {
         let path = absolute(input.path)?;
+        if !path.exists() {
+            continue;
+        }
         let in_tree = path.parent().is_some_and(|d| dirs.contains(d));
         if !in_tree || outputs.contains(&path) || files.iter().any(|f| tree.join(&f.path) == path) {
             continue;
