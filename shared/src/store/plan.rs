@@ -153,7 +153,7 @@ impl Plan {
         self.behind.insert(path);
     }
 
-    /// Asks for a ceremony record of this plan, written right after its files
+    /// Asks for a ceremony record of this plan, committed with its files
     /// (see [`Self::write`]).
     pub fn record_to(&mut self, request: Option<RecordRequest>) {
         self.record = request;
