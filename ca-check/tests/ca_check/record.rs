@@ -184,6 +184,27 @@ fn key_lines(dir: &Path) -> Vec<String> {
     lines
 }
 
+/// The DER of every key block in `dir`'s `.key` files.
+fn key_ders(dir: &Path) -> Vec<Vec<u8>> {
+    use base64ct::Encoding as _;
+    let mut ders = Vec::new();
+    for entry in walk(dir) {
+        if entry.extension().is_some_and(|e| e == "key") {
+            let text = fs::read_to_string(&entry).unwrap();
+            let body: String = text
+                .lines()
+                .filter(|l| !l.starts_with("-----") && !l.contains(':') && !l.is_empty())
+                .collect();
+            ders.push(base64ct::Base64::decode_vec(&body).unwrap());
+        }
+    }
+    ders
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).unwrap().flatten() {
@@ -203,12 +224,26 @@ fn record_holds_no_key_material() {
     let (tls, record) = recorded_tree(work.path());
     let lines = key_lines(&tls);
     assert!(lines.len() > 20, "the keys were not found: {lines:?}");
+    // The keys' bytes too, as the hex a record writes hashes in: every
+    // 16-byte piece of each key's DER.
+    let pieces: Vec<String> = key_ders(&tls)
+        .iter()
+        .flat_map(|der| der.chunks_exact(16).map(hex).collect::<Vec<_>>())
+        .collect();
+    assert!(pieces.len() > 100, "the keys were not decoded");
     for file in [record.clone(), work.path().join("ceremony.txt")] {
         let text = fs::read_to_string(&file).unwrap();
         assert!(!text.contains("PRIVATE KEY"), "{}", file.display());
         assert!(!text.contains("-----BEGIN"), "{}", file.display());
         for line in &lines {
             assert!(!text.contains(line.as_str()), "{}: {line}", file.display());
+        }
+        for piece in &pieces {
+            assert!(
+                !text.contains(piece.as_str()),
+                "{}: {piece}",
+                file.display()
+            );
         }
     }
     // What the text form holds for the paper: the note, and each
@@ -229,6 +264,34 @@ fn record_holds_no_key_material() {
         .replace(':', "")
         .to_lowercase();
     assert!(text.contains(&hex), "{hex} not in\n{text}");
+    // The JSON's serial and SPKI pin, as openssl computes them.
+    let json: testkit::Json = serde_json::from_str(&fs::read_to_string(&record).unwrap()).unwrap();
+    let root = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "root-ca.pem")
+        .unwrap();
+    let cert = &root["certificates"][0];
+    let serial = ok(openssl()
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(tls.join("root-ca.pem")));
+    assert_eq!(
+        cert["serial"].as_str().unwrap(),
+        serial.trim().trim_start_matches("serial=").to_lowercase()
+    );
+    let public = work.path().join("root.pub.der");
+    ok(openssl()
+        .args(["x509", "-noout", "-pubkey", "-in"])
+        .arg(tls.join("root-ca.pem"))
+        .arg("-out")
+        .arg(work.path().join("root.pub.pem")));
+    ok(openssl()
+        .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+        .arg(work.path().join("root.pub.pem"))
+        .arg("-out")
+        .arg(&public));
+    assert_eq!(cert["spki_sha256"].as_str().unwrap(), sha256(&public));
 }
 
 #[test]
