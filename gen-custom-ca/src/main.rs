@@ -22,6 +22,7 @@ fn main() -> ExitCode {
 
 fn run(mut args: Args) -> Result<bool> {
     let data_dir = args.data_dir()?;
+    let record = args.record_request(TOOL)?;
     let now = shared::pki::clock::now()?;
     let cluster = args.cluster_flags();
     let flags = CustomCaFlags {
@@ -49,7 +50,8 @@ fn run(mut args: Args) -> Result<bool> {
         pkcs11_module: args.pkcs11_module,
         pin_file: args.pin_file,
     };
-    let (lock, run) = lock_and_plan(TOOL, data_dir, flags, now, args.dry_run)?;
+    let (lock, mut run) = lock_and_plan(TOOL, data_dir, flags, now, args.dry_run)?;
+    run.plan.record_to(record);
     let planned = Planned {
         plan: &run.plan,
         warnings: &run.warnings,

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use argh::{ArgsInfo, FromArgs};
 use shared::runs::sign_csr::CsrProfile;
 
+shared::tool_args! {
+groups(record);
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
 /// (--product kubeadm), or any CSR with a server, client or peer profile.
 #[derive(FromArgs, ArgsInfo, Debug)]
@@ -140,6 +142,7 @@ pub struct Args {
     /// show what would be signed and written, write nothing
     #[argh(switch)]
     pub dry_run: bool,
+}
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<bool> {
     let now = shared::pki::clock::now()?;
+    let record = args.record_request(TOOL)?;
     let flags = SignCsrFlags {
         product: args.product,
         days: args.days,
@@ -48,7 +49,8 @@ fn run(args: Args) -> Result<bool> {
         },
     };
     let request = SignCsrRequest::from_flags(flags)?;
-    let (lock, signing) = request.lock_and_plan(TOOL, now, args.dry_run)?;
+    let (lock, mut signing) = request.lock_and_plan(TOOL, now, args.dry_run)?;
+    signing.run.plan.record_to(record);
     let planned = Planned {
         plan: &signing.run.plan,
         warnings: &signing.run.warnings,

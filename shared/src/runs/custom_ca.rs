@@ -44,7 +44,7 @@ use crate::pki::keys::{
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
 use crate::store::lock::{TargetLock, lock_target};
-use crate::store::plan::Plan;
+use crate::store::plan::{Plan, SECRET_MODE};
 
 /// What the user asked for.
 pub struct CustomCaOptions {
@@ -608,6 +608,15 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
 
     let in_tls = |name: &str| tls_dir.join(name);
     let mut plan = Plan::new();
+    for (path, role) in inputs.recorded() {
+        plan.uses(path, role);
+    }
+    if let Some(path) = &service_key_carried {
+        plan.uses(path.clone(), "the live service-account key");
+    }
+    if let Some(path) = options.passphrases.file() {
+        plan.reads_passphrase(path.to_path_buf());
+    }
     if let Some((root, intermediate)) = &above {
         plan.add_public(in_tls(files::ROOT_PEM), root.pem.clone());
         plan.add_public(in_tls(files::ROOT_CRT), root.cert.to_pem());
@@ -733,7 +742,17 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     .into_iter()
     .map(in_tls)
     .filter(|path| plan.files().iter().any(|f| &f.path == path))
-    .collect();
+    .collect::<Vec<_>>();
+    // The vault's keys never go to the cluster: a record says so.
+    for path in &vault_files {
+        if plan
+            .files()
+            .iter()
+            .any(|f| &f.path == path && f.mode == SECRET_MODE)
+        {
+            plan.stays_behind(path.clone());
+        }
+    }
     let in_token = match &above {
         Some((root, intermediate)) => [("root", root), ("intermediate", intermediate)]
             .into_iter()
@@ -1021,6 +1040,20 @@ impl Inputs {
             service_key: find(layout.service_account.key_file()),
             looked_in: [data_dir.root.clone(), tls],
         }
+    }
+
+    /// The files found, with their roles, for a ceremony record.
+    fn recorded(&self) -> Vec<(PathBuf, &'static str)> {
+        [
+            (&self.root_pem, "the root certificate"),
+            (&self.root_key, "the root key"),
+            (&self.intermediate_pem, "the intermediate certificate"),
+            (&self.intermediate_key, "the intermediate key"),
+            (&self.service_key, "the service-account key"),
+        ]
+        .into_iter()
+        .filter_map(|(path, role)| path.clone().map(|p| (p, role)))
+        .collect()
     }
 
     /// That `name` is missing, and where it was looked for.

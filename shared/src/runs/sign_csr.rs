@@ -826,7 +826,7 @@ impl SignCsrRequest {
                     run.plan.reads(signed.csr.clone(), "a CSR");
                 }
                 if let Some(file) = self.password_file {
-                    run.plan.reads(file, "the passphrase file");
+                    run.plan.reads_passphrase(file);
                 }
                 let basis = Basis::Kubeadm(names);
                 let dir = data_dir;
@@ -863,7 +863,7 @@ impl SignCsrRequest {
                     run.plan.reads(csr.clone(), "a CSR");
                 }
                 if let Some(file) = self.password_file {
-                    run.plan.reads(file, "the passphrase file");
+                    run.plan.reads_passphrase(file);
                 }
                 let basis = Basis::Profile(profile);
                 let dir = targets.dir;
@@ -887,7 +887,7 @@ impl SignCsrRequest {
                 run.plan.reads(key, "the CA key");
                 run.plan.reads(list, "the CSR list");
                 if let Some(file) = self.password_file {
-                    run.plan.reads(file, "the passphrase file");
+                    run.plan.reads_passphrase(file);
                 }
                 let basis = Basis::Objects;
                 Ok((lock, Signing { dir, basis, run }))
