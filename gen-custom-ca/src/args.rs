@@ -25,6 +25,12 @@ or ${{DATA_DIR}}/pki/ (kubeadm, k0s):
                               CAs above it (a chain of any depth)
   service.key (k3s)           kept after the new key, byte for byte
   sa.key (kubeadm, k0s)       reused as the signing key, as kubeadm and k0s reuse it
+A ceremony with your PKI (request, then finish): --request-intermediate --subject
+'CN=...' writes intermediate-ca.key (the pending key, encrypted with --encrypt-keys)
+and intermediate-ca.csr into the cert dir and prints what the signed certificate
+must allow (CA:TRUE, keyCertSign, path length, EKU, names for name constraints).
+Put the returned intermediate-ca.pem and root-ca.pem in ${{DATA_DIR}}/ and run
+again: the pending key is the issuing CA's, and the run above finishes the tree.
 kubeadm and k0s: each .crt holds one certificate; the chain above it goes into
 X-chain.crt. --self-signed-cas makes each CA self-signed instead (kubeadm's own
 topology).
@@ -88,6 +94,18 @@ pub struct Args {
     /// stay in the clear
     #[argh(switch)]
     pub encrypt_keys: bool,
+
+    /// the first half of a ceremony with your PKI: make the issuing CA's key
+    /// (encrypted with --encrypt-keys) and intermediate-ca.csr in the cert dir,
+    /// print what the signed certificate must allow, write nothing else; run
+    /// again with the returned intermediate-ca.pem and root-ca.pem to finish
+    #[argh(switch)]
+    pub request_intermediate: bool,
+
+    /// with --request-intermediate: the issuing CA's subject, RFC 4514
+    /// (e.g. 'CN=Cluster Issuing CA,O=Example Corp')
+    #[argh(option)]
+    pub subject: Option<String>,
 
 
 

@@ -6,9 +6,10 @@
 use std::process::ExitCode;
 
 use shared::cli::{Planned, finish};
-use shared::pki::error::Result;
+use shared::pki::error::{Error, Result};
 use shared::report;
 use shared::runs::custom_ca::{CaFlags, CustomCaFlags, lock_and_plan};
+use shared::runs::intermediate_request::lock_and_plan_request;
 
 use crate::args::Args;
 
@@ -44,6 +45,26 @@ fn run(mut args: Args) -> Result<bool> {
         live_data_dir: args.live_data_dir,
         force: args.force,
     };
+    if args.request_intermediate {
+        let subject = args.subject.as_deref().ok_or_else(|| {
+            Error::usage("--request-intermediate needs --subject (e.g. 'CN=Cluster Issuing CA')")
+        })?;
+        let (lock, run) = lock_and_plan_request(TOOL, data_dir, flags, subject, now, args.dry_run)?;
+        let planned = Planned {
+            plan: &run.plan,
+            warnings: &run.warnings,
+            refusal: None,
+        };
+        return finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
+            report::intermediate_request::write(out, &run, outcome)
+        });
+    }
+    if args.subject.is_some() {
+        return Err(Error::usage(
+            "--subject names the issuing CA of --request-intermediate; a generated one is named \
+             <product>-intermediate-ca@<time>",
+        ));
+    }
     let (lock, run) = lock_and_plan(TOOL, data_dir, flags, now, args.dry_run)?;
     let planned = Planned {
         plan: &run.plan,

@@ -57,7 +57,7 @@ fn sha256s(path: &Path) -> Vec<String> {
 
 /// What every accepted tree must satisfy for a client that trusts only
 /// `root-ca.pem`; `issued` are the certificates this run made, for pkilint.
-fn assert_root_only_clients_accept(data_dir: &Path, stdout: &str, issued: &[PathBuf]) {
+pub(crate) fn assert_root_only_clients_accept(data_dir: &Path, stdout: &str, issued: &[PathBuf]) {
     let tls = tls(data_dir);
     let root = tls.join("root-ca.pem");
     let chain = tls.join("intermediate-ca.crt");

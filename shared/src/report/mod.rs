@@ -6,6 +6,7 @@
 pub mod custom_ca;
 pub mod expiry;
 pub mod findings;
+pub mod intermediate_request;
 pub mod procedure;
 pub mod prometheus;
 pub mod rotation;

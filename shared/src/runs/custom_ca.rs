@@ -41,6 +41,7 @@ use crate::pki::keys::{
 };
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
+use crate::runs::intermediate_request::INTERMEDIATE_CSR;
 use crate::store::lock::{TargetLock, lock_target};
 use crate::store::plan::Plan;
 
@@ -812,7 +813,11 @@ fn chain_sources(intermediate: &Ca) -> Vec<PathCert<'_>> {
 
 /// A cert dir that holds the layout's CA files belongs to an initialised
 /// cluster: refused without `force`, and with it, a warning.
-fn refuse_initialised(layout: &Layout, tls_dir: &Path, force: bool) -> Result<Vec<String>> {
+pub(crate) fn refuse_initialised(
+    layout: &Layout,
+    tls_dir: &Path,
+    force: bool,
+) -> Result<Vec<String>> {
     let existing: Vec<PathBuf> = layout
         .initialised_files(tls_dir)
         .into_iter()
@@ -1002,10 +1007,26 @@ impl Inputs {
                 attach_key(intermediate, key, passphrases)?;
             }
             (None, _) if self.intermediate_key.is_some() => {
+                // A key beside its request is a ceremony half done.
+                let pending = self
+                    .intermediate_key
+                    .as_ref()
+                    .map(|key| key.with_file_name(INTERMEDIATE_CSR))
+                    .filter(|csr| csr.is_file());
+                let advice = match pending {
+                    Some(csr) => format!(
+                        "the request {} is pending: bring the {} your PKI signed and its {} \
+                         to finish it",
+                        csr.display(),
+                        files::INTERMEDIATE_PEM,
+                        files::ROOT_PEM
+                    ),
+                    None => "bring both, or neither".to_string(),
+                };
                 return Err(missing(
                     &self.intermediate_key,
                     format!(
-                        "{} without {} ({}): bring both, or neither",
+                        "{} without {} ({}): {advice}",
                         files::INTERMEDIATE_KEY,
                         files::INTERMEDIATE_PEM,
                         self.none_of(files::INTERMEDIATE_PEM)

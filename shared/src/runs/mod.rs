@@ -10,6 +10,7 @@ use crate::store::staging;
 
 pub mod csr_policy;
 pub mod custom_ca;
+pub mod intermediate_request;
 pub mod k8s_csr;
 pub mod rotation;
 pub mod sa_rotation;

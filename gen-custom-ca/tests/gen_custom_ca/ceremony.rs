@@ -1,0 +1,207 @@
+//! Issue 23's two-stage ceremony: `--request-intermediate` on the cluster's
+//! machine makes the issuing CA's key and request, an offline openssl root
+//! (playing the corporate PKI) signs it under its profile, and the next run
+//! finishes the tree from the returned certificate. A profile that cannot
+//! serve the distribution, or a certificate for another key, is refused
+//! naming the requirement it breaks, and nothing is written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a panic is a failure"
+)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use testkit::enterprise::{Ca, CaExt, KeyKind, root, sign_request};
+use testkit::{describe_certs, describe_keys, fails, mode, ok, openssl, scratch, snapshot};
+
+const SUBJECT: &str = "CN=Cluster Issuing CA,O=Example Corp";
+
+fn tool(data_dir: &Path, product: &str) -> Command {
+    let mut cmd = testkit::tool(env!("CARGO_BIN_EXE_gen-custom-ca"), data_dir);
+    cmd.args(["--product", product]);
+    cmd
+}
+
+/// The request run on the cluster's machine; returns its stdout and the
+/// cert dir holding the pending key and the request.
+fn request(machine: &Path, product: &str, cert_dir: &str) -> (String, PathBuf) {
+    let stdout = ok(tool(machine, product).args([
+        "--request-intermediate",
+        "--subject",
+        SUBJECT,
+        "--intermediate-algorithm",
+        "ECDSA-P256",
+    ]));
+    (stdout, machine.join(cert_dir))
+}
+
+/// The PKI signs the request with `ext`; the certificate and the root go
+/// back into the machine's data dir, where the finishing run looks.
+fn sign_and_return(pki: &Path, corp: &Ca, tls: &Path, machine: &Path, ext: &CaExt) {
+    let issued = pki.join("issued.pem");
+    sign_request(&tls.join("intermediate-ca.csr"), &issued, corp, ext);
+    fs::copy(&issued, machine.join("intermediate-ca.pem")).unwrap();
+    fs::copy(&corp.cert, machine.join("root-ca.pem")).unwrap();
+}
+
+fn corp_root(pki: &Path) -> Ca {
+    fs::create_dir_all(pki).unwrap();
+    root(pki, "Corp Root", KeyKind::P256, &CaExt::default())
+}
+
+#[test]
+fn a_k3s_request_signed_by_an_offline_root_finishes_into_a_tree_root_only_clients_accept() {
+    let dir = scratch();
+    let machine = dir.path().join("machine");
+    let (stdout, tls) = request(&machine, "k3s", "server/tls");
+    // The checklist for the PKI team, from the pre-flight's own needs.
+    for needed in [
+        "CA:TRUE",
+        "keyCertSign",
+        "pathLenConstraint: absent or at least 1",
+        "serverAuth and clientAuth",
+        "DNS kubernetes.default.svc.cluster.local",
+        "IP 10.43.0.1",
+    ] {
+        assert!(stdout.contains(needed), "{needed}:\n{stdout}");
+    }
+    let csr = tls.join("intermediate-ca.csr");
+    let text = ok(openssl()
+        .args(["req", "-verify", "-noout", "-text", "-in"])
+        .arg(&csr));
+    assert!(text.contains("CA:TRUE"), "{text}");
+    assert!(text.contains("Certificate Sign, CRL Sign"), "{text}");
+    let pending = tls.join("intermediate-ca.key");
+    assert_eq!(mode(&pending), 0o600);
+    let pending_bytes = fs::read(&pending).unwrap();
+    // Run again before the certificate is back: told the request is pending.
+    let stderr = fails(&mut tool(&machine, "k3s"));
+    assert!(
+        stderr.contains("intermediate-ca.csr is pending"),
+        "{stderr}"
+    );
+
+    // The PKI, on another machine: its root never comes near the cluster.
+    let pki = dir.path().join("pki");
+    let corp = corp_root(&pki);
+    let profile = CaExt {
+        path_len: Some(1),
+        ..CaExt::default()
+    };
+    sign_and_return(&pki, &corp, &tls, &machine, &profile);
+
+    let stdout = ok(&mut tool(&machine, "k3s"));
+    assert!(!tls.join("root-ca.key").exists(), "no root key anywhere");
+    assert_eq!(fs::read(&pending).unwrap(), pending_bytes, "key kept");
+    let intermediate = &describe_certs(&tls.join("intermediate-ca.pem"))[0];
+    assert_eq!(
+        intermediate["subject"],
+        "CN=Cluster Issuing CA,O=Example Corp"
+    );
+    crate::enterprise::assert_root_only_clients_accept(&machine, &stdout, &testkit::ca_pems(&tls));
+}
+
+#[test]
+fn a_path_length_0_profile_is_refused_naming_the_requirement_and_nothing_is_written() {
+    let dir = scratch();
+    let machine = dir.path().join("machine");
+    let (_, tls) = request(&machine, "k3s", "server/tls");
+    let pki = dir.path().join("pki");
+    let corp = corp_root(&pki);
+    let profile = CaExt {
+        path_len: Some(0),
+        ..CaExt::default()
+    };
+    sign_and_return(&pki, &corp, &tls, &machine, &profile);
+    let before = snapshot(&machine);
+    let stderr = fails(&mut tool(&machine, "k3s"));
+    for expected in [
+        "intermediate-ca.pem",
+        "pathLenConstraint 0",
+        "too many intermediates",
+    ] {
+        assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+    }
+    assert_eq!(snapshot(&machine), before, "nothing written");
+}
+
+#[test]
+fn a_certificate_for_another_request_is_refused_as_not_matching_the_pending_key() {
+    let dir = scratch();
+    let machine = dir.path().join("machine");
+    let (_, tls) = request(&machine, "k3s", "server/tls");
+    let other = dir.path().join("other");
+    let (_, other_tls) = request(&other, "k3s", "server/tls");
+    let pki = dir.path().join("pki");
+    let corp = corp_root(&pki);
+    sign_and_return(&pki, &corp, &other_tls, &machine, &CaExt::default());
+    let before = snapshot(&machine);
+    let stderr = fails(&mut tool(&machine, "k3s"));
+    assert!(
+        stderr.contains(&format!(
+            "{}: the private key does not match the certificate in {}",
+            tls.join("intermediate-ca.key").display(),
+            machine.join("intermediate-ca.pem").display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&machine), before, "nothing written");
+}
+
+#[test]
+fn a_second_request_over_a_pending_key_is_refused_and_an_encrypted_request_keeps_its_key_encrypted()
+{
+    let dir = scratch();
+    let machine = dir.path().join("machine");
+    let password = dir.path().join("password");
+    testkit::enterprise::passphrase_file(&password, "correct horse");
+    ok(tool(&machine, "k3s")
+        .args([
+            "--request-intermediate",
+            "--subject",
+            SUBJECT,
+            "--encrypt-keys",
+        ])
+        .args(["--intermediate-algorithm", "ECDSA-P256", "--password-file"])
+        .arg(&password));
+    let key = machine.join("server/tls/intermediate-ca.key");
+    assert_eq!(describe_keys(&key)[0]["encrypted"], true);
+    let before = snapshot(&machine);
+    let stderr =
+        fails(tool(&machine, "k3s").args(["--request-intermediate", "--subject", SUBJECT]));
+    assert!(
+        stderr.contains("pending request's key is already here"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&machine), before);
+    let stderr =
+        fails(tool(&machine, "k3s").args(["--request-intermediate", "--subject", "O=No CN"]));
+    assert!(stderr.contains("names no CN"), "{stderr}");
+}
+
+#[test]
+fn a_kubeadm_request_signed_by_an_offline_root_finishes_into_its_three_cas() {
+    let dir = scratch();
+    let machine = dir.path().join("kubernetes");
+    let (stdout, pki_dir) = request(&machine, "kubeadm", "pki");
+    assert!(stdout.contains("ca, front-proxy-ca, etcd/ca"), "{stdout}");
+    let pki = dir.path().join("pki");
+    let corp = corp_root(&pki);
+    sign_and_return(&pki, &corp, &pki_dir, &machine, &CaExt::default());
+    ok(&mut tool(&machine, "kubeadm"));
+    let root = corp.cert.clone();
+    crate::kubeadm_k0s::assert_leaves_verify(
+        &pki_dir,
+        &crate::kubeadm_k0s::KUBEADM_LEAVES,
+        |_| root.clone(),
+        crate::kubeadm_k0s::chain_of(&pki_dir),
+    );
+    testkit::assert_lint_clean(&[
+        pki_dir.join("ca.crt"),
+        pki_dir.join("front-proxy-ca.crt"),
+        pki_dir.join("etcd/ca.crt"),
+    ]);
+}
