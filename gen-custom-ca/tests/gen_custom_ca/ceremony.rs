@@ -205,3 +205,118 @@ fn a_kubeadm_request_signed_by_an_offline_root_finishes_into_its_three_cas() {
         pki_dir.join("etcd/ca.crt"),
     ]);
 }
+
+/// `sign-csr --profile sub-ca` at the offline root, on `csr`, with `flags`.
+fn sign_sub_ca(corp: &Ca, csr: &Path, out: &Path, product: &str, flags: &[&str]) -> Command {
+    let mut cmd = Command::new(testkit::tool_binaries().join("sign-csr"));
+    cmd.env_remove("PRODUCT")
+        .args(["--profile", "sub-ca", "--product", product, "--ca-cert"])
+        .arg(&corp.cert)
+        .arg("--ca-key")
+        .arg(&corp.key)
+        .arg("--csr")
+        .arg(csr)
+        .arg("--out")
+        .arg(out)
+        .args(flags);
+    cmd
+}
+
+#[test]
+fn the_offline_root_signs_with_sign_csr_refusing_profiles_k3s_cannot_use() {
+    let dir = scratch();
+    let machine = dir.path().join("machine");
+    let (_, tls) = request(&machine, "k3s", "server/tls");
+    let pki = dir.path().join("pki");
+    let corp = corp_root(&pki);
+    let csr = pki.join("intermediate-ca.csr");
+    fs::copy(tls.join("intermediate-ca.csr"), &csr).unwrap();
+    let out = pki.join("intermediate-ca.pem");
+    let before = snapshot(&pki);
+    for (flags, expected) in [
+        (
+            &["--path-len", "0"][..],
+            "pathLenConstraint 0 allows 0 CA(s) below it",
+        ),
+        (
+            &["--permit", "corp.example", "--permit", "10.0.0.0/8"][..],
+            "nameConstraints permit only DNS corp.example, IP 10.0.0.0/8; k3s's kube-apiserver \
+             serving certificate (from server-ca) needs DNS kubernetes",
+        ),
+        (
+            &["--eku", "serverAuth"][..],
+            "extendedKeyUsage allows only serverAuth, which Go applies to every certificate \
+             below it, but clientAuth is needed",
+        ),
+    ] {
+        let stderr = fails(&mut sign_sub_ca(&corp, &csr, &out, "k3s", flags));
+        assert!(
+            stderr.contains("refusing to sign a subordinate CA whose profile cannot serve k3s"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{flags:?}: {expected}\n{stderr}");
+        assert_eq!(snapshot(&pki), before, "{flags:?}: nothing written");
+    }
+
+    // A constrained profile that serves k3s: every address k3s's certificates
+    // carry (DNS names stay unconstrained: a DNS constraint would have to
+    // permit the single labels kubernetes and localhost, which pkilint flags).
+    // The node's address (10.0.0.10, which gocheck's k3s leaves carry) is
+    // named with --tls-san: left out, the pre-flight refuses the profile.
+    let mut flags = vec!["--path-len", "1", "--eku", "serverAuth,clientAuth"];
+    for name in ["127.0.0.1", "::1", "10.43.0.0/16", "10.0.0.0/24"] {
+        flags.extend(["--permit", name]);
+    }
+    let without_node = fails(&mut sign_sub_ca(
+        &corp,
+        &csr,
+        &out,
+        "k3s",
+        &[&flags[..], &["--tls-san", "192.0.2.7"]].concat(),
+    ));
+    assert!(
+        without_node.contains("needs IP 192.0.2.7"),
+        "{without_node}"
+    );
+    flags.extend(["--tls-san", "10.0.0.10"]);
+    let stdout = ok(&mut sign_sub_ca(&corp, &csr, &out, "k3s", &flags));
+    assert!(stdout.contains("pathlen:1"), "{stdout}");
+    assert_eq!(mode(&out), 0o644);
+    let text = ok(openssl().args(["x509", "-noout", "-text", "-in"]).arg(&out));
+    assert!(text.contains("Name Constraints: critical"), "{text}");
+    let verified = ok(openssl()
+        .args(["verify", "-CAfile"])
+        .arg(&corp.cert)
+        .arg(&out));
+    assert!(verified.trim().ends_with(": OK"), "{verified}");
+    testkit::assert_lint_clean(std::slice::from_ref(&out));
+
+    // Back on the cluster's machine: the tree is finished and every
+    // root-only client accepts it, name constraints and EKU included.
+    fs::copy(&out, machine.join("intermediate-ca.pem")).unwrap();
+    fs::copy(&corp.cert, machine.join("root-ca.pem")).unwrap();
+    let stdout = ok(&mut tool(&machine, "k3s"));
+    crate::enterprise::assert_root_only_clients_accept(&machine, &stdout, &testkit::ca_pems(&tls));
+}
+
+#[test]
+fn a_sub_ca_profile_for_k3s_names_is_refused_for_kubeadm_whose_service_ip_it_does_not_permit() {
+    let dir = scratch();
+    let machine = dir.path().join("kubernetes");
+    let (_, pki_dir) = request(&machine, "kubeadm", "pki");
+    let pki = dir.path().join("pki");
+    let corp = corp_root(&pki);
+    let out = pki.join("intermediate-ca.pem");
+    let mut cmd = sign_sub_ca(
+        &corp,
+        &pki_dir.join("intermediate-ca.csr"),
+        &out,
+        "kubeadm",
+        &["--permit", "10.43.0.0/16", "--permit", "127.0.0.1"],
+    );
+    let stderr = fails(&mut cmd);
+    assert!(stderr.contains("cannot serve kubeadm"), "{stderr}");
+    assert!(stderr.contains("needs"), "{stderr}");
+    assert!(stderr.contains("IP 10.96.0.1"), "{stderr}");
+    assert!(!out.exists());
+}

@@ -13,5 +13,6 @@ pub mod rotation;
 pub mod sa_rotation;
 pub mod serving;
 pub mod sign_csr;
+pub mod sub_ca;
 pub mod token;
 pub mod user_kubeconfig;

@@ -15,6 +15,7 @@ pub mod k8s_csr;
 pub mod rotation;
 pub mod sa_rotation;
 pub mod sign_csr;
+pub mod sub_ca;
 pub mod user_kubeconfig;
 
 /// The staging dir of a run: `asked`, or `default` when none (or an empty
