@@ -102,6 +102,12 @@ pub struct Args {
     #[argh(switch)]
     pub request_intermediate: bool,
 
+    /// write a generated root's key to DIR/root-ca.key (removable media)
+    /// instead of the cert dir, so the tree for the cluster never holds it;
+    /// DIR must lie outside the data dir and hold no root-ca.key yet
+    #[argh(option, arg_name = "DIR")]
+    pub root_key_out: Option<PathBuf>,
+
     /// with --request-intermediate: the issuing CA's subject, RFC 4514
     /// (e.g. 'CN=Cluster Issuing CA,O=Example Corp')
     #[argh(option)]

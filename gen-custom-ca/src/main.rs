@@ -42,6 +42,7 @@ fn run(mut args: Args) -> Result<bool> {
         self_signed_cas: args.self_signed_cas,
         password_file: args.password_file,
         encrypt_keys: args.encrypt_keys,
+        root_key_out: args.root_key_out,
         live_data_dir: args.live_data_dir,
         force: args.force,
     };

@@ -320,3 +320,57 @@ fn a_sub_ca_profile_for_k3s_names_is_refused_for_kubeadm_whose_service_ip_it_doe
     assert!(stderr.contains("IP 10.96.0.1"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn a_generated_roots_key_goes_to_root_key_out_and_never_into_the_tree() {
+    let dir = scratch();
+    let data_dir = dir.path().join("ceremony");
+    let usb = dir.path().join("usb");
+    fs::create_dir_all(&usb).unwrap();
+    let stdout = ok(tool(&data_dir, "k3s")
+        .args([
+            "--root-algorithm",
+            "ECDSA-P256",
+            "--intermediate-algorithm",
+            "ECDSA-P256",
+        ])
+        .arg("--root-key-out")
+        .arg(&usb));
+    let tls = data_dir.join("server/tls");
+    let key = usb.join("root-ca.key");
+    assert!(!tls.join("root-ca.key").exists(), "the tree never holds it");
+    assert!(stdout.contains("never into"), "{stdout}");
+    assert_eq!(mode(&key), 0o600);
+    let public = |args: &[&str], file: &Path| ok(openssl().args(args).arg(file));
+    assert_eq!(
+        public(&["pkey", "-pubout", "-in"], &key),
+        public(
+            &["x509", "-noout", "-pubkey", "-in"],
+            &tls.join("root-ca.pem")
+        ),
+        "the key written out is the root's"
+    );
+    crate::enterprise::assert_root_only_clients_accept(&data_dir, &stdout, &testkit::ca_pems(&tls));
+
+    // Never over a root key already there, never inside the tree, never
+    // for a brought root; nothing written on any refusal.
+    let again = dir.path().join("again");
+    let stderr = fails(tool(&again, "k3s").arg("--root-key-out").arg(&usb));
+    assert!(stderr.contains("already holds a root key"), "{stderr}");
+    assert!(!again.join("server").exists());
+    let inside = again.join("server/keys");
+    let stderr = fails(tool(&again, "k3s").arg("--root-key-out").arg(&inside));
+    assert!(stderr.contains("lies inside the data dir"), "{stderr}");
+    assert!(!inside.exists());
+    let brought = dir.path().join("brought");
+    let corp = corp_root(&dir.path().join("pki"));
+    fs::create_dir_all(&brought).unwrap();
+    fs::copy(&corp.cert, brought.join("root-ca.pem")).unwrap();
+    fs::copy(&corp.key, brought.join("root-ca.key")).unwrap();
+    let before = snapshot(&brought);
+    let elsewhere = dir.path().join("usb2");
+    let stderr = fails(tool(&brought, "k3s").arg("--root-key-out").arg(&elsewhere));
+    assert!(stderr.contains("the root is brought"), "{stderr}");
+    assert_eq!(snapshot(&brought), before);
+    assert!(!elsewhere.exists());
+}

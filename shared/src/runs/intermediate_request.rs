@@ -55,6 +55,12 @@ pub fn lock_and_plan_request(
     now: SystemTime,
     dry_run: bool,
 ) -> Result<(TargetLock, RequestRun)> {
+    if flags.root_key_out.is_some() {
+        return Err(Error::usage(
+            "--root-key-out writes a generated root's key; with --request-intermediate your \
+             PKI's root signs, and no root is made",
+        ));
+    }
     if flags.self_signed_cas {
         return Err(Error::usage(
             "--request-intermediate asks a PKI for the issuing CA of a shared root; \
