@@ -197,6 +197,18 @@ pub fn lock_and_plan(
     dry_run: bool,
 ) -> Result<(TargetLock, CustomCaRun)> {
     let existed = data_dir.root.exists();
+    let lock = lock_data_dir(tool, &data_dir, dry_run)?;
+    let said = new_root_said(&data_dir, existed);
+    let mut run = plan_custom_ca(&CustomCaOptions::from_flags(data_dir, now, flags)?)?;
+    if matches!(run.root, Some((Origin::Generated, _))) {
+        run.warnings.insert(0, said);
+    }
+    Ok((lock, run))
+}
+
+/// Finishes commits interrupted anywhere under `data_dir` and locks it for
+/// `tool`: what every run writing into a data dir's cert dir does first.
+pub(crate) fn lock_data_dir(tool: &str, data_dir: &DataDir, dry_run: bool) -> Result<TargetLock> {
     let written = data_dir.written_dirs();
     let lock = lock_target(
         written.iter().map(PathBuf::as_path),
@@ -205,12 +217,7 @@ pub fn lock_and_plan(
         dry_run,
     )?;
     lock.report_recovered(tool);
-    let said = new_root_said(&data_dir, existed);
-    let mut run = plan_custom_ca(&CustomCaOptions::from_flags(data_dir, now, flags)?)?;
-    if matches!(run.root, Some((Origin::Generated, _))) {
-        run.warnings.insert(0, said);
-    }
-    Ok((lock, run))
+    Ok(lock)
 }
 
 /// Where a CA of the tree came from.

@@ -18,8 +18,8 @@ use crate::layout::custom_tree::{INTERMEDIATE_KEY, INTERMEDIATE_PEM, ROOT_PEM};
 use crate::pki::csr::{ca_request_pem, requested_subject};
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::keys::PrivateKey;
-use crate::runs::custom_ca::{CustomCaFlags, CustomCaOptions, refuse_initialised};
-use crate::store::lock::{TargetLock, lock_target};
+use crate::runs::custom_ca::{CustomCaFlags, CustomCaOptions, lock_data_dir, refuse_initialised};
+use crate::store::lock::TargetLock;
 use crate::store::plan::Plan;
 
 /// The request file, beside the pending key.
@@ -69,14 +69,7 @@ pub fn lock_and_plan_request(
     }
     let subject = requested_subject(subject)
         .map_err(|problem| Error::usage(format!("--subject {problem}")))?;
-    let written = data_dir.written_dirs();
-    let lock = lock_target(
-        written.iter().map(PathBuf::as_path),
-        &data_dir.root,
-        tool,
-        dry_run,
-    )?;
-    lock.report_recovered(tool);
+    let lock = lock_data_dir(tool, &data_dir, dry_run)?;
     let options = CustomCaOptions::from_flags(data_dir, now, flags)?;
     let layout = options.data_dir.layout();
     let tls = options.data_dir.tls_dir();

@@ -161,19 +161,7 @@ pub fn lock_and_plan(
         layout, &cluster, &ca, &above, &cert_path, &csr, &profile, validity, &source, now,
     )?);
 
-    let cert = issue(
-        &IssueRequest {
-            subject: csr.subject.clone(),
-            public_key: csr.public_key.clone(),
-            profile: profile.clone(),
-            not_before: validity.not_before,
-            not_after: validity.not_after,
-        },
-        Issuer::Ca {
-            cert: &ca.cert,
-            key: ca.key(),
-        },
-    )?;
+    let cert = issue_sub_ca(&csr, csr.public_key.clone(), &profile, validity, &ca)?;
     let mut plan = Plan::new();
     plan.add_public(out.clone(), cert.to_pem().into_bytes());
     plan.reads(cert_path.clone(), "the CA certificate");
@@ -219,19 +207,7 @@ fn check_profile(
     now: SystemTime,
 ) -> Result<Vec<String>> {
     let twin_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
-    let twin = issue(
-        &IssueRequest {
-            subject: csr.subject.clone(),
-            public_key: twin_key.public_key_info()?,
-            profile: profile.clone(),
-            not_before: validity.not_before,
-            not_after: validity.not_after,
-        },
-        Issuer::Ca {
-            cert: &ca.cert,
-            key: ca.key(),
-        },
-    )?;
+    let twin = issue_sub_ca(csr, twin_key.public_key_info()?, profile, validity, ca)?;
     let at = |i: usize| match i {
         0 => cert_path.display().to_string(),
         i => format!("{} (certificate #{})", cert_path.display(), i + 1),
@@ -274,6 +250,30 @@ fn check_profile(
         who: layout.name(),
         findings: report.errors.iter().map(ToString::to_string).collect(),
     }))
+}
+
+/// The certificate `profile` makes for `csr`'s subject, on `public_key`
+/// (the request's, or the twin's), signed by `ca`.
+fn issue_sub_ca(
+    csr: &Csr,
+    public_key: x509_cert::spki::SubjectPublicKeyInfoOwned,
+    profile: &Profile,
+    validity: Validity,
+    ca: &SigningCa,
+) -> Result<Certificate> {
+    issue(
+        &IssueRequest {
+            subject: csr.subject.clone(),
+            public_key,
+            profile: profile.clone(),
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+        },
+        Issuer::Ca {
+            cert: &ca.cert,
+            key: ca.key(),
+        },
+    )
 }
 
 /// A `--permit` value: a DNS name (and every name under it), an address, or
