@@ -29,7 +29,8 @@ impl std::str::FromStr for ProfileArg {
 }
 
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
-/// (--product kubeadm), or any CSR with a server, client or peer profile.
+/// (--product kubeadm), any CSR with a server, client or peer profile, or a
+/// subordinate CA's request (--profile sub-ca).
 #[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
