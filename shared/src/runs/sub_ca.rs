@@ -401,4 +401,90 @@ mod tests {
             [Usage::ClientAuth.oid()]
         );
     }
+
+    /// The checklist `--request-intermediate` prints is the pre-flight's own:
+    /// for every layout, a profile at exactly its limits (the smallest path
+    /// length, the usages, every name and no more) passes, and one step short
+    /// on any of them fails.
+    #[test]
+    fn the_printed_needs_are_exactly_what_the_pre_flight_accepts() {
+        use crate::checks::preflight::{run_sub_ca, sub_ca_needs};
+        use crate::pki::issue::{CaRequest, days_after, issue_ca};
+        use crate::pki::names::{San, subject_name};
+        let now = SystemTime::now();
+        let root_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let root = issue_ca(
+            &CaRequest {
+                common_name: "root",
+                key: &root_key,
+                not_before: now,
+                not_after: days_after(now, 7300),
+            },
+            Issuer::SelfSigned(&root_key),
+        )
+        .unwrap();
+        for product in [Product::K3s, Product::Kubeadm, Product::K0s] {
+            let layout = product.layout();
+            let cluster = layout.cluster_names();
+            let needs = sub_ca_needs(layout, &cluster);
+            let exact: Vec<Permitted> = needs
+                .names
+                .iter()
+                .map(|name| match name {
+                    San::Dns(name) => Permitted::Dns(name.clone()),
+                    San::Ip(ip) => permitted(&ip.to_string()).unwrap(),
+                })
+                .collect();
+            let passes = |path_len: u8, permitted: &[Permitted], usages: &[Usage]| {
+                let twin_key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+                let twin = issue(
+                    &IssueRequest {
+                        subject: subject_name("twin", &[]).unwrap(),
+                        public_key: twin_key.public_key_info().unwrap(),
+                        profile: Profile::Ca {
+                            path_len: Some(path_len),
+                            permitted: permitted.to_vec(),
+                            usages: usages.iter().map(|u| u.oid()).collect(),
+                        },
+                        not_before: now,
+                        not_after: days_after(now, 3700),
+                    },
+                    Issuer::Ca {
+                        cert: &root,
+                        key: &root_key,
+                    },
+                )
+                .unwrap();
+                let anchor = PathCert {
+                    cert: &root,
+                    source: "root".into(),
+                };
+                let twin = PathCert {
+                    cert: &twin,
+                    source: "twin".into(),
+                };
+                run_sub_ca(layout, &cluster, twin, &twin_key, Vec::new(), &anchor, now)
+                    .unwrap()
+                    .errors
+                    .is_empty()
+            };
+            let who = layout.name();
+            assert!(
+                passes(needs.path_len, &exact, &needs.usages),
+                "{who}: at the limits"
+            );
+            assert!(
+                !passes(needs.path_len - 1, &exact, &needs.usages),
+                "{who}: path length"
+            );
+            assert!(
+                !passes(needs.path_len, &exact[1..], &needs.usages),
+                "{who}: a name short"
+            );
+            assert!(
+                !passes(needs.path_len, &exact, &needs.usages[1..]),
+                "{who}: a usage short"
+            );
+        }
+    }
 }
