@@ -25,12 +25,6 @@ or ${{DATA_DIR}}/pki/ (kubeadm, k0s):
                               CAs above it (a chain of any depth)
   service.key (k3s)           kept after the new key, byte for byte
   sa.key (kubeadm, k0s)       reused as the signing key, as kubeadm and k0s reuse it
-A ceremony with your PKI (request, then finish): --request-intermediate --subject
-'CN=...' writes intermediate-ca.key (the pending key, encrypted with --encrypt-keys)
-and intermediate-ca.csr into the cert dir and prints what the signed certificate
-must allow (CA:TRUE, keyCertSign, path length, EKU, names for name constraints).
-Put the returned intermediate-ca.pem and root-ca.pem in ${{DATA_DIR}}/ and run
-again: the pending key is the issuing CA's, and the run above finishes the tree.
 kubeadm and k0s: each .crt holds one certificate; the chain above it goes into
 X-chain.crt. --self-signed-cas makes each CA self-signed instead (kubeadm's own
 topology).
@@ -41,6 +35,14 @@ matches certificate, each link of the chain), then every kind of certificate k3s
 issues (or kubeadm, or k0s) is issued in memory and verified as a client that
 trusts only root-ca.pem does (path length, name constraints, extended key usage,
 validity). On any problem nothing is written.
+
+A ceremony with your PKI (request, then finish): --request-intermediate --subject
+'CN=...' writes intermediate-ca.key (the pending key, encrypted with --encrypt-keys)
+and intermediate-ca.csr into the cert dir and prints what the signed certificate
+must allow (CA:TRUE, keyCertSign, path length, EKU, names for name constraints).
+Put the returned intermediate-ca.pem and root-ca.pem in ${{DATA_DIR}}/ and run
+again: the pending key is the issuing CA's, and the run above finishes the tree. A
+generated root's key goes to --root-key-out DIR instead of the tree, when given.
 
 Algorithms: RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384 (any case). A CA
 never outlives the CA above it: its end is capped and you are told.
