@@ -106,26 +106,41 @@ fn a_k3s_request_signed_by_an_offline_root_finishes_into_a_tree_root_only_client
 
 #[test]
 fn a_path_length_0_profile_is_refused_naming_the_requirement_and_nothing_is_written() {
-    let dir = scratch();
-    let machine = dir.path().join("machine");
-    let (_, tls) = request(&machine, "k3s", "server/tls");
-    let pki = dir.path().join("pki");
-    let corp = corp_root(&pki);
-    let profile = CaExt {
-        path_len: Some(0),
-        ..CaExt::default()
-    };
-    sign_and_return(&pki, &corp, &tls, &machine, &profile);
-    let before = snapshot(&machine);
-    let stderr = fails(&mut tool(&machine, "k3s"));
-    for expected in [
-        "intermediate-ca.pem",
-        "pathLenConstraint 0",
-        "too many intermediates",
+    for (product, cert_dir, broken) in [
+        (
+            "k3s",
+            "server/tls",
+            "k3s's kube-apiserver serving certificate",
+        ),
+        ("kubeadm", "pki", "kubeadm's apiserver certificate"),
     ] {
-        assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+        let dir = scratch();
+        let machine = dir.path().join("machine");
+        let (_, tls) = request(&machine, product, cert_dir);
+        let pki = dir.path().join("pki");
+        let corp = corp_root(&pki);
+        let profile = CaExt {
+            path_len: Some(0),
+            ..CaExt::default()
+        };
+        sign_and_return(&pki, &corp, &tls, &machine, &profile);
+        let before = snapshot(&machine);
+        let stderr = fails(&mut tool(&machine, product));
+        for expected in [
+            &format!(
+                "{}: pathLenConstraint 0",
+                machine.join("intermediate-ca.pem").display()
+            ),
+            "too many intermediates",
+            broken,
+        ] {
+            assert!(
+                stderr.contains(expected),
+                "{product}: {expected}:\n{stderr}"
+            );
+        }
+        assert_eq!(snapshot(&machine), before, "{product}: nothing written");
     }
-    assert_eq!(snapshot(&machine), before, "nothing written");
 }
 
 #[test]
@@ -182,20 +197,21 @@ fn a_second_request_over_a_pending_key_is_refused_and_an_encrypted_request_keeps
     assert!(stderr.contains("names no CN"), "{stderr}");
 }
 
-#[test]
-fn a_kubeadm_request_signed_by_an_offline_root_finishes_into_its_three_cas() {
+/// kubeadm and k0s: request, the PKI signs, finish; the leaves each
+/// distribution issues verify for a client that trusts only the root.
+fn kubeadm_or_k0s_ceremony(product: &str, leaves: &[crate::kubeadm_k0s::Leaf]) {
     let dir = scratch();
-    let machine = dir.path().join("kubernetes");
-    let (stdout, pki_dir) = request(&machine, "kubeadm", "pki");
+    let machine = dir.path().join(product);
+    let (stdout, pki_dir) = request(&machine, product, "pki");
     assert!(stdout.contains("ca, front-proxy-ca, etcd/ca"), "{stdout}");
     let pki = dir.path().join("pki");
     let corp = corp_root(&pki);
     sign_and_return(&pki, &corp, &pki_dir, &machine, &CaExt::default());
-    ok(&mut tool(&machine, "kubeadm"));
+    ok(&mut tool(&machine, product));
     let root = corp.cert.clone();
     crate::kubeadm_k0s::assert_leaves_verify(
         &pki_dir,
-        &crate::kubeadm_k0s::KUBEADM_LEAVES,
+        leaves,
         |_| root.clone(),
         crate::kubeadm_k0s::chain_of(&pki_dir),
     );
@@ -204,6 +220,16 @@ fn a_kubeadm_request_signed_by_an_offline_root_finishes_into_its_three_cas() {
         pki_dir.join("front-proxy-ca.crt"),
         pki_dir.join("etcd/ca.crt"),
     ]);
+}
+
+#[test]
+fn a_kubeadm_request_signed_by_an_offline_root_finishes_into_its_three_cas() {
+    kubeadm_or_k0s_ceremony("kubeadm", &crate::kubeadm_k0s::KUBEADM_LEAVES);
+}
+
+#[test]
+fn a_k0s_request_signed_by_an_offline_root_finishes_into_its_three_cas() {
+    kubeadm_or_k0s_ceremony("k0s", &crate::kubeadm_k0s::K0S_LEAVES);
 }
 
 /// `sign-csr --profile sub-ca` at the offline root, on `csr`, with `flags`.

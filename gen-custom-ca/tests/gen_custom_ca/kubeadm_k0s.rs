@@ -78,7 +78,7 @@ pub(crate) const KUBEADM_LEAVES: [Leaf; 8] = [
 ];
 
 /// Contract section 8: what k0s issues (every leaf serverAuth + clientAuth).
-const K0S_LEAVES: [Leaf; 5] = [
+pub(crate) const K0S_LEAVES: [Leaf; 5] = [
     Leaf {
         ca: "ca",
         cn: "kubernetes",
