@@ -35,6 +35,28 @@ pub enum Command {
     Expiry(Expiry),
     Token(Token),
     Tree(Tree),
+    Record(RecordCheck),
+}
+
+/// Verify a carried tree against the ceremony record of the run that wrote it
+/// (--record of gen-custom-ca, rotate-default-ca, sa-key-rotate, sign-csr,
+/// kubeconfig-user): every recorded file present with its SHA-256 and mode,
+/// and nothing else in the directories the record covers, one line each.
+/// Exit 1 on any FAIL, 2 if the record cannot be read.
+#[derive(FromArgs, ArgsInfo, Debug)]
+#[argh(
+    subcommand,
+    name = "record",
+    note = "The record's SHA256SUMS beside it checks the same files with coreutils:
+cd DIR && sha256sum -c RECORD.SHA256SUMS."
+)]
+pub struct RecordCheck {
+    /// the JSON record (FILE of --record)
+    #[argh(positional)]
+    pub record: PathBuf,
+    /// where the tree is now (default: where the record says it was written)
+    #[argh(positional)]
+    pub dir: Option<PathBuf>,
 }
 
 /// Check a staging dir as `k3s certificate rotate-ca --path=<dir>` will (k3s

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use shared::checks::finding::any_failed;
-use shared::checks::{TOOL, expiry, serving, staged, token, tree};
+use shared::checks::{TOOL, expiry, record, serving, staged, token, tree};
 use shared::pki::error::{Error, Result, stdout_result};
 use shared::pki::text::shown;
 use shared::{report, store};
@@ -59,6 +59,11 @@ fn run(args: Args) -> Result<bool> {
                 }
             };
             (report.passed(), printed)
+        }
+        Command::Record(check) => {
+            let findings = record::check(&check.record, check.dir.as_deref())?;
+            let printed = report::findings::write(out, &findings);
+            (!any_failed(&findings), printed)
         }
         Command::Token(flags) => {
             let configured = token::Configured {

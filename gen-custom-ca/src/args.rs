@@ -6,7 +6,7 @@ use argh::{ArgsInfo, FromArgs};
 use shared::pki::keys::GeneratedKey;
 
 shared::tool_args! {
-groups(data_dir, cluster_names);
+groups(data_dir, cluster_names, record);
 /// Generate a custom CA tree: root (RSA-4096, 7300 days), intermediate (RSA-4096,
 /// 3700 days) and the CAs the distribution reads: for k3s/RKE2 the five leaf CAs
 /// (ECDSA-P256, 3700 days) and service.key in ${DATA_DIR}/server/tls; for kubeadm

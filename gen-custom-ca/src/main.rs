@@ -23,6 +23,7 @@ fn main() -> ExitCode {
 
 fn run(mut args: Args) -> Result<bool> {
     let data_dir = args.data_dir()?;
+    let record = args.record_request(TOOL)?;
     let now = shared::pki::clock::now()?;
     let cluster = args.cluster_flags();
     let flags = CustomCaFlags {
@@ -50,7 +51,9 @@ fn run(mut args: Args) -> Result<bool> {
         let subject = args.subject.as_deref().ok_or_else(|| {
             Error::usage("--request-intermediate needs --subject (e.g. 'CN=Cluster Issuing CA')")
         })?;
-        let (lock, run) = lock_and_plan_request(TOOL, data_dir, flags, subject, now, args.dry_run)?;
+        let (lock, mut run) =
+            lock_and_plan_request(TOOL, data_dir, flags, subject, now, args.dry_run)?;
+        run.plan.record_to(record);
         let planned = Planned {
             plan: &run.plan,
             warnings: &run.warnings,
@@ -66,7 +69,8 @@ fn run(mut args: Args) -> Result<bool> {
              <product>-intermediate-ca@<time>",
         ));
     }
-    let (lock, run) = lock_and_plan(TOOL, data_dir, flags, now, args.dry_run)?;
+    let (lock, mut run) = lock_and_plan(TOOL, data_dir, flags, now, args.dry_run)?;
+    run.plan.record_to(record);
     let planned = Planned {
         plan: &run.plan,
         warnings: &run.warnings,

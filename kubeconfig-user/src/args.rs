@@ -6,7 +6,7 @@ use argh::{ArgsInfo, FromArgs};
 use shared::pki::keys::GeneratedKey;
 
 shared::tool_args! {
-    groups(data_dir);
+    groups(data_dir, record);
     /// Write a kubeconfig for a person (as `kubeadm kubeconfig user` does),
     /// signed by the CA the API server checks clients against: k3s and RKE2
     /// server/tls/client-ca, kubeadm and k0s pki/ca.

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<bool> {
     let now = shared::pki::clock::now()?;
+    let record = args.record_request(TOOL)?;
     let flags = UserFlags {
         data_dir: args.data_dir()?,
         user: args.user,
@@ -36,7 +37,8 @@ fn run(args: Args) -> Result<bool> {
         allow_super_user: args.allow_super_user,
         force: args.force,
     };
-    let (lock, user_run) = lock_and_plan(flags, TOOL, now, args.dry_run)?;
+    let (lock, mut user_run) = lock_and_plan(flags, TOOL, now, args.dry_run)?;
+    user_run.plan.record_to(record);
     let planned = Planned {
         plan: &user_run.plan,
         warnings: &user_run.warnings,

@@ -6,7 +6,7 @@ use argh::{ArgsInfo, FromArgs};
 use shared::pki::keys::GeneratedKey;
 
 shared::tool_args! {
-groups(data_dir);
+groups(data_dir, record);
 /// Stage a rotation of k3s's self-signed CAs: per CA a new P-256 root, self-signed
 /// and cross-signed by the current root, and a new intermediate; plus a new
 /// service-account key in front of the current ones. Writes <staging>/tls/ for

@@ -22,10 +22,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
+    let record = args.record_request(TOOL)?;
     let request = RotationRequest {
         data_dir: args.data_dir()?,
         staging_dir: args.output,
         algorithm: args.algorithm,
+        record,
         force: args.force,
         dry_run: args.dry_run,
     };

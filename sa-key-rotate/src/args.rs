@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use argh::{ArgsInfo, FromArgs};
 
 shared::tool_args! {
-groups(data_dir);
+groups(data_dir, record);
 /// Stage a service-account key rotation. k3s/RKE2: <staging>/tls/service.key
 /// holds a new RSA key (PKCS#1) first, then the current keys byte for byte, so
 /// tokens signed so far keep verifying. kubeadm/k0s: <staging>/pki/sa.key is the

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
+    let record = args.record_request(TOOL)?;
     let request = SaRequest {
         data_dir: args.data_dir()?,
         current: args.current,
@@ -28,6 +29,7 @@ fn run(args: Args) -> Result<()> {
         bits: args.bits,
         keep: args.keep,
         public_out: args.public_out,
+        record,
         force: args.force,
         dry_run: args.dry_run,
     };

@@ -28,6 +28,8 @@ impl std::str::FromStr for ProfileArg {
     }
 }
 
+shared::tool_args! {
+groups(record);
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
 /// (--product kubeadm), any CSR with a server, client or peer profile, or a
 /// subordinate CA's request (--profile sub-ca).
@@ -183,6 +185,7 @@ pub struct Args {
     /// show what would be signed and written, write nothing
     #[argh(switch)]
     pub dry_run: bool,
+}
 }
 
 #[cfg(test)]

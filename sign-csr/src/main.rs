@@ -24,8 +24,9 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<bool> {
     let now = shared::pki::clock::now()?;
+    let record = args.record_request(TOOL)?;
     let profile = match args.profile {
-        Some(ProfileArg::SubCa) => return sub_ca(args, now),
+        Some(ProfileArg::SubCa) => return sub_ca(args, now, record),
         Some(ProfileArg::Leaf(profile)) => Some(profile),
         None => None,
     };
@@ -56,7 +57,8 @@ fn run(args: Args) -> Result<bool> {
         },
     };
     let request = SignCsrRequest::from_flags(flags)?;
-    let (lock, signing) = request.lock_and_plan(TOOL, now, args.dry_run)?;
+    let (lock, mut signing) = request.lock_and_plan(TOOL, now, args.dry_run)?;
+    signing.run.plan.record_to(record);
     let planned = Planned {
         plan: &signing.run.plan,
         warnings: &signing.run.warnings,
@@ -87,7 +89,11 @@ fn sub_ca_only(args: &Args) -> Option<&'static str> {
 }
 
 /// `--profile sub-ca`: the offline root signs a subordinate CA.
-fn sub_ca(args: Args, now: std::time::SystemTime) -> Result<bool> {
+fn sub_ca(
+    args: Args,
+    now: std::time::SystemTime,
+    record: Option<shared::store::record::RecordRequest>,
+) -> Result<bool> {
     let other = [
         ("--data-dir", args.data_dir.is_some()),
         ("--k8s-csr", args.k8s_csr.is_some()),
@@ -122,7 +128,8 @@ fn sub_ca(args: Args, now: std::time::SystemTime) -> Result<bool> {
             node_ips: Vec::new(),
         },
     };
-    let (lock, run) = shared::runs::sub_ca::lock_and_plan(TOOL, flags, now, args.dry_run)?;
+    let (lock, mut run) = shared::runs::sub_ca::lock_and_plan(TOOL, flags, now, args.dry_run)?;
+    run.plan.record_to(record);
     let planned = Planned {
         plan: &run.plan,
         warnings: &run.warnings,

@@ -6,6 +6,7 @@ mod ca_check;
 mod expiry_layouts;
 mod expiry_metrics;
 mod expiry_services;
+mod record;
 mod serving;
 mod tokens;
 mod tree_layouts;

@@ -1,5 +1,6 @@
 //! Checks turn files into findings: the pre-flight every run shares, a staging
-//! dir as `rotate-ca` judges it, a custom tree, what expires, the join tokens.
+//! dir as `rotate-ca` judges it, a custom tree, what expires, the join tokens,
+//! a carried tree against its ceremony record.
 //!
 //! Each `check` function is one `ca-check` subcommand on a data directory:
 //! it finishes interrupted commits first, refuses a layout the check does not
@@ -14,6 +15,7 @@ use crate::store::lock::{recover_in, report_notes};
 pub mod expiry;
 pub mod finding;
 pub mod preflight;
+pub mod record;
 pub mod serving;
 pub mod staged;
 pub mod token;

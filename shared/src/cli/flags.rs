@@ -12,7 +12,9 @@
 ///   resolving them with `DATA_DIR` and `PRODUCT` ([`DataDir::from_env`]);
 /// - `cluster_names`: `--tls-san`, `--cluster-domain`, `--service-cidr`,
 ///   `--node-name`, `--node-ip` (what pre-flight issues for), and
-///   `fn cluster_flags(&mut self)` taking them as [`ClusterFlags`].
+///   `fn cluster_flags(&mut self)` taking them as [`ClusterFlags`];
+/// - `record`: `--record FILE` and `--note TEXT`, and
+///   `fn record_request(&self, tool)` making them a [`RecordRequest`].
 ///
 /// ```ignore
 /// shared::tool_args! {
@@ -29,6 +31,7 @@
 ///
 /// [`DataDir::from_env`]: crate::layout::DataDir::from_env
 /// [`ClusterFlags`]: crate::layout::ClusterFlags
+/// [`RecordRequest`]: crate::store::record::RecordRequest
 #[macro_export]
 macro_rules! tool_args {
     (
@@ -85,6 +88,22 @@ macro_rules! tool_args {
             pub node_ip: ::std::vec::Vec<::std::net::IpAddr>,
         ] $($tail)*);
     };
+    (@fields [record $($rest:ident)*] [$($fields:tt)*] $($tail:tt)*) => {
+        $crate::tool_args!(@fields [$($rest)*] [$($fields)*
+            /// write a ceremony record of the run to FILE (JSON: tool, version,
+            /// time, host, note, inputs' SHA-256, every file's mode and
+            /// SHA-256, each certificate's serial, validity and fingerprints;
+            /// never key material), its text form to sign in FILE.txt and
+            /// sha256sum -c lines in FILE.SHA256SUMS; verify the carried tree
+            /// with ca-check record FILE
+            #[argh(option, arg_name = "FILE")]
+            pub record: ::std::option::Option<::std::path::PathBuf>,
+
+            /// a note for the ceremony record (who, why, the change ticket)
+            #[argh(option, arg_name = "TEXT")]
+            pub note: ::std::option::Option<::std::string::String>,
+        ] $($tail)*);
+    };
     (@fields [] [$($fields:tt)*]
         $(#[$($meta:tt)*])*
         $vis:vis struct $name:ident { $($body:tt)* }
@@ -102,6 +121,37 @@ macro_rules! tool_args {
             /// where they are not given.
             $vis fn data_dir(&self) -> $crate::pki::error::Result<$crate::layout::DataDir> {
                 $crate::layout::DataDir::from_env(self.data_dir.clone(), self.product.clone())
+            }
+        }
+    };
+    (@methods record $vis:vis $name:ident) => {
+        impl $name {
+            /// `--record` and `--note` as a request for `tool`'s record;
+            /// `--note` alone is refused (it would go nowhere).
+            $vis fn record_request(
+                &self,
+                tool: &str,
+            ) -> $crate::pki::error::Result<::std::option::Option<$crate::store::record::RecordRequest>> {
+                match (&self.record, &self.note) {
+                    (::std::option::Option::Some(path), note) => {
+                        $crate::store::record::RecordRequest::new(
+                            path.clone(),
+                            note.clone(),
+                            tool,
+                            $crate::cli::VERSION,
+                            $crate::cli::COMMIT,
+                        )
+                        .map(::std::option::Option::Some)
+                    }
+                    (::std::option::Option::None, ::std::option::Option::Some(_)) => {
+                        ::std::result::Result::Err($crate::pki::error::Error::usage(
+                            "--note goes into a ceremony record: give --record FILE too",
+                        ))
+                    }
+                    (::std::option::Option::None, ::std::option::Option::None) => {
+                        ::std::result::Result::Ok(::std::option::Option::None)
+                    }
+                }
             }
         }
     };
@@ -135,6 +185,29 @@ mod tests {
             #[argh(switch)]
             pub force: bool,
         }
+    }
+
+    crate::tool_args! {
+        groups(record);
+        /// a writing tool
+        #[derive(FromArgs, Debug)]
+        #[argh(help_triggers("-h", "--help"))]
+        pub struct Writes {}
+    }
+
+    #[test]
+    fn record_flags_make_a_request_and_a_note_alone_is_refused() {
+        let args = Writes::from_args(&["tool"], &["--record", "/m/c.json", "--note", "n"]).unwrap();
+        let request = args.record_request("tool").unwrap().unwrap();
+        assert_eq!(request.tool, "tool");
+        assert_eq!(request.version, crate::cli::VERSION);
+        assert_eq!(request.note.as_deref(), Some("n"));
+        assert_eq!(request.files()[2], std::path::Path::new("/m/c.SHA256SUMS"));
+        let args = Writes::from_args(&["tool"], &[]).unwrap();
+        assert!(args.record_request("tool").unwrap().is_none());
+        let args = Writes::from_args(&["tool"], &["--note", "n"]).unwrap();
+        let error = args.record_request("tool").unwrap_err().to_string();
+        assert!(error.contains("give --record FILE too"), "{error}");
     }
 
     #[test]

@@ -43,7 +43,7 @@ use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
 use crate::runs::intermediate_request::INTERMEDIATE_CSR;
 use crate::store::lock::{TargetLock, lock_target};
-use crate::store::plan::Plan;
+use crate::store::plan::{Plan, SECRET_MODE};
 
 /// What the user asked for.
 pub struct CustomCaOptions {
@@ -525,6 +525,15 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
 
     let in_tls = |name: &str| tls_dir.join(name);
     let mut plan = Plan::new();
+    for (path, role) in inputs.recorded() {
+        plan.uses(path, role);
+    }
+    if let Some(path) = &service_key_carried {
+        plan.uses(path.clone(), "the live service-account key");
+    }
+    if let Some(path) = options.passphrases.file() {
+        plan.reads_passphrase(path.to_path_buf());
+    }
     if let Some((root, intermediate)) = &above {
         plan.add_public(in_tls(files::ROOT_PEM), root.pem.clone());
         plan.add_public(in_tls(files::ROOT_CRT), root.cert.to_pem());
@@ -653,7 +662,17 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     .into_iter()
     .map(in_tls)
     .filter(|path| plan.files().iter().any(|f| &f.path == path))
-    .collect();
+    .collect::<Vec<_>>();
+    // The vault's keys never go to the cluster: a record says so.
+    for path in vault_files.iter().chain(&root_key_out) {
+        if plan
+            .files()
+            .iter()
+            .any(|f| &f.path == path && f.mode == SECRET_MODE)
+        {
+            plan.stays_behind(path.clone());
+        }
+    }
     let (root, intermediate, chain_above_intermediate) = match &above {
         Some((root, intermediate)) => (
             Some((root.origin.clone(), root.cert_algorithm()?)),
@@ -987,6 +1006,20 @@ impl Inputs {
             service_key: find(layout.service_account.key_file()),
             looked_in: [data_dir.root.clone(), tls],
         }
+    }
+
+    /// The files found, with their roles, for a ceremony record.
+    fn recorded(&self) -> Vec<(PathBuf, &'static str)> {
+        [
+            (&self.root_pem, "the root certificate"),
+            (&self.root_key, "the root key"),
+            (&self.intermediate_pem, "the intermediate certificate"),
+            (&self.intermediate_key, "the intermediate key"),
+            (&self.service_key, "the service-account key"),
+        ]
+        .into_iter()
+        .filter_map(|(path, role)| path.clone().map(|p| (p, role)))
+        .collect()
     }
 
     /// That `name` is missing, and where it was looked for.

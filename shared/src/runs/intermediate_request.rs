@@ -107,6 +107,8 @@ pub fn lock_and_plan_request(
     let csr_path = tls.join(INTERMEDIATE_CSR);
     let mut plan = Plan::new();
     plan.add_secret(key_path.clone(), key_pem.as_bytes().to_vec());
+    // The pending key waits here for the certificate; only the request travels.
+    plan.stays_behind(key_path.clone());
     plan.add_public(csr_path.clone(), csr_pem.into_bytes());
     Ok((
         lock,

@@ -16,6 +16,7 @@ use crate::layout::{DataDir, Layout, SaSlot};
 use crate::pki::error::{Error, Kind, Location, Result};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey};
 use crate::store::plan::{Outcome, Plan};
+use crate::store::record::RecordRequest;
 use crate::store::staging;
 
 /// What `sa-key-rotate` was asked for, its flags typed.
@@ -34,6 +35,8 @@ pub struct SaRequest {
     pub public_out: Option<PathBuf>,
     /// Replace an existing staged file.
     pub force: bool,
+    /// A ceremony record to write with the staged files.
+    pub record: Option<RecordRequest>,
     /// Work out what would be written, write nothing.
     pub dry_run: bool,
 }
@@ -58,7 +61,7 @@ pub fn rotate_sa(
                 .tls_dir()
                 .join(data_dir.layout().service_account.key_file())
         });
-        let run = plan_sa_rotation(&SaRotationOptions {
+        let mut run = plan_sa_rotation(&SaRotationOptions {
             data_dir: data_dir.clone(),
             current,
             staging_dir: staging_dir.clone(),
@@ -67,6 +70,7 @@ pub fn rotate_sa(
             public_out: request.public_out,
             force: request.force,
         })?;
+        run.plan.record_to(request.record);
         let outcome = run.plan.write(lock, request.dry_run)?;
         report(&run, &outcome)
     })
@@ -218,6 +222,16 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
     }
     let mut plan = Plan::new();
     plan.forbid_under(live.clone());
+    plan.uses(options.current.clone(), "the current service-account key");
+    match layout.service_account {
+        SaSlot::KeyFile(_) => {}
+        SaSlot::Pair { public, .. } => {
+            let live_public = live.join(public);
+            if live_public.is_file() {
+                plan.uses(live_public, "the current verify keys");
+            }
+        }
+    }
     match &staged_public {
         None => {
             let mut contents = new_pem.as_bytes().to_vec();

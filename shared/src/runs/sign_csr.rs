@@ -800,7 +800,7 @@ impl SignCsrRequest {
                     run.plan.reads(signed.csr.clone(), "a CSR");
                 }
                 if let Some(file) = self.password_file {
-                    run.plan.reads(file, "the passphrase file");
+                    run.plan.reads_passphrase(file);
                 }
                 let basis = Basis::Kubeadm(names);
                 let dir = data_dir;
@@ -836,7 +836,7 @@ impl SignCsrRequest {
                     run.plan.reads(csr.clone(), "a CSR");
                 }
                 if let Some(file) = self.password_file {
-                    run.plan.reads(file, "the passphrase file");
+                    run.plan.reads_passphrase(file);
                 }
                 let basis = Basis::Profile(profile);
                 let dir = targets.dir;
@@ -859,7 +859,7 @@ impl SignCsrRequest {
                 run.plan.reads(key, "the CA key");
                 run.plan.reads(list, "the CSR list");
                 if let Some(file) = self.password_file {
-                    run.plan.reads(file, "the passphrase file");
+                    run.plan.reads_passphrase(file);
                 }
                 let basis = Basis::Objects;
                 Ok((lock, Signing { dir, basis, run }))

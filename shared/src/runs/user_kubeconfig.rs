@@ -250,7 +250,7 @@ pub fn lock_and_plan(
     plan.reads(ca_key, "the client CA key");
     plan.reads(trust_path, "the server CA bundle");
     if let Some(file) = flags.password_file {
-        plan.reads(file, "the passphrase file");
+        plan.reads_passphrase(file);
     }
 
     let (validity, capped) = Validity::of(&ca, now, days);

@@ -10,6 +10,8 @@
 //!   both for a run that was killed; `fs`: directories opened once, our own
 //!   names, the check that keeps writes out of the live tls directory;
 //! - [`lock`]: one writer per directory, and signals turned into roll-backs;
+//! - [`record`]: the ceremony record of a run, committed with its files (or
+//!   right after them, where that keeps a directory switch);
 //! - [`staging`]: staging directories never inside the live one;
 //! - [`replace_public_file`]: one file replaced at once (a report for a
 //!   collector that may read it at any moment).
@@ -19,6 +21,7 @@ mod fs;
 mod journal;
 pub mod lock;
 pub mod plan;
+pub mod record;
 mod recover;
 pub mod staging;
 

@@ -12,8 +12,9 @@ use zeroize::Zeroizing;
 
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::pem::PemFile;
-use crate::store::commit;
 use crate::store::lock::{TargetLock, check_interrupted};
+use crate::store::record::{self, RecordRequest};
+use crate::store::{commit, journal};
 
 /// Mode of private key files: what k3s itself uses.
 pub const SECRET_MODE: u32 = 0o600;
@@ -78,6 +79,16 @@ pub struct Plan {
     forbidden: Option<PathBuf>,
     /// The files the run reads, each with its role: none may be written.
     inputs: Vec<(PathBuf, &'static str)>,
+    /// Files the run reads that it may also write (a brought CA written back
+    /// as it came), and passphrase files: named in a record only.
+    used: Vec<(PathBuf, &'static str, bool)>,
+    /// The ceremony record to write with the files, if asked.
+    record: Option<RecordRequest>,
+    /// Files of the run that are not carried with the tree (see
+    /// [`Self::stays_behind`]).
+    behind: std::collections::HashSet<PathBuf>,
+    /// The record's files once written: the outcome lists them.
+    record_files: std::cell::OnceCell<Vec<PlannedFile>>,
 }
 
 impl Plan {
@@ -119,6 +130,33 @@ impl Plan {
     /// file (see [`Self::check_inputs`]).
     pub fn reads(&mut self, path: PathBuf, role: &'static str) {
         self.inputs.push((path, role));
+    }
+
+    /// Records that the run reads the passphrase file `path`: guarded as
+    /// [`Self::reads`] guards, and named in a record but never hashed.
+    pub fn reads_passphrase(&mut self, path: PathBuf) {
+        self.inputs.push((path.clone(), "the passphrase file"));
+        self.used.push((path, "the passphrase file", true));
+    }
+
+    /// Records that the run reads `path` as `role` for a ceremony record only:
+    /// a file it may also write back (a brought CA kept as it came).
+    pub fn uses(&mut self, path: PathBuf, role: &'static str) {
+        self.used.push((path, role, false));
+    }
+
+    /// Marks the planned file `path` as one that stays behind when the tree
+    /// is carried to the cluster (a root or intermediate key, for the
+    /// vault): its record names it with its checksum, but leaves it out of
+    /// the checksums to carry and does not require it in a carried tree.
+    pub fn stays_behind(&mut self, path: PathBuf) {
+        self.behind.insert(path);
+    }
+
+    /// Asks for a ceremony record of this plan, committed with its files
+    /// (see [`Self::write`]).
+    pub fn record_to(&mut self, request: Option<RecordRequest>) {
+        self.record = request;
     }
 
     /// Refuses the plan when one of its files is one of the files the run
@@ -173,15 +211,136 @@ impl Plan {
 
     /// Applies the plan under `lock`, or with `dry_run` only works out what
     /// applying would do.
+    ///
+    /// With a record asked for ([`Self::record_to`]) and something to write,
+    /// the record, its text form and its checksums are built before anything
+    /// is written (an input that cannot be hashed refuses the run), and
+    /// committed with the files, all or nothing. Where the files alone would
+    /// be switched in by one directory rename and the record lies outside
+    /// that directory, the record is instead a second commit right after,
+    /// under the same lock: a reader of the tree (k3s starting after a power
+    /// loss) must never see half of it. A dry run, or a run that changes
+    /// nothing, writes no record and says so.
     pub fn write(&self, lock: &TargetLock, dry_run: bool) -> Result<Outcome<'_>> {
         check_interrupted()?;
         self.check_inputs()?;
-        let changes = if dry_run {
-            self.changes()
-        } else {
-            self.apply(lock)?
+        if dry_run {
+            let record = self.record.as_ref().map(|_| RecordNote::DryRun);
+            return Ok(Outcome {
+                dry_run,
+                changes: self.changes(),
+                record,
+            });
+        }
+        let Some(request) = &self.record else {
+            let changes = self.apply(lock)?;
+            return Ok(Outcome {
+                dry_run,
+                changes,
+                record: None,
+            });
         };
-        Ok(Outcome { dry_run, changes })
+        let mut changes = self.changes();
+        let run = changed(&changes);
+        if run.is_empty() {
+            return Ok(Outcome {
+                dry_run,
+                changes,
+                record: Some(RecordNote::NothingWritten),
+            });
+        }
+        let plan = self.record_plan(request)?;
+        let record_changes = plan.changes();
+        let mut together = run.clone();
+        together.extend(changed(&record_changes));
+        if one_commit(&run, &together, lock) {
+            commit::commit(lock, &together, self.forbidden.as_deref())?;
+        } else {
+            commit::commit(lock, &run, self.forbidden.as_deref())?;
+            let record_todo = changed(&record_changes);
+            if !record_todo.is_empty() {
+                commit::commit(lock, &record_todo, plan.forbidden.as_deref())
+                    .map_err(|e| Error::new(Kind::RecordNotWritten(Box::new(e))))?;
+            }
+        }
+        let kinds: Vec<Change> = record_changes.iter().map(|(_, c)| *c).collect();
+        let _ = self.record_files.set(plan.files);
+        let files = self.record_files.get().map_or(&[][..], Vec::as_slice);
+        changes.extend(files.iter().zip(kinds));
+        Ok(Outcome {
+            dry_run,
+            changes,
+            record: Some(RecordNote::Written),
+        })
+    }
+
+    /// The plan of the record's three files: refused when one of them is a
+    /// file of the run, or one it reads.
+    fn record_plan(&self, request: &RecordRequest) -> Result<Plan> {
+        let tree: Vec<record::TreeFile<'_>> = self
+            .files
+            .iter()
+            .map(|f| record::TreeFile {
+                path: &f.path,
+                contents: &f.contents,
+                mode: f.mode,
+                written: true,
+                carried: !self.behind.contains(&f.path),
+            })
+            .collect();
+        let guarded = self.inputs.iter().map(|(p, role)| (p, *role, false));
+        let used = self
+            .used
+            .iter()
+            .map(|(p, role, secret)| (p, *role, *secret));
+        let passphrases: Vec<&PathBuf> = self
+            .used
+            .iter()
+            .filter(|(_, _, secret)| *secret)
+            .map(|(p, _, _)| p)
+            .collect();
+        let read: Vec<record::ReadFile<'_>> = guarded
+            .filter(|(p, _, _)| !passphrases.contains(p))
+            .chain(used)
+            .map(|(path, role, passphrase)| record::ReadFile {
+                path,
+                role,
+                passphrase,
+            })
+            .collect();
+        let [json, text, sums] = request.files();
+        // Refused now, not once the run's files are written.
+        if let Some(above) = json.ancestors().skip(1).find(|dir| dir.exists()) {
+            if !above.is_dir() {
+                return Err(Error::at(
+                    above,
+                    Kind::Inputs("not a directory: the record cannot go under it".into()),
+                ));
+            }
+        }
+        let made = record::build(request, &tree, &read, crate::pki::clock::now()?)?;
+        let mut plan = Plan::new();
+        plan.forbidden = self.forbidden.clone();
+        plan.inputs = self.inputs.clone();
+        for (path, role, _) in &self.used {
+            plan.inputs.push((path.clone(), role));
+        }
+        for file in &self.files {
+            plan.inputs.push((file.path.clone(), "a file"));
+        }
+        plan.add_public(json, made.to_json()?);
+        plan.add_public(text, made.to_text(&request.path));
+        plan.add_public(sums, made.sha256sums());
+        plan.check_inputs()?;
+        for file in &plan.files {
+            if self.paths.contains(&file.path) {
+                return Err(Error::at(
+                    &file.path,
+                    Kind::Inputs("the record would replace a file of the run: name another".into()),
+                ));
+            }
+        }
+        Ok(plan)
     }
 
     /// Writes every file, or none: see the module documentation.
@@ -204,8 +363,21 @@ impl Plan {
 pub struct Outcome<'a> {
     /// Whether nothing was written.
     pub dry_run: bool,
-    /// Each file and its change.
+    /// Each file and its change (the record's files last).
     pub changes: Vec<(&'a PlannedFile, Change)>,
+    /// What came of a record asked for; `None` when none was.
+    pub record: Option<RecordNote>,
+}
+
+/// What came of a ceremony record asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordNote {
+    /// Written after the files: listed with them.
+    Written,
+    /// A dry run writes no record.
+    DryRun,
+    /// Every file was already as planned: nothing was written, so no record.
+    NothingWritten,
 }
 
 impl Outcome<'_> {
@@ -227,8 +399,41 @@ impl std::fmt::Display for Outcome<'_> {
                 shown(&file.path)
             )?;
         }
-        Ok(())
+        match self.record {
+            Some(RecordNote::DryRun) => writeln!(f, "  no record: a dry run writes nothing"),
+            Some(RecordNote::NothingWritten) => {
+                writeln!(f, "  no record: nothing was written")
+            }
+            Some(RecordNote::Written) | None => Ok(()),
+        }
     }
+}
+
+/// Whether the run's changed files (`run`) and its record's (`together`:
+/// both) can be one commit: unless that would cost the run's files the
+/// directory switch they would have alone (the record lying outside the
+/// switched directory), in which case the record is a second commit.
+fn one_commit(run: &[&PlannedFile], together: &[&PlannedFile], lock: &TargetLock) -> bool {
+    let root = |files: &[&PlannedFile]| {
+        let paths: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|f| std::path::absolute(&f.path).ok())
+            .collect();
+        let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        journal::swap_root(&paths, lock.dir())
+    };
+    match root(run) {
+        None => true,
+        alone => root(together) == alone,
+    }
+}
+
+/// The files of `list` that change.
+fn changed<'a>(list: &[(&'a PlannedFile, Change)]) -> Vec<&'a PlannedFile> {
+    list.iter()
+        .filter(|(_, c)| *c != Change::Unchanged)
+        .map(|(f, _)| *f)
+        .collect()
 }
 
 fn change_for(file: &PlannedFile) -> Change {

@@ -106,6 +106,9 @@ pub enum Kind {
         /// Why the commit was being rolled back.
         cause: Error,
     },
+    /// The run's files were written, but its ceremony record was not: why.
+    /// Said apart, so nobody reads "nothing was changed" into it.
+    RecordNotWritten(Box<Error>),
     /// A commit journal left by an interrupted run cannot be recovered: why.
     Journal(String),
     /// The system clock cannot be right: why.
@@ -212,6 +215,10 @@ impl fmt::Display for Kind {
                 }
                 Ok(())
             }
+            Kind::RecordNotWritten(cause) => write!(
+                f,
+                "the run's files were written, but not its ceremony record: {cause}"
+            ),
             Kind::Journal(problem) => write!(
                 f,
                 "cannot recover the interrupted commit it records: {problem}"

@@ -23,6 +23,7 @@ use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
 use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PrivateKey};
 use crate::pki::pem::PemFile;
 use crate::store::plan::{Outcome, Plan};
+use crate::store::record::RecordRequest;
 use crate::store::staging;
 
 pub mod manual;
@@ -38,6 +39,8 @@ pub struct RotationRequest {
     pub algorithm: Option<GeneratedKey>,
     /// Replace a non-empty staging directory.
     pub force: bool,
+    /// A ceremony record to write with the staged files.
+    pub record: Option<RecordRequest>,
     /// Work out what would be written, write nothing.
     pub dry_run: bool,
 }
@@ -56,6 +59,7 @@ pub fn rotate(
         staging_dir,
         algorithm,
         force,
+        record,
         dry_run,
     } = request;
     if algorithm.is_some() {
@@ -65,16 +69,42 @@ pub fn rotate(
     let now = crate::pki::clock::now()?;
     let staging_dir = super::staging_dir(&data_dir, staging_dir, data_dir.ca_staging_dir())?;
     super::locked(tool, &data_dir, &staging_dir, dry_run, |lock| {
-        let run = plan_rotation(&RotationOptions {
+        let mut run = plan_rotation(&RotationOptions {
             data_dir: data_dir.clone(),
             staging_dir: staging_dir.clone(),
             algorithm,
             force,
             now,
         })?;
+        if record.is_some() {
+            record_inputs(&mut run);
+        }
+        run.plan.record_to(record);
         let outcome = run.plan.write(lock, dry_run)?;
         report(&run, &outcome)
     })
+}
+
+/// Names in `run`'s plan, for its record, the current CA and service-account
+/// files a rotation reads from the live cert dir.
+fn record_inputs(run: &mut RotationRun) {
+    let layout = run.layout;
+    for ca in layout.cas {
+        let cert = run.paths.live(&layout.cert_file(ca));
+        let key = run.paths.live(&layout.key_file(ca));
+        for (path, role) in [
+            (cert, "a current CA certificate"),
+            (key, "a current CA key"),
+        ] {
+            if path.is_file() {
+                run.plan.uses(path, role);
+            }
+        }
+    }
+    let service = run.paths.live(layout.service_account.key_file());
+    if service.is_file() {
+        run.plan.uses(service, "the current service-account key");
+    }
 }
 
 /// What to plan.

@@ -96,6 +96,15 @@ impl Passphrases {
         Self::new(PassphraseSource::None)
     }
 
+    /// The passphrase file, when the passphrase comes from one: a ceremony
+    /// record names it (never its contents, nor their hash).
+    pub fn file(&self) -> Option<&Path> {
+        match &self.source {
+            PassphraseSource::File(path) => Some(path),
+            PassphraseSource::Terminal | PassphraseSource::None => None,
+        }
+    }
+
     /// The passphrase, asking for it when needed; `for_file` is the key file it
     /// is needed for, named in the prompt and in errors.
     pub fn get(&self, for_file: &Path) -> Result<&Passphrase> {
