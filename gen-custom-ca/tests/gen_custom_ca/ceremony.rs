@@ -361,8 +361,14 @@ fn a_generated_roots_key_goes_to_root_key_out_and_never_into_the_tree() {
             "ECDSA-P256",
         ])
         .arg("--root-key-out")
-        .arg(&usb));
+        .arg(&usb)
+        .arg("--record")
+        .arg(dir.path().join("ceremony.json")));
     let tls = data_dir.join("server/tls");
+    // The record lists the root key with the vault's, never among the files carried.
+    let sums = fs::read_to_string(dir.path().join("ceremony.SHA256SUMS")).unwrap();
+    assert!(sums.contains("root-ca.pem"), "{sums}");
+    assert!(!sums.contains("root-ca.key"), "{sums}");
     let key = usb.join("root-ca.key");
     assert!(!tls.join("root-ca.key").exists(), "the tree never holds it");
     assert!(stdout.contains("never into"), "{stdout}");
