@@ -37,6 +37,14 @@ issues (or kubeadm, or k0s) is issued in memory and verified as a client that
 trusts only root-ca.pem does (path length, name constraints, extended key usage,
 validity). On any problem nothing is written.
 
+A ceremony with your PKI (request, then finish): --request-intermediate --subject
+'CN=...' writes intermediate-ca.key (the pending key, encrypted with --encrypt-keys)
+and intermediate-ca.csr into the cert dir and prints what the signed certificate
+must allow (CA:TRUE, keyCertSign, path length, EKU, names for name constraints).
+Put the returned intermediate-ca.pem and root-ca.pem in ${{DATA_DIR}}/ and run
+again: the pending key is the issuing CA's, and the run above finishes the tree. A
+generated root's key goes to --root-key-out DIR instead of the tree, when given.
+
 Algorithms: RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384 (any case). A CA
 never outlives the CA above it: its end is capped and you are told.
 
@@ -95,6 +103,24 @@ pub struct Args {
     /// file holds it; with root-ca.pem it must be that certificate's key
     #[argh(option)]
     pub root_key: Option<Pkcs11Uri>,
+    /// the first half of a ceremony with your PKI: make the issuing CA's key
+    /// (encrypted with --encrypt-keys) and intermediate-ca.csr in the cert dir,
+    /// print what the signed certificate must allow, write nothing else; run
+    /// again with the returned intermediate-ca.pem and root-ca.pem to finish
+    #[argh(switch)]
+    pub request_intermediate: bool,
+
+    /// write a generated root's key to DIR/root-ca.key (removable media)
+    /// instead of the cert dir, so the tree for the cluster never holds it;
+    /// DIR must lie outside the data dir and hold no root-ca.key yet
+    #[argh(option, arg_name = "DIR")]
+    pub root_key_out: Option<PathBuf>,
+
+    /// with --request-intermediate: the issuing CA's subject, RFC 4514
+    /// (e.g. 'CN=Cluster Issuing CA,O=Example Corp')
+    #[argh(option)]
+    pub subject: Option<String>,
+
 
     /// the intermediate's key in a PKCS#11 token (as --root-key)
     #[argh(option)]

@@ -6,9 +6,10 @@
 use std::process::ExitCode;
 
 use shared::cli::{Planned, finish};
-use shared::pki::error::Result;
+use shared::pki::error::{Error, Result};
 use shared::report;
 use shared::runs::custom_ca::{CaFlags, CustomCaFlags, lock_and_plan};
+use shared::runs::intermediate_request::lock_and_plan_request;
 
 use crate::args::Args;
 
@@ -42,6 +43,7 @@ fn run(mut args: Args) -> Result<bool> {
         self_signed_cas: args.self_signed_cas,
         password_file: args.password_file,
         encrypt_keys: args.encrypt_keys,
+        root_key_out: args.root_key_out,
         live_data_dir: args.live_data_dir,
         force: args.force,
         root_key: args.root_key,
@@ -50,6 +52,28 @@ fn run(mut args: Args) -> Result<bool> {
         pkcs11_module: args.pkcs11_module,
         pin_file: args.pin_file,
     };
+    if args.request_intermediate {
+        let subject = args.subject.as_deref().ok_or_else(|| {
+            Error::usage("--request-intermediate needs --subject (e.g. 'CN=Cluster Issuing CA')")
+        })?;
+        let (lock, mut run) =
+            lock_and_plan_request(TOOL, data_dir, flags, subject, now, args.dry_run)?;
+        run.plan.record_to(record);
+        let planned = Planned {
+            plan: &run.plan,
+            warnings: &run.warnings,
+            refusal: None,
+        };
+        return finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
+            report::intermediate_request::write(out, &run, outcome)
+        });
+    }
+    if args.subject.is_some() {
+        return Err(Error::usage(
+            "--subject names the issuing CA of --request-intermediate; a generated one is named \
+             <product>-intermediate-ca@<time>",
+        ));
+    }
     let (lock, mut run) = lock_and_plan(TOOL, data_dir, flags, now, args.dry_run)?;
     run.plan.record_to(record);
     let planned = Planned {

@@ -6,10 +6,33 @@ use std::path::PathBuf;
 use argh::{ArgsInfo, FromArgs};
 use shared::runs::sign_csr::CsrProfile;
 
+/// `--profile`: a leaf profile, or `sub-ca` for a subordinate CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileArg {
+    /// server, client, peer, kubelet-serving, kubelet-client.
+    Leaf(CsrProfile),
+    /// A subordinate CA: the offline root's side of a ceremony.
+    SubCa,
+}
+
+impl std::str::FromStr for ProfileArg {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        if name == "sub-ca" {
+            return Ok(ProfileArg::SubCa);
+        }
+        name.parse()
+            .map(ProfileArg::Leaf)
+            .map_err(|e: String| format!("{e}, or sub-ca"))
+    }
+}
+
 shared::tool_args! {
 groups(record);
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
-/// (--product kubeadm), or any CSR with a server, client or peer profile.
+/// (--product kubeadm), any CSR with a server, client or peer profile, or a
+/// subordinate CA's request (--profile sub-ca).
 #[derive(FromArgs, ArgsInfo, Debug)]
 #[argh(
     help_triggers("-h", "--help"),
@@ -46,7 +69,18 @@ subject or a name the file may not carry. A run that would write over a file it
 reads (the CA, a CSR) is refused before writing anything. Client
 certificates carry no names: those asked for are dropped, with a warning. Only
 the names of a CSR are used; usages and validity come from the profile, and a
-certificate never outlives its CA.",
+certificate never outlives its CA.
+
+Subordinate CA (--profile sub-ca --product k3s|rke2|kubeadm|k0s --ca-cert ROOT
+--ca-key KEY --csr intermediate-ca.csr): the offline root's side of a ceremony.
+The request may ask for CA:TRUE; the profile comes from the flags (--path-len,
+--permit, --eku, --days, default 3700, capped at the CA's end), never from the
+request. Before signing, the profile is pre-flighted as gen-custom-ca does: the
+distribution's CAs are issued under a twin of the certificate and every
+certificate it issues (for the default names, --tls-san, --service-cidr,
+--dns-domain) is verified as a client that trusts only the root; a profile that
+fails is refused naming what it breaks, nothing written. The certificate goes to
+--out, or beside the request as <name>.pem.",
     error_code(1, "refused CSRs or bad input; nothing was written")
 )]
 pub struct Args {
@@ -73,9 +107,10 @@ pub struct Args {
     pub ca: Option<PathBuf>,
 
     /// generic mode: server, client, peer, kubelet-serving (CN=system:node:<name>,
-    /// O=system:nodes, only the node's names) or kubelet-client (same identity)
+    /// O=system:nodes, only the node's names), kubelet-client (same identity), or
+    /// sub-ca (a subordinate CA for --product, see below)
     #[argh(option)]
-    pub profile: Option<CsrProfile>,
+    pub profile: Option<ProfileArg>,
 
     /// generic mode: a CSR file, or a directory of *.csr files
     #[argh(option)]
@@ -139,6 +174,26 @@ pub struct Args {
     #[argh(switch)]
     pub allow_super_user: bool,
 
+    /// sub-ca: pathLenConstraint of the new CA (default none)
+    #[argh(option)]
+    pub path_len: Option<u8>,
+
+    /// sub-ca: a DNS name (and the names under it), an address or a network
+    /// (10.0.0.0/8) the new CA's nameConstraints permit; repeatable (default:
+    /// no name constraints)
+    #[argh(option)]
+    pub permit: Vec<String>,
+
+    /// sub-ca: extendedKeyUsage of the new CA: serverAuth, clientAuth or both
+    /// (default none, which limits nothing)
+    #[argh(option)]
+    pub eku: Vec<String>,
+
+    /// sub-ca: a name the cluster's API server is reached by (as k3s
+    /// --tls-san), which the profile must permit; repeatable
+    #[argh(option)]
+    pub tls_san: Vec<String>,
+
     /// show what would be signed and written, write nothing
     #[argh(switch)]
     pub dry_run: bool,
@@ -166,7 +221,9 @@ mod tests {
         assert_eq!(args.allow_san, ["a.example", "192.0.2.1"]);
         let args =
             Args::from_args(&["sign-csr"], &["--profile", "peer", "--csr", "x.csr"]).unwrap();
-        assert_eq!(args.profile, Some(CsrProfile::Peer));
+        assert_eq!(args.profile, Some(ProfileArg::Leaf(CsrProfile::Peer)));
+        let args = Args::from_args(&["sign-csr"], &["--profile", "sub-ca"]).unwrap();
+        assert_eq!(args.profile, Some(ProfileArg::SubCa));
         assert!(Args::from_args(&["sign-csr"], &["--profile", "ca"]).is_err());
     }
 }

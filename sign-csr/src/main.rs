@@ -6,11 +6,13 @@
 use std::process::ExitCode;
 
 use shared::cli::{Planned, finish};
-use shared::pki::error::Result;
+use shared::layout::ClusterFlags;
+use shared::pki::error::{Error, Result};
 use shared::report;
 use shared::runs::sign_csr::{GenericFlags, KubeadmFlags, SignCsrFlags, SignCsrRequest};
+use shared::runs::sub_ca::SubCaFlags;
 
-use crate::args::Args;
+use crate::args::{Args, ProfileArg};
 
 mod args;
 
@@ -23,6 +25,14 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<bool> {
     let now = shared::pki::clock::now()?;
     let record = args.record_request(TOOL)?;
+    let profile = match args.profile {
+        Some(ProfileArg::SubCa) => return sub_ca(args, now, record),
+        Some(ProfileArg::Leaf(profile)) => Some(profile),
+        None => None,
+    };
+    if let Some(flag) = sub_ca_only(&args) {
+        return Err(Error::usage(format!("{flag} is for --profile sub-ca")));
+    }
     let flags = SignCsrFlags {
         product: args.product,
         days: args.days,
@@ -41,7 +51,7 @@ fn run(args: Args) -> Result<bool> {
             ca_cert: args.ca_cert,
             ca_key: args.ca_key,
             ca: args.ca,
-            profile: args.profile,
+            profile,
             csr: args.csr,
             out: args.out,
             allow_super_user: args.allow_super_user,
@@ -66,4 +76,70 @@ fn run(args: Args) -> Result<bool> {
         eprint!("{text}");
     }
     Ok(written && declined.is_none())
+}
+
+/// The first flag given that only `--profile sub-ca` reads.
+fn sub_ca_only(args: &Args) -> Option<&'static str> {
+    [
+        ("--path-len", args.path_len.is_some()),
+        ("--permit", !args.permit.is_empty()),
+        ("--eku", !args.eku.is_empty()),
+        ("--tls-san", !args.tls_san.is_empty()),
+    ]
+    .into_iter()
+    .find_map(|(flag, given)| given.then_some(flag))
+}
+
+/// `--profile sub-ca`: the offline root signs a subordinate CA.
+fn sub_ca(
+    args: Args,
+    now: std::time::SystemTime,
+    record: Option<shared::store::record::RecordRequest>,
+) -> Result<bool> {
+    let other = [
+        ("--data-dir", args.data_dir.is_some()),
+        ("--k8s-csr", args.k8s_csr.is_some()),
+        ("--allow-san", !args.allow_san.is_empty()),
+        ("--allow-super-user", args.allow_super_user),
+        ("--advertise-address", args.advertise_address.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(flag, given)| given.then_some(flag));
+    if let Some(flag) = other {
+        return Err(Error::usage(format!(
+            "{flag} is not read by --profile sub-ca"
+        )));
+    }
+    let flags = SubCaFlags {
+        product: args.product,
+        ca_cert: args.ca_cert,
+        ca_key: args.ca_key,
+        ca: args.ca,
+        csr: args.csr,
+        out: args.out,
+        days: args.days,
+        password_file: args.password_file,
+        pkcs11_module: args.pkcs11_module,
+        pin_file: args.pin_file,
+        path_len: args.path_len,
+        permit: args.permit,
+        eku: args.eku,
+        cluster: ClusterFlags {
+            tls_sans: args.tls_san,
+            cluster_domain: args.dns_domain,
+            service_cidr: args.service_cidr,
+            node_names: args.node_name.into_iter().collect(),
+            node_ips: Vec::new(),
+        },
+    };
+    let (lock, mut run) = shared::runs::sub_ca::lock_and_plan(TOOL, flags, now, args.dry_run)?;
+    run.plan.record_to(record);
+    let planned = Planned {
+        plan: &run.plan,
+        warnings: &run.warnings,
+        refusal: None,
+    };
+    finish(TOOL, &lock, planned, args.dry_run, |out, outcome| {
+        report::sub_ca::write(out, &run, outcome)
+    })
 }

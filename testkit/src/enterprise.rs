@@ -11,6 +11,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use crate::{ok, openssl};
 
@@ -311,17 +312,7 @@ fn make_ca(
             .arg(&cnf)
             .arg("-out")
             .arg(&csr));
-        let days = ext.days.unwrap_or(3700).to_string();
-        cmd.args(["x509", "-req", "-extensions", "ca", "-days", &days])
-            .args(issuer.kind.digest_args())
-            .arg("-in")
-            .arg(&csr)
-            .arg("-CA")
-            .arg(&issuer.cert)
-            .arg("-CAkey")
-            .arg(&issuer.key)
-            .arg("-extfile")
-            .arg(&cnf);
+        cmd = sign_command(&csr, issuer, ext, &cnf);
     } else {
         let days = ext.days.unwrap_or(7300).to_string();
         cmd.args(["req", "-x509", "-new", "-extensions", "ca", "-days", &days])
@@ -337,6 +328,35 @@ fn make_ca(
         fs::remove_file(csr).unwrap();
     }
     Ca { cert, key, kind }
+}
+
+/// `openssl x509 -req` signing `csr` as a CA under `issuer` with the `[ca]`
+/// section of `cnf` as extensions (the request's own are not copied, as a
+/// PKI applies its profile); the caller adds `-out`.
+fn sign_command(csr: &Path, issuer: &Ca, ext: &CaExt, cnf: &Path) -> Command {
+    let days = ext.days.unwrap_or(3700).to_string();
+    let mut cmd = openssl();
+    cmd.args(["x509", "-req", "-extensions", "ca", "-days", &days])
+        .args(issuer.kind.digest_args())
+        .arg("-in")
+        .arg(csr)
+        .arg("-CA")
+        .arg(&issuer.cert)
+        .arg("-CAkey")
+        .arg(&issuer.key)
+        .arg("-extfile")
+        .arg(cnf);
+    cmd
+}
+
+/// An offline root playing the corporate PKI: signs the subordinate-CA request
+/// `csr` under `issuer` with the profile `ext` (`openssl x509 -req -extfile`),
+/// writing the certificate to `out`.
+pub fn sign_request(csr: &Path, out: &Path, issuer: &Ca, ext: &CaExt) {
+    let cnf = out.with_extension("cnf");
+    fs::write(&cnf, ext.config("unused")).unwrap();
+    ok(sign_command(csr, issuer, ext, &cnf).arg("-out").arg(out));
+    fs::remove_file(cnf).unwrap();
 }
 
 /// `out` = the concatenation of the PEM files `parts`, in order (bundles such as

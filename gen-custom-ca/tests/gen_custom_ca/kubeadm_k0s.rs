@@ -29,7 +29,7 @@ fn text(cert: &Json, name: &str) -> String {
 }
 
 /// One certificate a distribution issues, as the contract lists it.
-struct Leaf {
+pub(crate) struct Leaf {
     ca: &'static str,
     cn: &'static str,
     usage: &'static str,
@@ -48,7 +48,7 @@ const ETCD_DNS: &[&str] = &["cp-1", "localhost"];
 const ETCD_IPS: &[&str] = &["192.0.2.10", "127.0.0.1", "::1"];
 
 /// Contract section 2: what kubeadm issues, with its SANs.
-const KUBEADM_LEAVES: [Leaf; 8] = [
+pub(crate) const KUBEADM_LEAVES: [Leaf; 8] = [
     Leaf {
         ca: "ca",
         cn: "kube-apiserver",
@@ -78,7 +78,7 @@ const KUBEADM_LEAVES: [Leaf; 8] = [
 ];
 
 /// Contract section 8: what k0s issues (every leaf serverAuth + clientAuth).
-const K0S_LEAVES: [Leaf; 5] = [
+pub(crate) const K0S_LEAVES: [Leaf; 5] = [
     Leaf {
         ca: "ca",
         cn: "kubernetes",
@@ -161,7 +161,7 @@ fn issue(pki: &Path, out: &Path, leaf: &Leaf) -> PathBuf {
 
 /// Each leaf verifies with Go for each of its usages, for a client whose only
 /// root is `root(ca)`, given `intermediates(ca)`; and with openssl.
-fn assert_leaves_verify(
+pub(crate) fn assert_leaves_verify(
     pki: &Path,
     leaves: &[Leaf],
     root: impl Fn(&str) -> PathBuf,
@@ -292,7 +292,7 @@ fn assert_chains(pki: &Path) {
     }
 }
 
-fn chain_of(pki: &Path) -> impl Fn(&str) -> Vec<PathBuf> + '_ {
+pub(crate) fn chain_of(pki: &Path) -> impl Fn(&str) -> Vec<PathBuf> + '_ {
     move |ca| vec![pki.join(format!("{ca}-chain.crt"))]
 }
 

@@ -3,6 +3,7 @@
 //! is one suite; what the suites share lives in `testkit`, and in `util` what
 //! only this binary's suites share.
 
+mod ceremony;
 mod enterprise;
 mod etcd;
 mod faults;

@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use crate::layout::{LEAF_VALIDITY_DAYS, LeafSpec};
+use crate::layout::{ClusterNames, LEAF_VALIDITY_DAYS, Layout, LeafSpec};
 use crate::pki::cert::{Certificate, format_time};
-use crate::pki::constraints::{Violation, check_path, rejected_names};
+use crate::pki::constraints::{Usage, Violation, check_path, rejected_names};
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::{IssueRequest, Issuer, Profile, days_after, issue};
 use crate::pki::keys::{KeyAlgorithm, PrivateKey, SigningKey};
@@ -262,4 +262,134 @@ fn needs(who: &str, violation: &Violation, constrained: &Certificate, spec: &Lea
         }
         _ => format!("{what} is rejected"),
     }
+}
+
+/// How many CA levels every layout places under the issuing CA: its CAs
+/// (k3s's five, kubeadm's and k0s's three) are issued by it directly, so its
+/// pathLenConstraint must allow one CA below it.
+pub const CA_LEVELS_UNDER_ISSUING_CA: u8 = 1;
+
+/// What an issuing CA's certificate must allow for `who`'s CAs to be issued
+/// under it and every certificate they issue to verify against the root:
+/// what [`run`] checks on a real tree, said before the PKI signs.
+#[derive(Clone, Debug)]
+pub struct SubCaNeeds {
+    /// The distribution (`k3s`).
+    pub who: &'static str,
+    /// The CAs that sit under it.
+    pub ca_stems: Vec<&'static str>,
+    /// The smallest pathLenConstraint that serves.
+    pub path_len: u8,
+    /// The usages every certificate below it is checked for.
+    pub usages: Vec<Usage>,
+    /// Every name the distribution's certificates carry, which nameConstraints
+    /// must permit.
+    pub names: Vec<San>,
+}
+
+/// The needs of `layout`'s tree serving `cluster`, from the leaves pre-flight issues.
+pub fn sub_ca_needs(layout: &Layout, cluster: &ClusterNames) -> SubCaNeeds {
+    let mut usages: Vec<Usage> = Vec::new();
+    let mut names: Vec<San> = Vec::new();
+    for leaf in layout.leaves(cluster) {
+        for usage in leaf.usages {
+            if !usages.contains(&usage) {
+                usages.push(usage);
+            }
+        }
+        for name in leaf.sans {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    usages.sort();
+    SubCaNeeds {
+        who: layout.name(),
+        ca_stems: layout.cas.iter().map(|slot| slot.stem).collect(),
+        path_len: CA_LEVELS_UNDER_ISSUING_CA,
+        usages,
+        names,
+    }
+}
+
+impl SubCaNeeds {
+    /// The checklist for the PKI team, one requirement a line.
+    pub fn lines(&self) -> Vec<String> {
+        let usages: Vec<&str> = self.usages.iter().map(|u| u.name()).collect();
+        let names: Vec<String> = self.names.iter().map(San::to_string).collect();
+        vec![
+            "basicConstraints: critical, CA:TRUE".to_string(),
+            "keyUsage: keyCertSign (cRLSign, digitalSignature allowed)".to_string(),
+            format!(
+                "pathLenConstraint: absent or at least {} ({}'s CAs sit under it: {})",
+                self.path_len,
+                self.who,
+                self.ca_stems.join(", ")
+            ),
+            format!(
+                "extendedKeyUsage: absent, or including {} (Go applies it to every certificate below)",
+                usages.join(" and ")
+            ),
+            format!(
+                "nameConstraints: absent, or permitting every name {}'s certificates carry: {}",
+                self.who,
+                names.join(", ")
+            ),
+            "validity: as long as the CAs under it should live (theirs end with it)".to_string(),
+            "signed by the root (or a CA under it) that clients will trust".to_string(),
+        ]
+    }
+}
+
+/// Pre-flight of a subordinate CA's profile before the root signs it: `twin`
+/// is the certificate the profile makes, issued in memory to `twin_key` (a
+/// key this run holds, so the layout's CAs can be issued under it), above it
+/// `chain` up to `anchor`. Every certificate `layout` issues for `cluster` is
+/// then checked as on a real tree; the findings name `source`.
+pub fn run_sub_ca(
+    layout: &Layout,
+    cluster: &ClusterNames,
+    twin: PathCert<'_>,
+    twin_key: &PrivateKey,
+    chain: Vec<PathCert<'_>>,
+    anchor: &PathCert<'_>,
+    now: SystemTime,
+) -> Result<Report> {
+    let keys = PrivateKey::generate_all(&vec![KeyAlgorithm::EcdsaP256; layout.cas.len()])?;
+    let end = days_after(now, layout.ca_default.validity_days).min(twin.cert.not_after());
+    let mut cas = Vec::new();
+    for (slot, key) in layout.cas.iter().zip(&keys) {
+        let cert = crate::pki::issue::issue_ca(
+            &crate::pki::issue::CaRequest {
+                common_name: slot.stem,
+                key,
+                not_before: now,
+                not_after: end,
+            },
+            Issuer::Ca {
+                cert: twin.cert,
+                key: twin_key,
+            },
+        )?;
+        cas.push((slot.stem, cert, key));
+    }
+    let signing: Vec<SigningCa<'_>> = cas
+        .iter()
+        .map(|(stem, cert, key)| SigningCa {
+            stem: stem.to_string(),
+            cert,
+            key: *key,
+            source: format!("{} (as {stem})", twin.source),
+        })
+        .collect();
+    let path: Vec<PathCert<'_>> = std::iter::once(twin).chain(chain).collect();
+    run(
+        layout.name(),
+        Some(anchor),
+        &path,
+        &signing,
+        &layout.leaves(cluster),
+        now,
+    )
 }

@@ -9,18 +9,21 @@
 //! them (see [`crate::runs::sign_csr`]).
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 
+use der::EncodePem as _;
 use der::asn1::ObjectIdentifier;
 use der::{Decode as _, Encode as _};
+use x509_cert::builder::{Builder as _, RequestBuilder};
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::{DirectoryString, GeneralName};
-use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, SubjectAltName};
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectAltName};
 use x509_cert::name::Name;
 use x509_cert::request::CertReq;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::pki::error::{CsrProblem, Error, Kind, Result};
-use crate::pki::keys::{KeyAlgorithm, PublicKey};
+use crate::pki::keys::{KeyAlgorithm, KeySigner, PublicKey, RawSignature, SigningKey};
 use crate::pki::names::San;
 use crate::pki::pem::PemFile;
 use crate::pki::verify::{Sha1, check_signed};
@@ -74,9 +77,19 @@ impl Csr {
         Self::parse(path, crate::pki::input::read(path)?)
     }
 
+    /// Reads and checks a subordinate CA's request in `path`: as [`Csr::read`],
+    /// but CA:TRUE and keyCertSign may be asked for (the CA profile decides).
+    pub fn read_ca(path: &Path) -> Result<Self> {
+        Self::parse_as(path, crate::pki::input::read(path)?, Wanted::Ca)
+    }
+
     /// Parses the first `CERTIFICATE REQUEST` block of `bytes` and checks it:
     /// signature, key type and size, and the extensions asked for.
     pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self> {
+        Self::parse_as(path, bytes, Wanted::Leaf)
+    }
+
+    fn parse_as(path: &Path, bytes: Vec<u8>, wanted: Wanted) -> Result<Self> {
         let refuse = |problem| Error::at(path, Kind::Csr(problem));
         let file = PemFile::parse(path, bytes)?;
         let block = file
@@ -120,7 +133,7 @@ impl Csr {
         for extension in
             requested_extensions(&request).map_err(|e| refuse(CsrProblem::Malformed(e)))?
         {
-            read_extension(&extension, &mut sans).map_err(refuse)?;
+            read_extension(&extension, &mut sans, wanted).map_err(refuse)?;
         }
         Ok(Csr {
             path: path.to_path_buf(),
@@ -159,6 +172,51 @@ impl Csr {
             })
             .collect()
     }
+}
+
+/// What a request is read for: a leaf, for which CA:TRUE is refused, or a
+/// subordinate CA.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Leaf,
+    Ca,
+}
+
+/// A subordinate CA's request for `subject`, signed by `key`, as PEM: it asks
+/// for critical CA:TRUE and keyUsage keyCertSign, cRLSign, so a PKI that
+/// copies requested extensions gives what the tree needs, and one that does
+/// not sees what is expected.
+pub fn ca_request_pem(subject: &Name, key: &dyn SigningKey) -> Result<String> {
+    let spki = key.public_key_info()?;
+    let failed = |e: x509_cert::builder::Error| Error::crypto("building the CA request", e);
+    let mut builder = RequestBuilder::new(subject.clone()).map_err(failed)?;
+    let basic = BasicConstraints {
+        ca: true,
+        path_len_constraint: None,
+    };
+    let usage = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
+    let der_failed = |e: der::Error| Error::crypto("building the CA request", e);
+    builder.add_extension((true, &basic)).map_err(der_failed)?;
+    builder.add_extension((true, &usage)).map_err(der_failed)?;
+    let request = builder
+        .build::<_, RawSignature>(&KeySigner::new(key, &spki))
+        .map_err(failed)?;
+    request.to_pem(der::pem::LineEnding::LF).map_err(der_failed)
+}
+
+/// The subject of a request as an operator writes it (RFC 4514,
+/// `CN=Cluster Issuing CA,O=Example Corp`): it must name a CN and keep to
+/// RFC 5280's bounds, as the PKI that signs it will check.
+pub fn requested_subject(text: &str) -> std::result::Result<Name, String> {
+    let name =
+        Name::from_str(text).map_err(|e| format!("{text:?} is not an RFC 4514 name: {e}"))?;
+    if !name.iter().any(|atv| atv.oid == COMMON_NAME) {
+        return Err(format!(
+            "{text:?} names no CN (e.g. CN=Cluster Issuing CA,O=Example Corp)"
+        ));
+    }
+    subject_within_bounds(&name).map_err(|problem| format!("{text:?}: {problem}"))?;
+    Ok(name)
 }
 
 /// Refuses a subject attribute longer than RFC 5280 allows.
@@ -208,6 +266,7 @@ fn requested_extensions(request: &CertReq) -> std::result::Result<Vec<Extension>
 fn read_extension(
     extension: &Extension,
     sans: &mut Vec<San>,
+    wanted: Wanted,
 ) -> std::result::Result<(), CsrProblem> {
     let value = extension.extn_value.as_bytes();
     let malformed =
@@ -215,12 +274,12 @@ fn read_extension(
     if extension.extn_id == <BasicConstraints as der::oid::AssociatedOid>::OID {
         let basic =
             BasicConstraints::from_der(value).map_err(|e| malformed("basicConstraints", e))?;
-        if basic.ca {
+        if basic.ca && wanted == Wanted::Leaf {
             return Err(CsrProblem::AsksForCa);
         }
     } else if extension.extn_id == <KeyUsage as der::oid::AssociatedOid>::OID {
         let usage = KeyUsage::from_der(value).map_err(|e| malformed("keyUsage", e))?;
-        if usage.key_cert_sign() {
+        if usage.key_cert_sign() && wanted == Wanted::Leaf {
             return Err(CsrProblem::AsksForKeyCertSign);
         }
     } else if extension.extn_id == <SubjectAltName as der::oid::AssociatedOid>::OID {

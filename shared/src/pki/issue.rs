@@ -19,14 +19,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use der::asn1::{ObjectIdentifier, OctetString};
+use der::asn1::{Ia5String, ObjectIdentifier, OctetString};
 use sha1::{Digest as _, Sha1};
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder as _, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
+use x509_cert::ext::pkix::constraints::name::GeneralSubtree;
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
-    SubjectAltName, SubjectKeyIdentifier,
+    NameConstraints, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension as _};
 use x509_cert::name::Name;
@@ -68,6 +70,12 @@ pub enum Profile {
     Ca {
         /// pathLenConstraint, when the CA must not have CAs below it beyond this.
         path_len: Option<u8>,
+        /// Permitted subtrees of a critical nameConstraints; none means no
+        /// extension (a subordinate CA an offline root limits to its names).
+        permitted: Vec<Permitted>,
+        /// extendedKeyUsage OIDs; none means no extension, which the tree's
+        /// own CAs always use (Go applies a CA's EKU to the whole chain).
+        usages: Vec<ObjectIdentifier>,
     },
     /// A server or client certificate.
     Leaf {
@@ -76,6 +84,55 @@ pub enum Profile {
         /// subjectAltName entries; none means no extension.
         sans: Vec<San>,
     },
+}
+
+/// One permitted subtree of a CA's nameConstraints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Permitted {
+    /// A DNS name and every name under it (`corp.example`).
+    Dns(String),
+    /// An IP network.
+    Ip {
+        /// The network's address.
+        base: std::net::IpAddr,
+        /// Its prefix length.
+        prefix: u8,
+    },
+}
+
+impl Permitted {
+    /// The subtree as nameConstraints encodes it: an IA5String, or the
+    /// address followed by its mask.
+    fn general_name(&self) -> der::Result<GeneralName> {
+        Ok(match self {
+            Permitted::Dns(name) => GeneralName::DnsName(Ia5String::new(name)?),
+            Permitted::Ip { base, prefix } => {
+                let octets = match base {
+                    std::net::IpAddr::V4(ip) => ip.octets().to_vec(),
+                    std::net::IpAddr::V6(ip) => ip.octets().to_vec(),
+                };
+                let mask: Vec<u8> = (0..octets.len())
+                    .map(
+                        |i| match usize::from(*prefix).saturating_sub(i * 8).min(8) {
+                            0 => 0,
+                            on => 0xffu8 << (8 - on),
+                        },
+                    )
+                    .collect();
+                let masked: Vec<u8> = octets.iter().zip(&mask).map(|(o, m)| o & m).collect();
+                GeneralName::IpAddress(OctetString::new([masked, mask].concat())?)
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Permitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Permitted::Dns(name) => write!(f, "DNS {name}"),
+            Permitted::Ip { base, prefix } => write!(f, "IP {base}/{prefix}"),
+        }
+    }
 }
 
 /// A certificate to issue: whose key, which names, which profile, how long.
@@ -151,7 +208,11 @@ pub fn issue_ca(request: &CaRequest<'_>, issuer: Issuer<'_>) -> Result<Certifica
         &IssueRequest {
             subject: subject_name(request.common_name, &[])?,
             public_key: request.key.public_key_info()?,
-            profile: Profile::Ca { path_len: None },
+            profile: Profile::Ca {
+                path_len: None,
+                permitted: Vec::new(),
+                usages: Vec::new(),
+            },
             not_before: request.not_before,
             not_after: request.not_after,
         },
@@ -232,13 +293,38 @@ impl BuilderProfile for NamedProfile {
             (false, &aki).to_extension(subject, &[])?,
         ];
         match &self.profile {
-            Profile::Ca { path_len } => {
+            Profile::Ca {
+                path_len,
+                permitted,
+                usages,
+            } => {
                 let basic = BasicConstraints {
                     ca: true,
                     path_len_constraint: *path_len,
                 };
                 extensions.push((true, &basic).to_extension(subject, &[])?);
                 extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
+                if !permitted.is_empty() {
+                    let subtrees = permitted
+                        .iter()
+                        .map(|p| {
+                            Ok(GeneralSubtree {
+                                base: p.general_name()?,
+                                minimum: 0,
+                                maximum: None,
+                            })
+                        })
+                        .collect::<der::Result<Vec<_>>>()?;
+                    let constraints = NameConstraints {
+                        permitted_subtrees: Some(subtrees),
+                        excluded_subtrees: None,
+                    };
+                    extensions.push((true, &constraints).to_extension(subject, &[])?);
+                }
+                if !usages.is_empty() {
+                    let eku = ExtendedKeyUsage(usages.clone());
+                    extensions.push((false, &eku).to_extension(subject, &[])?);
+                }
             }
             Profile::Leaf { usages, sans } => {
                 let basic = BasicConstraints {

@@ -31,6 +31,15 @@ pub fn write(out: &mut dyn Write, run: &CustomCaRun, outcome: &Outcome<'_>) -> i
     if !run.chain_files.is_empty() {
         write_chain_files(out, run)?;
     }
+    if let Some(path) = &run.root_key_out {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "The root key was written to {} only, never into {}: keep it offline.",
+            shown(path),
+            shown(&run.tls_dir)
+        )?;
+    }
     if !run.vault_files.is_empty() {
         writeln!(out)?;
         writeln!(

@@ -6,11 +6,13 @@
 pub mod custom_ca;
 pub mod expiry;
 pub mod findings;
+pub mod intermediate_request;
 pub mod procedure;
 pub mod prometheus;
 pub mod rotation;
 pub mod sa_rotation;
 pub mod serving;
 pub mod sign_csr;
+pub mod sub_ca;
 pub mod token;
 pub mod user_kubeconfig;

@@ -43,6 +43,7 @@ use crate::pki::keys::{
 };
 use crate::pki::pem::PemFile;
 use crate::pki::verify::check_issued_by;
+use crate::runs::intermediate_request::INTERMEDIATE_CSR;
 use crate::store::lock::{TargetLock, lock_target};
 use crate::store::plan::{Plan, SECRET_MODE};
 
@@ -68,6 +69,9 @@ pub struct CustomCaOptions {
     pub passphrases: Passphrases,
     /// Write the root and intermediate keys this run generates encrypted.
     pub encrypt_keys: bool,
+    /// Where a generated root's key goes instead of the cert dir (removable
+    /// media): a tree meant for the cluster never holds it.
+    pub root_key_out: Option<PathBuf>,
     /// The names pre-flight issues serving certificates for.
     pub cluster: ClusterNames,
     /// The live cluster's tls dir when this run writes a staging tree for
@@ -128,6 +132,7 @@ impl CustomCaOptions {
             self_signed_cas: false,
             passphrases: Passphrases::none(),
             encrypt_keys: false,
+            root_key_out: None,
             cluster: layout.cluster_names(),
             live_tls: None,
             token: TokenChoice::default(),
@@ -176,6 +181,7 @@ impl CustomCaOptions {
             self_signed_cas: flags.self_signed_cas,
             passphrases,
             encrypt_keys: flags.encrypt_keys,
+            root_key_out: flags.root_key_out,
             cluster,
             live_tls,
             ..defaults
@@ -199,6 +205,8 @@ pub struct CustomCaFlags {
     pub password_file: Option<PathBuf>,
     /// `--encrypt-keys`.
     pub encrypt_keys: bool,
+    /// `--root-key-out`.
+    pub root_key_out: Option<PathBuf>,
     /// The names the cluster is reached by, as flags.
     pub cluster: ClusterFlags,
     /// `--live-data-dir`.
@@ -257,6 +265,18 @@ pub fn lock_and_plan(
         ));
     }
     let existed = data_dir.root.exists();
+    let lock = lock_data_dir(tool, &data_dir, dry_run)?;
+    let said = new_root_said(&data_dir, existed);
+    let mut run = plan_custom_ca(&CustomCaOptions::from_flags(data_dir, now, flags)?)?;
+    if matches!(run.root, Some((Origin::Generated, _))) {
+        run.warnings.insert(0, said);
+    }
+    Ok((lock, run))
+}
+
+/// Finishes commits interrupted anywhere under `data_dir` and locks it for
+/// `tool`: what every run writing into a data dir's cert dir does first.
+pub(crate) fn lock_data_dir(tool: &str, data_dir: &DataDir, dry_run: bool) -> Result<TargetLock> {
     let written = data_dir.written_dirs();
     let lock = lock_target(
         written.iter().map(PathBuf::as_path),
@@ -265,12 +285,7 @@ pub fn lock_and_plan(
         dry_run,
     )?;
     lock.report_recovered(tool);
-    let said = new_root_said(&data_dir, existed);
-    let mut run = plan_custom_ca(&CustomCaOptions::from_flags(data_dir, now, flags)?)?;
-    if matches!(run.root, Some((Origin::Generated, _))) {
-        run.warnings.insert(0, said);
-    }
-    Ok((lock, run))
+    Ok(lock)
 }
 
 /// Where a CA of the tree came from.
@@ -376,6 +391,8 @@ pub struct CustomCaRun {
     pub chain_files: Vec<PathBuf>,
     /// Files the distribution never reads that belong in a vault (root and intermediate).
     pub vault_files: Vec<PathBuf>,
+    /// The generated root's key, written out of the tree (`--root-key-out`).
+    pub root_key_out: Option<PathBuf>,
     /// Things the user should know that do not stop the run.
     pub warnings: Vec<String>,
     /// For a staging tree: how to load it, and what `rotate-ca` will say.
@@ -454,6 +471,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         inputs.refuse_shared_root()?;
     }
     let mut brought = inputs.read(options.now, &options.passphrases, &options.token)?;
+    let root_key_out = root_key_out(options, &brought)?;
     // The docs' staging flow copies root-ca.*, intermediate-ca.* and service.key;
     // forgetting service.key makes rotate-ca refuse (k3s issue 7100): carry the
     // live one forward unless one was brought.
@@ -625,12 +643,15 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             in_tls(files::INTERMEDIATE_CRT),
             bundle_pem(chain.iter().copied()),
         );
-        for (name, ca) in [
-            (files::ROOT_KEY, root),
-            (files::INTERMEDIATE_KEY, intermediate),
+        let root_key = root_key_out
+            .clone()
+            .unwrap_or_else(|| in_tls(files::ROOT_KEY));
+        for (path, ca) in [
+            (root_key, root),
+            (in_tls(files::INTERMEDIATE_KEY), intermediate),
         ] {
             if let Some(key_pem) = &ca.key_pem {
-                plan.add_secret(in_tls(name), key_pem.to_vec());
+                plan.add_secret(path, key_pem.to_vec());
             }
         }
     }
@@ -744,7 +765,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
     .filter(|path| plan.files().iter().any(|f| &f.path == path))
     .collect::<Vec<_>>();
     // The vault's keys never go to the cluster: a record says so.
-    for path in &vault_files {
+    for path in vault_files.iter().chain(&root_key_out) {
         if plan
             .files()
             .iter()
@@ -795,6 +816,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         join,
         chain_files,
         vault_files,
+        root_key_out,
         warnings,
         staging,
         service_key_carried,
@@ -957,7 +979,11 @@ fn chain_sources(intermediate: &Ca) -> Vec<PathCert<'_>> {
 
 /// A cert dir that holds the layout's CA files belongs to an initialised
 /// cluster: refused without `force`, and with it, a warning.
-fn refuse_initialised(layout: &Layout, tls_dir: &Path, force: bool) -> Result<Vec<String>> {
+pub(crate) fn refuse_initialised(
+    layout: &Layout,
+    tls_dir: &Path,
+    force: bool,
+) -> Result<Vec<String>> {
     let existing: Vec<PathBuf> = layout
         .initialised_files(tls_dir)
         .into_iter()
@@ -981,6 +1007,72 @@ fn refuse_initialised(layout: &Layout, tls_dir: &Path, force: bool) -> Result<Ve
         tls_dir.display(),
         layout.rotation_advice
     )])
+}
+
+/// Where `--root-key-out` puts the generated root's key: `DIR/root-ca.key`,
+/// refused when the root is brought (its key is already where you keep it),
+/// when DIR lies inside the data dir, or when it already holds a root key
+/// (a root key on removable media is never overwritten).
+fn root_key_out(options: &CustomCaOptions, brought: &Brought) -> Result<Option<PathBuf>> {
+    let Some(dir) = &options.root_key_out else {
+        return Ok(None);
+    };
+    let at = Location::Flag {
+        name: "--root-key-out",
+        value: Some(dir.display().to_string()),
+    };
+    let refuse = |problem: String| Err(Error::at(at.clone(), Kind::Inputs(problem)));
+    if options.self_signed_cas {
+        return refuse("--self-signed-cas makes no shared root".into());
+    }
+    if let Some(root) = &brought.root {
+        return refuse(format!(
+            "writes a generated root's key, but the root is brought ({}): keep its key where \
+             it is and bring {} + {} instead of {}",
+            root.source("root"),
+            files::INTERMEDIATE_PEM,
+            files::INTERMEDIATE_KEY,
+            files::ROOT_KEY
+        ));
+    }
+    // Compared after following every link of what exists: a path spelled
+    // another way into the tree is caught too.
+    let resolved = |path: &Path| -> PathBuf {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut existing = absolute.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut path = existing
+            .canonicalize()
+            .unwrap_or_else(|_| existing.to_path_buf());
+        path.extend(rest.iter().rev());
+        path
+    };
+    if resolved(dir).starts_with(resolved(&options.data_dir.root)) {
+        return refuse(format!(
+            "lies inside the data dir {}: the root key must leave the tree (removable media)",
+            options.data_dir.root.display()
+        ));
+    }
+    let path = dir.join(files::ROOT_KEY);
+    if path.exists() {
+        return Err(Error::at(
+            &path,
+            Kind::Inputs(
+                "already holds a root key, which is never overwritten: choose another directory"
+                    .into(),
+            ),
+        ));
+    }
+    Ok(Some(path))
 }
 
 /// Said when a new root is made: a mistyped `--data-dir` would otherwise make
@@ -1191,10 +1283,26 @@ impl Inputs {
                 }
             }
             (None, _) if self.intermediate_key.is_some() => {
+                // A key beside its request is a ceremony half done.
+                let pending = self
+                    .intermediate_key
+                    .as_ref()
+                    .map(|key| key.with_file_name(INTERMEDIATE_CSR))
+                    .filter(|csr| csr.is_file());
+                let advice = match pending {
+                    Some(csr) => format!(
+                        "the request {} is pending: bring the {} your PKI signed and its {} \
+                         to finish it",
+                        csr.display(),
+                        files::INTERMEDIATE_PEM,
+                        files::ROOT_PEM
+                    ),
+                    None => "bring both, or neither".to_string(),
+                };
                 return Err(missing(
                     &self.intermediate_key,
                     format!(
-                        "{} without {} ({}): bring both, or neither",
+                        "{} without {} ({}): {advice}",
                         files::INTERMEDIATE_KEY,
                         files::INTERMEDIATE_PEM,
                         self.none_of(files::INTERMEDIATE_PEM)

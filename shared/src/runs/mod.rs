@@ -10,10 +10,12 @@ use crate::store::staging;
 
 pub mod csr_policy;
 pub mod custom_ca;
+pub mod intermediate_request;
 pub mod k8s_csr;
 pub mod rotation;
 pub mod sa_rotation;
 pub mod sign_csr;
+pub mod sub_ca;
 pub mod user_kubeconfig;
 
 /// The staging dir of a run: `asked`, or `default` when none (or an empty

@@ -23,7 +23,11 @@ fn ca(cn: &str, key: &PrivateKey, issuer: Issuer<'_>) -> Certificate {
         &IssueRequest {
             subject: subject_name(cn, &[]).unwrap(),
             public_key: key.public_key_info().unwrap(),
-            profile: Profile::Ca { path_len: None },
+            profile: Profile::Ca {
+                path_len: None,
+                permitted: Vec::new(),
+                usages: Vec::new(),
+            },
             not_before: now,
             not_after: days_after(now, 365),
         },

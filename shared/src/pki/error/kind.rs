@@ -73,6 +73,14 @@ pub enum Kind {
     /// naming the input file, the constraint, and the certificate and names
     /// it breaks.
     Preflight(Vec<String>),
+    /// Pre-flight of a subordinate CA's profile: the distribution named, and
+    /// the findings, as [`Kind::Preflight`]'s.
+    SubCaProfile {
+        /// The distribution the CA was to serve (`k3s`).
+        who: &'static str,
+        /// One line per finding.
+        findings: Vec<String>,
+    },
     /// An input or output path is not a regular file: what it is instead ("a FIFO").
     NotAFile(&'static str),
     /// An input file is larger than any certificate or key file can be.
@@ -172,6 +180,12 @@ impl fmt::Display for Kind {
                 f,
                 "refusing to write a tree whose certificates clients that trust only the root \
                  would reject: {}",
+                findings.join("; ")
+            ),
+            Kind::SubCaProfile { who, findings } => write!(
+                f,
+                "refusing to sign a subordinate CA whose profile cannot serve {who}: clients \
+                 that trust only the root would reject what {who} issues under it: {}",
                 findings.join("; ")
             ),
             Kind::NotAFile(what) => write!(f, "is {what}, not a regular file"),
