@@ -120,3 +120,53 @@ fn an_rsa_ca_key_in_the_token_signs_csrs() {
 fn an_ecdsa_ca_key_in_the_token_signs_csrs() {
     signs_with("ECDSA-P256");
 }
+
+/// The ceremony's offline root in a token: `--profile sub-ca` signs the
+/// cluster's intermediate request with the token's root, the certificate
+/// verifies under the root (openssl) and finishes into a tree (gen-custom-ca
+/// runs its pre-flight on it), and no file holds the root's key.
+#[test]
+fn a_root_in_the_token_signs_a_subordinate_ca_request() {
+    let hsm = SoftHsm::new();
+    let dir = scratch();
+    let tls = token_cas(&hsm, &dir.path().join("cas"), "ECDSA-P256");
+    let root = tls.join("root-ca.pem");
+    let gen_custom_ca = testkit::tool_binaries().join("gen-custom-ca");
+    let machine = dir.path().join("machine");
+    ok(
+        testkit::tool(gen_custom_ca.to_str().unwrap(), &machine).args([
+            "--request-intermediate",
+            "--subject",
+            "CN=Cluster Issuing CA",
+        ]),
+    );
+    let machine_tls = machine.join("server/tls");
+    let issued = machine_tls.join("intermediate-ca.pem");
+    ok(sign_csr(&hsm)
+        .args(["--profile", "sub-ca", "--product", "k3s", "--ca-cert"])
+        .arg(&root)
+        .arg("--ca-key")
+        .arg(SoftHsm::uri("root"))
+        .arg("--csr")
+        .arg(machine_tls.join("intermediate-ca.csr"))
+        .arg("--out")
+        .arg(&issued)
+        .args(["--tls-san", "10.0.0.10"]));
+    let verified = ok(openssl()
+        .args(["verify", "-CAfile"])
+        .arg(&root)
+        .arg(&issued));
+    assert!(verified.contains(": OK"), "{verified}");
+    std::fs::copy(&root, machine_tls.join("root-ca.pem")).unwrap();
+    ok(testkit::tool(gen_custom_ca.to_str().unwrap(), &machine).args(["--tls-san", "10.0.0.10"]));
+    let chained = ok(openssl()
+        .args(["verify", "-CAfile"])
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(&issued)
+        .arg(machine_tls.join("server-ca.pem")));
+    assert!(chained.contains(": OK"), "{chained}");
+    for tree in [&tls, &machine_tls] {
+        assert!(!tree.join("root-ca.key").exists(), "{}", tree.display());
+    }
+}
