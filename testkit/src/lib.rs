@@ -25,6 +25,7 @@ pub mod etcd;
 pub mod faults;
 pub mod mutate;
 pub mod softhsm;
+pub mod terminal;
 
 pub use serde_json::Value as Json;
 

@@ -348,8 +348,6 @@ fn a_wrong_or_missing_passphrase_names_the_key_file_and_changes_nothing() {
 /// key, read, and never echoed.
 #[test]
 fn a_passphrase_typed_at_the_terminal_prompt_is_read_without_echo() {
-    use std::io::{Read as _, Write as _};
-    use std::process::Stdio;
     let dir = scratch();
     let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
     let key = dir.path().join("root.enc");
@@ -363,45 +361,14 @@ fn a_passphrase_typed_at_the_terminal_prompt_is_read_without_echo() {
         },
         true,
     );
-    let mut child = Command::new("script")
-        .args(["-qefc", env!("CARGO_BIN_EXE_gen-custom-ca"), "/dev/null"])
-        .env_remove("PRODUCT")
-        .env("DATA_DIR", &data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1), from Debian's bsdutils");
-    // Should the prompt never come, the tool would wait for a passphrase
-    // forever: after a minute script(1) is killed and the test fails.
-    // (Only before it is waited for, so the pid is still its own.)
-    let pid = child.id().to_string();
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if finished
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .is_err()
-        {
-            let _ = Command::new("kill").args(["-9", &pid]).status();
-        }
-    });
-    let (mut typing, mut screen) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("Passphrase for ") {
-        let n = screen.read(&mut chunk).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&chunk[..n]);
-    }
-    // The prompt is printed just before echo is turned off: typing waits a
-    // moment, as a person does.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    typing.write_all(format!("{PASS}\n").as_bytes()).unwrap();
-    screen.read_to_end(&mut seen).unwrap();
-    let _ = done.send(());
-    let status = child.wait().unwrap();
-    drop(typing);
-    let transcript = String::from_utf8_lossy(&seen);
+    let (status, transcript) = testkit::terminal::type_at_prompt(
+        Command::new("script")
+            .args(["-qefc", env!("CARGO_BIN_EXE_gen-custom-ca"), "/dev/null"])
+            .env_remove("PRODUCT")
+            .env("DATA_DIR", &data_dir),
+        "Passphrase for ",
+        format!("{PASS}\n").as_bytes(),
+    );
     assert!(status.success(), "{transcript}");
     assert!(transcript.contains("root-ca.key"), "{transcript}");
     assert!(
@@ -1376,8 +1343,6 @@ fn keys_java_encrypted_are_accepted() {
 /// interruption, nothing changed.
 #[test]
 fn ctrl_c_at_the_passphrase_prompt_ends_the_run_with_nothing_changed() {
-    use std::io::{Read as _, Write as _};
-    use std::process::Stdio;
     let dir = scratch();
     let ca = root(dir.path(), "Corp Root", KeyKind::P256, &CaExt::default());
     let key = dir.path().join("root.enc");
@@ -1385,29 +1350,14 @@ fn ctrl_c_at_the_passphrase_prompt_ends_the_run_with_nothing_changed() {
     let data_dir = dir.path().join("data");
     bring_root(&data_dir, &Ca { key, ..ca }, true);
     let before = snapshot(&data_dir);
-    let mut child = Command::new("script")
-        .args(["-qefc", env!("CARGO_BIN_EXE_gen-custom-ca"), "/dev/null"])
-        .env_remove("PRODUCT")
-        .env("DATA_DIR", &data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1), from Debian's bsdutils");
-    let (mut typing, mut screen) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("Passphrase for ") {
-        let n = screen.read(&mut chunk).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&chunk[..n]);
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    typing.write_all(b"\x03").unwrap();
-    screen.read_to_end(&mut seen).unwrap();
-    let status = child.wait().unwrap();
-    drop(typing);
-    let transcript = String::from_utf8_lossy(&seen);
+    let (status, transcript) = testkit::terminal::type_at_prompt(
+        Command::new("script")
+            .args(["-qefc", env!("CARGO_BIN_EXE_gen-custom-ca"), "/dev/null"])
+            .env_remove("PRODUCT")
+            .env("DATA_DIR", &data_dir),
+        "Passphrase for ",
+        b"\x03",
+    );
     assert!(!status.success(), "{transcript}");
     assert!(transcript.contains("interrupted by SIGINT"), "{transcript}");
     assert_eq!(snapshot(&data_dir), before);

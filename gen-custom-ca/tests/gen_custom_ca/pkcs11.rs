@@ -360,8 +360,6 @@ fn the_module_comes_from_the_environment_and_the_pin_from_the_uri() {
 /// (script(1)'s pseudo-terminal), without echo, naming the token.
 #[test]
 fn the_pin_is_asked_on_the_terminal_without_echo() {
-    use std::io::{Read as _, Write as _};
-    use std::process::Stdio;
     let hsm = SoftHsm::new();
     let work = scratch();
     let data_dir = work.path().join("cluster");
@@ -371,46 +369,15 @@ fn the_pin_is_asked_on_the_terminal_without_echo() {
         SoftHsm::module().display(),
         SoftHsm::uri("root")
     );
-    let mut child = hsm
-        .command("script")
-        .args(["-qefc", &line, "/dev/null"])
-        .env_remove("PRODUCT")
-        .env_remove("PKCS11_MODULE")
-        .env("DATA_DIR", &data_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1), from Debian's bsdutils");
-    // Should the prompt never come, the tool would wait forever: after a
-    // minute script(1) is killed and the test fails.
-    let pid = child.id().to_string();
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if finished
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .is_err()
-        {
-            let _ = Command::new("kill").args(["-9", &pid]).status();
-        }
-    });
-    let (mut typing, mut screen) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
-    let mut seen = Vec::new();
-    let mut chunk = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("PIN for token \"ceremony\": ") {
-        let n = screen.read(&mut chunk).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&chunk[..n]);
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    typing
-        .write_all(format!("{}\n", testkit::softhsm::PIN).as_bytes())
-        .unwrap();
-    screen.read_to_end(&mut seen).unwrap();
-    let _ = done.send(());
-    let status = child.wait().unwrap();
-    drop(typing);
-    let transcript = String::from_utf8_lossy(&seen);
+    let (status, transcript) = testkit::terminal::type_at_prompt(
+        hsm.command("script")
+            .args(["-qefc", &line, "/dev/null"])
+            .env_remove("PRODUCT")
+            .env_remove("PKCS11_MODULE")
+            .env("DATA_DIR", &data_dir),
+        "PIN for token \"ceremony\": ",
+        format!("{}\n", testkit::softhsm::PIN).as_bytes(),
+    );
     assert!(status.success(), "{transcript}");
     assert!(
         !transcript.contains(testkit::softhsm::PIN),
