@@ -380,6 +380,19 @@ pub fn file_names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Writes the base64 `data` (a kubeconfig's `*-data`, a CSR object's
+/// certificate) decoded by openssl to `out`, and returns `out`.
+pub fn decode_base64_to(data: &str, out: &Path) -> PathBuf {
+    let encoded = out.with_extension("b64");
+    std::fs::write(&encoded, data).unwrap();
+    ok(openssl()
+        .args(["base64", "-d", "-A", "-in"])
+        .arg(&encoded)
+        .arg("-out")
+        .arg(out));
+    out.to_path_buf()
+}
+
 /// The permission bits of `path`.
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777

@@ -86,18 +86,6 @@ fn text(value: &Json) -> &str {
         .unwrap_or_else(|| panic!("not a string: {value}"))
 }
 
-/// Writes the base64 `data` decoded to `out`.
-fn decode_to(data: &str, out: &Path) -> PathBuf {
-    let encoded = out.with_extension("b64");
-    fs::write(&encoded, data).unwrap();
-    ok(openssl()
-        .args(["base64", "-d", "-A", "-in"])
-        .arg(&encoded)
-        .arg("-out")
-        .arg(out));
-    out.to_path_buf()
-}
-
 /// What a kubeconfig must be: read by kubectl as asked, 0600, its client
 /// certificate a clientAuth certificate of `ca` (Go, openssl, pkilint) for
 /// `user` in `groups`, `days` long (and the backdating). Returns the view and the certificate file.
@@ -118,7 +106,7 @@ fn check(
     assert_eq!(text(&view["clusters"][0]["name"]), cluster);
     assert_eq!(text(&view["clusters"][0]["cluster"]["server"]), server);
     assert_eq!(text(&view["users"][0]["name"]), user);
-    let cert = decode_to(
+    let cert = testkit::decode_base64_to(
         text(&view["users"][0]["user"]["client-certificate-data"]),
         &kubeconfig.with_extension("crt"),
     );
@@ -201,7 +189,7 @@ fn mtls(
         "server",
         false,
     );
-    let roots = decode_to(
+    let roots = testkit::decode_base64_to(
         text(&view["clusters"][0]["cluster"]["certificate-authority-data"]),
         &dir.join("trust.pem"),
     );
@@ -240,7 +228,7 @@ fn a_k3s_user_kubeconfig_is_read_by_kubectl_verified_and_shakes_hands_with_clien
         7.0,
     );
     // The trust embedded is the whole server-ca.crt k3s serves.
-    let trust = decode_to(
+    let trust = testkit::decode_base64_to(
         text(&view["clusters"][0]["cluster"]["certificate-authority-data"]),
         &dir.path().join("embedded.pem"),
     );
@@ -248,7 +236,7 @@ fn a_k3s_user_kubeconfig_is_read_by_kubectl_verified_and_shakes_hands_with_clien
         fs::read_to_string(&trust).unwrap(),
         fs::read_to_string(tls.join("server-ca.crt")).unwrap()
     );
-    let key = decode_to(
+    let key = testkit::decode_base64_to(
         text(&view["users"][0]["user"]["client-key-data"]),
         &dir.path().join("alice.key"),
     );
@@ -292,7 +280,7 @@ fn a_kubeadm_user_kubeconfig_takes_its_server_from_admin_conf_with_an_rsa_key() 
         true,
         30.0,
     );
-    let key = decode_to(
+    let key = testkit::decode_base64_to(
         text(&view["users"][0]["user"]["client-key-data"]),
         &dir.path().join("bob.key"),
     );

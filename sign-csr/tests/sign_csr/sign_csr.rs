@@ -337,17 +337,6 @@ fn kubectl_field(view: &Json, path: &str) -> String {
         .to_string()
 }
 
-/// Writes the base64 `data` decoded to `out`.
-fn decode_to(data: &str, out: &Path) {
-    let encoded = out.with_extension("b64");
-    fs::write(&encoded, data).unwrap();
-    ok(openssl()
-        .args(["base64", "-d", "-A", "-in"])
-        .arg(&encoded)
-        .arg("-out")
-        .arg(out));
-}
-
 /// The client certificate and key of a filled kubeconfig (`view` is its
 /// [`kubectl_view`]), as files.
 fn kubeconfig_pair(kubeconfig: &Path, view: &Json, dir: &Path) -> (PathBuf, PathBuf) {
@@ -360,11 +349,11 @@ fn kubeconfig_pair(kubeconfig: &Path, view: &Json, dir: &Path) -> (PathBuf, Path
         dir.join(format!("{stem}.crt")),
         dir.join(format!("{stem}.key")),
     );
-    decode_to(
+    testkit::decode_base64_to(
         &kubectl_field(view, ".users[0].user.client-certificate-data"),
         &cert,
     );
-    decode_to(&kubectl_field(view, ".users[0].user.client-key-data"), &key);
+    testkit::decode_base64_to(&kubectl_field(view, ".users[0].user.client-key-data"), &key);
     (cert, key)
 }
 
@@ -450,7 +439,7 @@ fn a_kubeadm_generate_csr_output_is_signed_as_kubeadm_would() {
         assert_eq!(testkit::mode(&kubeconfig), 0o600);
         assert_eq!(kubectl_field(view, ".users[0].name"), *user);
         let ca_file = dir.path().join("embedded-ca.crt");
-        decode_to(
+        testkit::decode_base64_to(
             &kubectl_field(view, ".clusters[0].cluster.certificate-authority-data"),
             &ca_file,
         );
@@ -2005,7 +1994,7 @@ fn kubernetes_csr_objects_are_signed_by_their_signers_rules() {
             .remove("certificate");
         assert_eq!(&without, original, "{name}");
         let cert = dir.path().join(format!("{name}.crt"));
-        decode_to(signed["status"]["certificate"].as_str().unwrap(), &cert);
+        testkit::decode_base64_to(signed["status"]["certificate"].as_str().unwrap(), &cert);
         verify(&cert, &ca_cert, &[usage]);
         assert_eq!(field(&describe_certs(&cert)[0], "subject"), subject);
         assert!(
