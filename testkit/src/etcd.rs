@@ -53,11 +53,25 @@ pub struct EtcdCluster {
     members: Vec<Member>,
 }
 
+/// A loopback port free now and never handed out before in this process: the
+/// kernel may give a port just released again (seen: two members of one
+/// cluster both on 33333), and members bind theirs only once etcd starts.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no loopback port not handed out before in 1000 tries");
 }
 
 impl EtcdCluster {
