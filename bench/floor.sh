@@ -15,6 +15,8 @@
 #
 # Usage: bench/floor.sh [rotate] [sa] [custom-rsa] [custom-p384]   (default: all)
 #        RUNS=N OPENSSL_RUNS=M bench/floor.sh ...
+#        FLOOR_BIN_DIR=DIR bench/floor.sh ...   (the tools of another build, e.g.
+#        an earlier commit's, against the same keys-alone binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-41}
@@ -23,8 +25,8 @@ OPENSSL_RUNS=${OPENSSL_RUNS:-15}
 ((OPENSSL_RUNS > RUNS)) && OPENSSL_RUNS=$RUNS
 cargo build --release --locked -q -p rotate-default-ca -p sa-key-rotate -p gen-custom-ca
 cargo build --release --locked -q -p shared --example floor-keys
-REL=$PWD/target/release
-KEYS=$REL/examples/floor-keys
+REL=${FLOOR_BIN_DIR:-$PWD/target/release}
+KEYS=$PWD/target/release/examples/floor-keys
 GOCHECK=$PWD/target/gocheck/gocheck-bench
 (cd gocheck && GOFLAGS=-mod=mod GOPROXY=off go build -o "$GOCHECK" .)
 
