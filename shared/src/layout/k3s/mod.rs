@@ -463,6 +463,42 @@ pub fn ca_load_procedure(
     Procedure { sections }
 }
 
+/// Loading one stage of a CA renewal staged in `staging_dir`: the same keys,
+/// so leaves, agents' certificates and pods need nothing; only the join-token
+/// hash, which follows the bundle's bytes, changes at each stage.
+pub fn ca_renewal_procedure(
+    layout: &Layout,
+    staging_dir: &Path,
+    stage: crate::layout::rotation::RenewalStage,
+) -> Procedure {
+    use crate::layout::rotation::RenewalStage;
+    let opening = match stage {
+        RenewalStage::AddRenewed => {
+            "Stage 1 of 2. Each staged bundle is [current, renewed, ...]: k3s keeps signing with \
+             the current certificate while every node learns the renewed one, and rotate-ca \
+             accepts it without --force (the current certificate still comes first)."
+        }
+        RenewalStage::RenewedFirst => {
+            "Stage 2 of 2. Each staged bundle now starts with the renewed certificate, which \
+             every node already trusts: k3s signs with it from this restart on."
+        }
+    };
+    let mut sections = vec![Section::new(text![opening.replace("k3s", layout.name)])];
+    sections.extend(ca_load_procedure(layout, staging_dir, true, NewRoot::No).sections);
+    sections.push(Section::new(text![match stage {
+        RenewalStage::AddRenewed => "Then, once every server and agent has restarted, run \
+             `rotate-default-ca --renew` again with the same --data-dir: it stages stage 2, the \
+             renewed certificates first, and it is loaded the same way. Do both before the \
+             current certificates end."
+            .to_string(),
+        RenewalStage::RenewedFirst => "Nothing else: the keys are the same, so every \
+             certificate issued before stays valid and pods keep their trust. `ca-check expiry` \
+             then shows the new end dates."
+            .to_string(),
+    }]));
+    Procedure { sections }
+}
+
 /// Which of the two CAs the API server and its clients split (`server-ca`,
 /// `client-ca`) a certificate is, when it is one: by its file name
 /// (`server-ca.crt`, `client-ca.pem`) or by the CN k3s, RKE2 and gen-custom-ca

@@ -1,0 +1,503 @@
+//! Renewing a layout's CAs with their keys kept: per CA a certificate with the
+//! same subject, key and extensions and a later end ([`crate::pki::renew`]),
+//! staged the way the layout takes CA files. Nothing issued under the current
+//! certificates needs re-issuing, nobody needs new trust, and a join pin of
+//! the key (kubeadm's discovery hash) stays as it is.
+//!
+//! - k3s and RKE2 (`rotate-ca`): in two stages ([`RenewalStage`]): first each
+//!   bundle `[current, renewed, ...]`, then, once that is live,
+//!   `[renewed, current, ...]`. Keys are not staged (rotate-ca keeps the
+//!   current ones).
+//! - kubeadm and k0s: each renewed certificate alone as `<staging>/pki/X.crt`,
+//!   and the procedure that installs it.
+//!
+//! A CA is renewed by the key of its issuer: its own when self-signed, else
+//! the issuer's, from the CA's key file (a rotated k3s CA: the root's key
+//! follows the intermediate's) or `--issuer-key`. A renewal never ends after
+//! its issuer; when the issuer is itself a root in the CA's bundle whose key
+//! is held, it is renewed too. What would not keep trust (a key that does not
+//! match, a CA signed by a key not given, an issuer that ends first) is
+//! refused before anything is written.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::rotate_ca::TokenUpdate;
+use super::{check_clock, read_ca_pair};
+use crate::layout::k3s::token::k3s_ca_hash_of;
+use crate::layout::procedure::{Procedure, StagedPaths};
+use crate::layout::rotation::RenewalStage;
+use crate::layout::{CaSlot, DataDir, Layout};
+use crate::pki::cert::{Certificate, bundle_pem, format_time, read_bundle};
+use crate::pki::error::{Error, Kind, Result};
+use crate::pki::issue::{Issuer, days_after, run_timestamp};
+use crate::pki::keys::pkcs11::Tokens;
+use crate::pki::keys::{Passphrases, SigningKey, check_ca_key_size};
+use crate::pki::renew::{renew, same_ca};
+use crate::pki::verify::check_issued_by;
+use crate::runs::sign_csr::open_key;
+use crate::store::plan::{Outcome, Plan};
+use crate::store::record::RecordRequest;
+use crate::store::staging;
+
+/// A renewal's default lifetime: ten years, what the distributions give
+/// their CAs.
+pub const RENEWAL_DAYS: u32 = 3650;
+
+/// What `rotate-default-ca --renew` was asked for, its flags typed.
+pub struct RenewalRequest {
+    /// Where the current CAs are and the product.
+    pub data_dir: DataDir,
+    /// The staging directory; `None` or empty: the layout's default.
+    pub staging_dir: Option<PathBuf>,
+    /// How long the renewed certificates are valid from now (capped by
+    /// their issuers).
+    pub days: u32,
+    /// The key of the CA that issued the cluster's CAs, when it is not in
+    /// their key files (a custom tree's intermediate): a file or a
+    /// `pkcs11:` URI.
+    pub issuer_key: Option<PathBuf>,
+    /// Passphrases of an encrypted `issuer_key`.
+    pub passphrases: Passphrases,
+    /// How a `pkcs11:` `issuer_key` is reached.
+    pub tokens: Tokens,
+    /// Replace a non-empty staging directory.
+    pub force: bool,
+    /// A ceremony record to write with the staged files.
+    pub record: Option<RecordRequest>,
+    /// Work out what would be written, write nothing.
+    pub dry_run: bool,
+}
+
+/// A planned renewal and what to tell the user.
+pub struct RenewalRun {
+    /// Every staged file.
+    pub plan: Plan,
+    /// The layout renewed.
+    pub layout: &'static Layout,
+    /// Where the staged files are and where they go.
+    pub paths: StagedPaths,
+    /// Each CA, in the layout's order.
+    pub renewed: Vec<RenewedCa>,
+    /// For `rotate-ca`: which stage this staging is.
+    pub stage: Option<RenewalStage>,
+    /// For `rotate-ca`: k3s's join-token CA hash of the staged `server-ca.crt`.
+    pub ca_hash: Option<String>,
+    /// For `rotate-ca`: the token files, with the new hash in place.
+    pub tokens: Vec<TokenUpdate>,
+    /// The join CA's key pin (kubeadm's discovery hash), the same before and after.
+    pub key_pin: Option<String>,
+    /// What the user should know (renewals capped by their issuer).
+    pub notes: Vec<String>,
+    /// The steps that take it into the cluster.
+    pub procedure: Procedure,
+}
+
+/// One CA and its renewal.
+pub struct RenewedCa {
+    /// Which CA.
+    pub ca: &'static CaSlot,
+    /// The certificate it signs with now.
+    pub current: Certificate,
+    /// Its renewal.
+    pub renewed: Certificate,
+    /// The CA that signed the renewal; `None` when self-signed.
+    pub issuer: Option<String>,
+    /// Issuers renewed with it (a rotated CA's root).
+    pub issuers_renewed: Vec<Certificate>,
+    /// What was done with it in this stage.
+    pub state: RenewalState,
+}
+
+/// What a run did with one CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenewalState {
+    /// Renewed now and staged.
+    Renewed,
+    /// Renewed by an earlier run and already live after the current one:
+    /// staged first (stage 2 of `rotate-ca`).
+    MovedFirst,
+    /// Renewed by an earlier run and already live, while other CAs are not
+    /// yet: left out of this staging (rotate-ca keeps the live file).
+    AlreadyAdded,
+}
+
+/// Runs `request` from start to end under the staging dir's lock, and hands
+/// the run and what was written to `report`.
+pub fn renew_cas(
+    tool: &str,
+    request: RenewalRequest,
+    report: impl FnOnce(&RenewalRun, &Outcome<'_>) -> Result<()>,
+) -> Result<()> {
+    if request.days == 0 {
+        return Err(Error::usage("--days 0: a renewal must last at least a day"));
+    }
+    let data_dir = &request.data_dir;
+    data_dir.must_have_cert_dir()?;
+    let now = crate::pki::clock::now()?;
+    let staging_dir = crate::runs::staging_dir(
+        data_dir,
+        request.staging_dir.clone(),
+        data_dir.ca_staging_dir(),
+    )?;
+    crate::runs::locked(tool, data_dir, &staging_dir, request.dry_run, |lock| {
+        let mut run = plan_renewal(&request, &staging_dir, now)?;
+        run.plan.record_to(request.record.clone());
+        let outcome = run.plan.write(lock, request.dry_run)?;
+        report(&run, &outcome)
+    })
+}
+
+/// Reads and checks the current CAs and plans their renewal at `now` into
+/// `staging_dir`; writes nothing.
+pub fn plan_renewal(
+    request: &RenewalRequest,
+    staging_dir: &Path,
+    now: SystemTime,
+) -> Result<RenewalRun> {
+    let layout = request.data_dir.layout();
+    let live_dir = request.data_dir.tls_dir();
+    let paths = StagedPaths {
+        data_dir: request.data_dir.root.clone(),
+        staging_dir: staging_dir.to_path_buf(),
+        staged_dir: staging::cert_dir(staging_dir, &live_dir)?,
+        live_dir,
+    };
+    if !request.force && staging::is_non_empty_dir(staging_dir) {
+        return Err(Error::at(staging_dir, Kind::StagingExists));
+    }
+    let issuer_key = request
+        .issuer_key
+        .as_deref()
+        .map(|path| open_key(path, &request.passphrases, &request.tokens).and_then(HeldKey::new))
+        .transpose()?;
+    let current = layout
+        .cas
+        .iter()
+        .map(|ca| CurrentCa::read(layout, &paths, ca))
+        .collect::<Result<Vec<_>>>()?;
+    check_clock(
+        now,
+        current
+            .iter()
+            .map(|c| (layout.cert_file(c.ca), &c.bundle[0])),
+    )?;
+    let (_, not_before) = run_timestamp(now);
+    let wanted_end = days_after(not_before, request.days);
+    let stage = layout.rotates_with_rotate_ca().then(|| {
+        if current.iter().all(|c| c.pending().is_some()) {
+            RenewalStage::RenewedFirst
+        } else {
+            RenewalStage::AddRenewed
+        }
+    });
+
+    let mut plan = Plan::new();
+    plan.forbid_under(paths.live_dir.clone());
+    let mut notes = Vec::new();
+    let mut renewed = Vec::new();
+    for ca in &current {
+        let cert_file = layout.cert_file(ca.ca);
+        if let (Some(stage), Some(pending)) = (stage, ca.pending()) {
+            let state = match stage {
+                RenewalStage::RenewedFirst => {
+                    let rest = ca.bundle.iter().filter(|c| !std::ptr::eq(*c, pending));
+                    plan.add_public(
+                        paths.staged(&cert_file),
+                        bundle_pem(std::iter::once(pending).chain(rest)),
+                    );
+                    RenewalState::MovedFirst
+                }
+                RenewalStage::AddRenewed => RenewalState::AlreadyAdded,
+            };
+            renewed.push(RenewedCa {
+                ca: ca.ca,
+                current: ca.bundle[0].clone(),
+                renewed: pending.clone(),
+                issuer: None,
+                issuers_renewed: Vec::new(),
+                state,
+            });
+            continue;
+        }
+        let chain = Chain {
+            ca,
+            file: paths.live(&cert_file),
+            issuer_key: issuer_key.as_ref(),
+            not_before,
+        };
+        let outcome = chain.renew_at(0, wanted_end, &mut notes)?;
+        let [renewal, issuers_renewed @ ..] = outcome.certs.as_slice() else {
+            return Err(Error::bug("a renewal returned no certificate"));
+        };
+        match stage {
+            Some(_) => plan.add_public(
+                paths.staged(&cert_file),
+                bundle_pem(
+                    std::iter::once(&ca.bundle[0])
+                        .chain(&outcome.certs)
+                        .chain(&ca.bundle[1..]),
+                ),
+            ),
+            None => plan.add_public(paths.staged(&cert_file), renewal.to_pem()),
+        }
+        renewed.push(RenewedCa {
+            ca: ca.ca,
+            current: ca.bundle[0].clone(),
+            renewed: renewal.clone(),
+            issuer: outcome.issuer,
+            issuers_renewed: issuers_renewed.to_vec(),
+            state: RenewalState::Renewed,
+        });
+    }
+
+    let (ca_hash, tokens) = match stage {
+        Some(_) => {
+            let server_ca = paths.staged(&format!("{}.crt", layout.join_ca));
+            let hash = match plan.planned_pem(&server_ca) {
+                Ok(file) => k3s_ca_hash_of(&file, now)?,
+                // Left out (already added): the live file stays.
+                Err(_) => k3s_ca_hash_of(
+                    &crate::pki::pem::PemFile::read(
+                        &paths.live(&format!("{}.crt", layout.join_ca)),
+                    )?,
+                    now,
+                )?,
+            };
+            let tokens = request
+                .data_dir
+                .token_files()
+                .into_iter()
+                .map(|path| TokenUpdate::for_file(path, &hash))
+                .collect();
+            (Some(hash), tokens)
+        }
+        None => (None, Vec::new()),
+    };
+    let key_pin = match renewed.iter().find(|r| r.ca.stem == layout.join_ca) {
+        Some(join) => layout.join.key_pin(&join.current)?,
+        None => None,
+    };
+    let procedure = layout.ca_renewal_procedure(
+        &paths,
+        stage.unwrap_or(RenewalStage::AddRenewed),
+        key_pin.as_deref(),
+    );
+    Ok(RenewalRun {
+        plan,
+        layout,
+        paths,
+        renewed,
+        stage,
+        ca_hash,
+        tokens,
+        key_pin,
+        notes,
+        procedure,
+    })
+}
+
+/// A key that may sign a renewal, with its public key to find it by.
+struct HeldKey {
+    key: Box<dyn SigningKey>,
+    public: Vec<u8>,
+}
+
+impl HeldKey {
+    fn new(key: Box<dyn SigningKey>) -> Result<Self> {
+        let public = key.public_key_der()?;
+        Ok(HeldKey { key, public })
+    }
+
+    fn is_of(&self, cert: &Certificate) -> bool {
+        der::Encode::to_der(cert.public_key()).is_ok_and(|der| der == self.public)
+    }
+}
+
+/// A CA as it is live: its file's certificates, the chain file's (kubeadm,
+/// k0s), and the keys of its key file.
+struct CurrentCa {
+    ca: &'static CaSlot,
+    /// The CA file's certificates; the first signs.
+    bundle: Vec<Certificate>,
+    /// The layout's chain file above a single-certificate CA file, if any.
+    chain: Vec<Certificate>,
+    /// The keys of the CA's key file, the first the first certificate's.
+    keys: Vec<HeldKey>,
+}
+
+impl CurrentCa {
+    fn read(layout: &Layout, paths: &StagedPaths, ca: &'static CaSlot) -> Result<Self> {
+        let cert_path = paths.live(&layout.cert_file(ca));
+        let (bundle, keys) = read_ca_pair(&cert_path, &paths.live(&layout.key_file(ca)))?;
+        let chain_path = paths.live(&format!("{}-chain.crt", ca.stem));
+        let chain = if chain_path.is_file() {
+            read_bundle(&chain_path)?
+        } else {
+            Vec::new()
+        };
+        let keys = keys
+            .into_iter()
+            .map(|key| HeldKey::new(Box::new(key)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CurrentCa {
+            ca,
+            bundle,
+            chain,
+            keys,
+        })
+    }
+
+    /// A renewal of the signing certificate already in the live bundle
+    /// (stage 1 loaded): the same CA, ending later.
+    fn pending(&self) -> Option<&Certificate> {
+        let first = &self.bundle[0];
+        self.bundle[1..]
+            .iter()
+            .find(|c| same_ca(c, first) && c.not_after() > first.not_after())
+    }
+}
+
+/// One CA's certificates and the keys that may renew them.
+struct Chain<'a> {
+    ca: &'a CurrentCa,
+    /// The CA file, for messages.
+    file: PathBuf,
+    issuer_key: Option<&'a HeldKey>,
+    not_before: SystemTime,
+}
+
+/// What renewing one certificate made.
+struct Renewed {
+    /// The renewal, then the issuers renewed with it.
+    certs: Vec<Certificate>,
+    /// The CN of the CA that signed it; `None` when self-signed.
+    issuer: Option<String>,
+}
+
+impl Chain<'_> {
+    /// Certificate `index` of the bundle then the chain file.
+    fn cert(&self, index: usize) -> Option<&Certificate> {
+        self.ca
+            .bundle
+            .get(index)
+            .or_else(|| self.ca.chain.get(index - self.ca.bundle.len()))
+    }
+
+    fn key_of(&self, cert: &Certificate) -> Option<&dyn SigningKey> {
+        self.ca
+            .keys
+            .iter()
+            .chain(self.issuer_key)
+            .find(|held| held.is_of(cert))
+            .map(|held| held.key.as_ref())
+    }
+
+    fn refuse(&self, problem: String) -> Error {
+        Error::at(&self.file, Kind::Inputs(problem))
+    }
+
+    /// Renews certificate `index` to end at `wanted` (or its issuer's end),
+    /// renewing its issuer first when that is a root of the bundle whose key
+    /// is held and it would end sooner.
+    fn renew_at(
+        &self,
+        index: usize,
+        wanted: SystemTime,
+        notes: &mut Vec<String>,
+    ) -> Result<Renewed> {
+        let total = self.ca.bundle.len() + self.ca.chain.len();
+        let cert = self
+            .cert(index)
+            .ok_or_else(|| Error::bug("a renewal asked for a certificate past the chain"))?;
+        let name = cert.subject_cn();
+        check_ca_key_size(cert.public_key()).map_err(|why| {
+            self.refuse(format!(
+                "\"{name}\": {why}; renewing would keep that key ten more years: rotate instead"
+            ))
+        })?;
+        if cert.issuer() == cert.subject() && check_issued_by(cert, cert).is_ok() {
+            let key = self.key_of(cert).ok_or_else(|| {
+                self.refuse(format!(
+                    "no key of the self-signed \"{name}\" in {}: a root is renewed with its own key",
+                    self.ca.ca.stem
+                ))
+            })?;
+            let renewal = renew(cert, Issuer::SelfSigned(key), self.not_before, wanted)?;
+            return Ok(Renewed {
+                certs: vec![renewal],
+                issuer: None,
+            });
+        }
+        let Some(issuer_index) = (0..total).find(|&i| {
+            i != index
+                && self
+                    .cert(i)
+                    .is_some_and(|c| !same_ca(c, cert) && check_issued_by(cert, c).is_ok())
+        }) else {
+            return Err(self.refuse(format!(
+                "\"{name}\" is issued by \"{}\", whose certificate is not in this file \
+                 (nor in {}-chain.crt): put the chain after it, or rotate instead",
+                cert.issuer_cn(),
+                self.ca.ca.stem
+            )));
+        };
+        let issuer = self
+            .cert(issuer_index)
+            .ok_or_else(|| Error::bug("an issuer index past the chain"))?;
+        let issuer_name = issuer.subject_cn();
+        let key = self.key_of(issuer).ok_or_else(|| {
+            self.refuse(format!(
+                "renewing \"{name}\" needs the key of its issuer \"{issuer_name}\", which is not \
+                 in its key file: give it with --issuer-key FILE (or pkcs11:URI), or rotate instead"
+            ))
+        })?;
+        if issuer.not_after() < wanted && issuer_index < self.ca.bundle.len() {
+            // A root of the bundle (a rotated CA's): renewed too when its own
+            // key is held.
+            if let Ok(mut above) = self.renew_at(issuer_index, wanted, &mut Vec::new())
+                && above.issuer.is_none()
+            {
+                let renewed_issuer = above.certs[0].clone();
+                let end = wanted.min(renewed_issuer.not_after());
+                let renewal = renew(
+                    cert,
+                    Issuer::Ca {
+                        cert: &renewed_issuer,
+                        key,
+                    },
+                    self.not_before,
+                    end,
+                )?;
+                above.certs.insert(0, renewal);
+                return Ok(Renewed {
+                    certs: above.certs,
+                    issuer: Some(issuer_name),
+                });
+            }
+        }
+        let end = wanted.min(issuer.not_after());
+        if end <= cert.not_after() {
+            return Err(self.refuse(format!(
+                "\"{name}\" cannot be renewed past its issuer \"{issuer_name}\", which ends on {}, \
+                 no later than \"{name}\" itself ({}): renew \"{issuer_name}\" first (with the key \
+                 of its own issuer), or rotate instead",
+                format_time(issuer.not_after()),
+                format_time(cert.not_after())
+            )));
+        }
+        if end < wanted {
+            notes.push(format!(
+                "{}: the renewed \"{name}\" ends on {}, with its issuer \"{issuer_name}\"; renew \
+                 that CA before then",
+                self.ca.ca.stem,
+                format_time(end)
+            ));
+        }
+        let renewal = renew(cert, Issuer::Ca { cert: issuer, key }, self.not_before, end)?;
+        Ok(Renewed {
+            certs: vec![renewal],
+            issuer: Some(issuer_name),
+        })
+    }
+}
