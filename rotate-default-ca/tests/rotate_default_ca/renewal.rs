@@ -19,7 +19,7 @@ use shared::pki::cert::format_time;
 use testkit::etcd::{Client, ClusterTrust, EtcdCluster, MemberTls, step};
 use testkit::{
     CA_STEMS, Json, Party, describe_certs, fails, file_names, gocheck, handshake, issue_leaf, ok,
-    openssl, printed_hash, scratch, snapshot, split_bundle, status,
+    openssl, pkilint_errors, printed_hash, scratch, snapshot, split_bundle, status,
 };
 
 use crate::kubeadm_k0s::{openssl_discovery_hash, verify};
@@ -55,7 +55,8 @@ fn assert_trusted(root: &Path, leaf: &Path, what: &str) {
 }
 
 /// The renewal is the same CA: subject, key, key identifiers and every
-/// extension; a new serial and a later end.
+/// extension; a new serial and a later end. Its key usage is the current
+/// one's, without keyEncipherment for a key that cannot encipher (RFC 5480).
 fn assert_same_ca(current: &Json, renewed: &Json, what: &str) {
     for field in [
         "subject",
@@ -65,10 +66,19 @@ fn assert_same_ca(current: &Json, renewed: &Json, what: &str) {
         "aki",
         "extensions",
         "is_ca",
-        "key_usage",
+        "max_path_len",
     ] {
         assert_eq!(current[field], renewed[field], "{what}: {field}");
     }
+    let rsa = current["public_key_algorithm"] == "RSA";
+    let usages: Vec<&Json> = current["key_usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|usage| rsa || *usage != "keyEncipherment")
+        .collect();
+    let renewed_usages: Vec<&Json> = renewed["key_usage"].as_array().unwrap().iter().collect();
+    assert_eq!(usages, renewed_usages, "{what}: key usage");
     assert_ne!(current["serial"], renewed["serial"], "{what}: serial");
     assert!(
         renewed["not_after"].as_str().unwrap() > current["not_after"].as_str().unwrap(),
@@ -154,6 +164,11 @@ fn k3s_renewal_keeps_trust_both_ways_through_both_rotate_ca_stages() {
             &describe_certs(&bundle[1])[0],
         );
         assert_same_ca(current, renewed, stem);
+        let findings = pkilint_errors(&bundle[1]);
+        assert!(
+            findings.is_empty(),
+            "pkilint on the renewed {stem}:\n{findings}"
+        );
         let days = renewed["validity_days"].as_f64().unwrap();
         assert!((3649.0..=3651.0).contains(&days), "{stem}: {days} days");
         assert_trust_both_ways(
@@ -367,6 +382,11 @@ fn kubeadm_and_k0s_renewals_keep_trust_and_kubeadm_s_discovery_hash() {
             let certs = describe_certs(&renewed);
             assert_eq!(certs.len(), 1, "{product} {stem}: one certificate");
             assert_same_ca(&describe_certs(&current)[0], &certs[0], stem);
+            let findings = pkilint_errors(&renewed);
+            assert!(
+                findings.is_empty(),
+                "pkilint on the renewed {product} {stem}:\n{findings}"
+            );
             assert_trust_both_ways(
                 &current,
                 &renewed,
@@ -531,4 +551,194 @@ fn renewals_that_would_not_keep_trust_are_refused_before_anything_is_written() {
         "{refused}"
     );
     assert!(before == snapshot(&data_dir), "nothing written");
+}
+
+/// `files` concatenated into `out`.
+fn concat(files: &[&PathBuf], out: &Path) -> PathBuf {
+    let joined: Vec<u8> = files.iter().flat_map(|f| fs::read(f).unwrap()).collect();
+    fs::write(out, joined).unwrap();
+    out.to_path_buf()
+}
+
+/// Go and openssl accept `leaf` through `intermediates` up to `root` alone.
+fn assert_chains(root: &Path, intermediates: &Path, leaf: &Path, what: &str) {
+    let (passed, output) = verify(root, Some(intermediates), leaf);
+    assert!(passed, "{what}: Go refuses:\n{output}");
+    let verified = ok(openssl()
+        .args(["verify", "-CAfile"])
+        .arg(root)
+        .arg("-untrusted")
+        .arg(intermediates)
+        .arg(leaf));
+    assert!(verified.trim().ends_with(": OK"), "{what}: {verified}");
+}
+
+/// A k3s cluster rotated twice signs with intermediates whose roots end with
+/// them: each root (its key follows the intermediate's in the key file) is
+/// renewed too, and trust holds both ways through either chain.
+#[test]
+fn a_rotated_k3s_cluster_renews_its_intermediates_with_their_roots() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    ok(Command::new("cp")
+        .arg("-r")
+        .arg(testkit::workspace_root().join("fixtures/k3s-rotated-twice"))
+        .arg(&data_dir));
+    let live = data_dir.join("server/tls");
+    let out = ok(renew("k3s", &data_dir).args(["--days", "9000"]));
+    assert!(out.contains("with its issuer \"k3s-server-root@"), "{out}");
+    let staged = data_dir.join("server/rotate-ca/tls");
+    ok(gocheck()
+        .args(["rotate-check", "--current"])
+        .arg(&live)
+        .arg("--staged")
+        .arg(&staged));
+    let work = dir.path().join("work");
+    fs::create_dir_all(&work).unwrap();
+    // [intermediate, renewed intermediate, renewed root, root, ...]
+    let certs = split_bundle(&staged.join("server-ca.crt"), &work);
+    let described: Vec<Json> = certs.iter().map(|c| describe_certs(c)[0].clone()).collect();
+    assert_same_ca(&described[0], &described[1], "intermediate");
+    assert_same_ca(&described[3], &described[2], "root");
+    let key = live.join("server-ca.key");
+    let old_leaf = live.join("serving-kube-apiserver.crt");
+    let (new_leaf, _) = issue_leaf(&certs[1], &key, &work, "renewed-leaf", "server", false);
+    assert_chains(
+        &certs[2],
+        &certs[1],
+        &old_leaf,
+        "an existing leaf, renewed chain",
+    );
+    assert_chains(&certs[3], &certs[0], &new_leaf, "a new leaf, current chain");
+}
+
+/// A tree of gen-custom-ca (the upstream script's files: the intermediate's
+/// and the root's keys beside the CAs): the intermediate, which ends with
+/// the CAs, is renewed once with the root's key and shared by all five.
+#[test]
+fn a_custom_tree_renews_its_intermediate_with_the_root_key_beside_it() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    fs::create_dir_all(&data_dir).unwrap();
+    let gen_custom_ca = testkit::tool_binaries().join("gen-custom-ca");
+    ok(&mut testkit::tool(
+        gen_custom_ca.to_str().unwrap(),
+        &data_dir,
+    ));
+    let live = data_dir.join("server/tls");
+    let out = ok(renew("k3s", &data_dir).args(["--days", "4000"]));
+    assert!(
+        out.contains("with its issuer \"k3s-intermediate-ca@"),
+        "{out}"
+    );
+    let staged = data_dir.join("server/rotate-ca/tls");
+    ok(gocheck()
+        .args(["rotate-check", "--current"])
+        .arg(&live)
+        .arg("--staged")
+        .arg(&staged));
+    let work = dir.path().join("work");
+    let mut renewed_intermediates = Vec::new();
+    for stem in CA_STEMS {
+        let split = work.join(stem.replace('/', "-"));
+        fs::create_dir_all(&split).unwrap();
+        // [CA, renewed CA, renewed intermediate, intermediate, root]
+        let certs = split_bundle(&staged.join(format!("{stem}.crt")), &split);
+        assert_eq!(certs.len(), 5, "{stem}");
+        let described: Vec<Json> = certs.iter().map(|c| describe_certs(c)[0].clone()).collect();
+        assert_same_ca(&described[0], &described[1], stem);
+        assert_same_ca(&described[3], &described[2], "the intermediate");
+        for renewal in &certs[1..3] {
+            let findings = pkilint_errors(renewal);
+            assert!(
+                findings.is_empty(),
+                "pkilint on {}:\n{findings}",
+                renewal.display()
+            );
+        }
+        renewed_intermediates.push(described[2]["sha256"].clone());
+        let key = live.join(format!("{stem}.key"));
+        let tag = stem.replace('/', "-");
+        let (old_leaf, _) = issue_leaf(
+            &certs[0],
+            &key,
+            &split,
+            &format!("old-{tag}"),
+            "both",
+            false,
+        );
+        let (new_leaf, _) = issue_leaf(
+            &certs[1],
+            &key,
+            &split,
+            &format!("new-{tag}"),
+            "both",
+            false,
+        );
+        let root = live.join("root-ca.pem");
+        let renewed_chain = concat(&[&certs[1], &certs[2]], &split.join("renewed-chain.pem"));
+        let current_chain = concat(&[&certs[0], &certs[3]], &split.join("current-chain.pem"));
+        assert_chains(
+            &root,
+            &renewed_chain,
+            &old_leaf,
+            &format!("{stem}: an existing leaf"),
+        );
+        assert_chains(
+            &root,
+            &current_chain,
+            &new_leaf,
+            &format!("{stem}: a new leaf"),
+        );
+    }
+    renewed_intermediates.dedup();
+    assert_eq!(renewed_intermediates.len(), 1, "one renewed intermediate");
+}
+
+/// The issuing CA's key held in a PKCS#11 token (SoftHSM2) signs the
+/// renewal there.
+#[test]
+fn a_ca_under_an_intermediate_held_in_a_token_is_renewed_by_the_token() {
+    let dir = scratch();
+    let data_dir = dir.path().join("kubeadm");
+    let (inter, inter_key) = kubeadm_under_intermediate(&data_dir, 3000, 30);
+    let hsm = testkit::softhsm::SoftHsm::new();
+    let pkcs8 = dir.path().join("issuing.p8");
+    ok(openssl()
+        .args(["pkcs8", "-topk8", "-nocrypt", "-in"])
+        .arg(&inter_key)
+        .arg("-out")
+        .arg(&pkcs8));
+    ok(hsm
+        .command("softhsm2-util")
+        .arg("--import")
+        .arg(&pkcs8)
+        .args([
+            "--token",
+            testkit::softhsm::SoftHsm::LABEL,
+            "--label",
+            "issuing",
+        ])
+        .args(["--id", "01", "--pin", testkit::softhsm::PIN]));
+    let out = ok(renew("kubeadm", &data_dir)
+        .env("SOFTHSM2_CONF", hsm.conf())
+        .arg("--issuer-key")
+        .arg(testkit::softhsm::SoftHsm::uri("issuing"))
+        .arg("--pkcs11-module")
+        .arg(testkit::softhsm::SoftHsm::module())
+        .arg("--pin-file")
+        .arg(hsm.pin_file()));
+    assert!(out.contains("signed by \"Corp Issuing\""), "{out}");
+    let staged = data_dir.join("rotate-ca/pki/ca.crt");
+    assert_same_ca(
+        &describe_certs(&data_dir.join("pki/ca.crt"))[0],
+        &describe_certs(&staged)[0],
+        "ca",
+    );
+    assert_chains(
+        &data_dir.join("corp/root.crt"),
+        &inter,
+        &staged,
+        "the renewed CA",
+    );
 }

@@ -4,6 +4,12 @@
 //! byte for byte), signed by the same issuer, with a new serial and a new
 //! validity.
 //!
+//! One value may change: a keyUsage asserting keyEncipherment for a key that
+//! cannot encipher (an EC or Ed25519 key: RFC 5480 and RFC 8410 prohibit it,
+//! and Go's CA template, so k3s's CAs, writes it for every key) loses that
+//! bit, so that nothing renewed carries a lint ERROR; no verifier reads it on
+//! a CA.
+//!
 //! Go and OpenSSL find a certificate's issuer by name (and key identifier) and
 //! check the signature with its key, so everything issued under the old
 //! certificate verifies under the renewed one and the reverse: clients need
@@ -12,10 +18,13 @@
 
 use std::time::SystemTime;
 
+use der::asn1::OctetString;
+use der::{Decode as _, Encode as _};
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder as _, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoRef;
@@ -24,7 +33,7 @@ use x509_cert::time::{Time, Validity};
 use crate::pki::cert::Certificate;
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::Issuer;
-use crate::pki::keys::{KeySigner, RawSignature};
+use crate::pki::keys::{KeySigner, PublicKey, RawSignature};
 
 /// Whether `a` and `b` are the same CA to a path builder: the same subject
 /// and the same public key (Go's `alreadyInChain`, OpenSSL's issuer lookup).
@@ -56,11 +65,11 @@ pub fn renew(
             "a renewal must be signed by the issuer the certificate names",
         ));
     }
-    let tbs = &cert.x509().tbs_certificate();
+    let extensions = carried_extensions(cert)?;
     let profile = Same {
         subject: cert.subject().clone(),
         issuer: issuer_name,
-        extensions: tbs.extensions().cloned().unwrap_or_default(),
+        extensions: extensions.clone(),
     };
     let time = |t: SystemTime| Time::try_from(t).map_err(|e| Error::crypto(what(), e));
     let validity = Validity::new(time(not_before)?, time(not_after)?);
@@ -71,14 +80,63 @@ pub fn renew(
         .build::<_, RawSignature>(&KeySigner::new(signing_key, issuer_public))
         .map_err(|e| Error::crypto(what(), e))?;
     let renewed = Certificate::from_built(built)?;
-    require_kept(cert, &renewed)?;
+    require_kept(cert, &renewed, &extensions)?;
     Ok(renewed)
 }
 
+/// Whether `cert`'s keyUsage asserts keyEncipherment for a key that cannot
+/// encipher, which a renewal drops.
+pub fn prohibited_key_encipherment(cert: &Certificate) -> bool {
+    let can_encipher = PublicKey::from_spki(cert.public_key())
+        .map(|key| key.algorithm().can_encipher())
+        .unwrap_or(true);
+    !can_encipher
+        && cert
+            .key_usage()
+            .is_some_and(|usage| usage.0.contains(KeyUsages::KeyEncipherment))
+}
+
+/// `cert`'s extensions as a renewal carries them: byte for byte, but for
+/// [`prohibited_key_encipherment`].
+fn carried_extensions(cert: &Certificate) -> Result<Vec<Extension>> {
+    let extensions = cert
+        .x509()
+        .tbs_certificate()
+        .extensions()
+        .cloned()
+        .unwrap_or_default();
+    if !prohibited_key_encipherment(cert) {
+        return Ok(extensions);
+    }
+    extensions
+        .into_iter()
+        .map(|extension| {
+            if extension.extn_id != KEY_USAGE {
+                return Ok(extension);
+            }
+            let usage = KeyUsage::from_der(extension.extn_value.as_bytes())
+                .map_err(|e| Error::crypto("reading a keyUsage", e))?;
+            let kept = KeyUsage(usage.0 - KeyUsages::KeyEncipherment);
+            let value = kept
+                .to_der()
+                .and_then(OctetString::new)
+                .map_err(|e| Error::crypto("encoding a keyUsage", e))?;
+            Ok(Extension {
+                extn_value: value,
+                ..extension
+            })
+        })
+        .collect()
+}
+
 /// Refuses a renewal that changed anything a path builder or a client looks
-/// at besides validity, serial and signature, or whose signature does not
-/// check against the key that signed the original.
-fn require_kept(original: &Certificate, renewed: &Certificate) -> Result<()> {
+/// at besides validity, serial and signature (and the keyUsage bit
+/// [`prohibited_key_encipherment`] drops, given in `extensions`).
+fn require_kept(
+    original: &Certificate,
+    renewed: &Certificate,
+    extensions: &[Extension],
+) -> Result<()> {
     let (old, new) = (
         &original.x509().tbs_certificate(),
         &renewed.x509().tbs_certificate(),
@@ -92,7 +150,7 @@ fn require_kept(original: &Certificate, renewed: &Certificate) -> Result<()> {
         ),
         (
             "extensions",
-            old.extensions().map(encoded) != new.extensions().map(encoded),
+            extensions != new.extensions().map(Vec::as_slice).unwrap_or_default(),
         ),
     ]
     .into_iter()
@@ -106,6 +164,9 @@ fn require_kept(original: &Certificate, renewed: &Certificate) -> Result<()> {
     }
     Ok(())
 }
+
+/// id-ce-keyUsage.
+const KEY_USAGE: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.15");
 
 /// The DER of `value`, `None` when it cannot be encoded (then it is not kept).
 fn encoded<T: der::Encode>(value: &T) -> Option<Vec<u8>> {

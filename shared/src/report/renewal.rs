@@ -29,6 +29,16 @@ pub fn write(out: &mut impl Write, run: &RenewalRun, outcome: &Outcome<'_>) -> i
     )?;
     for renewed in &run.renewed {
         let cert = &renewed.renewed;
+        if renewed.state == RenewalState::Kept {
+            writeln!(
+                out,
+                "  {:<22} \"{}\" kept: it ends {}, no earlier than a renewal would; not staged",
+                run.layout.cert_file(renewed.ca),
+                one_line(&cert.subject_cn()),
+                format_time(cert.not_after())
+            )?;
+            continue;
+        }
         let key = der::Encode::to_der(cert.public_key())
             .map(|der| sha256_hex(&der))
             .unwrap_or_default();
@@ -36,6 +46,7 @@ pub fn write(out: &mut impl Write, run: &RenewalRun, outcome: &Outcome<'_>) -> i
             RenewalState::Renewed => "renewed",
             RenewalState::MovedFirst => "renewed earlier, now first",
             RenewalState::AlreadyAdded => "renewed earlier, already live: not staged",
+            RenewalState::Kept => "kept",
         };
         writeln!(
             out,

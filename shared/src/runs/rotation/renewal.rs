@@ -19,6 +19,7 @@
 //! match, a CA signed by a key not given, an issuer that ends first) is
 //! refused before anything is written.
 
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -27,13 +28,13 @@ use super::{check_clock, read_ca_pair};
 use crate::layout::k3s::token::k3s_ca_hash_of;
 use crate::layout::procedure::{Procedure, StagedPaths};
 use crate::layout::rotation::RenewalStage;
-use crate::layout::{CaSlot, DataDir, Layout};
+use crate::layout::{CaSlot, DataDir, Layout, custom_tree};
 use crate::pki::cert::{Certificate, bundle_pem, format_time, read_bundle};
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::issue::{Issuer, days_after, run_timestamp};
 use crate::pki::keys::pkcs11::Tokens;
 use crate::pki::keys::{Passphrases, SigningKey, check_ca_key_size};
-use crate::pki::renew::{renew, same_ca};
+use crate::pki::renew::{prohibited_key_encipherment, renew, same_ca};
 use crate::pki::verify::check_issued_by;
 use crate::runs::sign_csr::open_key;
 use crate::store::plan::{Outcome, Plan};
@@ -120,6 +121,8 @@ pub enum RenewalState {
     /// Renewed by an earlier run and already live, while other CAs are not
     /// yet: left out of this staging (rotate-ca keeps the live file).
     AlreadyAdded,
+    /// Ends no earlier than a renewal would: left as it is, not staged.
+    Kept,
 }
 
 /// Runs `request` from start to end under the staging dir's lock, and hands
@@ -184,20 +187,60 @@ pub fn plan_renewal(
     )?;
     let (_, not_before) = run_timestamp(now);
     let wanted_end = days_after(not_before, request.days);
+    // A CA that would gain less than a day is kept as it is.
+    let needs = |c: &CurrentCa| {
+        c.pending().is_some() || days_after(c.bundle[0].not_after(), 1) < wanted_end
+    };
+    if !current.iter().any(needs) {
+        return Err(Error::new(Kind::Inputs(format!(
+            "every CA already ends on or after {} (--days {}): nothing to renew",
+            format_time(wanted_end),
+            request.days
+        ))));
+    }
     let stage = layout.rotates_with_rotate_ca().then(|| {
-        if current.iter().all(|c| c.pending().is_some()) {
+        if current
+            .iter()
+            .filter(|c| needs(c))
+            .all(|c| c.pending().is_some())
+        {
             RenewalStage::RenewedFirst
         } else {
             RenewalStage::AddRenewed
         }
     });
 
+    let renewer = Renewer {
+        given: issuer_key,
+        tree_keys: [
+            (custom_tree::INTERMEDIATE_PEM, custom_tree::INTERMEDIATE_KEY),
+            (custom_tree::ROOT_PEM, custom_tree::ROOT_KEY),
+        ]
+        .into_iter()
+        .filter_map(|(pem, key)| TreeKey::find(&paths.live_dir, pem, key))
+        .collect(),
+        passphrases: &request.passphrases,
+        tokens: &request.tokens,
+        not_before,
+        issuers: RefCell::new(Vec::new()),
+    };
     let mut plan = Plan::new();
     plan.forbid_under(paths.live_dir.clone());
     let mut notes = Vec::new();
     let mut renewed = Vec::new();
     for ca in &current {
         let cert_file = layout.cert_file(ca.ca);
+        if !needs(ca) {
+            renewed.push(RenewedCa {
+                ca: ca.ca,
+                current: ca.bundle[0].clone(),
+                renewed: ca.bundle[0].clone(),
+                issuer: None,
+                issuers_renewed: Vec::new(),
+                state: RenewalState::Kept,
+            });
+            continue;
+        }
         if let (Some(stage), Some(pending)) = (stage, ca.pending()) {
             let state = match stage {
                 RenewalStage::RenewedFirst => {
@@ -223,10 +266,8 @@ pub fn plan_renewal(
         let chain = Chain {
             ca,
             file: paths.live(&cert_file),
-            issuer_key: issuer_key.as_ref(),
-            not_before,
         };
-        let outcome = chain.renew_at(0, wanted_end, &mut notes)?;
+        let outcome = renewer.renew(&chain, 0, wanted_end, &mut notes)?;
         let [renewal, issuers_renewed @ ..] = outcome.certs.as_slice() else {
             return Err(Error::bug("a renewal returned no certificate"));
         };
@@ -251,6 +292,16 @@ pub fn plan_renewal(
         });
     }
 
+    if renewed
+        .iter()
+        .any(|r| r.state == RenewalState::Renewed && prohibited_key_encipherment(&r.current))
+    {
+        notes.push(
+            "keyEncipherment is dropped from the keyUsage of EC CA keys, which RFC 5480 \
+             prohibits (Go's CA template writes it); no client reads it on a CA"
+                .to_string(),
+        );
+    }
     let (ca_hash, tokens) = match stage {
         Some(_) => {
             let server_ca = paths.staged(&format!("{}.crt", layout.join_ca));
@@ -358,13 +409,43 @@ impl CurrentCa {
     }
 }
 
-/// One CA's certificates and the keys that may renew them.
-struct Chain<'a> {
-    ca: &'a CurrentCa,
-    /// The CA file, for messages.
-    file: PathBuf,
-    issuer_key: Option<&'a HeldKey>,
+/// What renews the CAs of one run: the keys beyond each CA's key file, and
+/// the issuers renewed so far, so that CAs under one issuer share its
+/// renewal.
+struct Renewer<'a> {
+    /// `--issuer-key`.
+    given: Option<HeldKey>,
+    /// A custom tree's keys beside the CAs (`intermediate-ca.key`,
+    /// `root-ca.key`, as the upstream script leaves them), each opened only
+    /// when its certificate signs a renewal: an encrypted root is asked for
+    /// only then.
+    tree_keys: Vec<TreeKey>,
+    passphrases: &'a Passphrases,
+    tokens: &'a Tokens,
     not_before: SystemTime,
+    /// Issuers renewed so far: each original, and its renewal followed by
+    /// the issuers renewed above it.
+    issuers: RefCell<Vec<(Certificate, Vec<Certificate>)>>,
+}
+
+/// A custom tree's key file and the certificate it belongs to.
+struct TreeKey {
+    cert: Certificate,
+    path: PathBuf,
+    opened: OnceCell<HeldKey>,
+}
+
+impl TreeKey {
+    /// `<cert dir>/<pem>` and `<cert dir>/<key>`, when both are there and read.
+    fn find(cert_dir: &Path, pem: &str, key: &str) -> Option<Self> {
+        let path = cert_dir.join(key);
+        let cert = read_bundle(&cert_dir.join(pem)).ok()?.into_iter().next()?;
+        path.is_file().then(|| TreeKey {
+            cert,
+            path,
+            opened: OnceCell::new(),
+        })
+    }
 }
 
 /// What renewing one certificate made.
@@ -375,52 +456,94 @@ struct Renewed {
     issuer: Option<String>,
 }
 
+/// One CA's certificates and keys, for [`Renewer::renew`].
+struct Chain<'a> {
+    ca: &'a CurrentCa,
+    /// The CA file, for messages.
+    file: PathBuf,
+}
+
 impl Chain<'_> {
     /// Certificate `index` of the bundle then the chain file.
     fn cert(&self, index: usize) -> Option<&Certificate> {
-        self.ca
-            .bundle
-            .get(index)
-            .or_else(|| self.ca.chain.get(index - self.ca.bundle.len()))
+        match index.checked_sub(self.ca.bundle.len()) {
+            None => self.ca.bundle.get(index),
+            Some(in_chain) => self.ca.chain.get(in_chain),
+        }
     }
 
-    fn key_of(&self, cert: &Certificate) -> Option<&dyn SigningKey> {
-        self.ca
-            .keys
-            .iter()
-            .chain(self.issuer_key)
-            .find(|held| held.is_of(cert))
-            .map(|held| held.key.as_ref())
+    fn len(&self) -> usize {
+        self.ca.bundle.len() + self.ca.chain.len()
     }
 
     fn refuse(&self, problem: String) -> Error {
         Error::at(&self.file, Kind::Inputs(problem))
     }
+}
 
-    /// Renews certificate `index` to end at `wanted` (or its issuer's end),
-    /// renewing its issuer first when that is a root of the bundle whose key
-    /// is held and it would end sooner.
-    fn renew_at(
+impl Renewer<'_> {
+    /// The key of `cert`: from the CA's key file, `--issuer-key`, or a
+    /// custom tree's key file (opened now).
+    fn key_of<'k>(
+        &'k self,
+        chain: &'k Chain<'_>,
+        cert: &Certificate,
+    ) -> Result<Option<&'k dyn SigningKey>> {
+        if let Some(held) = chain
+            .ca
+            .keys
+            .iter()
+            .chain(&self.given)
+            .find(|k| k.is_of(cert))
+        {
+            return Ok(Some(held.key.as_ref()));
+        }
+        let Some(tree) = self.tree_keys.iter().find(|t| same_ca(&t.cert, cert)) else {
+            return Ok(None);
+        };
+        if tree.opened.get().is_none() {
+            let held = HeldKey::new(open_key(&tree.path, self.passphrases, self.tokens)?)?;
+            if !held.is_of(cert) {
+                return Ok(None);
+            }
+            let _ = tree.opened.set(held);
+        }
+        Ok(tree.opened.get().map(|held| held.key.as_ref()))
+    }
+
+    /// Renews certificate `index` of `chain` to end at `wanted` (or its
+    /// issuer's end): the renewal, then the issuers renewed with it. An
+    /// issuer of the CA's bundle that would end sooner is renewed first when
+    /// the key of its own issuer is held (once per run).
+    fn renew(
         &self,
+        chain: &Chain<'_>,
         index: usize,
         wanted: SystemTime,
         notes: &mut Vec<String>,
     ) -> Result<Renewed> {
-        let total = self.ca.bundle.len() + self.ca.chain.len();
-        let cert = self
+        let cert = chain
             .cert(index)
             .ok_or_else(|| Error::bug("a renewal asked for a certificate past the chain"))?;
         let name = cert.subject_cn();
+        if wanted <= cert.not_after() {
+            return Err(chain.refuse(format!(
+                "\"{name}\" already ends on {}, no earlier than a renewal for --days would ({}): \
+                 nothing to renew",
+                format_time(cert.not_after()),
+                format_time(wanted)
+            )));
+        }
         check_ca_key_size(cert.public_key()).map_err(|why| {
-            self.refuse(format!(
+            chain.refuse(format!(
                 "\"{name}\": {why}; renewing would keep that key ten more years: rotate instead"
             ))
         })?;
         if cert.issuer() == cert.subject() && check_issued_by(cert, cert).is_ok() {
-            let key = self.key_of(cert).ok_or_else(|| {
-                self.refuse(format!(
+            let key = self.key_of(chain, cert)?.ok_or_else(|| {
+                chain.refuse(format!(
                     "no key of the self-signed \"{name}\" in {}: a root is renewed with its own key",
-                    self.ca.ca.stem
+                    chain.ca.ca.stem
                 ))
             })?;
             let renewal = renew(cert, Issuer::SelfSigned(key), self.not_before, wanted)?;
@@ -429,56 +552,50 @@ impl Chain<'_> {
                 issuer: None,
             });
         }
-        let Some(issuer_index) = (0..total).find(|&i| {
+        let Some(issuer_index) = (0..chain.len()).find(|&i| {
             i != index
-                && self
+                && chain
                     .cert(i)
                     .is_some_and(|c| !same_ca(c, cert) && check_issued_by(cert, c).is_ok())
         }) else {
-            return Err(self.refuse(format!(
+            return Err(chain.refuse(format!(
                 "\"{name}\" is issued by \"{}\", whose certificate is not in this file \
                  (nor in {}-chain.crt): put the chain after it, or rotate instead",
                 cert.issuer_cn(),
-                self.ca.ca.stem
+                chain.ca.ca.stem
             )));
         };
-        let issuer = self
+        let issuer = chain
             .cert(issuer_index)
             .ok_or_else(|| Error::bug("an issuer index past the chain"))?;
         let issuer_name = issuer.subject_cn();
-        let key = self.key_of(issuer).ok_or_else(|| {
-            self.refuse(format!(
+        let key = self.key_of(chain, issuer)?.ok_or_else(|| {
+            chain.refuse(format!(
                 "renewing \"{name}\" needs the key of its issuer \"{issuer_name}\", which is not \
                  in its key file: give it with --issuer-key FILE (or pkcs11:URI), or rotate instead"
             ))
         })?;
-        if issuer.not_after() < wanted && issuer_index < self.ca.bundle.len() {
-            // A root of the bundle (a rotated CA's): renewed too when its own
-            // key is held.
-            if let Ok(mut above) = self.renew_at(issuer_index, wanted, &mut Vec::new())
-                && above.issuer.is_none()
-            {
-                let renewed_issuer = above.certs[0].clone();
-                let end = wanted.min(renewed_issuer.not_after());
+        if issuer.not_after() < wanted && issuer_index < chain.ca.bundle.len() {
+            if let Some(above) = self.renewed_issuer(chain, issuer_index, wanted)? {
+                let end = wanted.min(above[0].not_after());
                 let renewal = renew(
                     cert,
                     Issuer::Ca {
-                        cert: &renewed_issuer,
+                        cert: &above[0],
                         key,
                     },
                     self.not_before,
                     end,
                 )?;
-                above.certs.insert(0, renewal);
                 return Ok(Renewed {
-                    certs: above.certs,
+                    certs: std::iter::once(renewal).chain(above).collect(),
                     issuer: Some(issuer_name),
                 });
             }
         }
         let end = wanted.min(issuer.not_after());
         if end <= cert.not_after() {
-            return Err(self.refuse(format!(
+            return Err(chain.refuse(format!(
                 "\"{name}\" cannot be renewed past its issuer \"{issuer_name}\", which ends on {}, \
                  no later than \"{name}\" itself ({}): renew \"{issuer_name}\" first (with the key \
                  of its own issuer), or rotate instead",
@@ -490,7 +607,7 @@ impl Chain<'_> {
             notes.push(format!(
                 "{}: the renewed \"{name}\" ends on {}, with its issuer \"{issuer_name}\"; renew \
                  that CA before then",
-                self.ca.ca.stem,
+                chain.ca.ca.stem,
                 format_time(end)
             ));
         }
@@ -499,5 +616,45 @@ impl Chain<'_> {
             certs: vec![renewal],
             issuer: Some(issuer_name),
         })
+    }
+
+    /// The issuer at `index` of `chain` renewed, with the issuers renewed
+    /// above it, reused when another CA of the run renewed it already;
+    /// `None` when it cannot be (the key of its own issuer is not held).
+    fn renewed_issuer(
+        &self,
+        chain: &Chain<'_>,
+        index: usize,
+        wanted: SystemTime,
+    ) -> Result<Option<Vec<Certificate>>> {
+        let issuer = chain
+            .cert(index)
+            .ok_or_else(|| Error::bug("an issuer index past the chain"))?;
+        if let Some((_, known)) = self
+            .issuers
+            .borrow()
+            .iter()
+            .find(|(original, _)| original.der() == issuer.der())
+        {
+            return Ok(Some(known.clone()));
+        }
+        // Renewable when the key that signed it is held: its own (a root) or
+        // its issuer's.
+        let signer = if issuer.issuer() == issuer.subject() {
+            Some(issuer)
+        } else {
+            (0..chain.len())
+                .filter_map(|i| chain.cert(i))
+                .find(|c| !same_ca(c, issuer) && check_issued_by(issuer, c).is_ok())
+        };
+        match signer {
+            Some(signer) if self.key_of(chain, signer)?.is_some() => {}
+            _ => return Ok(None),
+        }
+        let renewed = self.renew(chain, index, wanted, &mut Vec::new())?;
+        self.issuers
+            .borrow_mut()
+            .push((issuer.clone(), renewed.certs.clone()));
+        Ok(Some(renewed.certs))
     }
 }
