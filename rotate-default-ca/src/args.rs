@@ -6,7 +6,7 @@ use argh::{ArgsInfo, FromArgs};
 use shared::pki::keys::GeneratedKey;
 
 shared::tool_args! {
-groups(data_dir, record);
+groups(data_dir, record, pkcs11);
 /// Stage a rotation of k3s's self-signed CAs: per CA a new P-256 root, self-signed
 /// and cross-signed by the current root, and a new intermediate; plus a new
 /// service-account key in front of the current ones. Writes <staging>/tls/ for
@@ -73,16 +73,6 @@ pub struct Args {
     /// without it you are asked when stdin is a terminal
     #[argh(option)]
     pub password_file: Option<PathBuf>,
-
-    /// the PKCS#11 module of a pkcs11: --issuer-key (default: the URI's
-    /// module-path, else $PKCS11_MODULE)
-    #[argh(option)]
-    pub pkcs11_module: Option<PathBuf>,
-
-    /// file whose first line is the token's user PIN (default: the URI's
-    /// pin-source, else asked when stdin is a terminal)
-    #[argh(option)]
-    pub pin_file: Option<PathBuf>,
 
     /// show what would be written, write nothing
     #[argh(switch)]

@@ -20,20 +20,13 @@ use std::time::SystemTime;
 
 use der::asn1::OctetString;
 use der::{Decode as _, Encode as _};
-use x509_cert::builder::profile::BuilderProfile;
-use x509_cert::builder::{Builder as _, CertificateBuilder};
-use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
-use x509_cert::name::Name;
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::spki::SubjectPublicKeyInfoRef;
-use x509_cert::time::{Time, Validity};
 
 use crate::pki::cert::Certificate;
 use crate::pki::error::{Error, Kind, Result};
-use crate::pki::issue::Issuer;
-use crate::pki::keys::{KeySigner, PublicKey, RawSignature};
+use crate::pki::issue::{Extensions, Issuer, Tbs, sign_tbs};
+use crate::pki::keys::PublicKey;
 
 /// Whether `a` and `b` are the same CA to a path builder: the same subject
 /// and the same public key (Go's `alreadyInChain`, OpenSSL's issuer lookup).
@@ -52,7 +45,6 @@ pub fn renew(
     not_before: SystemTime,
     not_after: SystemTime,
 ) -> Result<Certificate> {
-    let what = || format!("renewing \"{}\"", cert.subject_cn());
     let (issuer_name, signing_key, issuer_public) = match issuer {
         Issuer::SelfSigned(key) => (cert.subject().clone(), key, cert.public_key()),
         Issuer::Ca {
@@ -66,20 +58,18 @@ pub fn renew(
         ));
     }
     let extensions = carried_extensions(cert)?;
-    let profile = Same {
+    let tbs = Tbs {
         subject: cert.subject().clone(),
         issuer: issuer_name,
-        extensions: extensions.clone(),
+        extensions: Extensions::Given(extensions.clone()),
     };
-    let time = |t: SystemTime| Time::try_from(t).map_err(|e| Error::crypto(what(), e));
-    let validity = Validity::new(time(not_before)?, time(not_after)?);
-    let serial = SerialNumber::generate(&mut rand::rng());
-    let builder = CertificateBuilder::new(profile, serial, validity, cert.public_key().clone())
-        .map_err(|e| Error::crypto(what(), e))?;
-    let built = builder
-        .build::<_, RawSignature>(&KeySigner::new(signing_key, issuer_public))
-        .map_err(|e| Error::crypto(what(), e))?;
-    let renewed = Certificate::from_built(built)?;
+    let renewed = sign_tbs(
+        tbs,
+        cert.public_key().clone(),
+        (not_before, not_after),
+        signing_key,
+        issuer_public,
+    )?;
     require_kept(cert, &renewed, &extensions)?;
     Ok(renewed)
 }
@@ -171,32 +161,6 @@ const KEY_USAGE: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_
 /// The DER of `value`, `None` when it cannot be encoded (then it is not kept).
 fn encoded<T: der::Encode>(value: &T) -> Option<Vec<u8>> {
     value.to_der().ok()
-}
-
-/// A builder profile that gives back a certificate's own names and extensions.
-struct Same {
-    subject: Name,
-    issuer: Name,
-    extensions: Vec<Extension>,
-}
-
-impl BuilderProfile for Same {
-    fn get_issuer(&self, _subject: &Name) -> Name {
-        self.issuer.clone()
-    }
-
-    fn get_subject(&self) -> Name {
-        self.subject.clone()
-    }
-
-    fn build_extensions(
-        &self,
-        _spk: SubjectPublicKeyInfoRef<'_>,
-        _issuer_spk: SubjectPublicKeyInfoRef<'_>,
-        _tbs: &TbsCertificate,
-    ) -> x509_cert::builder::Result<Vec<Extension>> {
-        Ok(self.extensions.clone())
-    }
 }
 
 #[cfg(test)]

@@ -487,7 +487,7 @@ pub fn ca_renewal_procedure(
     sections.extend(ca_load_procedure(layout, staging_dir, true, NewRoot::No).sections);
     sections.push(Section::new(text![match stage {
         RenewalStage::AddRenewed => "Then, once every server and agent has restarted, run \
-             `rotate-default-ca --renew --force` again with the same --data-dir (--force \
+             `rotate-default-ca --renew --force` again with the same flags (--force \
              replaces this staging dir, loaded by then): it stages stage 2, the renewed \
              certificates first, loaded the same way. Do both before the current certificates \
              end."

@@ -226,6 +226,22 @@ pub fn plan_renewal(
     };
     let mut plan = Plan::new();
     plan.forbid_under(paths.live_dir.clone());
+    if request.record.is_some() {
+        for ca in &current {
+            for (name, role) in [
+                (layout.cert_file(ca.ca), "a current CA certificate"),
+                (
+                    layout.key_file(ca.ca),
+                    "a current CA key (it signs its renewal)",
+                ),
+            ] {
+                plan.uses(paths.live(&name), role);
+            }
+        }
+        if let Some(path) = request.issuer_key.as_ref().filter(|p| p.is_file()) {
+            plan.uses(path.clone(), "the issuing CA's key (--issuer-key)");
+        }
+    }
     let mut notes = Vec::new();
     let mut renewed = Vec::new();
     for ca in &current {
