@@ -734,3 +734,59 @@ fn a_ca_under_an_intermediate_held_in_a_token_is_renewed_by_the_token() {
         "the renewed CA",
     );
 }
+
+/// A CA that has already expired cannot pass rotate-ca's check in any
+/// bundle that starts with it: the renewal is staged in one stage, renewed
+/// certificates first, for `rotate-ca --force`, and says so.
+#[test]
+fn an_expired_k3s_ca_is_renewed_in_one_stage_for_rotate_ca_force() {
+    let dir = scratch();
+    let data_dir = dir.path().join("data");
+    ok(gocheck()
+        .args(["k3s-fixture", "--now", &days_ago(3660), "--out"])
+        .arg(&data_dir));
+    let live = data_dir.join("server/tls");
+    let out = ok(&mut renew("k3s", &data_dir));
+    assert!(out.contains("one stage: a current CA has expired"), "{out}");
+    assert!(
+        out.contains("certificate rotate-ca --force --path="),
+        "{out}"
+    );
+    let staged = data_dir.join("server/rotate-ca/tls");
+    assert_eq!(
+        printed_hash(&out),
+        testkit::k3s_hash(&staged.join("server-ca.crt"))
+    );
+    let work = dir.path().join("work");
+    for stem in CA_STEMS {
+        let split = work.join(stem.replace('/', "-"));
+        fs::create_dir_all(&split).unwrap();
+        let certs = split_bundle(&staged.join(format!("{stem}.crt")), &split);
+        assert_eq!(certs.len(), 2, "{stem}: [renewed, current]");
+        assert_eq!(
+            fs::read(&certs[1]).unwrap(),
+            fs::read(live.join(format!("{stem}.crt"))).unwrap()
+        );
+        assert_same_ca(
+            &describe_certs(&certs[1])[0],
+            &describe_certs(&certs[0])[0],
+            stem,
+        );
+        let key = live.join(format!("{stem}.key"));
+        let (leaf, _) = issue_leaf(&certs[0], &key, &split, "after", "both", false);
+        assert_trusted(
+            &certs[0],
+            &leaf,
+            &format!("{stem}: a leaf of the renewed CA"),
+        );
+    }
+    // What rotate-ca would say without --force: the current certificate has expired.
+    let (accepted, output) = status(
+        gocheck()
+            .args(["rotate-check", "--current"])
+            .arg(&live)
+            .arg("--staged")
+            .arg(&staged),
+    );
+    assert!(!accepted, "{output}");
+}

@@ -74,6 +74,10 @@ pub enum RenewalStage {
     AddRenewed,
     /// `[renewed, current, ...]`: the renewed certificates, now live, sign.
     RenewedFirst,
+    /// `[renewed, current, ...]` at once, for `rotate-ca --force`: a current
+    /// certificate has expired, and rotate-ca checks the first certificate
+    /// of a staged bundle at the wall clock, so no stage 1 can pass.
+    Expired,
 }
 
 /// What a file staged for a manual rotation is for.

@@ -17,6 +17,7 @@ pub fn write(out: &mut impl Write, run: &RenewalRun, outcome: &Outcome<'_>) -> i
     let stage = match run.stage {
         Some(RenewalStage::AddRenewed) => ", stage 1 of 2",
         Some(RenewalStage::RenewedFirst) => ", stage 2 of 2",
+        Some(RenewalStage::Expired) => ", one stage: a current CA has expired, load with --force",
         None => "",
     };
     writeln!(

@@ -6,8 +6,9 @@
 //!
 //! - k3s and RKE2 (`rotate-ca`): in two stages ([`RenewalStage`]): first each
 //!   bundle `[current, renewed, ...]`, then, once that is live,
-//!   `[renewed, current, ...]`. Keys are not staged (rotate-ca keeps the
-//!   current ones).
+//!   `[renewed, current, ...]`; in one, for `--force`, when a current
+//!   certificate has already expired. Keys are not staged (rotate-ca keeps
+//!   the current ones).
 //! - kubeadm and k0s: each renewed certificate alone as `<staging>/pki/X.crt`,
 //!   and the procedure that installs it.
 //!
@@ -199,12 +200,11 @@ pub fn plan_renewal(
         ))));
     }
     let stage = layout.rotates_with_rotate_ca().then(|| {
-        if current
-            .iter()
-            .filter(|c| needs(c))
-            .all(|c| c.pending().is_some())
-        {
+        let due: Vec<&CurrentCa> = current.iter().filter(|c| needs(c)).collect();
+        if due.iter().all(|c| c.pending().is_some()) {
             RenewalStage::RenewedFirst
+        } else if due.iter().any(|c| c.bundle[0].not_after() <= now) {
+            RenewalStage::Expired
         } else {
             RenewalStage::AddRenewed
         }
@@ -259,7 +259,7 @@ pub fn plan_renewal(
         }
         if let (Some(stage), Some(pending)) = (stage, ca.pending()) {
             let state = match stage {
-                RenewalStage::RenewedFirst => {
+                RenewalStage::RenewedFirst | RenewalStage::Expired => {
                     let rest = ca.bundle.iter().filter(|c| !std::ptr::eq(*c, pending));
                     plan.add_public(
                         paths.staged(&cert_file),
@@ -288,13 +288,17 @@ pub fn plan_renewal(
             return Err(Error::bug("a renewal returned no certificate"));
         };
         match stage {
-            Some(_) => plan.add_public(
+            Some(RenewalStage::AddRenewed | RenewalStage::RenewedFirst) => plan.add_public(
                 paths.staged(&cert_file),
                 bundle_pem(
                     std::iter::once(&ca.bundle[0])
                         .chain(&outcome.certs)
                         .chain(&ca.bundle[1..]),
                 ),
+            ),
+            Some(RenewalStage::Expired) => plan.add_public(
+                paths.staged(&cert_file),
+                bundle_pem(outcome.certs.iter().chain(&ca.bundle)),
             ),
             None => plan.add_public(paths.staged(&cert_file), renewal.to_pem()),
         }
