@@ -18,12 +18,29 @@ const SUBJECT_ALT_NAME: der::asn1::ObjectIdentifier =
 ///
 /// RSA PKCS#1 v1.5 and RSASSA-PSS with SHA-256/384/512, ECDSA with the same
 /// hashes and Ed25519, as Go verifies a chain: never SHA-1 or MD5.
+///
+/// A signature that verified is remembered (on this thread, by a digest of
+/// the issuer's key, the algorithm, the signed bytes and the signature), so
+/// the same link checked again is not verified again: pre-flight checks
+/// every leaf kind along [leaf, CA, intermediate, root] once per usage, which
+/// verified each link above the leaf dozens of times (a P-384 or RSA-4096
+/// verification costs about 1 ms here, most of a custom tree's time beyond
+/// its keys). Failures are not remembered: they are checked, and worded, again.
 pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), String> {
     let x509 = child.x509();
     let signature = x509
         .signature()
         .as_bytes()
         .ok_or("the signature is not a whole number of bytes")?;
+    let link = verified_link(
+        issuer,
+        x509.signature_algorithm(),
+        child.tbs_der(),
+        signature,
+    );
+    if link.is_some_and(|link| VERIFIED.with_borrow(|verified| verified.contains(&link))) {
+        return Ok(());
+    }
     let key = PublicKey::from_spki(issuer.public_key())?;
     check_signed(
         x509.signature_algorithm(),
@@ -31,7 +48,38 @@ pub fn check_signature(child: &Certificate, issuer: &Certificate) -> Result<(), 
         child.tbs_der(),
         signature,
         Sha1::Refused,
-    )
+    )?;
+    if let Some(link) = link {
+        VERIFIED.with_borrow_mut(|verified| verified.insert(link));
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// Links [`check_signature`] verified on this thread, by [`verified_link`].
+    static VERIFIED: std::cell::RefCell<std::collections::HashSet<[u8; 32]>> =
+        std::cell::RefCell::default();
+}
+
+/// SHA-256 over everything a certificate signature check reads, each part
+/// length-prefixed: equal digests mean the same check, hence the same answer.
+/// `None` (nothing remembered) if the key or algorithm does not encode.
+fn verified_link(
+    issuer: &Certificate,
+    algorithm: &x509_cert::spki::AlgorithmIdentifierOwned,
+    signed: &[u8],
+    signature: &[u8],
+) -> Option<[u8; 32]> {
+    use der::Encode as _;
+    use sha2::Digest as _;
+    let key = issuer.public_key().to_der().ok()?;
+    let algorithm = algorithm.to_der().ok()?;
+    let mut digest = sha2::Sha256::new();
+    for part in [key.as_slice(), &algorithm, signed, signature] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part);
+    }
+    Some(digest.finalize().into())
 }
 
 /// Whether a SHA-1 signature may stand.

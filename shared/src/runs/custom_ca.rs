@@ -497,11 +497,11 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         SaSlot::KeyFile(_) => None,
     };
 
-    // Every key of the run at once: the RSA prime searches share the cores.
+    // Every key of the run at once: the RSA prime searches share the cores,
+    // on their own thread while this one goes on (see `PendingKeys`). In the
+    // order they are needed: the service key last, so that a tree of
+    // elliptic-curve CAs is issued and checked while its search runs.
     let mut wanted = Vec::new();
-    if reused_sa_key.is_none() {
-        wanted.push(SERVICE_ACCOUNT_KEY);
-    }
     let shared_root = !options.self_signed_cas;
     // A new root or intermediate whose key is in a token needs none here.
     if shared_root && brought.root.is_none() && options.token.root.is_none() {
@@ -511,15 +511,11 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         wanted.push(options.intermediate.key);
     }
     wanted.extend(std::iter::repeat_n(options.leaf_ca.key, layout.cas.len()));
-    let mut keys = PrivateKey::generate_all(&wanted)?.into_iter();
-    let mut next_key = move || {
-        keys.next()
-            .ok_or_else(|| Error::bug("fewer keys generated than asked for"))
-    };
-    let new_service_key = match reused_sa_key {
-        Some(_) => None,
-        None => Some(next_key()?),
-    };
+    if reused_sa_key.is_none() {
+        wanted.push(SERVICE_ACCOUNT_KEY);
+    }
+    let mut keys = PrivateKey::start_all(&wanted)?;
+    let mut next_key = move || keys.take();
 
     let (timestamp, not_before) = run_timestamp(options.now);
     let product = options.data_dir.product;
@@ -669,6 +665,10 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         }
     }
 
+    let new_service_key = match reused_sa_key {
+        Some(_) => None,
+        None => Some(next_key()?),
+    };
     let new_service_pem = new_service_key
         .as_ref()
         .map(PrivateKey::to_pem)

@@ -169,6 +169,10 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
             ));
         }
     }
+    // The flags decide the key: its search starts now, on its own thread,
+    // while the current keys are read and checked (see `PendingKeys`).
+    let new_algorithm = KeyAlgorithm::Rsa(options.bits);
+    let mut pending = PrivateKey::start_all(&[new_algorithm])?;
     let layout = options.data_dir.layout();
     let live = options.data_dir.tls_dir();
     let dir = staging::cert_dir(&options.staging_dir, &live)?;
@@ -212,8 +216,7 @@ pub fn plan_sa_rotation(options: &SaRotationOptions) -> Result<SaRotationRun> {
         })
         .collect::<Vec<_>>();
 
-    let new_algorithm = KeyAlgorithm::Rsa(options.bits);
-    let new_key = PrivateKey::generate(new_algorithm)?;
+    let new_key = pending.take()?;
     let new_public = new_key.public_key_der()?;
     let new_pem = new_key.to_pem()?;
     let mut public = crate::pki::pem::encode("PUBLIC KEY", &new_public);

@@ -140,13 +140,29 @@ pub(super) fn refuse_forbidden(dir: &OwnedFd, path: &Path, forbidden: Forbidden<
 }
 
 /// mkdir, refusing a forbidden parent, then chmod 0700: `mkdir`'s mode is
-/// masked by the umask. `false` when a directory was already there.
+/// masked by the umask; then fsyncs the parent, so the new entry survives a
+/// power loss. `false` when a directory was already there.
 pub(super) fn make_dir(path: &Path, forbidden: Forbidden<'_>) -> Result<bool> {
+    match make_dir_unsynced(path, forbidden)? {
+        Some(parent) => {
+            rustix::fs::fsync(&parent)
+                .map_err(|e| Error::io(path, "creating directory", e.into()))?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// [`make_dir`] without the fsync, for a directory inside a commit's new
+/// directory, which one syncfs makes durable with everything else in it;
+/// the opened parent when it created the directory, `None` when one was
+/// already there.
+pub(super) fn make_dir_unsynced(path: &Path, forbidden: Forbidden<'_>) -> Result<Option<OwnedFd>> {
     let (parent, name) = open_parent(path)?;
     refuse_forbidden(&parent, path, forbidden)?;
     let io = |e: rustix::io::Errno| Error::io(path, "creating directory", e.into());
     match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(DIR_MODE)) {
-        Err(rustix::io::Errno::EXIST) if path.is_dir() => return Ok(false),
+        Err(rustix::io::Errno::EXIST) if path.is_dir() => return Ok(None),
         other => other.map_err(io)?,
     }
     let dir = rustix::fs::openat(
@@ -157,8 +173,7 @@ pub(super) fn make_dir(path: &Path, forbidden: Forbidden<'_>) -> Result<bool> {
     )
     .map_err(io)?;
     rustix::fs::fchmod(&dir, Mode::from_raw_mode(DIR_MODE)).map_err(io)?;
-    rustix::fs::fsync(&parent).map_err(io)?;
-    Ok(true)
+    Ok(Some(parent))
 }
 
 /// Whether `a` and `b` in `dir` are links to one file.

@@ -21,6 +21,7 @@ use crate::pki::pem::{PemBlock, PemFile};
 pub mod algorithm;
 mod decode;
 pub mod encrypted;
+mod pending;
 pub mod pkcs11;
 mod public;
 mod rsa_primes;
@@ -28,6 +29,7 @@ mod sign;
 
 pub use algorithm::{GeneratedKey, Hash, KeyAlgorithm, SignatureAlgorithm};
 pub use encrypted::{Passphrase, PassphraseSource, Passphrases};
+pub use pending::PendingKeys;
 pub use public::PublicKey;
 pub use sign::SigningKey;
 pub(crate) use sign::{KeySigner, RawSignature};
@@ -112,39 +114,34 @@ impl PrivateKey {
     /// keys share every core (see `rsa_primes`), so asking for the keys of a run
     /// together is faster than one by one.
     pub fn generate_all(algorithms: &[KeyAlgorithm]) -> Result<Vec<Self>> {
-        let rsa_bits: Vec<usize> = algorithms
-            .iter()
-            .filter_map(|a| match a {
-                KeyAlgorithm::Rsa(bits) => Some(*bits),
-                _ => None,
-            })
-            .collect();
-        let mut rsa_keys = rsa_primes::generate(&rsa_bits)?.into_iter();
-        let mut rng = rand::rng();
-        algorithms
-            .iter()
-            .map(|algorithm| {
-                Ok(match algorithm {
-                    KeyAlgorithm::Rsa(_) => {
-                        PrivateKey::Rsa(Box::new(rsa_keys.next().ok_or_else(|| {
-                            Error::bug("fewer RSA keys generated than asked for")
-                        })?))
-                    }
-                    KeyAlgorithm::EcdsaP256 => {
-                        PrivateKey::P256(p256::SecretKey::generate_from_rng(&mut rng).into())
-                    }
-                    KeyAlgorithm::EcdsaP384 => {
-                        PrivateKey::P384(p384::SecretKey::generate_from_rng(&mut rng).into())
-                    }
-                    KeyAlgorithm::EcdsaP521 => PrivateKey::P521(Box::new(
-                        p521::SecretKey::generate_from_rng(&mut rng).into(),
-                    )),
-                    KeyAlgorithm::Ed25519 => {
-                        PrivateKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(&mut rng)))
-                    }
-                })
-            })
-            .collect()
+        PendingKeys::start(algorithms)?.wait_all()
+    }
+
+    /// Starts generating one key per entry and returns at once: the
+    /// elliptic-curve keys are made, the RSA searches run on their own thread
+    /// until the first RSA key is asked for (see [`PendingKeys`]). Runs call
+    /// this as soon as they know their keys, and do their other work meanwhile.
+    pub fn start_all(algorithms: &[KeyAlgorithm]) -> Result<PendingKeys> {
+        PendingKeys::start(algorithms)
+    }
+
+    /// A new key of `algorithm` unless it is RSA (a search, see `rsa_primes`).
+    fn generate_ec(algorithm: KeyAlgorithm, rng: &mut impl rand::CryptoRng) -> Option<Self> {
+        Some(match algorithm {
+            KeyAlgorithm::Rsa(_) => return None,
+            KeyAlgorithm::EcdsaP256 => {
+                PrivateKey::P256(p256::SecretKey::generate_from_rng(rng).into())
+            }
+            KeyAlgorithm::EcdsaP384 => {
+                PrivateKey::P384(p384::SecretKey::generate_from_rng(rng).into())
+            }
+            KeyAlgorithm::EcdsaP521 => {
+                PrivateKey::P521(Box::new(p521::SecretKey::generate_from_rng(rng).into()))
+            }
+            KeyAlgorithm::Ed25519 => {
+                PrivateKey::Ed25519(Box::new(ed25519_dalek::SigningKey::generate(rng)))
+            }
+        })
     }
 
     /// The algorithm and size of this key.

@@ -12,7 +12,7 @@
 //! has the full size; the key is then assembled with e = 65537.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crypto_primes::hazmat::{SetBits, SmallFactorsSieveFactory};
 use crypto_primes::{Flavor, is_prime, sieve_and_find};
@@ -22,8 +22,10 @@ use crate::pki::error::{Error, Result};
 
 const PUBLIC_EXPONENT: u64 = 65_537;
 
-/// Generates one RSA key per entry of `bits`, in that order.
-pub(crate) fn generate(bits: &[usize]) -> Result<Vec<rsa::RsaPrivateKey>> {
+/// Generates one RSA key per entry of `bits`, in that order. Turning
+/// `abandoned` true stops every search at its next candidate (the keys of a
+/// run that failed meanwhile, see `PendingKeys`): the result is then an error.
+pub(crate) fn generate(bits: &[usize], abandoned: &AtomicBool) -> Result<Vec<rsa::RsaPrivateKey>> {
     let jobs: Vec<u32> = bits
         .iter()
         .flat_map(|&b| {
@@ -31,7 +33,7 @@ pub(crate) fn generate(bits: &[usize]) -> Result<Vec<rsa::RsaPrivateKey>> {
             [half, half]
         })
         .collect();
-    let primes = search_in_parallel(&jobs)?;
+    let primes = search_in_parallel(&jobs, abandoned)?;
     let mut primes = primes.into_iter();
     let mut keys = Vec::with_capacity(bits.len());
     for &size in bits {
@@ -59,7 +61,7 @@ impl Job {
 /// with no new job left joins the search of an unfinished one (the first result
 /// wins, the other searcher stops at its next candidate), so no core idles while
 /// the last, unlucky search runs.
-fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
+fn search_in_parallel(bit_lengths: &[u32], abandoned: &AtomicBool) -> Result<Vec<BoxedUint>> {
     let jobs: Vec<Job> = bit_lengths
         .iter()
         .map(|&bit_length| Job {
@@ -76,6 +78,9 @@ fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
         loop {
             // RSA-8192 primes take seconds: a signal stops every search.
             crate::pki::interrupt::check_interrupted()?;
+            if abandoned.load(Ordering::Relaxed) {
+                return Err(Error::bug("an abandoned prime search was waited for"));
+            }
             let index = next.fetch_add(1, Ordering::Relaxed);
             let job = match jobs.get(index) {
                 Some(job) => job,
@@ -84,7 +89,11 @@ fn search_in_parallel(bit_lengths: &[u32]) -> Result<Vec<BoxedUint>> {
                     None => return Ok(()),
                 },
             };
-            let cancelled = || job.is_done() || crate::pki::interrupt::interrupted();
+            let cancelled = || {
+                job.is_done()
+                    || crate::pki::interrupt::interrupted()
+                    || abandoned.load(Ordering::Relaxed)
+            };
             if let Some(prime) = random_prime(job.bit_length, &cancelled)? {
                 // Losing the race to another worker is fine: its prime is as good.
                 let _ = job.found.set(prime);
@@ -153,7 +162,7 @@ mod tests {
 
     #[test]
     fn keys_have_the_requested_sizes_and_work() {
-        let keys = generate(&[1024, 2048, 1024]).unwrap();
+        let keys = generate(&[1024, 2048, 1024], &AtomicBool::new(false)).unwrap();
         let sizes: Vec<usize> = keys.iter().map(|k| k.n().bits() as usize).collect();
         assert_eq!(sizes, [1024, 2048, 1024]);
         for key in &keys {

@@ -20,7 +20,7 @@ use crate::pki::cert::{Certificate, bundle_in, format_time};
 use crate::pki::error::{Error, Kind, Result};
 use crate::pki::exports::missing_block;
 use crate::pki::issue::{CaRequest, Issuer, days_after, issue_ca, run_timestamp};
-use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PrivateKey};
+use crate::pki::keys::{GeneratedKey, KeyAlgorithm, PendingKeys, PrivateKey};
 use crate::pki::pem::PemFile;
 use crate::store::plan::{Outcome, Plan};
 use crate::store::record::RecordRequest;
@@ -157,6 +157,12 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
     if !options.force && staging::is_non_empty_dir(&options.staging_dir) {
         return Err(Error::at(&options.staging_dir, Kind::StagingExists));
     }
+    // k3s's rotation makes the same keys whatever the current CAs are: their
+    // searches start before those are read and checked.
+    let keys = match layout.rotation {
+        RotationScheme::RotateCa => Some(rotate_ca::start_keys(layout)?),
+        RotationScheme::Manual(_) => None,
+    };
     let current = layout
         .cas
         .iter()
@@ -187,6 +193,7 @@ pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
         current,
         timestamp,
         not_before,
+        keys,
     };
     match layout.rotation {
         RotationScheme::RotateCa => rotate_ca::plan(start),
@@ -205,6 +212,9 @@ struct Start<'a> {
     timestamp: u64,
     /// The start of validity of everything issued.
     not_before: SystemTime,
+    /// The scheme's keys, when they were started before the current CAs
+    /// were read.
+    keys: Option<Keys>,
 }
 
 impl Start<'_> {
@@ -260,19 +270,18 @@ struct NewRoot {
     cross_signed: Certificate,
 }
 
-/// Keys generated all at once (the RSA prime searches share the cores),
-/// handed out in the order asked for.
-struct Keys(std::vec::IntoIter<PrivateKey>);
+/// Keys asked for all at once (the RSA prime searches share the cores, on
+/// their own thread), handed out in the order asked for: an RSA key is
+/// waited for only where it is first needed (see `PendingKeys`).
+struct Keys(PendingKeys);
 
 impl Keys {
     fn generate(algorithms: &[KeyAlgorithm]) -> Result<Self> {
-        Ok(Keys(PrivateKey::generate_all(algorithms)?.into_iter()))
+        Ok(Keys(PrivateKey::start_all(algorithms)?))
     }
 
     fn next(&mut self) -> Result<PrivateKey> {
-        self.0
-            .next()
-            .ok_or_else(|| Error::bug("fewer keys generated than asked for"))
+        self.0.take()
     }
 }
 

@@ -59,22 +59,26 @@ pub(super) fn refuse_algorithm(layout: &Layout) -> Result<()> {
     Ok(())
 }
 
+/// Starts making a rotation's keys, the same whatever the current CAs are:
+/// per CA a P-256 root and intermediate key, then the RSA service key, whose
+/// search runs on its own thread while the CAs are read, issued and planned.
+pub(super) fn start_keys(layout: &Layout) -> Result<Keys> {
+    let mut wanted = vec![KeyAlgorithm::EcdsaP256; 2 * layout.cas.len()];
+    wanted.push(SERVICE_ACCOUNT_KEY);
+    Keys::generate(&wanted)
+}
+
 /// Plans the staged `tls/`: the CAs' bundles and keys, then `service.key`
 /// with a new key in front of the current ones.
-pub(super) fn plan(start: Start<'_>) -> Result<RotationRun> {
+pub(super) fn plan(mut start: Start<'_>) -> Result<RotationRun> {
     let layout = start.layout;
+    let mut keys = match start.keys.take() {
+        Some(keys) => keys,
+        None => start_keys(layout)?,
+    };
     let paths = &start.paths;
     let service_file = layout.service_account.key_file();
     let service = ServiceKeyFile::read(&paths.live(service_file))?;
-
-    // New keys: the service key, and per CA a root and an intermediate key.
-    let mut wanted = vec![SERVICE_ACCOUNT_KEY];
-    wanted.extend(std::iter::repeat_n(
-        KeyAlgorithm::EcdsaP256,
-        2 * start.current.len(),
-    ));
-    let mut keys = Keys::generate(&wanted)?;
-    let new_service_key = keys.next()?;
 
     let mut plan = start.plan();
     let mut rotated = Vec::new();
@@ -117,11 +121,6 @@ pub(super) fn plan(start: Start<'_>) -> Result<RotationRun> {
         });
     }
 
-    plan.add_secret(
-        paths.staged(service_file),
-        service.after(new_service_key.to_pem()?.as_bytes()),
-    );
-
     let server_ca = plan.planned_pem(&paths.staged(&format!("{}.crt", layout.join_ca)))?;
     let ca_hash = k3s_ca_hash_of(&server_ca, start.options.now)?;
     let tokens = start
@@ -132,6 +131,13 @@ pub(super) fn plan(start: Start<'_>) -> Result<RotationRun> {
         .map(|path| TokenUpdate::for_file(path, &ca_hash))
         .collect();
     let procedure = layout.ca_rotation_procedure(paths, None);
+
+    // Last: the one file that waits for the RSA search.
+    let new_service_key = keys.next()?;
+    plan.add_secret(
+        paths.staged(service_file),
+        service.after(new_service_key.to_pem()?.as_bytes()),
+    );
     Ok(RotationRun {
         plan,
         layout,
