@@ -6,6 +6,10 @@ package main
 // `k3s certificate rotate-ca` and the following restart do.
 //
 // k3s-rotate: the rotation script alone, into a staging tls dir.
+//
+// k3s-restart: what `k3s certificate rotate-ca --path=P` stores and the next
+// server start writes: P/tls's CA bundles, CA keys and service.key over
+// server/tls, the leaves re-issued, the tokens rewritten with the new hash.
 
 import (
 	"crypto/rand"
@@ -21,6 +25,68 @@ import (
 func init() {
 	register("k3s-fixture", runK3sFixture)
 	register("k3s-rotate", runK3sRotate)
+	register("k3s-restart", runK3sRestart)
+}
+
+// fxRotatable lists the files of P/tls rotate-ca takes (deps.go
+// CreateRuntimeCertFiles, the CA and service-account files).
+func fxRotatable() []string {
+	var names []string
+	for _, ca := range fxCAs {
+		names = append(names, ca.Stem+".crt", ca.Stem+".key")
+	}
+	return append(names, "service.key")
+}
+
+func runK3sRestart(args []string) error {
+	fs := flag.NewFlagSet("k3s-restart", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "", "DATA_DIR of a k3s-fixture server")
+	path := fs.String("path", "", "the staging dir given to rotate-ca --path (reads PATH/tls)")
+	product := fs.String("product", "k3s", "k3s or rke2")
+	node := fs.String("node-name", "server-1", "node name, as the fixture was made")
+	nodeIPFlag := fs.String("node-ip", "10.0.0.10", "node IP, as the fixture was made")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *dataDir == "" || *path == "" || fs.NArg() != 0 {
+		return usageError{"usage: gocheck k3s-restart --data-dir DATA_DIR --path STAGING [--product k3s] [--node-name N] [--node-ip IP]"}
+	}
+	if err := fxCheckProduct(*product); err != nil {
+		return err
+	}
+	nodeIP := net.ParseIP(*nodeIPFlag)
+	if nodeIP == nil {
+		return usageError{"--node-ip: not an IP address"}
+	}
+	staged := fxFiles{}
+	for _, name := range fxRotatable() {
+		data, err := os.ReadFile(filepath.Join(*path, "tls", filepath.FromSlash(name)))
+		if err == nil && len(data) > 0 {
+			staged["server/tls/"+name] = data
+		}
+	}
+	if err := staged.write(*dataDir); err != nil {
+		return err
+	}
+	now := time.Now()
+	srv := fxServer{Product: *product, Node: *node, NodeIP: nodeIP,
+		ServiceIP: net.ParseIP("10.43.0.1"), ClusterDomain: "cluster.local"}
+	if err := fxIssueAll(*dataDir, srv, now); err != nil {
+		return err
+	}
+	var creds [2]string
+	for i, file := range []string{"token", "agent-token"} {
+		data, err := os.ReadFile(filepath.Join(*dataDir, "server", file))
+		if err != nil {
+			return err
+		}
+		creds[i] = fxTokenCreds(data)
+	}
+	hash, err := fxWriteTokens(*dataDir, creds[0], creds[1], now)
+	if err != nil {
+		return err
+	}
+	return printJSON(map[string]interface{}{"staged": len(staged), "server_ca_hash": hash})
 }
 
 // fxDirHasFiles reports whether dir exists and holds anything.

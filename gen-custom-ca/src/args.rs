@@ -7,7 +7,7 @@ use shared::pki::keys::GeneratedKey;
 use shared::pki::keys::pkcs11::Pkcs11Uri;
 
 shared::tool_args! {
-groups(data_dir, cluster_names, record);
+groups(data_dir, cluster_names, record, pkcs11);
 /// Generate a custom CA tree: root (RSA-4096, 7300 days), intermediate (RSA-4096,
 /// 3700 days) and the CAs the distribution reads: for k3s/RKE2 the five leaf CAs
 /// (ECDSA-P256, 3700 days) and service.key in ${DATA_DIR}/server/tls; for kubeadm
@@ -132,16 +132,6 @@ pub struct Args {
     /// already be there
     #[argh(switch)]
     pub generate_in_token: bool,
-
-    /// the PKCS#11 module (shared library) reaching the token (default: the
-    /// URI's module-path, else $PKCS11_MODULE)
-    #[argh(option)]
-    pub pkcs11_module: Option<PathBuf>,
-
-    /// file whose first line is the token's user PIN (default: the URI's
-    /// pin-source, else asked when stdin is a terminal)
-    #[argh(option)]
-    pub pin_file: Option<PathBuf>,
 
     /// the live cluster's data directory, for a staging tree (DATA_DIR other than
     /// the default): its service.key is carried forward and the tree is checked

@@ -29,7 +29,7 @@ impl std::str::FromStr for ProfileArg {
 }
 
 shared::tool_args! {
-groups(record);
+groups(record, pkcs11);
 /// Sign certificate signing requests: kubeadm's `certs generate-csr` output
 /// (--product kubeadm), any CSR with a server, client or peer profile, or a
 /// subordinate CA's request (--profile sub-ca).
@@ -134,16 +134,6 @@ pub struct Args {
     /// it you are asked when stdin is a terminal
     #[argh(option)]
     pub password_file: Option<PathBuf>,
-
-    /// the PKCS#11 module of a --ca-key pkcs11: URI (default: the URI's
-    /// module-path, else $PKCS11_MODULE)
-    #[argh(option)]
-    pub pkcs11_module: Option<PathBuf>,
-
-    /// file whose first line is the token's user PIN (default: the URI's
-    /// pin-source, else asked when stdin is a terminal)
-    #[argh(option)]
-    pub pin_file: Option<PathBuf>,
 
     /// kubeadm: the node name (default: the etcd or kubelet CSR's, else the host name)
     #[argh(option)]

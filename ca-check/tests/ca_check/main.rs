@@ -3,6 +3,7 @@
 //! is one suite; what the suites share lives in `testkit`.
 
 mod ca_check;
+mod ca_renewal;
 mod expiry_layouts;
 mod expiry_metrics;
 mod expiry_services;

@@ -74,14 +74,14 @@ fn expected_files(extra: &[&str]) -> Vec<String> {
 }
 
 /// The SPKI hash kubeadm pins, as its docs compute it with openssl.
-fn openssl_discovery_hash(ca: &Path) -> String {
+pub(crate) fn openssl_discovery_hash(ca: &Path) -> String {
     let script = "openssl x509 -pubkey -noout -in \"$1\" | openssl pkey -pubin -outform der \
                   | openssl dgst -sha256 -hex";
     let out = ok(Command::new("sh").args(["-c", script, "sh"]).arg(ca));
     format!("sha256:{}", out.trim().rsplit(' ').next().unwrap())
 }
 
-fn verify(roots: &Path, intermediates: Option<&Path>, cert: &Path) -> (bool, String) {
+pub(crate) fn verify(roots: &Path, intermediates: Option<&Path>, cert: &Path) -> (bool, String) {
     let mut cmd = gocheck();
     cmd.args(["verify", "--usage", "any", "--roots"]).arg(roots);
     if let Some(file) = intermediates {

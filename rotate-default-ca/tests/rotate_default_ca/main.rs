@@ -5,4 +5,5 @@
 mod etcd;
 mod faults;
 mod kubeadm_k0s;
+mod renewal;
 mod rotate_default_ca;

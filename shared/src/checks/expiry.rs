@@ -481,6 +481,8 @@ pub struct ExpiryReport {
     /// The supervisor's serving certificate, judged (k3s and RKE2); set by
     /// [`crate::checks::serving::check`].
     pub serving: Option<crate::checks::serving::Serving>,
+    /// Each CA of the layout found in the cert dir, and its next step.
+    pub cas: Vec<crate::checks::ca_outlook::CaOutlook>,
 }
 
 /// The list of an [`ExpiryReport`], one kind per [`ExpiryScheme`].
@@ -621,9 +623,11 @@ pub fn check(data_dir: &DataDir, options: &ExpiryOptions, now: SystemTime) -> Re
             (dir, found)
         }
     };
+    let cert_dir = options.dir.clone().unwrap_or_else(|| data_dir.tls_dir());
     Ok(ExpiryReport {
         layout,
-        cert_dir: options.dir.clone().unwrap_or_else(|| data_dir.tls_dir()),
+        cas: crate::checks::ca_outlook::outlook(data_dir, &cert_dir),
+        cert_dir,
         directory,
         checked_at: now,
         warn_days: options.warn_days,

@@ -12,6 +12,7 @@ use crate::layout::DataDir;
 use crate::pki::error::Result;
 use crate::store::lock::{recover_in, report_notes};
 
+pub mod ca_outlook;
 pub mod expiry;
 pub mod finding;
 pub mod preflight;

@@ -14,7 +14,9 @@
 ///   `--node-name`, `--node-ip` (what pre-flight issues for), and
 ///   `fn cluster_flags(&mut self)` taking them as [`ClusterFlags`];
 /// - `record`: `--record FILE` and `--note TEXT`, and
-///   `fn record_request(&self, tool)` making them a [`RecordRequest`].
+///   `fn record_request(&self, tool)` making them a [`RecordRequest`];
+/// - `pkcs11`: `--pkcs11-module` and `--pin-file`, how a key given as a
+///   `pkcs11:` URI is reached.
 ///
 /// ```ignore
 /// shared::tool_args! {
@@ -104,6 +106,19 @@ macro_rules! tool_args {
             pub note: ::std::option::Option<::std::string::String>,
         ] $($tail)*);
     };
+    (@fields [pkcs11 $($rest:ident)*] [$($fields:tt)*] $($tail:tt)*) => {
+        $crate::tool_args!(@fields [$($rest)*] [$($fields)*
+            /// the PKCS#11 module (shared library) reaching a key given as a
+            /// pkcs11: URI (default: the URI's module-path, else $PKCS11_MODULE)
+            #[argh(option)]
+            pub pkcs11_module: ::std::option::Option<::std::path::PathBuf>,
+
+            /// file whose first line is the token's user PIN (default: the URI's
+            /// pin-source, else asked when stdin is a terminal)
+            #[argh(option)]
+            pub pin_file: ::std::option::Option<::std::path::PathBuf>,
+        ] $($tail)*);
+    };
     (@fields [] [$($fields:tt)*]
         $(#[$($meta:tt)*])*
         $vis:vis struct $name:ident { $($body:tt)* }
@@ -124,6 +139,7 @@ macro_rules! tool_args {
             }
         }
     };
+    (@methods pkcs11 $vis:vis $name:ident) => {};
     (@methods record $vis:vis $name:ident) => {
         impl $name {
             /// `--record` and `--note` as a request for `tool`'s record;

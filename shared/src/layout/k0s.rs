@@ -4,7 +4,10 @@
 
 use std::net::IpAddr;
 
-use super::kubeadm::rotation::{SaRollout, installs, purpose, sa_procedure, staged};
+use super::kubeadm::rotation::{
+    SaRollout, embed_renewed, installs, purpose, renewal_afterwards, renewed_installs,
+    sa_procedure, staged,
+};
 use super::kubeadm::{KubeadmCa, pki_layout, slot};
 use super::procedure::{Label, Line, Procedure, Section, StagedPaths, text};
 use super::rotation::{ManualRotation, Role};
@@ -64,6 +67,7 @@ static ROTATION: ManualRotation = ManualRotation {
         )
     },
     ca_procedure: |paths, _| ca_procedure(paths),
+    renewal_procedure: |paths, _| renewal_procedure(paths),
     sa_procedure: |paths| {
         sa_procedure(
             &SaRollout {
@@ -76,6 +80,49 @@ static ROTATION: ManualRotation = ManualRotation {
         )
     },
 };
+
+/// A renewal of k0s's CAs (same keys): no node stops, nothing is re-issued,
+/// and pre-shared tokens made with the current certificate keep working
+/// until it ends.
+fn renewal_procedure(paths: &StagedPaths) -> Procedure {
+    let root = |name: &str| paths.data_dir.join(name);
+    let controllers = Section::new(text![
+        "The keys stay, so nothing issued so far is re-issued and no node has to stop. On \
+         every controller, one after the other (back up ",
+        paths.live(""),
+        " first):"
+    ])
+    .step(
+        Label::Number(1),
+        std::iter::once(Line::Text(text![
+            "Install the renewed certificates (the .key files stay as they are):"
+        ]))
+        .chain(renewed_installs(paths)),
+    )
+    .step(
+        Label::Number(2),
+        [Line::Text(text![
+            "Restart k0s (`systemctl restart k0scontroller`): it rewrites its kubeconfigs \
+             from the renewed ca.crt at start."
+        ])],
+    );
+    let workers = Section::new(text![
+        "On every worker (and controller with --enable-worker): install the renewed ",
+        paths.live("ca.crt"),
+        " there too, put it into ",
+        root("kubelet.conf"),
+        " and restart k0s (`systemctl restart k0sworker`):"
+    ])
+    .line(embed_renewed(paths, root("kubelet.conf")));
+    let tokens = Section::new(text![
+        "New pre-shared join tokens: `k0s token pre-shared --cert ",
+        staged(paths, KubeadmCa::Cluster, Role::NewCert),
+        " ...`; tokens made before embed the current certificate and work until it ends."
+    ]);
+    Procedure {
+        sections: vec![controllers, workers, tokens, renewal_afterwards(paths)],
+    }
+}
 
 /// k0s's CA rotation (contract section 8) with a prepared set instead of
 /// letting one controller make new CAs: the downtime is the time to place

@@ -36,6 +36,10 @@ pub struct ManualRotation {
     pub ca_procedure: fn(&StagedPaths, Option<&(String, String)>) -> Procedure,
     /// The service-account key rotation step by step (`sa.key`, `sa.pub`).
     pub sa_procedure: fn(&StagedPaths) -> Procedure,
+    /// Taking renewed CA certificates (same keys) into the cluster, given the
+    /// staged and live paths and the join CA's key pin, unchanged by a
+    /// renewal (kubeadm's discovery hash), where the layout joins by one.
+    pub renewal_procedure: fn(&StagedPaths, Option<&str>) -> Procedure,
 }
 
 impl ManualRotation {
@@ -55,6 +59,25 @@ impl ManualRotation {
             &ALL[..4]
         }
     }
+}
+
+/// Which half of a renewal a `rotate-ca` staging holds. Go never links a
+/// certificate to another of the same subject and key, so rotate-ca refuses
+/// a bundle that starts with a renewed certificate the live bundle does not
+/// hold yet (K3S-CONTRACT.md, "Renewing a CA certificate with the same
+/// key"): the renewed certificates go in after the current ones first, and
+/// in front of them once that is live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenewalStage {
+    /// `[current, renewed, ...]`: every node learns the renewed certificates;
+    /// k3s still signs with the current ones.
+    AddRenewed,
+    /// `[renewed, current, ...]`: the renewed certificates, now live, sign.
+    RenewedFirst,
+    /// `[renewed, current, ...]` at once, for `rotate-ca --force`: a current
+    /// certificate has expired, and rotate-ca checks the first certificate
+    /// of a staged bundle at the wall clock, so no stage 1 can pass.
+    Expired,
 }
 
 /// What a file staged for a manual rotation is for.
@@ -109,6 +132,21 @@ impl Layout {
                 k3s::ca_load_procedure(self, &paths.staging_dir, true, k3s::NewRoot::No)
             }
             RotationScheme::Manual(manual) => (manual.ca_procedure)(paths, join_hashes),
+        }
+    }
+
+    /// The steps that take renewed CA certificates staged at `paths` into the
+    /// cluster: `stage` for a layout that loads them with `rotate-ca`,
+    /// `key_pin` the join CA's unchanged pin where nodes join by one.
+    pub fn ca_renewal_procedure(
+        &self,
+        paths: &StagedPaths,
+        stage: RenewalStage,
+        key_pin: Option<&str>,
+    ) -> Procedure {
+        match self.rotation {
+            RotationScheme::RotateCa => k3s::ca_renewal_procedure(self, &paths.staging_dir, stage),
+            RotationScheme::Manual(manual) => (manual.renewal_procedure)(paths, key_pin),
         }
     }
 

@@ -169,23 +169,43 @@ pub fn issue(request: &IssueRequest, issuer: Issuer<'_>) -> Result<Certificate> 
     let subject_algorithm = PublicKey::from_spki(&request.public_key)
         .map_err(|e| Error::crypto("reading the subject public key", e))?
         .algorithm();
-    let profile = NamedProfile {
+    let tbs = Tbs {
         subject: request.subject.clone(),
         issuer: issuer_name,
-        authority_key_id,
-        can_encipher: subject_algorithm.can_encipher(),
-        profile: request.profile.clone(),
+        extensions: Extensions::Profile {
+            authority_key_id,
+            can_encipher: subject_algorithm.can_encipher(),
+            profile: request.profile.clone(),
+        },
     };
-    let time =
-        |t: SystemTime| Time::try_from(t).map_err(|e| Error::crypto("encoding a validity date", e));
-    let validity = Validity::new(time(request.not_before)?, time(request.not_after)?);
+    sign_tbs(
+        tbs,
+        request.public_key.clone(),
+        (request.not_before, request.not_after),
+        signing_key,
+        issuer_key,
+    )
+}
+
+/// Builds the certificate of `tbs` over `public_key`, valid over `validity`
+/// (start, end), with a new random serial, signed by `signing_key`, whose
+/// public half is `issuer_key`.
+pub(crate) fn sign_tbs(
+    tbs: Tbs,
+    public_key: SubjectPublicKeyInfoOwned,
+    validity: (SystemTime, SystemTime),
+    signing_key: &dyn SigningKey,
+    issuer_key: &SubjectPublicKeyInfoOwned,
+) -> Result<Certificate> {
+    let what = format!("signing \"{}\"", tbs.subject);
+    let time = |t: SystemTime| Time::try_from(t).map_err(|e| Error::crypto(&what, e));
+    let validity = Validity::new(time(validity.0)?, time(validity.1)?);
     let serial = SerialNumber::generate(&mut rand::rng());
-    let what = || format!("signing \"{}\"", request.subject);
-    let builder = CertificateBuilder::new(profile, serial, validity, request.public_key.clone())
-        .map_err(|e| Error::crypto(what(), e))?;
+    let builder = CertificateBuilder::new(tbs, serial, validity, public_key)
+        .map_err(|e| Error::crypto(&what, e))?;
     let built = builder
         .build::<_, crate::pki::keys::RawSignature>(&KeySigner::new(signing_key, issuer_key))
-        .map_err(|e| Error::crypto(what(), e))?;
+        .map_err(|e| Error::crypto(&what, e))?;
     Certificate::from_built(built)
 }
 
@@ -243,29 +263,45 @@ pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
 }
 
-/// The extensions of a [`Profile`], for x509-cert's builder.
-struct NamedProfile {
-    subject: Name,
-    issuer: Name,
-    authority_key_id: Vec<u8>,
-    can_encipher: bool,
-    profile: Profile,
+/// The names and extensions of a certificate to build, for x509-cert's
+/// builder.
+pub(crate) struct Tbs {
+    /// The subject name.
+    pub subject: Name,
+    /// The issuer name.
+    pub issuer: Name,
+    /// Its extensions.
+    pub extensions: Extensions,
 }
 
-impl NamedProfile {
-    fn key_usage(&self) -> KeyUsage {
-        let mut usages = KeyUsages::DigitalSignature.into();
-        if let Profile::Ca { .. } = self.profile {
-            usages |= KeyUsages::KeyCertSign;
-        }
-        if self.can_encipher {
-            usages |= KeyUsages::KeyEncipherment;
-        }
-        KeyUsage(usages)
+/// Where a certificate's extensions come from.
+pub(crate) enum Extensions {
+    /// Made from a [`Profile`].
+    Profile {
+        /// The issuer's key identifier.
+        authority_key_id: Vec<u8>,
+        /// Whether the subject key can encipher (keyEncipherment).
+        can_encipher: bool,
+        /// The profile.
+        profile: Profile,
+    },
+    /// Given as they are (a renewal keeps a certificate's own).
+    Given(Vec<Extension>),
+}
+
+/// The keyUsage of `profile` for a key that can encipher or not.
+fn key_usage(profile: &Profile, can_encipher: bool) -> KeyUsage {
+    let mut usages = KeyUsages::DigitalSignature.into();
+    if let Profile::Ca { .. } = profile {
+        usages |= KeyUsages::KeyCertSign;
     }
+    if can_encipher {
+        usages |= KeyUsages::KeyEncipherment;
+    }
+    KeyUsage(usages)
 }
 
-impl BuilderProfile for NamedProfile {
+impl BuilderProfile for Tbs {
     fn get_issuer(&self, _subject: &Name) -> Name {
         self.issuer.clone()
     }
@@ -280,11 +316,19 @@ impl BuilderProfile for NamedProfile {
         _issuer_spk: SubjectPublicKeyInfoRef<'_>,
         tbs: &TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<Extension>> {
+        let (authority_key_id, can_encipher, profile) = match &self.extensions {
+            Extensions::Given(extensions) => return Ok(extensions.clone()),
+            Extensions::Profile {
+                authority_key_id,
+                can_encipher,
+                profile,
+            } => (authority_key_id, *can_encipher, profile),
+        };
         let subject = tbs.subject();
         let ski = Sha1::digest(spk.subject_public_key.raw_bytes());
         let ski = SubjectKeyIdentifier(OctetString::new(ski.as_slice())?);
         let aki = AuthorityKeyIdentifier {
-            key_identifier: Some(OctetString::new(self.authority_key_id.as_slice())?),
+            key_identifier: Some(OctetString::new(authority_key_id.as_slice())?),
             authority_cert_issuer: None,
             authority_cert_serial_number: None,
         };
@@ -292,7 +336,8 @@ impl BuilderProfile for NamedProfile {
             (false, &ski).to_extension(subject, &[])?,
             (false, &aki).to_extension(subject, &[])?,
         ];
-        match &self.profile {
+        let key_usage = key_usage(profile, can_encipher);
+        match profile {
             Profile::Ca {
                 path_len,
                 permitted,
@@ -303,7 +348,7 @@ impl BuilderProfile for NamedProfile {
                     path_len_constraint: *path_len,
                 };
                 extensions.push((true, &basic).to_extension(subject, &[])?);
-                extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
+                extensions.push((true, &key_usage).to_extension(subject, &[])?);
                 if !permitted.is_empty() {
                     let subtrees = permitted
                         .iter()
@@ -332,7 +377,7 @@ impl BuilderProfile for NamedProfile {
                     path_len_constraint: None,
                 };
                 extensions.push((true, &basic).to_extension(subject, &[])?);
-                extensions.push((true, &self.key_usage()).to_extension(subject, &[])?);
+                extensions.push((true, &key_usage).to_extension(subject, &[])?);
                 let eku = ExtendedKeyUsage(usages.clone());
                 extensions.push((false, &eku).to_extension(subject, &[])?);
                 if !sans.is_empty() {

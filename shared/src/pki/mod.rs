@@ -16,5 +16,6 @@ pub mod names;
 pub mod oids;
 pub mod pem;
 pub mod policy;
+pub mod renew;
 pub mod text;
 pub mod verify;

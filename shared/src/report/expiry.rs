@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use serde::Serialize as _;
 use serde_json::json;
 
+use crate::checks::ca_outlook::{CaOutlook, NextStep};
 use crate::checks::expiry::{
     Expiries, ExpiryReport, Found, KUBELET_CONF_FIX, KubeadmReport, Named, Row, ScanReport, Status,
 };
@@ -161,11 +162,11 @@ fn write_scan_table(
         if renewal.ca_due {
             writeln!(
                 out,
-                "A CA is in the warning window: rotate never renews CAs; stage new ones \
-                 (rotate-default-ca or gen-custom-ca) and load them with certificate rotate-ca."
+                "A CA is in the warning window: rotate never renews CAs; see below."
             )?;
         }
     }
+    write_cas(out, report)?;
     if let Some(serving) = &report.serving {
         crate::report::serving::write(out, serving, now, report.warn_days)?;
     }
@@ -200,12 +201,104 @@ fn write_scan_json(
         "dynamic_cert": scan.dynamic_cert.map(Status::as_str),
         "notes": scan.notes,
         "renew": renew,
+        "cas": cas_json(report),
         "serving": report
             .serving
             .as_ref()
             .map(|s| crate::report::serving::json(s, report.checked_at, report.warn_days)),
     });
     writeln!(out, "{document:#}")
+}
+
+/// Once a CA is due (in the layout's window), each CA's end and next step:
+/// renew it with its key, or rotate. Until then the table's CA rows say
+/// enough (and our JSON always holds the steps).
+fn write_cas(out: &mut impl Write, report: &ExpiryReport) -> io::Result<()> {
+    let window = i64::try_from(report.due_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+    let left = |ca: &CaOutlook| {
+        crate::pki::cert::unix_seconds(ca.not_after)
+            - crate::pki::cert::unix_seconds(report.checked_at)
+    };
+    if !report.cas.iter().any(|ca| left(ca) < window) {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "CAs, and the next step for each:")?;
+    for ca in &report.cas {
+        let left = left(ca);
+        let when = if left < window { "now" } else { "when due" };
+        let step = match &ca.next {
+            NextStep::Renew { issuer_key, .. } => match issuer_key {
+                None => format!("renew {when}, same key"),
+                Some(issuer) => format!(
+                    "renew {when}, same key, with the key of its issuer \"{}\" (--issuer-key)",
+                    one_line(issuer)
+                ),
+            },
+            NextStep::KeyElsewhere => format!(
+                "its key is not here (external CA): renew {when} where the key is kept \
+                 (same key, same subject), or rotate"
+            ),
+            NextStep::Rotate(why) => format!("rotate {when}: {}", one_line(why)),
+        };
+        writeln!(
+            out,
+            "  {} \"{}\" ends {} ({}): {step}",
+            shown(&ca.file),
+            one_line(&ca.subject),
+            format_time(ca.not_after),
+            time_left(left)
+        )?;
+    }
+    if let Some(command) = report.cas.iter().find_map(|ca| match &ca.next {
+        NextStep::Renew { command, .. } => Some(command),
+        NextStep::KeyElsewhere | NextStep::Rotate(_) => None,
+    }) {
+        writeln!(out, "Renew (stages the renewed certificates, keys kept):")?;
+        writeln!(out, "  {command}")?;
+    }
+    writeln!(
+        out,
+        "Rotate instead of renewing a CA whose key may have been exposed: rotate-default-ca \
+         (gen-custom-ca for a custom tree)."
+    )
+}
+
+/// The CAs' next steps, for our JSON.
+fn cas_json(report: &ExpiryReport) -> serde_json::Value {
+    let cas: Vec<_> = report
+        .cas
+        .iter()
+        .map(|ca| {
+            let (next, command, why) = match &ca.next {
+                NextStep::Renew {
+                    command,
+                    issuer_key,
+                } => (
+                    "renew",
+                    Some(command.clone()),
+                    issuer_key
+                        .as_ref()
+                        .map(|issuer| format!("needs the key of its issuer \"{issuer}\"")),
+                ),
+                NextStep::KeyElsewhere => (
+                    "renew-where-the-key-is",
+                    None,
+                    Some("its key is not here (external CA)".to_string()),
+                ),
+                NextStep::Rotate(why) => ("rotate", None, Some(why.clone())),
+            };
+            json!({
+                "file": ca.file.display().to_string(),
+                "subject": ca.subject,
+                "not_after": format_time(ca.not_after),
+                "next_step": next,
+                "command": command,
+                "why": why,
+            })
+        })
+        .collect();
+    json!(cas)
 }
 
 /// Columns padded to their widest cell, separated by `gap`.
@@ -347,6 +440,7 @@ fn write_kubeadm_table(
             )?;
         }
     }
+    write_cas(out, expiry)?;
     if let Some(named) = &report.kubelet_conf {
         writeln!(out)?;
         if let Found::Read(row) = &named.found {
@@ -413,6 +507,7 @@ fn write_kubeadm_json(
         "certificate_authorities": items(&list.authorities),
         "kubelet_conf": kubelet_conf,
         "problems": problems,
+        "cas": cas_json(report),
     });
     writeln!(out, "{document:#}")
 }

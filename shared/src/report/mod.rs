@@ -9,6 +9,7 @@ pub mod findings;
 pub mod intermediate_request;
 pub mod procedure;
 pub mod prometheus;
+pub mod renewal;
 pub mod rotation;
 pub mod sa_rotation;
 pub mod serving;

@@ -59,15 +59,28 @@ fn rotate_ca(
     write!(out, "{outcome}")?;
     notes(out, &run.notes)?;
     writeln!(out)?;
+    join_tokens(out, &staged.ca_hash, &staged.tokens)
+}
+
+/// The join-token CA hash of a staged `server-ca.crt`, and each token file
+/// with it in place.
+pub(super) fn join_tokens(
+    out: &mut impl Write,
+    ca_hash: &str,
+    tokens: &[TokenUpdate],
+) -> io::Result<()> {
     writeln!(
         out,
         "Join token CA hash of the new server-ca.crt (what k3s will compute):"
     )?;
-    let prefix = token_prefix(&staged.ca_hash);
+    let prefix = token_prefix(ca_hash);
     writeln!(out, "  {prefix}")?;
-    writeln!(out, "Updated tokens, valid once the rotation is loaded:")?;
+    writeln!(
+        out,
+        "Updated tokens, valid once the staged files are loaded:"
+    )?;
     let generic = format!("{prefix}<user>:<password>");
-    for update in &staged.tokens {
+    for update in tokens {
         match update {
             TokenUpdate::Updated { path, token } => writeln!(out, "  {}: {token}", shown(path))?,
             TokenUpdate::Missing { path } => {
@@ -120,7 +133,7 @@ fn manual(
 }
 
 /// `note:` lines after a blank line, if there are any.
-fn notes(out: &mut impl Write, notes: &[String]) -> io::Result<()> {
+pub(super) fn notes(out: &mut impl Write, notes: &[String]) -> io::Result<()> {
     if !notes.is_empty() {
         writeln!(out)?;
         for note in notes {

@@ -79,28 +79,14 @@ impl SigningCa {
     ) -> Result<Self> {
         let cert = read_bundle(cert_path)?.swap_remove(0);
         cert.require_usable_ca(cert_path, now)?;
-        if let Some(uri) = key_path.to_str().filter(|p| Pkcs11Uri::is_uri(p)) {
-            let uri: Pkcs11Uri = uri.parse()?;
-            let key = tokens.open(&uri)?;
-            let theirs = der::Encode::to_der(cert.public_key())
-                .map_err(|e| Error::crypto("encoding a public key", e))?;
-            if key.public_key_der()? != theirs {
-                return Err(Error::at(
-                    crate::pki::error::Location::Token(uri.to_string()),
-                    Kind::Key(format!(
-                        "this key is not the one of {}",
-                        cert_path.display()
-                    )),
-                ));
-            }
-            return Ok(SigningCa::new(label, cert_path, cert, key));
-        }
-        let key = PrivateKey::first_in_decrypting(&PemFile::read(key_path)?, passphrases)?;
-        if !key.matches(cert.public_key())? {
-            let cert = cert_path.to_path_buf();
-            return Err(Error::at(key_path, Kind::KeyMismatch { cert }));
-        }
-        Ok(SigningCa::new(label, cert_path, cert, key))
+        let key = open_key(key_path, passphrases, tokens)?;
+        require_key_of(key.as_ref(), key_path, &cert, cert_path)?;
+        Ok(SigningCa {
+            label: label.to_string(),
+            cert_path: cert_path.to_path_buf(),
+            cert,
+            key,
+        })
     }
 
     /// Its key, to sign with.
@@ -124,6 +110,55 @@ impl SigningCa {
             key: Box::new(key),
         }
     }
+}
+
+/// The key `key_path` names: the token key of a `pkcs11:` URI (reached
+/// through `tokens`), else the first private key of the file, decrypted with
+/// `passphrases` when encrypted.
+pub(crate) fn open_key(
+    key_path: &Path,
+    passphrases: &Passphrases,
+    tokens: &Tokens,
+) -> Result<Box<dyn SigningKey>> {
+    if let Some(uri) = key_path.to_str().filter(|p| Pkcs11Uri::is_uri(p)) {
+        let uri: Pkcs11Uri = uri.parse()?;
+        return Ok(Box::new(tokens.open(&uri)?));
+    }
+    let key = PrivateKey::first_in_decrypting(&PemFile::read(key_path)?, passphrases)?;
+    Ok(Box::new(key))
+}
+
+/// Refuses `key` (opened from `key_path`) when it is not the key of `cert`
+/// (read from `cert_path`).
+pub(crate) fn require_key_of(
+    key: &dyn SigningKey,
+    key_path: &Path,
+    cert: &Certificate,
+    cert_path: &Path,
+) -> Result<()> {
+    let theirs = der::Encode::to_der(cert.public_key())
+        .map_err(|e| Error::crypto("encoding a public key", e))?;
+    if key.public_key_der()? == theirs {
+        return Ok(());
+    }
+    Err(match key_path.to_str().filter(|p| Pkcs11Uri::is_uri(p)) {
+        Some(uri) => Error::at(
+            crate::pki::error::Location::Token(
+                uri.parse::<Pkcs11Uri>()
+                    .map_or_else(|_| uri.to_string(), |uri| uri.to_string()),
+            ),
+            Kind::Key(format!(
+                "this key is not the one of {}",
+                cert_path.display()
+            )),
+        ),
+        None => Error::at(
+            key_path,
+            Kind::KeyMismatch {
+                cert: cert_path.to_path_buf(),
+            },
+        ),
+    })
 }
 
 /// The profile of a generic run: the usages it gives, and the identity and

@@ -5,7 +5,8 @@
 //! line runs under `bash -euo pipefail`, so one failing command fails the
 //! test. STATE is what the machine holds first: `fresh` (nothing),
 //! `k3s-running` (a k3s data directory as k3s makes it, from `gocheck
-//! k3s-fixture`), `org-ca` (an organisation's root and issuing CA in
+//! k3s-fixture`), `k3s-ca-expiring` (the same, first started ten years ago:
+//! its CAs end within a month), `org-ca` (an organisation's root and issuing CA in
 //! /srv/pki, made with openssl, the root key kept elsewhere), or `continued`
 //! (the machine the block before left).
 //!
@@ -19,7 +20,9 @@
 //! writes an apiserver and a front-proxy-client key and CSR with openssl, as
 //! kubeadm would) and `k3s`, whose `certificate rotate-ca --path=P` applies
 //! k3s's own checks to `P/tls` with the Go oracle (`gocheck rotate-check`
-//! against the live server/tls) and fails as k3s would refuse.
+//! against the live server/tls) and fails as k3s would refuse; the next
+//! `systemctl restart k3s` writes what it stored as k3s's start does
+//! (`gocheck k3s-restart`: the files, re-issued leaves, re-hashed tokens).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -137,7 +140,18 @@ if [ "$1 $2" = "certificate rotate-ca" ]; then
   done
   [ -n "$path" ] || {{ echo "stub k3s: rotate-ca without --path" >&2; exit 1; }}
   [ -n "$force" ] && exit 0
-  exec '{gocheck}' rotate-check --current "$DATA_DIR/server/tls" --staged "$path/tls" >/dev/null
+  '{gocheck}' rotate-check --current "$DATA_DIR/server/tls" --staged "$path/tls" >/dev/null || exit 1
+  echo "$path" > "$DATA_DIR/.stub-rotate-ca"
+fi"#,
+        gocheck = gocheck_path().display()
+    );
+    // k3s writes what rotate-ca stored at its next start: the restart of a
+    // server applies it as k3s would (gocheck k3s-restart).
+    let systemctl = format!(
+        r#"{record}
+if [ "$1 $2" = "restart k3s" ] && [ -f "$DATA_DIR/.stub-rotate-ca" ]; then
+  '{gocheck}' k3s-restart --data-dir "$DATA_DIR" --path "$(cat "$DATA_DIR/.stub-rotate-ca")" >/dev/null
+  rm "$DATA_DIR/.stub-rotate-ca"
 fi"#,
         gocheck = gocheck_path().display()
     );
@@ -157,7 +171,7 @@ fi"#
     let stubs = [
         ("k3s", k3s),
         ("kubeadm", kubeadm),
-        ("systemctl", record.clone()),
+        ("systemctl", systemctl),
         ("kubectl", record.clone()),
         ("k0s", record.clone()),
         ("curl", record.clone()),
@@ -180,6 +194,20 @@ fn prepare(state: &str, root: &Path) {
             ok(gocheck()
                 .args(["k3s-fixture", "--out"])
                 .arg(root.join("var/lib/rancher/k3s")));
+        }
+        "k3s-ca-expiring" => {
+            // First started ten years ago, less a month: the CAs end in a month.
+            let started = ok(Command::new("date").args(["-u", "-d", "-3620 days", "+%FT%TZ"]));
+            let data_dir = root.join("var/lib/rancher/k3s");
+            ok(gocheck()
+                .args(["k3s-fixture", "--now", started.trim(), "--out"])
+                .arg(&data_dir));
+            // Its last start re-issued the leaves, as every start does.
+            ok(gocheck()
+                .args(["k3s-restart", "--data-dir"])
+                .arg(&data_dir)
+                .arg("--path")
+                .arg(root.join("nothing-staged")));
         }
         "org-ca" => {
             let pki = root.join("srv/pki");

@@ -415,30 +415,7 @@ pub fn ca_load_procedure(
         }
     }];
     if new_hash {
-        let files = configured::node_files(layout);
-        let line = |words: String| Line::Text(text![words]);
-        let mut tokens = Section::new(text![
-            "The join tokens change with the CA hash. Before each node restarts, update those \
-             configured on it (nodes that joined with a secure K10 token, servers included):"
-        ])
-        .line(line(format!(
-            "token and agent-token in /{} and /{}.d/*.yaml;",
-            files.config, files.config
-        )))
-        .line(line(format!(
-            "{p}TOKEN and {p}AGENT_TOKEN in /{} (/{} on agents);",
-            files.env_files[0],
-            files.env_files[1],
-            p = files.env_prefix
-        )))
-        .line(line(format!(
-            "--token in the ExecStart of /{} (/{} on agents).",
-            files.units[0], files.units[1]
-        )))
-        .line(line(format!(
-            "{name} rewrites server/token and server/agent-token itself. \
-             `ca-check token` names every stale one."
-        )));
+        let mut tokens = tokens_section(layout);
         if new_root == NewRoot::Unknown {
             tokens.heading = text![
                 "If the new CAs are under a new root, the join tokens change with the CA hash. \
@@ -460,6 +437,98 @@ pub fn ca_load_procedure(
             "If the new CAs are under a new root (rotate-ca --force): {pods}"
         )])),
     }
+    Procedure { sections }
+}
+
+/// Where the join tokens a node was configured with live, to update when
+/// the CA hash changes.
+fn tokens_section(layout: &Layout) -> Section {
+    let name = layout.name;
+    let files = configured::node_files(layout);
+    let line = |words: String| Line::Text(text![words]);
+    Section::new(text![
+        "The join tokens change with the CA hash. Before each node restarts, update those \
+         configured on it (nodes that joined with a secure K10 token, servers included):"
+    ])
+    .line(line(format!(
+        "token and agent-token in /{} and /{}.d/*.yaml;",
+        files.config, files.config
+    )))
+    .line(line(format!(
+        "{p}TOKEN and {p}AGENT_TOKEN in /{} (/{} on agents);",
+        files.env_files[0],
+        files.env_files[1],
+        p = files.env_prefix
+    )))
+    .line(line(format!(
+        "--token in the ExecStart of /{} (/{} on agents).",
+        files.units[0], files.units[1]
+    )))
+    .line(line(format!(
+        "{name} rewrites server/token and server/agent-token itself. \
+         `ca-check token` names every stale one."
+    )))
+}
+
+/// Loading one stage of a CA renewal staged in `staging_dir`: the same keys,
+/// so leaves, agents' certificates and pods need nothing; only the join-token
+/// hash, which follows the bundle's bytes, changes at each stage.
+pub fn ca_renewal_procedure(
+    layout: &Layout,
+    staging_dir: &Path,
+    stage: crate::layout::rotation::RenewalStage,
+) -> Procedure {
+    use crate::layout::rotation::RenewalStage;
+    let name = layout.name;
+    let restart = format!("restart every {name} server, one after the other, and then every agent");
+    if stage == RenewalStage::Expired {
+        return Procedure {
+            sections: vec![
+                Section::new(text![format!(
+                    "A current CA certificate has expired: rotate-ca checks that the first \
+                     certificate of each staged bundle verifies now, which no bundle starting \
+                     with it can, and refuses a renewed one in front until the live bundle holds \
+                     it. This staging puts the renewed certificates first at once; load it with \
+                     --force, then {restart}:"
+                )])
+                .line(Line::Command(text![
+                    format!("{name} certificate rotate-ca --force --path="),
+                    staging_dir
+                ])),
+                tokens_section(layout),
+                Section::new(text![format!(
+                    "Agents that trust only the expired certificate reject the servers until \
+                     they restart with the new token (its hash pins the renewed bundle). The keys \
+                     are the same: nothing needs re-issuing beyond what {name} renews at start."
+                )]),
+            ],
+        };
+    }
+    let opening = match stage {
+        RenewalStage::AddRenewed => {
+            "Stage 1 of 2. Each staged bundle is [current, renewed, ...]: k3s keeps signing with \
+             the current certificate while every node learns the renewed one, and rotate-ca \
+             accepts it without --force (the current certificate still comes first)."
+        }
+        RenewalStage::RenewedFirst | RenewalStage::Expired => {
+            "Stage 2 of 2. Each staged bundle now starts with the renewed certificate, which \
+             every node already trusts: k3s signs with it from this restart on."
+        }
+    };
+    let mut sections = vec![Section::new(text![opening.replace("k3s", name)])];
+    sections.extend(ca_load_procedure(layout, staging_dir, true, NewRoot::No).sections);
+    sections.push(Section::new(text![match stage {
+        RenewalStage::AddRenewed => "Then, once every server and agent has restarted, run \
+             `rotate-default-ca --renew --force` again with the same flags (--force \
+             replaces this staging dir, loaded by then): it stages stage 2, the renewed \
+             certificates first, loaded the same way. Do both before the current certificates \
+             end."
+            .to_string(),
+        RenewalStage::RenewedFirst | RenewalStage::Expired => "Nothing else: the keys are the \
+             same, so every certificate issued before stays valid and pods keep their trust. \
+             `ca-check expiry` then shows the new end dates."
+            .to_string(),
+    }]));
     Procedure { sections }
 }
 

@@ -25,6 +25,7 @@ pub(in crate::layout) static KUBEADM: ManualRotation = ManualRotation {
         )
     },
     ca_procedure,
+    renewal_procedure,
     sa_procedure: |paths| {
         sa_procedure(
             &SaRollout {
@@ -40,6 +41,117 @@ pub(in crate::layout) static KUBEADM: ManualRotation = ManualRotation {
         )
     },
 };
+
+/// The kubeconfigs kubeadm writes beside `pki/` that embed the cluster CA.
+const EMBEDDING_KUBECONFIGS: [&str; 5] = [
+    "admin.conf",
+    "super-admin.conf",
+    "controller-manager.conf",
+    "scheduler.conf",
+    "kubelet.conf",
+];
+
+/// Installs of the renewed certificates of every CA; the keys stay.
+pub(in crate::layout) fn renewed_installs(paths: &StagedPaths) -> impl Iterator<Item = Line> {
+    KubeadmCa::ALL
+        .into_iter()
+        .flat_map(move |ca| installs(paths, ca, &[Role::NewCert]))
+}
+
+/// The command that puts the renewed cluster CA into `kubeconfig`'s cluster
+/// entry, whatever that entry is called.
+pub(in crate::layout) fn embed_renewed(paths: &StagedPaths, kubeconfig: PathBuf) -> Line {
+    Line::Command(text![
+        "kubectl config set-cluster \"$(kubectl config view --kubeconfig=",
+        kubeconfig.clone(),
+        " -o jsonpath='{.clusters[0].name}')\" --kubeconfig=",
+        kubeconfig,
+        " --embed-certs --certificate-authority=",
+        staged(paths, Cluster, Role::NewCert)
+    ])
+}
+
+/// What pods and users need after a renewal, which is nothing until the
+/// current certificates end: then only the renewed ones are valid.
+pub(in crate::layout) fn renewal_afterwards(paths: &StagedPaths) -> Section {
+    Section::new(text![
+        "Pods and users need nothing new: the renewed certificates have the same name and \
+         key, so what trusts the current ones accepts everything issued under either. Before \
+         the current certificates end: restart pods that read the cluster CA once at start \
+         (kube-controller-manager republishes kube-root-ca.crt with the renewed one), and \
+         give user kubeconfigs certificate-authority-data = ",
+        staged(paths, Cluster, Role::NewCert),
+        ". `ca-check expiry` shows the new end dates."
+    ])
+}
+
+/// A renewal of kubeadm's CAs (same keys): the certificates copied to every
+/// node and into the kubeconfigs that embed them, the static pods restarted;
+/// nothing re-issued, and joins keep the same discovery hash.
+fn renewal_procedure(paths: &StagedPaths, key_pin: Option<&str>) -> Procedure {
+    let kubernetes = paths.data_dir.as_path();
+    let hash = key_pin.map_or_else(String::new, |pin| {
+        format!(" (--discovery-token-ca-cert-hash {pin})")
+    });
+    let control_plane = Section::new(text![
+        "The keys stay, so nothing issued so far is re-issued and the discovery hash is \
+         unchanged",
+        hash,
+        ". On every control-plane node, one after the other (back up ",
+        paths.live(""),
+        " first):"
+    ])
+    .step(
+        Label::Number(1),
+        std::iter::once(Line::Text(text![
+            "Install the renewed certificates (ca.key, front-proxy-ca.key and etcd/ca.key \
+             stay as they are):"
+        ]))
+        .chain(renewed_installs(paths)),
+    )
+    .step(
+        Label::Number(2),
+        std::iter::once(Line::Text(text![
+            "Put the renewed CA into the kubeconfigs that embed it (those that exist):"
+        ]))
+        .chain(
+            EMBEDDING_KUBECONFIGS
+                .into_iter()
+                .map(|name| embed_renewed(paths, kubernetes.join(name))),
+        ),
+    )
+    .step(
+        Label::Number(3),
+        [Line::Text(text![
+            "Restart etcd, kube-apiserver, kube-controller-manager and kube-scheduler: move \
+             their manifests out of ",
+            kubernetes.join("manifests"),
+            ", wait until `crictl ps` no longer lists them, move them back; then \
+             `systemctl restart kubelet`."
+        ])],
+    );
+    let workers = Section::new(text![
+        "On every worker node: install the renewed ",
+        paths.live("ca.crt"),
+        " there too (kubelet's clientCAFile), run the same kubectl command on ",
+        kubernetes.join("kubelet.conf"),
+        ", then `systemctl restart kubelet`."
+    ]);
+    let cluster_info = Section::new(text![
+        "Once, for later joins: `kubectl -n kube-public edit configmap cluster-info`, \
+         certificate-authority-data = the output of `base64 -w0 ",
+        staged(paths, Cluster, Role::NewCert),
+        "`; kubeadm join checks it against the same hash."
+    ]);
+    Procedure {
+        sections: vec![
+            control_plane,
+            workers,
+            cluster_info,
+            renewal_afterwards(paths),
+        ],
+    }
+}
 
 /// One line on what a staged file of `ca` is for; `installed` says when the
 /// new CA becomes the live one, `bundle` what the [old, new] bundle is for.

@@ -27,6 +27,7 @@ use crate::store::record::RecordRequest;
 use crate::store::staging;
 
 pub mod manual;
+pub mod renewal;
 pub mod rotate_ca;
 
 /// What `rotate-default-ca` was asked for, its flags typed.

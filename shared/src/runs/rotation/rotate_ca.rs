@@ -172,7 +172,8 @@ pub enum TokenUpdate {
 }
 
 impl TokenUpdate {
-    fn for_file(path: PathBuf, ca_hash: &str) -> Self {
+    /// The token of `path` with `ca_hash` in place, or why not.
+    pub(super) fn for_file(path: PathBuf, ca_hash: &str) -> Self {
         if !path.exists() {
             return TokenUpdate::Missing { path };
         }
