@@ -52,32 +52,79 @@ use super::fs::{
     Forbidden, make_dir, make_dir_unsynced, missing_dirs, open_dir, open_parent, refuse_forbidden,
     sibling, split_parent,
 };
-use super::journal::{Journal, Swap, journal_for, mark_done, write_journal};
+use super::journal::{Entry, Journal, Swap, journal_for, mark_done, write_journal};
 use super::lock::{TargetLock, check_interrupted};
 use super::plan::{DIR_MODE, PlannedFile, SECRET_MODE};
 use super::recover::{finish, roll_back};
 use crate::pki::error::{Error, Kind, Result};
 
-/// Writes `files` all or none under `lock` (see the module documentation);
-/// nothing is ever written under `forbidden`.
+/// Files of a commit whose contents come late (see `Plan::add_secret_late`):
+/// their paths, known to the journal from the start, and how to make them,
+/// called once every other file of the commit is written and durable.
+pub(crate) struct Late<'a> {
+    pub paths: &'a [PathBuf],
+    pub make: &'a dyn Fn() -> Result<&'a [PlannedFile]>,
+}
+
+impl<'a> Late<'a> {
+    /// The late files of `late`, made; none without.
+    fn made(late: Option<&Late<'a>>) -> Result<&'a [PlannedFile]> {
+        let Some(late) = late else {
+            return Ok(&[]);
+        };
+        let made = (late.make)()?;
+        if made.iter().map(|f| &f.path).ne(late.paths) {
+            return Err(Error::bug("late files made other than planned"));
+        }
+        Ok(made)
+    }
+}
+
+/// Writes `files`, then the `late` ones, all or none under `lock` (see the
+/// module documentation); nothing is ever written under `forbidden`.
 pub(crate) fn commit(
     lock: &TargetLock,
     files: &[&PlannedFile],
+    late: Option<&Late<'_>>,
     forbidden: Option<&Path>,
 ) -> Result<()> {
     let lock_dir = lock
         .fd()
         .ok_or_else(|| Error::at(lock.dir(), Kind::Bug("committing without holding its lock")))?;
-    let journal = journal_for(files, lock.dir())?;
+    let late_paths = late.map_or(&[][..], |late| late.paths);
+    let paths: Vec<&Path> = files
+        .iter()
+        .map(|f| f.path.as_path())
+        .chain(late_paths.iter().map(PathBuf::as_path))
+        .collect();
+    let journal = journal_for(&paths, lock.dir())?;
     let forbidden = forbidden.and_then(|dir| {
         rustix::fs::stat(dir)
             .ok()
             .map(|st| (dir, (st.st_dev, st.st_ino)))
     });
     write_journal(lock_dir, lock.dir(), &journal)?;
+    let durability = Durability::for_plan(paths.len());
     let committed = match &journal.swap {
-        Some(swap) => commit_swap(lock_dir, lock.dir(), &journal, swap, files, forbidden),
-        None => commit_files(lock_dir, lock.dir(), &journal, files, forbidden),
+        Some(swap) => commit_swap(
+            lock_dir,
+            lock.dir(),
+            &journal,
+            swap,
+            files,
+            late,
+            durability,
+            forbidden,
+        ),
+        None => commit_files(
+            lock_dir,
+            lock.dir(),
+            &journal,
+            files,
+            late,
+            durability,
+            forbidden,
+        ),
     };
     match committed {
         Ok(()) => {
@@ -93,34 +140,40 @@ pub(crate) fn commit(
 
 /// Steps 2 and 3 of the module documentation, up to the commit point; checks
 /// for SIGINT/SIGTERM after every step.
+#[allow(clippy::too_many_arguments)]
 fn commit_files(
     lock_dir: &OwnedFd,
     lock_path: &Path,
     journal: &Journal,
     files: &[&PlannedFile],
+    late: Option<&Late<'_>>,
+    durability: Durability,
     forbidden: Forbidden<'_>,
 ) -> Result<()> {
     for dir in &journal.dirs {
         make_dir(dir, forbidden)?;
         check_interrupted()?;
     }
-    let durability = Durability::for_plan(files.len());
     let mut dirs = DirHandles::new(forbidden);
     let mut unsynced = Unsynced::default();
-    for (entry, file) in journal.entries.iter().zip(files) {
-        let (parent, _) = dirs.parent_of(&entry.target, &file.path)?;
-        write_temp(
-            parent,
-            entry.temp.file_name().unwrap_or_default(),
-            file,
-            durability,
-            &mut unsynced,
-        )?;
-        check_interrupted()?;
-    }
-    unsynced.sync()?;
+    let mut write = |entries: &[Entry], files: &mut dyn Iterator<Item = &PlannedFile>| {
+        for (entry, file) in entries.iter().zip(files) {
+            let (parent, _) = dirs.parent_of(&entry.target, &file.path)?;
+            let temp_name = entry.temp.file_name().unwrap_or_default();
+            write_temp(parent, temp_name, file, durability, &mut unsynced)?;
+            check_interrupted()?;
+        }
+        unsynced.sync()
+    };
+    let (now, later) = journal
+        .entries
+        .split_at(files.len().min(journal.entries.len()));
+    write(now, &mut files.iter().copied())?;
+    let late = Late::made(late)?;
+    write(later, &mut late.iter())?;
     dirs.make_durable(durability)?;
-    for (entry, file) in journal.entries.iter().zip(files) {
+    let all = files.iter().copied().chain(late);
+    for (entry, file) in journal.entries.iter().zip(all) {
         let (parent, name) = dirs.parent_of(&entry.target, &file.path)?;
         let temp_name = entry.temp.file_name().unwrap_or_default();
         if let Some(backup) = &entry.backup {
@@ -230,12 +283,15 @@ impl<'a> DirHandles<'a> {
 /// The commit of a [`Swap`]: builds the new directory, exchanges it with the
 /// old one (the commit point for readers), then marks the journal done; checks
 /// for SIGINT/SIGTERM after every step.
+#[allow(clippy::too_many_arguments)]
 fn commit_swap(
     lock_dir: &OwnedFd,
     lock_path: &Path,
     journal: &Journal,
     swap: &Swap,
     files: &[&PlannedFile],
+    late: Option<&Late<'_>>,
+    durability: Durability,
     forbidden: Forbidden<'_>,
 ) -> Result<()> {
     for dir in &journal.dirs {
@@ -271,33 +327,18 @@ fn commit_swap(
     }
     // The new directory is the commit's own until the exchange: nothing in it
     // needs checking against the forbidden directory.
-    let durability = Durability::for_plan(files.len());
     let mut written = DirHandles::new(None);
     let mut unsynced = Unsynced::default();
     written.open.insert(swap.new.clone(), new_dir);
-    for file in files {
-        let target =
-            std::path::absolute(&file.path).map_err(|e| Error::io(&file.path, "resolving", e))?;
-        let inside = swap
-            .new
-            .join(target.strip_prefix(&swap.dir).unwrap_or(&target));
-        let dir = inside.parent().unwrap_or(&swap.new);
-        // A directory already written in exists: only a new one is looked at.
-        // Its entry is made durable with the others, by `sync_each` below.
-        if !written.open.contains_key(dir) {
-            for missing in missing_dirs(dir)? {
-                make_dir_unsynced(&missing, None)?;
-            }
+    let mut write = |files: &mut dyn Iterator<Item = &PlannedFile>| {
+        for file in files {
+            write_into(swap, &mut written, file, durability, &mut unsynced)?;
+            check_interrupted()?;
         }
-        let (dir_fd, file_name) = written.parent_of(&inside, &file.path)?;
-        let temp = sibling(&inside, "tmp");
-        let temp_name = temp.file_name().unwrap_or_default();
-        write_temp(dir_fd, temp_name, file, durability, &mut unsynced)?;
-        rustix::fs::renameat(dir_fd, temp_name, dir_fd, file_name)
-            .map_err(|e| Error::io(&file.path, "writing", e.into()))?;
-        check_interrupted()?;
-    }
-    unsynced.sync()?;
+        unsynced.sync()
+    };
+    write(&mut files.iter().copied())?;
+    write(&mut Late::made(late)?.iter())?;
     written.make_durable(durability)?;
     written.sync_each()?;
     let flags = if swap.old_id.is_some() {
@@ -310,6 +351,35 @@ fn commit_swap(
     rustix::fs::fsync(&parent).map_err(|e| Error::io(&swap.dir, "syncing", e.into()))?;
     check_interrupted()?;
     mark_done(lock_dir, lock_path)
+}
+
+/// Writes `file` into the new directory of `swap`, under its own name there,
+/// creating the directories it lies in; a directory written in already is
+/// not looked at again (its entries are made durable by `sync_each`).
+fn write_into(
+    swap: &Swap,
+    written: &mut DirHandles<'_>,
+    file: &PlannedFile,
+    durability: Durability,
+    unsynced: &mut Unsynced,
+) -> Result<()> {
+    let target =
+        std::path::absolute(&file.path).map_err(|e| Error::io(&file.path, "resolving", e))?;
+    let inside = swap
+        .new
+        .join(target.strip_prefix(&swap.dir).unwrap_or(&target));
+    let dir = inside.parent().unwrap_or(&swap.new);
+    if !written.open.contains_key(dir) {
+        for missing in missing_dirs(dir)? {
+            make_dir_unsynced(&missing, None)?;
+        }
+    }
+    let (dir_fd, file_name) = written.parent_of(&inside, &file.path)?;
+    let temp = sibling(&inside, "tmp");
+    let temp_name = temp.file_name().unwrap_or_default();
+    write_temp(dir_fd, temp_name, file, durability, unsynced)?;
+    rustix::fs::renameat(dir_fd, temp_name, dir_fd, file_name)
+        .map_err(|e| Error::io(&file.path, "writing", e.into()))
 }
 
 /// Fills the empty directory `to` with what `from` holds: the same
@@ -475,7 +545,7 @@ mod tests {
                     plan.add_secret(target.join(format!("{i}.key")), format!("key {i}"));
                 }
             }
-            let files: Vec<_> = plan.files().iter().collect();
+            let files: Vec<_> = plan.files().iter().map(|f| f.path.as_path()).collect();
             let swap = journal_for(&files, dir.path()).unwrap().swap;
             assert_eq!(swap.is_some(), target != dir.path(), "{target:?}");
             let lock = lock(dir.path());
@@ -518,6 +588,137 @@ mod tests {
         drop(lock);
         assert_eq!(fs::read(&existing).unwrap(), b"old");
         assert_eq!(names(dir.path()), ["blocker", "existing.pem"]);
+    }
+
+    /// The names under `dir` and its subdirectories, hidden ones included.
+    fn all_names(dir: &Path) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            found.push(entry.file_name().into_string().unwrap());
+            if entry.file_type().unwrap().is_dir() {
+                found.extend(all_names(&entry.path()));
+            }
+        }
+        found
+    }
+
+    /// A late file is made only once every other file of the commit is
+    /// written (in the new directory of a switch, or as a temporary file
+    /// beside its target), and lands with them: both ways of committing.
+    #[test]
+    fn a_late_file_is_made_after_the_others_are_written_and_lands_with_them() {
+        for switched in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let target = match switched {
+                false => dir.path().to_path_buf(),
+                true => dir.path().join("server/tls"),
+            };
+            fs::create_dir_all(&target).unwrap();
+            fs::write(target.join("service.key"), "old key").unwrap();
+            let mut plan = Plan::new();
+            plan.add_public(target.join("ca.crt"), "cert");
+            plan.add_secret(target.join("etcd/ca.key"), "ca key");
+            let watched = dir.path().to_path_buf();
+            plan.add_secret_late(target.join("service.key"), move || {
+                let seen = all_names(&watched);
+                let written = |name: &str| seen.iter().any(|n| n.contains(name) && n != name);
+                assert!(
+                    written("ca.crt.") || seen.iter().any(|n| n == "ca.crt"),
+                    "{seen:?}"
+                );
+                assert!(
+                    written("ca.key.") || seen.iter().any(|n| n == "ca.key"),
+                    "{seen:?}"
+                );
+                assert!(!seen.iter().any(|n| n.contains("service.key.")), "{seen:?}");
+                Ok(b"new key".to_vec())
+            })
+            .unwrap();
+            let lock = lock(dir.path());
+            let changes = plan.apply(&lock).unwrap();
+            let listed: Vec<(String, Change)> = changes
+                .iter()
+                .map(|(f, c)| (f.path.file_name().unwrap().to_string_lossy().into(), *c))
+                .collect();
+            assert_eq!(
+                listed,
+                [
+                    ("ca.crt".into(), Change::Create),
+                    ("ca.key".into(), Change::Create),
+                    ("service.key".into(), Change::Replace),
+                ]
+            );
+            assert_eq!(fs::read(target.join("service.key")).unwrap(), b"new key");
+            assert_eq!(mode(&target.join("service.key")), 0o600);
+            assert_eq!(fs::read(target.join("etcd/ca.key")).unwrap(), b"ca key");
+            let hidden: Vec<String> = all_names(dir.path())
+                .into_iter()
+                .filter(|n| n.starts_with('.') && !n.ends_with(".lock"))
+                .collect();
+            assert!(hidden.is_empty(), "{hidden:?}");
+        }
+    }
+
+    /// A late file that cannot be made (its key search was interrupted)
+    /// fails the commit after the other files were written: nothing stays.
+    #[test]
+    fn a_late_file_that_fails_leaves_everything_as_it_was() {
+        for switched in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let target = match switched {
+                false => dir.path().to_path_buf(),
+                true => dir.path().join("server/tls"),
+            };
+            fs::create_dir_all(&target).unwrap();
+            fs::write(target.join("ca.crt"), "old").unwrap();
+            let before = all_names(dir.path());
+            let mut plan = Plan::new();
+            plan.add_public(target.join("ca.crt"), "new");
+            plan.add_public(target.join("etcd/ca.crt"), "new");
+            plan.add_secret_late(target.join("service.key"), || {
+                Err(crate::pki::error::Error::usage("no key today"))
+            })
+            .unwrap();
+            let err = plan.apply(&lock(dir.path())).unwrap_err().to_string();
+            assert!(err.contains("no key today"), "{err}");
+            assert_eq!(fs::read(target.join("ca.crt")).unwrap(), b"old");
+            assert_eq!(all_names(dir.path()), before, "{target:?}");
+        }
+    }
+
+    /// A dry run makes the late file to list it, writes nothing; a late path
+    /// planned twice is a bug.
+    #[test]
+    fn a_dry_run_lists_a_late_file_and_a_late_path_is_planned_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = Plan::new();
+        plan.add_public(dir.path().join("ca.crt"), "cert");
+        // Looking at the plan before a late file is added (a run reads its
+        // planned CA for the join hash) must not lose the late file.
+        assert_eq!(plan.files_made().unwrap().count(), 1);
+        plan.add_secret_late(dir.path().join("service.key"), || Ok(b"k".to_vec()))
+            .unwrap();
+        assert!(
+            plan.add_secret_late(dir.path().join("ca.crt"), || Ok(Vec::new()))
+                .is_err()
+        );
+        let lock = lock(dir.path());
+        let outcome = plan.write(&lock, true).unwrap();
+        let listed: Vec<_> = outcome
+            .changes
+            .iter()
+            .map(|(f, c)| (f.path.clone(), *c))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (dir.path().join("ca.crt"), Change::Create),
+                (dir.path().join("service.key"), Change::Create),
+            ]
+        );
+        drop(lock);
+        assert!(names(dir.path()).is_empty());
     }
 
     /// Issue 10 case 11: a directory where a file should be was reported as
@@ -654,7 +855,15 @@ mod tests {
         let mut plan = Plan::new();
         plan.add_public(tls.join("a.pem"), "new");
         plan.add_secret(tls.join("etcd/b.key"), "key");
-        let journal = journal_for(&plan.files().iter().collect::<Vec<_>>(), dir.path()).unwrap();
+        let journal = journal_for(
+            &plan
+                .files()
+                .iter()
+                .map(|f| f.path.as_path())
+                .collect::<Vec<_>>(),
+            dir.path(),
+        )
+        .unwrap();
         assert!(journal.swap.is_some(), "{journal:?}");
         let lock = lock(dir.path());
         plan.apply(&lock).unwrap();

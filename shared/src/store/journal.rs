@@ -14,7 +14,7 @@ use rustix::fs::{Mode, OFlags};
 
 use super::fs::{missing_dirs, sibling};
 use super::lock::{OWN_PREFIX, check_interrupted};
-use super::plan::{PlannedFile, SECRET_MODE};
+use super::plan::SECRET_MODE;
 use crate::pki::error::{Error, Kind, Result};
 
 /// The journal beside the lock: written before the first change, removed after
@@ -155,17 +155,16 @@ impl Journal {
     }
 }
 
-/// What a commit of `todo` will do, recorded before it starts; targets that
-/// are directories are refused before anything is written.
-pub(super) fn journal_for(todo: &[&PlannedFile], lock_dir: &Path) -> Result<Journal> {
+/// What a commit of `todo` (the planned paths) will do, recorded before it
+/// starts; targets that are directories are refused before anything is written.
+pub(super) fn journal_for(todo: &[&Path], lock_dir: &Path) -> Result<Journal> {
     // (absolute target, whether something is there now)
     let mut targets = Vec::new();
-    for file in todo {
-        let target =
-            std::path::absolute(&file.path).map_err(|e| Error::io(&file.path, "resolving", e))?;
+    for &path in todo {
+        let target = std::path::absolute(path).map_err(|e| Error::io(path, "resolving", e))?;
         let existing = fs::symlink_metadata(&target).ok();
         if existing.as_ref().is_some_and(fs::Metadata::is_dir) {
-            return Err(Error::at(&file.path, Kind::NotAFile("a directory")));
+            return Err(Error::at(path, Kind::NotAFile("a directory")));
         }
         targets.push((target, existing.is_some()));
     }

@@ -89,6 +89,18 @@ pub struct Plan {
     behind: std::collections::HashSet<PathBuf>,
     /// The record's files once written: the outcome lists them.
     record_files: std::cell::OnceCell<Vec<PlannedFile>>,
+    /// Files whose contents come late (see [`Self::add_secret_late`]), until made.
+    late: std::cell::RefCell<Vec<LateFile>>,
+    /// Their paths, known from the start.
+    late_paths: Vec<PathBuf>,
+    /// The late files once made.
+    late_files: std::cell::OnceCell<Vec<PlannedFile>>,
+}
+
+/// A secret file whose contents are made only when needed.
+struct LateFile {
+    path: PathBuf,
+    make: Box<dyn FnOnce() -> Result<Vec<u8>>>,
 }
 
 impl Plan {
@@ -113,7 +125,62 @@ impl Plan {
         self.add(path, contents.into(), SECRET_MODE);
     }
 
+    /// Adds a secret file whose contents `make` returns when they are first
+    /// needed: a key file that waits for its key's search (`PendingKeys`).
+    /// Applying the plan writes and fsyncs every other file first, so the
+    /// commit's disk work runs while the search does; a dry run, a record or
+    /// [`Self::files_made`] make it before anything else is done.
+    /// A path planned already is refused (a bug in the planner).
+    pub fn add_secret_late(
+        &mut self,
+        path: PathBuf,
+        make: impl FnOnce() -> Result<Vec<u8>> + 'static,
+    ) -> Result<()> {
+        if self.late_files.get().is_some() {
+            return Err(Error::at(
+                &path,
+                Kind::Bug("planned late after the late files were made"),
+            ));
+        }
+        if !self.paths.insert(path.clone()) {
+            return Err(Error::at(&path, Kind::Bug("planned twice, once late")));
+        }
+        self.late_paths.push(path.clone());
+        self.late.get_mut().push(LateFile {
+            path,
+            make: Box::new(make),
+        });
+        Ok(())
+    }
+
+    /// Makes the late files (waiting for what they wait for), once; their
+    /// contents from then on.
+    fn make_late(&self) -> Result<&[PlannedFile]> {
+        if let Some(made) = self.late_files.get() {
+            return Ok(made);
+        }
+        if self.late_paths.is_empty() {
+            return Ok(&[]);
+        }
+        let late = std::mem::take(&mut *self.late.borrow_mut());
+        let made = late
+            .into_iter()
+            .map(|file| {
+                Ok(PlannedFile {
+                    contents: Zeroizing::new((file.make)()?),
+                    path: file.path,
+                    mode: SECRET_MODE,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.late_files.get_or_init(|| made))
+    }
+
     fn add(&mut self, path: PathBuf, contents: Vec<u8>, mode: u32) {
+        debug_assert!(
+            !self.late_paths.contains(&path),
+            "a late file planned again"
+        );
         // A later entry for the same path replaces the earlier one.
         if !self.paths.insert(path.clone()) {
             self.files.retain(|f| f.path != path);
@@ -174,39 +241,49 @@ impl Plan {
                 read.entry((meta.dev(), meta.ino())).or_insert(*role);
             }
         }
-        for file in &self.files {
-            let Ok(meta) = fs::metadata(&file.path) else {
+        let planned = self.files.iter().map(|f| &f.path).chain(&self.late_paths);
+        for path in planned {
+            let Ok(meta) = fs::metadata(path) else {
                 continue;
             };
             if let Some(role) = read.get(&(meta.dev(), meta.ino())) {
                 return Err(Error::new(Kind::Inputs(format!(
                     "{} is {role} this run reads: nothing was written",
-                    file.path.display()
+                    path.display()
                 ))));
             }
         }
         Ok(())
     }
 
-    /// The planned files.
+    /// The planned files whose contents are known (not the late ones, see
+    /// [`Self::add_secret_late`]).
     pub fn files(&self) -> &[PlannedFile] {
         &self.files
     }
 
+    /// Every planned file, the late ones made first (waiting for them).
+    pub fn files_made(&self) -> Result<impl Iterator<Item = &PlannedFile>> {
+        Ok(self.files.iter().chain(self.make_late()?))
+    }
+
     /// The planned contents of `path`, parsed as PEM: what a consumer will read
-    /// once the plan is applied.
+    /// once the plan is applied. A late file is made first.
     pub fn planned_pem(&self, path: &Path) -> Result<PemFile> {
-        let file = self
-            .files
-            .iter()
-            .find(|f| f.path == path)
-            .ok_or_else(|| Error::at(path, Kind::Bug("not part of this run's plan")))?;
+        let file = match self.files.iter().find(|f| f.path == path) {
+            Some(file) => file,
+            None => self
+                .make_late()?
+                .iter()
+                .find(|f| f.path == path)
+                .ok_or_else(|| Error::at(path, Kind::Bug("not part of this run's plan")))?,
+        };
         PemFile::parse(path, file.contents.to_vec())
     }
 
     /// What applying would do to each file, without writing anything.
-    pub fn changes(&self) -> Vec<(&PlannedFile, Change)> {
-        self.files.iter().map(|f| (f, change_for(f))).collect()
+    fn changes(&self) -> Result<Vec<(&PlannedFile, Change)>> {
+        Ok(self.files_made()?.map(|f| (f, change_for(f))).collect())
     }
 
     /// Applies the plan under `lock`, or with `dry_run` only works out what
@@ -228,7 +305,7 @@ impl Plan {
             let record = self.record.as_ref().map(|_| RecordNote::DryRun);
             return Ok(Outcome {
                 dry_run,
-                changes: self.changes(),
+                changes: self.changes()?,
                 record,
             });
         }
@@ -240,7 +317,7 @@ impl Plan {
                 record: None,
             });
         };
-        let mut changes = self.changes();
+        let mut changes = self.changes()?;
         let run = changed(&changes);
         if run.is_empty() {
             return Ok(Outcome {
@@ -250,16 +327,16 @@ impl Plan {
             });
         }
         let plan = self.record_plan(request)?;
-        let record_changes = plan.changes();
+        let record_changes = plan.changes()?;
         let mut together = run.clone();
         together.extend(changed(&record_changes));
         if one_commit(&run, &together, lock) {
-            commit::commit(lock, &together, self.forbidden.as_deref())?;
+            commit::commit(lock, &together, None, self.forbidden.as_deref())?;
         } else {
-            commit::commit(lock, &run, self.forbidden.as_deref())?;
+            commit::commit(lock, &run, None, self.forbidden.as_deref())?;
             let record_todo = changed(&record_changes);
             if !record_todo.is_empty() {
-                commit::commit(lock, &record_todo, plan.forbidden.as_deref())
+                commit::commit(lock, &record_todo, None, plan.forbidden.as_deref())
                     .map_err(|e| Error::new(Kind::RecordNotWritten(Box::new(e))))?;
             }
         }
@@ -278,8 +355,7 @@ impl Plan {
     /// file of the run, or one it reads.
     fn record_plan(&self, request: &RecordRequest) -> Result<Plan> {
         let tree: Vec<record::TreeFile<'_>> = self
-            .files
-            .iter()
+            .files_made()?
             .map(|f| record::TreeFile {
                 path: &f.path,
                 contents: &f.contents,
@@ -325,8 +401,8 @@ impl Plan {
         for (path, role, _) in &self.used {
             plan.inputs.push((path.clone(), role));
         }
-        for file in &self.files {
-            plan.inputs.push((file.path.clone(), "a file"));
+        for path in self.files.iter().map(|f| &f.path).chain(&self.late_paths) {
+            plan.inputs.push((path.clone(), "a file"));
         }
         plan.add_public(json, made.to_json()?);
         plan.add_public(text, made.to_text(&request.path));
@@ -343,18 +419,36 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Writes every file, or none: see the module documentation.
+    /// Writes every file, or none: see the module documentation. Late files
+    /// not made yet are made during the commit, once every other file is
+    /// durable, and always written (a new key is never what a file holds).
     pub fn apply(&self, lock: &TargetLock) -> Result<Vec<(&PlannedFile, Change)>> {
-        let changes = self.changes();
-        let todo: Vec<&PlannedFile> = changes
-            .iter()
-            .filter(|(_, c)| *c != Change::Unchanged)
-            .map(|(f, _)| *f)
-            .collect();
-        if todo.is_empty() {
+        let mut changes: Vec<_> = match self.late_files.get() {
+            Some(_) => self.changes()?,
+            None => self.files.iter().map(|f| (f, change_for(f))).collect(),
+        };
+        let todo = changed(&changes);
+        let pending = self.late_files.get().is_none() && !self.late_paths.is_empty();
+        if todo.is_empty() && !pending {
             return Ok(changes);
         }
-        commit::commit(lock, &todo, self.forbidden.as_deref())?;
+        let late_changes: Vec<Change> = self
+            .late_paths
+            .iter()
+            .map(|path| match fs::symlink_metadata(path) {
+                Ok(_) => Change::Replace,
+                Err(_) => Change::Create,
+            })
+            .collect();
+        let make = || self.make_late();
+        let late = pending.then_some(commit::Late {
+            paths: &self.late_paths,
+            make: &make,
+        });
+        commit::commit(lock, &todo, late.as_ref(), self.forbidden.as_deref())?;
+        if pending {
+            changes.extend(self.make_late()?.iter().zip(late_changes));
+        }
         Ok(changes)
     }
 }

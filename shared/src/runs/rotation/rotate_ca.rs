@@ -132,12 +132,12 @@ pub(super) fn plan(mut start: Start<'_>) -> Result<RotationRun> {
         .collect();
     let procedure = layout.ca_rotation_procedure(paths, None);
 
-    // Last: the one file that waits for the RSA search.
-    let new_service_key = keys.next()?;
-    plan.add_secret(
-        paths.staged(service_file),
-        service.after(new_service_key.to_pem()?.as_bytes()),
-    );
+    // Last: the one file that waits for the RSA search, made only when the
+    // commit has written every other file (or a dry run lists it).
+    let service_keys_kept = service.keys.len();
+    plan.add_secret_late(paths.staged(service_file), move || {
+        Ok(service.after(keys.next()?.to_pem()?.as_bytes()))
+    })?;
     Ok(RotationRun {
         plan,
         layout,
@@ -145,7 +145,7 @@ pub(super) fn plan(mut start: Start<'_>) -> Result<RotationRun> {
         notes,
         scheme: SchemeRun::RotateCa(RotateCaRun {
             rotated,
-            service_keys_kept: service.keys.len(),
+            service_keys_kept,
             ca_hash,
             tokens,
         }),
