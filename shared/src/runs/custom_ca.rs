@@ -665,28 +665,37 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         }
     }
 
-    let new_service_key = match reused_sa_key {
-        Some(_) => None,
-        None => Some(next_key()?),
-    };
-    let new_service_pem = new_service_key
-        .as_ref()
-        .map(PrivateKey::to_pem)
-        .transpose()?;
-    let service_account = match (layout.service_account, &new_service_pem) {
-        (SaSlot::KeyFile(name), Some(new)) => {
-            let (contents, kept) = match &brought.service_key {
-                Some(existing) => (existing.after(new.as_bytes()), existing.keys.len()),
-                None => (new.as_bytes().to_vec(), 0),
-            };
-            plan.add_secret(in_tls(name), contents);
+    // The public keys the staged service-account file keeps from before (a
+    // new key can never be the live one): what rotate-ca's check needs,
+    // without waiting for the new key.
+    let mut kept_public_keys = Vec::new();
+    let service_account = match layout.service_account {
+        SaSlot::KeyFile(name) => {
+            if reused_sa_key.is_some() {
+                return Err(Error::bug("a kept sa.key for a layout with service.key"));
+            }
+            let existing = brought.service_key.take();
+            let kept = existing.as_ref().map_or(0, |file| file.keys.len());
+            kept_public_keys.extend(
+                existing
+                    .iter()
+                    .flat_map(|file| file.keys.iter().map(|k| k.public_key_der.clone())),
+            );
+            // Made only when the commit has written every other file: the
+            // tree is issued, checked and written while its search runs.
+            plan.add_secret_late(in_tls(name), move || {
+                let new = next_key()?.to_pem()?;
+                Ok(match &existing {
+                    Some(existing) => existing.after(new.as_bytes()),
+                    None => new.as_bytes().to_vec(),
+                })
+            })?;
             ServiceAccount::KeyFile { file: name, kept }
         }
-        (SaSlot::Pair { key, public }, new) => {
-            let (private, reused) = match (&reused_sa_key, new) {
-                (Some(file), _) => (file.bytes.clone(), Some(file.path.clone())),
-                (None, Some(new)) => (new.as_bytes().to_vec(), None),
-                (None, None) => return Err(Error::bug("neither a kept nor a new sa.key to write")),
+        SaSlot::Pair { key, public } => {
+            let (private, reused) = match &reused_sa_key {
+                Some(file) => (file.bytes.clone(), Some(file.path.clone())),
+                None => (next_key()?.to_pem()?.as_bytes().to_vec(), None),
             };
             plan.add_secret(in_tls(key), private);
             let planned = ServiceKeyFile::parse(plan.planned_pem(&in_tls(key))?)?;
@@ -694,14 +703,12 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
                 .signing_key()
                 .ok_or_else(|| Error::bug("the planned sa.key has no signing key"))?;
             plan.add_public(in_tls(public), signing.public_pem());
+            kept_public_keys.extend(planned.keys.iter().map(|k| k.public_key_der.clone()));
             ServiceAccount::Pair {
                 key,
                 public,
                 reused,
             }
-        }
-        (SaSlot::KeyFile(_), None) => {
-            return Err(Error::bug("no new key for the planned service.key"));
         }
     };
 
@@ -728,6 +735,7 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
             layout,
             &plan,
             &tls_dir,
+            &kept_public_keys,
             live,
             options.now,
         )?),
@@ -864,11 +872,12 @@ fn custom_cn(product: Product, what: &str, timestamp: u64) -> String {
 /// rotate-ca's rules on the planned staging tree against the live one: each
 /// staged bundle's first certificate must chain to the current roots (the key
 /// files match by construction), and the new service.key must keep the live
-/// signing key.
+/// signing key (`staged_service_keys`: the public keys it keeps).
 fn rotate_ca_verdict(
     layout: &Layout,
     plan: &Plan,
     staged_tls: &Path,
+    staged_service_keys: &[Vec<u8>],
     live_tls: &Path,
     now: SystemTime,
 ) -> Result<std::result::Result<(), Vec<String>>> {
@@ -890,10 +899,8 @@ fn rotate_ca_verdict(
     }
     let key_file = layout.service_account.key_file();
     if let Ok(live) = ServiceKeyFile::read(&live_tls.join(key_file)) {
-        let staged = plan.planned_pem(&staged_tls.join(key_file))?;
-        let staged = ServiceKeyFile::parse(staged)?;
         if let Some(signing) = live.signing_key() {
-            if !staged.contains(&signing.public_key_der) {
+            if !staged_service_keys.contains(&signing.public_key_der) {
                 refusals.push(format!(
                     "{key_file}: does not keep the live signing key {}",
                     signing.fingerprint()

@@ -69,14 +69,21 @@ pub fn rotate(
     data_dir.must_have_cert_dir()?;
     let now = crate::pki::clock::now()?;
     let staging_dir = super::staging_dir(&data_dir, staging_dir, data_dir.ca_staging_dir())?;
+    // k3s's rotation makes the same keys whatever the current CAs are: their
+    // searches start before the lock is taken (dropped, they stop).
+    let keys = match data_dir.layout().rotation {
+        RotationScheme::RotateCa => Some(rotate_ca::start_keys(data_dir.layout())?),
+        RotationScheme::Manual(_) => None,
+    };
     super::locked(tool, &data_dir, &staging_dir, dry_run, |lock| {
-        let mut run = plan_rotation(&RotationOptions {
+        let options = RotationOptions {
             data_dir: data_dir.clone(),
             staging_dir: staging_dir.clone(),
             algorithm,
             force,
             now,
-        })?;
+        };
+        let mut run = plan_rotation_with(&options, keys)?;
         if record.is_some() {
             record_inputs(&mut run);
         }
@@ -151,18 +158,18 @@ pub enum SchemeRun {
 
 /// Reads the current CAs, checks them, and plans the staged rotation; writes nothing.
 pub fn plan_rotation(options: &RotationOptions) -> Result<RotationRun> {
+    plan_rotation_with(options, None)
+}
+
+/// [`plan_rotation`], with the scheme's keys when they were started already
+/// (see [`rotate_ca::start_keys`]).
+fn plan_rotation_with(options: &RotationOptions, keys: Option<Keys>) -> Result<RotationRun> {
     let layout = options.data_dir.layout();
     let live_dir = options.data_dir.tls_dir();
     let staged_dir = staging::cert_dir(&options.staging_dir, &live_dir)?;
     if !options.force && staging::is_non_empty_dir(&options.staging_dir) {
         return Err(Error::at(&options.staging_dir, Kind::StagingExists));
     }
-    // k3s's rotation makes the same keys whatever the current CAs are: their
-    // searches start before those are read and checked.
-    let keys = match layout.rotation {
-        RotationScheme::RotateCa => Some(rotate_ca::start_keys(layout)?),
-        RotationScheme::Manual(_) => None,
-    };
     let current = layout
         .cas
         .iter()
@@ -212,8 +219,7 @@ struct Start<'a> {
     timestamp: u64,
     /// The start of validity of everything issued.
     not_before: SystemTime,
-    /// The scheme's keys, when they were started before the current CAs
-    /// were read.
+    /// The scheme's keys, when they were started before the lock was taken.
     keys: Option<Keys>,
 }
 
