@@ -21,6 +21,11 @@
 //! costs measured). Either way nothing is renamed into place before its
 //! contents are on disk.
 //!
+//! A plan's late files (`Plan::add_secret_late`: a key file whose key is
+//! still being searched) are named in the journal from the start but made
+//! only once every other file is written and durable, then written and
+//! synced the same way: the commit's disk work overlaps the search.
+//!
 //! Renaming the journal to its "done" name is the commit point; then the old
 //! directory or the backups and the journal are removed. Temporary, backup and
 //! new-directory names carry a random part, so they never collide with a file
