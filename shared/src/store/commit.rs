@@ -608,17 +608,23 @@ mod tests {
         found
     }
 
+    /// A fresh directory and a target in it committed file by file (the
+    /// locked directory itself), then one committed by directory switch.
+    fn both_ways() -> [(tempfile::TempDir, PathBuf); 2] {
+        let (by_file, by_switch) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (file_target, switch_target) = (
+            by_file.path().to_path_buf(),
+            by_switch.path().join("server/tls"),
+        );
+        [(by_file, file_target), (by_switch, switch_target)]
+    }
+
     /// A late file is made only once every other file of the commit is
     /// written (in the new directory of a switch, or as a temporary file
     /// beside its target), and lands with them: both ways of committing.
     #[test]
     fn a_late_file_is_made_after_the_others_are_written_and_lands_with_them() {
-        for switched in [false, true] {
-            let dir = tempfile::tempdir().unwrap();
-            let target = match switched {
-                false => dir.path().to_path_buf(),
-                true => dir.path().join("server/tls"),
-            };
+        for (dir, target) in both_ways() {
             fs::create_dir_all(&target).unwrap();
             fs::write(target.join("service.key"), "old key").unwrap();
             let mut plan = Plan::new();
@@ -669,12 +675,7 @@ mod tests {
     /// fails the commit after the other files were written: nothing stays.
     #[test]
     fn a_late_file_that_fails_leaves_everything_as_it_was() {
-        for switched in [false, true] {
-            let dir = tempfile::tempdir().unwrap();
-            let target = match switched {
-                false => dir.path().to_path_buf(),
-                true => dir.path().join("server/tls"),
-            };
+        for (dir, target) in both_ways() {
             fs::create_dir_all(&target).unwrap();
             fs::write(target.join("ca.crt"), "old").unwrap();
             let before = all_names(dir.path());
