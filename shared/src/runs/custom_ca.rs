@@ -665,9 +665,10 @@ pub fn plan_custom_ca(options: &CustomCaOptions) -> Result<CustomCaRun> {
         }
     }
 
-    // The public keys the staged service-account file keeps from before (a
-    // new key can never be the live one): what rotate-ca's check needs,
-    // without waiting for the new key.
+    // The public keys of the staged service-account file that the live
+    // signing key may be among, for rotate-ca's check: every key of a
+    // kubeadm or k0s sa.key, the kept ones of a k3s service.key (its new key
+    // can never be the live one, and is not waited for).
     let mut kept_public_keys = Vec::new();
     let service_account = match layout.service_account {
         SaSlot::KeyFile(name) => {

@@ -423,10 +423,11 @@ impl Plan {
     /// not made yet are made during the commit, once every other file is
     /// durable, and always written (a new key is never what a file holds).
     pub fn apply(&self, lock: &TargetLock) -> Result<Vec<(&PlannedFile, Change)>> {
-        let mut changes: Vec<_> = match self.late_files.get() {
-            Some(_) => self.changes()?,
-            None => self.files.iter().map(|f| (f, change_for(f))).collect(),
-        };
+        let known = self
+            .files
+            .iter()
+            .chain(self.late_files.get().into_iter().flatten());
+        let mut changes: Vec<_> = known.map(|f| (f, change_for(f))).collect();
         let todo = changed(&changes);
         let pending = self.late_files.get().is_none() && !self.late_paths.is_empty();
         if todo.is_empty() && !pending {
