@@ -206,7 +206,20 @@ pub(crate) fn sign_tbs(
     let built = builder
         .build::<_, crate::pki::keys::RawSignature>(&KeySigner::new(signing_key, issuer_key))
         .map_err(|e| Error::crypto(&what, e))?;
-    Certificate::from_built(built)
+    let certificate = Certificate::from_built(built)?;
+    if signing_key.signs_in_memory() && is_public_half(signing_key, issuer_key)? {
+        crate::pki::verify::remember_own_signature(&certificate, issuer_key);
+    }
+    Ok(certificate)
+}
+
+/// Whether `spki` is `key`'s public half.
+fn is_public_half(key: &dyn SigningKey, spki: &SubjectPublicKeyInfoOwned) -> Result<bool> {
+    use der::Encode as _;
+    let spki = spki
+        .to_der()
+        .map_err(|e| Error::crypto("encoding a public key", e))?;
+    Ok(key.public_key_der()? == spki)
 }
 
 /// What to put in a new CA certificate whose key we hold.

@@ -34,6 +34,14 @@ pub trait SigningKey: Send + Sync {
     /// signatures DER-encoded, RSA and Ed25519 raw).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
 
+    /// Whether the key signs in this process, so that its signatures verify
+    /// against its public half by construction and a certificate it has just
+    /// signed need not be verified again (see `verify::remember_own_signature`).
+    /// False for a key in a token: what a token returns is checked.
+    fn signs_in_memory(&self) -> bool {
+        false
+    }
+
     /// The public half as a typed SubjectPublicKeyInfo, for certificate building.
     fn public_key_info(&self) -> Result<SubjectPublicKeyInfoOwned> {
         let der = self.public_key_der()?;
@@ -49,6 +57,10 @@ impl SigningKey for PrivateKey {
 
     fn public_key_der(&self) -> Result<Vec<u8>> {
         PrivateKey::public_key_der(self)
+    }
+
+    fn signs_in_memory(&self) -> bool {
+        true
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
