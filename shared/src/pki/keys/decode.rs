@@ -43,15 +43,10 @@ fn from_pkcs8(der: &[u8]) -> Result<PrivateKey, String> {
             .parameters_oid()
             .map_err(|e| format!("PKCS#8 EC key without a named curve: {e}"))?;
         match curve {
-            P256 => p256::SecretKey::from_pkcs8_der(der)
-                .map(|key| PrivateKey::P256(key.into()))
-                .map_err(invalid),
-            P384 => p384::SecretKey::from_pkcs8_der(der)
-                .map(|key| PrivateKey::P384(key.into()))
-                .map_err(invalid),
-            P521 => p521::SecretKey::from_pkcs8_der(der)
-                .map(|key| PrivateKey::P521(Box::new(key.into())))
-                .map_err(invalid),
+            P256 | P384 | P521 => {
+                super::ec::from_sec1_der(info.private_key.as_bytes(), Some(curve))
+                    .map_err(|e| format!("invalid PKCS#8 private key: {e}"))
+            }
             other => Err(format!(
                 "EC key on curve {other}; P-256, P-384 and P-521 are supported"
             )),
@@ -68,22 +63,18 @@ fn from_pkcs8(der: &[u8]) -> Result<PrivateKey, String> {
 }
 
 fn ec_from_sec1(der: &[u8]) -> Result<PrivateKey, String> {
-    // Each curve's decoder checks the named curve of the key against its own.
-    p256::SecretKey::from_sec1_der(der)
-        .map(|key| PrivateKey::P256(key.into()))
-        .or_else(|_| p384::SecretKey::from_sec1_der(der).map(|key| PrivateKey::P384(key.into())))
-        .or_else(|_| {
-            p521::SecretKey::from_sec1_der(der).map(|key| PrivateKey::P521(Box::new(key.into())))
-        })
-        .map_err(|e| {
-            if has_explicit_curve_parameters(der) {
-                return "an EC key with explicit curve parameters (openssl's `-param_enc explicit`), \
+    // The key's named curve, when it has one, decides.
+    super::ec::from_sec1_der(der, None).map_err(|e| {
+        if has_explicit_curve_parameters(der) {
+            return "an EC key with explicit curve parameters (openssl's `-param_enc explicit`), \
                         which Go refuses: write it with the curve's name, \
                         `openssl ec -param_enc named_curve`"
-                    .to_string();
-            }
-            format!("invalid or unsupported SEC1 EC private key (P-256, P-384 and P-521 are supported): {e}")
-        })
+                .to_string();
+        }
+        format!(
+            "invalid or unsupported SEC1 EC private key (P-256, P-384 and P-521 are supported): {e}"
+        )
+    })
 }
 
 /// Whether a SEC1 key spells its curve out (`[0]` holding a SEQUENCE of field,

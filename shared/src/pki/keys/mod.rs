@@ -20,6 +20,7 @@ use crate::pki::pem::{PemBlock, PemFile};
 
 pub mod algorithm;
 mod decode;
+mod ec;
 pub mod encrypted;
 mod pending;
 pub mod pkcs11;
@@ -164,15 +165,18 @@ impl PrivateKey {
         let line_ending = der::pem::LineEnding::LF;
         let encoded = match self {
             PrivateKey::Rsa(key) => key.to_pkcs1_pem(line_ending).map_err(|e| e.to_string()),
-            PrivateKey::P256(key) => p256::SecretKey::from(key)
-                .to_sec1_pem(line_ending)
-                .map_err(|e| e.to_string()),
-            PrivateKey::P384(key) => p384::SecretKey::from(key)
-                .to_sec1_pem(line_ending)
-                .map_err(|e| e.to_string()),
-            PrivateKey::P521(key) => p521::SecretKey::from(&**key)
-                .to_sec1_pem(line_ending)
-                .map_err(|e| e.to_string()),
+            PrivateKey::P256(_) | PrivateKey::P384(_) | PrivateKey::P521(_) => {
+                match ec::to_sec1_der(self) {
+                    Some(Ok(der)) => {
+                        return Ok(Zeroizing::new(crate::pki::pem::encode(
+                            ec::SEC1_LABEL,
+                            &der,
+                        )));
+                    }
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err("not an EC key".to_string()),
+                }
+            }
             PrivateKey::Ed25519(_) => {
                 let der = self.to_pkcs8_der()?;
                 return Ok(Zeroizing::new(crate::pki::pem::encode(PKCS8_LABEL, &der)));

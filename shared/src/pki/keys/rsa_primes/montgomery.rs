@@ -207,7 +207,10 @@ mod tests {
             assert_eq!(ours, theirs);
             passed += usize::from(ours);
         }
-        assert!(passed <= count / 10, "{passed} of {count} random odd numbers passed");
+        assert!(
+            passed <= count / 10,
+            "{passed} of {count} random odd numbers passed"
+        );
         for _ in 0..3 {
             let prime: BoxedUint = crypto_primes::random_prime(&mut rng, Flavor::Any, bits.get());
             assert!(is_strong_probable_prime_base_two(&to_words::<L>(&prime)));
