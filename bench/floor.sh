@@ -4,10 +4,14 @@
 # floor-keys: the same PrivateKey::generate_all the runs use, nothing else) and
 # the same work with the openssl CLI (the scripts of bench/openssl/, as the
 # other benchmarks run them); all sides alternate, each run on a fresh
-# directory: RUNS times (default 41) for ours, the first OPENSSL_RUNS of them
-# (default 15) for openssl. RSA key generation takes a random, heavy-tailed
-# time (RSA-2048 here: 12 to over 100 ms), so the medians of the run and of
-# its keys need many runs to settle; the openssl side is slow and steadier.
+# directory: RUNS times for ours, the first OPENSSL_RUNS of them (default 15)
+# for openssl. RSA key generation takes a random, heavy-tailed time (RSA-2048
+# here: 12 to over 100 ms), so the medians of the run and of its keys need many
+# runs to settle: with 41, the floor ratio of a ~35 ms run moved by 0.1 to 0.3
+# between series; with 201 by a few hundredths. RUNS defaults to 201 for the
+# series of one RSA-2048 key (about a minute each) and 41 for the RSA-4096
+# tree (its runs take a second; its keys are most of it). The openssl side is
+# slow and steadier.
 #
 # The floor ratio is whole run / keys alone: what a run costs beyond the keys
 # it cannot avoid. Every series prints the load average before and after it:
@@ -19,10 +23,9 @@
 #        an earlier commit's, against the same keys-alone binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-41}
+FLOOR_RUNS=${RUNS:-}
 source bench/lib.sh
 OPENSSL_RUNS=${OPENSSL_RUNS:-15}
-((OPENSSL_RUNS > RUNS)) && OPENSSL_RUNS=$RUNS
 cargo build --release --locked -q -p rotate-default-ca -p sa-key-rotate -p gen-custom-ca
 cargo build --release --locked -q -p shared --example floor-keys
 REL=${FLOOR_BIN_DIR:-$PWD/target/release}
@@ -39,19 +42,21 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# series NAME SETUP WHOLE DRY KEYS OPENSSL: alternating runs of each side,
+# series NAME SETUP WHOLE DRY KEYS OPENSSL RUNS: alternating runs of each side,
 # each on a fresh directory made by SETUP (untimed); prints medians
 # (min-max) and the ratios, and one summary line starting with "floor:".
 series() {
   local name=$1 setup=$2 work side i dir t0 t1 fn load_before
+  local runs=${FLOOR_RUNS:-$7} openssl_runs=$OPENSSL_RUNS
+  ((openssl_runs > runs)) && openssl_runs=$runs
   local -A fns=([whole]=$3 [dry]=$4 [keys]=$5 [openssl]=$6)
   local sides=(whole dry keys openssl)
   load_before=$(load)
   work=$(mktemp -d -p "$WORK")
   for side in "${sides[@]}"; do : >"$work/$side"; done
-  for ((i = 0; i < RUNS; i++)); do
+  for ((i = 0; i < runs; i++)); do
     for side in "${sides[@]}"; do
-      [ "$side" = openssl ] && ((i >= OPENSSL_RUNS)) && continue
+      [ "$side" = openssl ] && ((i >= openssl_runs)) && continue
       dir="$work/$side-$i"
       mkdir -p "$dir"
       $setup "$dir"
@@ -64,7 +69,7 @@ series() {
   done
   local -A med
   printf '\n%s (%d runs, openssl %d; wall time in ms; load before %s, after %s)\n' \
-    "$name" "$RUNS" "$OPENSSL_RUNS" "$load_before" "$(load)"
+    "$name" "$runs" "$openssl_runs" "$load_before" "$(load)"
   for side in "${sides[@]}"; do
     read -r m lo hi < <(stats <"$work/$side")
     med[$side]=$m
@@ -118,10 +123,10 @@ summary=$WORK/summary
 for what in "${@:-rotate sa custom-rsa custom-p384}"; do
   for w in $what; do
     case $w in
-      rotate) series "rotate-default-ca (k3s default dir)" k3s_fixture rotate_whole rotate_dry rotate_keys rotate_openssl ;;
-      sa) series "sa-key-rotate (RSA-2048)" current_key sa_whole sa_dry sa_keys sa_openssl ;;
-      custom-rsa) series "gen-custom-ca (RSA-4096 tree)" none custom_whole custom_dry custom_keys custom_openssl ;;
-      custom-p384) series "gen-custom-ca (P-384 tree)" none p384_whole p384_dry p384_keys p384_openssl ;;
+      rotate) series "rotate-default-ca (k3s default dir)" k3s_fixture rotate_whole rotate_dry rotate_keys rotate_openssl 201 ;;
+      sa) series "sa-key-rotate (RSA-2048)" current_key sa_whole sa_dry sa_keys sa_openssl 201 ;;
+      custom-rsa) series "gen-custom-ca (RSA-4096 tree)" none custom_whole custom_dry custom_keys custom_openssl 41 ;;
+      custom-p384) series "gen-custom-ca (P-384 tree)" none p384_whole p384_dry p384_keys p384_openssl 201 ;;
       *) echo "floor.sh: unknown series $w (rotate, sa, custom-rsa, custom-p384)" >&2; exit 2 ;;
     esac | tee -a "$summary"
   done
