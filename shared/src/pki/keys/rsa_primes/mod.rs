@@ -10,7 +10,7 @@
 //! Each prime is searched as rsa 0.10 does it (an incremental search from a
 //! random start with the two top bits set, so the modulus always has the full
 //! size; crypto-primes' primality test decides), with a longer sieve and a
-//! faster first round in front (`search`); the key is then assembled with
+//! faster first round in front (the `prime-search` crate); the key is then assembled with
 //! e = 65537.
 
 use std::sync::OnceLock;
@@ -18,12 +18,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rsa::BoxedUint;
 
-use self::search::random_prime;
 use crate::pki::error::{Error, Result};
 
-mod montgomery;
-mod search;
-mod sieve;
+/// One prime of exactly `bit_length` bits with the two top bits set, or `None`
+/// if `cancelled` turned true during the search (see the `prime-search` crate).
+fn random_prime(bit_length: u32, cancelled: &dyn Fn() -> bool) -> Result<Option<BoxedUint>> {
+    prime_search::random_prime(bit_length, cancelled)
+        .map_err(|e| Error::crypto("searching a prime", e))
+}
 
 const PUBLIC_EXPONENT: u64 = 65_537;
 

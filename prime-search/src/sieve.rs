@@ -117,7 +117,7 @@ fn small_primes() -> &'static SmallPrimes {
 /// The offsets `k` below `window`, ascending, for which `start + 2k` has no odd
 /// prime factor below 2^18; `start` is odd, in little-endian 64-bit words, and
 /// above 2^18 (so no small prime is itself a candidate).
-pub(super) fn survivors(start: &[u64], window: usize) -> Vec<u32> {
+pub(crate) fn survivors(start: &[u64], window: usize) -> Vec<u32> {
     let table = small_primes();
     let mut divisible = vec![false; window];
     for group in &table.groups {

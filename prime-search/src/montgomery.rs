@@ -18,7 +18,7 @@
 
 /// Whether the odd `n` of exactly `64 * L` bits (its top bit set) is a strong
 /// probable prime to base 2: false proves it composite.
-pub(super) fn is_strong_probable_prime_base_two<const L: usize>(n: &[u64; L]) -> bool {
+pub(crate) fn is_strong_probable_prime_base_two<const L: usize>(n: &[u64; L]) -> bool {
     let field = Field::new(n);
     // n - 1 = 2^s * d with d odd; the low word of n - 1 is nonzero unless
     // n = 1 mod 2^64, when the trailing zeros continue into the next words.
@@ -171,9 +171,9 @@ fn trailing_zeros(words: &[u64]) -> usize {
 mod tests {
     use std::num::NonZeroU32;
 
+    use crypto_bigint::BoxedUint;
     use crypto_primes::hazmat::{MillerRabin, SetBits, random_odd_integer};
     use crypto_primes::{Flavor, is_prime};
-    use rsa::BoxedUint;
 
     use super::*;
 

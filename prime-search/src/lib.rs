@@ -1,4 +1,7 @@
-//! One prime search: a random odd start with the two top bits set, then the
+//! The prime search of the tools' RSA keys (`shared::pki::keys::rsa_primes`
+//! runs several on every core and assembles the keys).
+//!
+//! One search: a random odd start with the two top bits set, then the
 //! first number of `start, start + 2, ...` that survives the small-factor sieve
 //! (`sieve`), a strong-probable-prime round to base 2 (`montgomery`) and
 //! crypto-primes' own test (`is_prime`: that round again and a strong Lucas
@@ -10,25 +13,49 @@
 //! under half the time. Measured on the 1024-bit primes of an RSA-2048 key
 //! (300 searches each, this machine): crypto-primes' search mean 39-41 ms,
 //! median 26-28 ms; this one mean 23 ms, median 18 ms.
+//!
+//! A crate of its own so that the test suite's builds optimise it (see the
+//! workspace's profiles) without optimising everything else.
 
+use std::fmt;
 use std::num::NonZeroU32;
 
+use crypto_bigint::BoxedUint;
 use crypto_primes::hazmat::{SetBits, random_odd_integer};
 use crypto_primes::{Flavor, is_prime};
-use rsa::BoxedUint;
 
-use super::{montgomery, sieve};
-use crate::pki::error::{Error, Result};
+mod montgomery;
+mod sieve;
+
+/// Why a search could not run.
+#[derive(Debug)]
+pub enum Error {
+    /// Primes below 64 bits are not searched (RSA primes are 512 bits and more).
+    TooSmall(u32),
+    /// crypto-primes refused to draw a start, or a candidate did not decode.
+    Integer(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TooSmall(bits) => write!(f, "a prime search of {bits} bits (64 at least)"),
+            Error::Integer(problem) => f.write_str(problem),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// One prime of exactly `bit_length` bits with the two top bits set, or `None`
 /// if `cancelled` turned true during the search.
-pub(super) fn random_prime(
+pub fn random_prime(
     bit_length: u32,
     cancelled: &dyn Fn() -> bool,
-) -> Result<Option<BoxedUint>> {
+) -> Result<Option<BoxedUint>, Error> {
     let bits = NonZeroU32::new(bit_length)
         .filter(|b| b.get() >= 64)
-        .ok_or_else(|| Error::bug("a prime search below 64 bits"))?;
+        .ok_or(Error::TooSmall(bit_length))?;
     // Windows of 8 * bit_length odd numbers hold about 11 primes on average,
     // so a new start (a new division by every small prime) is rarely needed.
     let window = 8 * bit_length as usize;
@@ -38,7 +65,7 @@ pub(super) fn random_prime(
             return Ok(None);
         }
         let start = random_odd_integer::<BoxedUint, _>(&mut rng, bits, SetBits::TwoMsb)
-            .map_err(|e| Error::crypto("drawing a prime search's start", e))?;
+            .map_err(|e| Error::Integer(format!("drawing a prime search's start: {e}")))?;
         let start = to_words(&start);
         for offset in sieve::survivors(&start, window) {
             if cancelled() {
@@ -115,11 +142,11 @@ fn to_words(x: &BoxedUint) -> Vec<u64> {
         .collect()
 }
 
-fn from_words(words: &[u64]) -> Result<BoxedUint> {
+fn from_words(words: &[u64]) -> Result<BoxedUint, Error> {
     let bytes: Vec<u8> = words.iter().rev().flat_map(|w| w.to_be_bytes()).collect();
     let precision = u32::try_from(64 * words.len()).unwrap_or(u32::MAX);
     BoxedUint::from_be_slice(&bytes, precision)
-        .map_err(|e| Error::crypto("reading a prime candidate", e))
+        .map_err(|e| Error::Integer(format!("reading a prime candidate: {e}")))
 }
 
 #[cfg(test)]
