@@ -19,42 +19,25 @@ use zeroize::Zeroizing;
 use super::PrivateKey;
 
 /// The PEM label of a SEC1 key.
-pub(super) const SEC1_LABEL: &str = "EC PRIVATE KEY";
+const SEC1_LABEL: &str = "EC PRIVATE KEY";
 
-/// The SEC1 DER of an ECDSA key (version 1, the private scalar, the named
-/// curve and the uncompressed public point, as OpenSSL and k3s write it);
-/// `None` for a key of another type.
-pub(super) fn to_sec1_der(key: &PrivateKey) -> Option<der::Result<Zeroizing<Vec<u8>>>> {
-    macro_rules! encode {
-        ($curve:ty, $key:expr) => {
-            encode(
-                &$key.to_bytes(),
-                <$curve>::OID,
-                $key.verifying_key().to_sec1_point(false).as_bytes(),
-            )
-        };
-    }
-    Some(match key {
-        PrivateKey::P256(key) => encode!(p256::NistP256, key),
-        PrivateKey::P384(key) => encode!(p384::NistP384, key),
-        PrivateKey::P521(key) => encode!(p521::NistP521, key.as_ref()),
-        PrivateKey::Rsa(_) | PrivateKey::Ed25519(_) => return None,
-    })
-}
-
-fn encode(
+/// A SEC1 `EC PRIVATE KEY` (version 1, the private scalar, the named curve and
+/// the uncompressed public point, as OpenSSL and k3s write it), in PEM.
+pub(super) fn sec1_pem(
     private_key: &[u8],
     curve: ObjectIdentifier,
     public_point: &[u8],
-) -> der::Result<Zeroizing<Vec<u8>>> {
+) -> der::Result<Zeroizing<String>> {
     let private_key = Zeroizing::new(private_key.to_vec());
-    sec1::EcPrivateKey {
-        private_key: &private_key,
-        parameters: Some(sec1::EcParameters::NamedCurve(curve)),
-        public_key: Some(public_point),
-    }
-    .to_der()
-    .map(Zeroizing::new)
+    let der = Zeroizing::new(
+        sec1::EcPrivateKey {
+            private_key: &private_key,
+            parameters: Some(sec1::EcParameters::NamedCurve(curve)),
+            public_key: Some(public_point),
+        }
+        .to_der()?,
+    );
+    Ok(Zeroizing::new(crate::pki::pem::encode(SEC1_LABEL, &der)))
 }
 
 /// The ECDSA key of SEC1 DER `der`, on `curve` when it is known (a PKCS#8
@@ -119,34 +102,41 @@ mod tests {
     ];
 
     /// The curves' own encoding of `key`, from its scalar.
-    fn theirs(key: &PrivateKey) -> Vec<u8> {
-        let der = match key {
-            PrivateKey::P256(k) => p256::SecretKey::from(k).to_sec1_der(),
-            PrivateKey::P384(k) => p384::SecretKey::from(k).to_sec1_der(),
-            PrivateKey::P521(k) => p521::SecretKey::from(&**k).to_sec1_der(),
+    fn theirs(key: &PrivateKey) -> String {
+        let lf = der::pem::LineEnding::LF;
+        let pem = match key {
+            PrivateKey::P256(k) => p256::SecretKey::from(k).to_sec1_pem(lf),
+            PrivateKey::P384(k) => p384::SecretKey::from(k).to_sec1_pem(lf),
+            PrivateKey::P521(k) => p521::SecretKey::from(&**k).to_sec1_pem(lf),
             _ => unreachable!(),
         };
-        der.unwrap().to_vec()
+        pem.unwrap().to_string()
     }
 
-    fn ours(key: &PrivateKey) -> Vec<u8> {
-        to_sec1_der(key).unwrap().unwrap().to_vec()
+    fn ours(key: &PrivateKey) -> String {
+        key.to_pem().unwrap().to_string()
+    }
+
+    fn sec1_der(pem: &str) -> Vec<u8> {
+        let file =
+            crate::pki::pem::PemFile::parse(std::path::Path::new("key"), pem.as_bytes().to_vec())
+                .unwrap();
+        file.blocks[0].der.clone()
     }
 
     #[test]
     fn keys_are_written_as_the_curves_write_them_and_read_back() {
         for algorithm in CURVES {
             let key = PrivateKey::generate(algorithm).unwrap();
-            let der = ours(&key);
-            assert_eq!(der, theirs(&key), "{algorithm}");
-            let read = from_sec1_der(&der, None).unwrap();
-            assert_eq!(ours(&read), der, "{algorithm}");
+            let pem = ours(&key);
+            assert_eq!(pem, theirs(&key), "{algorithm}");
+            let read = from_sec1_der(&sec1_der(&pem), None).unwrap();
+            assert_eq!(ours(&read), pem, "{algorithm}");
             // In PKCS#8, the algorithm names the curve.
             let pkcs8 = key.to_pkcs8_der().unwrap();
             let read = super::super::decode::private_key("PRIVATE KEY", &pkcs8).unwrap();
-            assert_eq!(ours(&read), der, "{algorithm} in PKCS#8");
+            assert_eq!(ours(&read), pem, "{algorithm} in PKCS#8");
         }
-        assert!(to_sec1_der(&PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap()).is_none());
     }
 
     /// A file's public point must be its scalar's: another key's is refused,

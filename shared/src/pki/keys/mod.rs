@@ -163,20 +163,22 @@ impl PrivateKey {
     /// so PKCS#8 `PRIVATE KEY` (what `openssl genpkey` writes).
     pub fn to_pem(&self) -> Result<Zeroizing<String>> {
         let line_ending = der::pem::LineEnding::LF;
+        // From the public point the signing key keeps (see `ec`).
+        macro_rules! sec1 {
+            ($curve:ty, $key:expr) => {
+                ec::sec1_pem(
+                    &$key.to_bytes(),
+                    <$curve as pkcs8::AssociatedOid>::OID,
+                    $key.verifying_key().to_sec1_point(false).as_bytes(),
+                )
+                .map_err(|e| e.to_string())
+            };
+        }
         let encoded = match self {
             PrivateKey::Rsa(key) => key.to_pkcs1_pem(line_ending).map_err(|e| e.to_string()),
-            PrivateKey::P256(_) | PrivateKey::P384(_) | PrivateKey::P521(_) => {
-                match ec::to_sec1_der(self) {
-                    Some(Ok(der)) => {
-                        return Ok(Zeroizing::new(crate::pki::pem::encode(
-                            ec::SEC1_LABEL,
-                            &der,
-                        )));
-                    }
-                    Some(Err(e)) => Err(e.to_string()),
-                    None => Err("not an EC key".to_string()),
-                }
-            }
+            PrivateKey::P256(key) => sec1!(p256::NistP256, key),
+            PrivateKey::P384(key) => sec1!(p384::NistP384, key),
+            PrivateKey::P521(key) => sec1!(p521::NistP521, key.as_ref()),
             PrivateKey::Ed25519(_) => {
                 let der = self.to_pkcs8_der()?;
                 return Ok(Zeroizing::new(crate::pki::pem::encode(PKCS8_LABEL, &der)));
